@@ -1,0 +1,118 @@
+"""`python -m core …`: one entry point; each sub-command's work lives in its own module."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.config import ConfigError
+
+
+def _cmd_verify(args) -> int:
+    from core.store import verify
+
+    problems = verify(args.study, check_hashes=not args.quick)
+    if not problems:
+        print("ok")
+        return 0
+    print(f"{args.study}: {len(problems)} problem(s)")
+    for p in problems:
+        print(f"  {p}")
+    return 1
+
+
+def _cmd_dataset(args) -> int:
+    from core.data.summary import main as summary_main
+
+    return summary_main(args)
+
+
+def _cmd_study(args) -> int:
+    from core.study import main_study
+
+    return main_study(args)
+
+
+def _cmd_demo(args) -> int:
+    from core.study import main_demo
+
+    return main_demo(args)
+
+
+def _cmd_analyze(args) -> int:
+    from core.analysis import main_analyze
+
+    return main_analyze(args)
+
+
+def _cmd_report(args) -> int:
+    from core.analysis.report import main_report
+
+    return main_report(args)
+
+
+def _cmd_import_paper(args) -> int:
+    from core.importer import main_import
+
+    return main_import(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m core", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("verify", help="check a study folder against its manifest")
+    s.add_argument("study")
+    s.add_argument("--quick", action="store_true", help="sizes only, no sha256")
+    s.set_defaults(func=_cmd_verify)
+
+    s = sub.add_parser("dataset", help="describe a dataset (SPEC = name or config file)")
+    s.add_argument("spec", help="dataset name (e.g. synthcxr, nih-cxr-lt) or a study config file")
+    s.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="reader option, e.g. -o label_dir=/data/nih -o image_root=/data/img")
+    s.add_argument("--summary", action="store_true", help="print split, class and NaN counts")
+    s.set_defaults(func=_cmd_dataset)
+
+    for name, helptext in (("study", "run a study from a config file"),
+                           ("demo", "run the SynthCXR demo study")):
+        s = sub.add_parser(name, help=helptext)
+        if name == "study":
+            s.add_argument("--config", required=True)
+        else:
+            s.add_argument("--quick", action="store_true", help="tiny version (under a minute)")
+        s.add_argument("--out", required=name == "demo", help="study folder")
+        s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config value, e.g. --set train.epochs=5")
+        s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        s.set_defaults(func=_cmd_study if name == "study" else _cmd_demo)
+
+    s = sub.add_parser("analyze", help="(re)compute all analysis tables of a study")
+    s.add_argument("study")
+    s.set_defaults(func=_cmd_analyze)
+
+    s = sub.add_parser("report", help="summarise a study's analysis")
+    s.add_argument("study")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")
+    s.add_argument("pred_dir")
+    s.add_argument("--labels", required=True, help="the test label CSV")
+    s.add_argument("--dataset", default="nih-cxr-lt", choices=["nih-cxr-lt", "mimic-cxr-lt"])
+    s.add_argument("--out", required=True)
+    s.add_argument("--trust-pickles", action="store_true",
+                   help="required: pickles can run code when read; only for files you trust")
+    s.set_defaults(func=_cmd_import_paper)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""StudyConfig: the one run configuration of a study, saved into the study.
+
+Loaded from YAML or JSON, overridden from the CLI with ``--set key.path=value``, and
+validated before any work starts: unknown keys and invalid values are rejected with a
+message that names the key and the allowed values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_SPARSITIES = list(range(0, 100, 5))  # integer percents: 0, 5, …, 95
+
+
+class ConfigError(ValueError):
+    """A study configuration that cannot run."""
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "synthcxr"
+    # Reader-specific options (label_dir, image_root, n_images, …), validated by the reader.
+    options: dict = field(default_factory=dict)
+    eval_split: str = "test"
+    # Missing/unreadable images are an error unless this is set; then their number is recorded.
+    skip_missing_images: bool = False
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 256
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    patience: int = 15          # early stopping on validation loss
+    hflip: bool = True
+    rotation_degrees: float = 15.0
+    amp: bool = True            # mixed precision, used on CUDA only
+    channels_last: bool = True  # used on CUDA only
+    num_workers: int = 0        # DataLoader workers for the CUDA path (0 = in-process)
+    device: str = "auto"        # auto | cpu | cuda | cuda:N
+    threads: int = 0            # torch CPU threads (0 = torch's default)
+
+
+@dataclass
+class AnalysisConfig:
+    drop_percent: int = 20       # first k%-drop sparsity
+    at_sparsity: int = 95        # relative AP change reported at this sparsity
+    pie_sparsity: int = 90       # PIEs compare dense with this sparsity
+    pie_percentile: float = 5.0  # bottom p% of per-image Spearman correlation
+    pair_variant: str = "paper"  # FCD pair plots: paper (column sums) | plain (image counts)
+
+
+@dataclass
+class StudyConfig:
+    name: str = "study"
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: str = "resnet50"
+    pretrained: bool = False
+    image_size: int | None = None  # None: the model's declared input size
+    seeds: list[int] = field(default_factory=lambda: [0])
+    methods: list[str] = field(default_factory=lambda: ["l1_global", "random"])
+    sparsities: list[int] = field(default_factory=lambda: list(DEFAULT_SPARSITIES))
+    predict_batch_size: int = 512
+    train: TrainConfig = field(default_factory=TrainConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    # ------------------------------------------------------------------ io
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, validate: bool = True) -> StudyConfig:
+        cfg = _build(cls, data, path="")
+        if validate:
+            cfg.validate()
+        return cfg
+
+    @classmethod
+    def load(cls, path, overrides: list[str] | None = None, validate: bool = True) -> StudyConfig:
+        data = read_config_file(path)
+        for item in overrides or []:
+            apply_override(data, item)
+        return cls.from_dict(data, validate=validate)
+
+    def with_overrides(self, overrides: list[str]) -> StudyConfig:
+        data = self.to_dict()
+        for item in overrides:
+            apply_override(data, item)
+        return StudyConfig.from_dict(data)
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        from core import registries
+
+        _choice("dataset.name", self.dataset.name, registries.dataset_names())
+        _choice("model", self.model, registries.model_names())
+        for m in self.methods:
+            _choice("methods", m, registries.method_names())
+        if not self.methods:
+            raise ConfigError(f"methods: at least one pruning method is needed; allowed: "
+                              f"{', '.join(registries.method_names())}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ConfigError(f"methods: duplicates in {self.methods}")
+        if not self.seeds:
+            raise ConfigError("seeds: at least one seed is needed, e.g. seeds: [0, 1, 2]")
+        if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in self.seeds):
+            raise ConfigError(f"seeds: must be non-negative integers, got {self.seeds}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds: duplicates in {self.seeds}")
+        if not self.sparsities:
+            raise ConfigError("sparsities: empty; give integer percents such as [0, 5, …, 95]")
+        for k in self.sparsities:
+            if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= 99:
+                raise ConfigError(f"sparsities: {k!r} is not an integer percent in 0–99 "
+                                  "(write 50 for 50% sparsity)")
+        if sorted(set(self.sparsities)) != list(self.sparsities):
+            raise ConfigError(f"sparsities: must be strictly increasing, got {self.sparsities}")
+        if self.sparsities[0] != 0:
+            raise ConfigError("sparsities: must include 0 (the dense model every change is "
+                              "measured against)")
+        if self.dataset.eval_split not in ("val", "test"):
+            raise ConfigError(f"dataset.eval_split: {self.dataset.eval_split!r}; "
+                              "allowed: val, test")
+        if self.image_size is not None and not 16 <= self.image_size <= 2048:
+            raise ConfigError(f"image_size: {self.image_size} outside 16–2048")
+        t = self.train
+        _positive("train.epochs", t.epochs)
+        _positive("train.batch_size", t.batch_size)
+        _positive("predict_batch_size", self.predict_batch_size)
+        if not t.lr > 0:
+            raise ConfigError(f"train.lr: must be > 0, got {t.lr}")
+        if t.patience < 1:
+            raise ConfigError(f"train.patience: must be ≥ 1, got {t.patience}")
+        if not 0 <= t.rotation_degrees <= 180:
+            raise ConfigError(f"train.rotation_degrees: {t.rotation_degrees} outside 0–180")
+        if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
+            raise ConfigError(f"train.device: {t.device!r}; allowed: auto, cpu, cuda, cuda:N")
+        a = self.analysis
+        if not 0 < a.drop_percent < 100:
+            raise ConfigError(f"analysis.drop_percent: {a.drop_percent} outside 1–99")
+        if a.at_sparsity not in self.sparsities:
+            raise ConfigError(f"analysis.at_sparsity: {a.at_sparsity} is not in sparsities "
+                              f"{self.sparsities}")
+        if a.pie_sparsity not in self.sparsities or a.pie_sparsity == 0:
+            raise ConfigError(f"analysis.pie_sparsity: {a.pie_sparsity} must be a non-zero "
+                              f"member of sparsities {self.sparsities}")
+        if not 0 < a.pie_percentile < 100:
+            raise ConfigError(f"analysis.pie_percentile: {a.pie_percentile} outside (0, 100)")
+        _choice("analysis.pair_variant", a.pair_variant, ["paper", "plain"])
+
+
+# ---------------------------------------------------------------------- helpers
+def _choice(key: str, value, allowed) -> None:
+    allowed = list(allowed)
+    if value not in allowed:
+        names = ", ".join(map(str, allowed))
+        raise ConfigError(f"{key}: unknown value {value!r}; allowed: {names}")
+
+
+def _positive(key: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
+
+
+def _build(cls, data, path: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"unknown key{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(where + u for u in unknown)}; allowed: "
+                          f"{', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, value in data.items():
+        f = fields[name]
+        sub = f"{path}.{name}" if path else name
+        ftype = f.type if isinstance(f.type, type) else _SUBCONFIGS.get(name)
+        if isinstance(ftype, type) and dataclasses.is_dataclass(ftype):
+            kwargs[name] = _build(ftype, value, sub)
+        else:
+            kwargs[name] = _coerce(sub, value, f)
+    return cls(**kwargs)
+
+
+_SUBCONFIGS = {"dataset": DatasetConfig, "train": TrainConfig, "analysis": AnalysisConfig}
+
+
+def _coerce(key: str, value, f: dataclasses.Field):
+    """Check a leaf value's type against the field's default (the dataclass is the schema)."""
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        value = float(value)
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+    elif isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+    elif isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+    return value
+
+
+def read_config_file(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot parse ({exc})") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return data
+
+
+def apply_override(data: dict, item: str) -> None:
+    """Apply one ``key.path=value`` override (value parsed as YAML) to a nested dict."""
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected key.path=value, e.g. train.epochs=5")
+    key, raw = item.split("=", 1)
+    value: Any = yaml.safe_load(raw) if raw.strip() else ""
+    parts = key.strip().split(".")
+    node = data
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {item!r}: {p} is not a section")
+    node[parts[-1]] = value

@@ -1,0 +1,263 @@
+"""The study store: folder layout, atomic writes, manifest, verification.
+
+A study is one folder. Every file is written to a temporary name in the same folder
+and renamed into place, so a killed process never leaves a half-written file under
+its final name. `manifest.json` (size + sha256 of every file) is written last; a
+study whose manifest does not verify is incomplete or corrupt and is never shown as
+if it were fine.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+# Version 1: first layout (study.json, data/, models/, predictions/, metrics/, analysis/).
+SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSIONS = (1,)
+
+MANIFEST = "manifest.json"
+STUDY_JSON = "study.json"
+# Folders that hold derived or mutable state rather than results: never listed in the
+# manifest (the image cache is re-creatable; the reader-study database changes as
+# clinicians rate images; units/ holds resume bookkeeping).
+UNMANIFESTED_DIRS = ("cache", "reader", "units")
+_TMP_PREFIX = ".tmp-"
+
+
+class StoreError(RuntimeError):
+    """A study folder is missing, incomplete or corrupt."""
+
+
+# --------------------------------------------------------------------------- writes
+def atomic_write(path: str | os.PathLike, write_fn) -> Path:
+    """Call `write_fn(fileobj)` on a temp file beside `path`, fsync, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write_fn(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_bytes(path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def write_json(path, obj: Any) -> Path:
+    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=True, default=_json_default)
+    return write_bytes(path, (text + "\n").encode())
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
+
+
+def read_json(path) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def write_parquet(path, frame: pd.DataFrame) -> Path:
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return write_bytes(path, buf.getvalue())
+
+
+def write_npy(path, array: np.ndarray) -> Path:
+    """Write a plain .npy (never pickled objects) so readers can np.load(mmap_mode='r')."""
+    array = np.asarray(array)
+    if array.dtype == object:
+        raise TypeError("object arrays would need pickle; store numbers only")
+    return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
+
+
+def open_npy(path, mmap: bool = True) -> np.ndarray:
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+def clean_temp_files(root) -> int:
+    """Remove temp files left by a killed writer; returns how many were removed."""
+    n = 0
+    for p in Path(root).rglob(_TMP_PREFIX + "*"):
+        if p.is_file():
+            p.unlink()
+            n += 1
+    return n
+
+
+# --------------------------------------------------------------------------- manifest
+def sha256_file(path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _study_files(root: Path) -> Iterable[Path]:
+    for p in sorted(root.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(root)
+        if rel.parts[0] in UNMANIFESTED_DIRS or rel.name == MANIFEST:
+            continue
+        if rel.name.startswith(_TMP_PREFIX):
+            continue
+        yield p
+
+
+def write_manifest(root) -> dict:
+    """Hash every study file and write manifest.json last, atomically."""
+    root = Path(root)
+    study = read_json(root / STUDY_JSON)
+    files = {
+        p.relative_to(root).as_posix(): {"size": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in _study_files(root)
+    }
+    manifest = {"schema_version": study.get("schema_version"), "files": files}
+    write_json(root / MANIFEST, manifest)
+    return manifest
+
+
+@dataclass
+class Problem:
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+def verify(root, check_hashes: bool = True) -> list[Problem]:
+    """Return every problem found in a study folder; an empty list means it verifies."""
+    root = Path(root)
+    if not root.is_dir():
+        return [Problem(str(root), "study folder does not exist")]
+    problems: list[Problem] = []
+    study_path = root / STUDY_JSON
+    if not study_path.is_file():
+        problems.append(Problem(STUDY_JSON, "missing"))
+    else:
+        try:
+            version = read_json(study_path).get("schema_version")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            problems.append(Problem(STUDY_JSON, f"unreadable ({exc})"))
+            version = None
+        else:
+            if version not in SUPPORTED_SCHEMA_VERSIONS:
+                problems.append(Problem(
+                    STUDY_JSON,
+                    f"unknown schema_version {version!r} (this PruneLens reads "
+                    f"{', '.join(map(str, SUPPORTED_SCHEMA_VERSIONS))})",
+                ))
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
+        problems.append(Problem(MANIFEST, "missing: the study is incomplete "
+                                          "(it was not finished or is still running)"))
+        return problems
+    try:
+        manifest = read_json(manifest_path)
+        listed = manifest["files"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        problems.append(Problem(MANIFEST, f"unreadable ({exc})"))
+        return problems
+    for rel, meta in sorted(listed.items()):
+        p = root / rel
+        if not p.is_file():
+            problems.append(Problem(rel, "missing"))
+            continue
+        size = p.stat().st_size
+        if size != meta["size"]:
+            kind = "truncated" if size < meta["size"] else "grown"
+            problems.append(Problem(rel, f"{kind}: {size} bytes, manifest says {meta['size']}"))
+        elif check_hashes and sha256_file(p) != meta["sha256"]:
+            problems.append(Problem(rel, "modified: sha256 differs from the manifest"))
+    for p in _study_files(root):
+        rel = p.relative_to(root).as_posix()
+        if rel not in listed:
+            problems.append(Problem(rel, "not in the manifest (added after the study was sealed)"))
+    for p in root.rglob("*"):
+        if p.suffix in (".pkl", ".pickle"):
+            problems.append(Problem(p.relative_to(root).as_posix(), "pickle files are not allowed"))
+    return problems
+
+
+# --------------------------------------------------------------------------- layout
+class StudyPaths:
+    """Names of every file in a study folder, in one place."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+
+    study_json = property(lambda self: self.root / STUDY_JSON)
+    manifest = property(lambda self: self.root / MANIFEST)
+    labels = property(lambda self: self.root / "data" / "labels.parquet")
+    class_counts = property(lambda self: self.root / "data" / "class_counts.parquet")
+    dataset_json = property(lambda self: self.root / "data" / "dataset.json")
+    eval_cache = property(lambda self: self.root / "cache" / "eval_images.npy")
+    train_cache = property(lambda self: self.root / "cache" / "train_images.npy")
+    val_cache = property(lambda self: self.root / "cache" / "val_images.npy")
+
+    def cooccurrence(self, split: str) -> Path:
+        """C×C int64 YᵀY of the split's labels (NaN counted as 0); split in train|eval."""
+        return self.root / "data" / f"cooccurrence_{split}.npy"
+
+    def model_dir(self, seed: int) -> Path:
+        return self.root / "models" / f"seed-{seed}"
+
+    def weights(self, seed: int) -> Path:
+        return self.model_dir(seed) / "weights.safetensors"
+
+    def model_meta(self, seed: int) -> Path:
+        return self.model_dir(seed) / "model.json"
+
+    def history(self, seed: int) -> Path:
+        return self.model_dir(seed) / "history.parquet"
+
+    def predictions(self, method: str, seed: int) -> Path:
+        """float16 [sparsity, image, class] sigmoid outputs."""
+        return self.root / "predictions" / method / f"seed-{seed}.npy"
+
+    def measured_sparsity(self, method: str, seed: int) -> Path:
+        return self.root / "predictions" / method / f"seed-{seed}.sparsity.json"
+
+    def unit_done(self, seed: int) -> Path:
+        return self.root / "units" / f"seed-{seed}.json"
+
+    @property
+    def metrics_dir(self) -> Path:
+        return self.root / "metrics"
+
+    @property
+    def analysis_dir(self) -> Path:
+        return self.root / "analysis"
+
+    @property
+    def reader_db(self) -> Path:
+        return self.root / "reader" / "reader_study.sqlite"
