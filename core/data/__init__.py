@@ -1,0 +1,92 @@
+"""Datasets by name: label tables, image sources and the checks every table passes.
+
+    ds = load_dataset(DatasetConfig(name="nih-cxr-lt", options={"label_dir": …}))
+
+Readers live in `core.data.readers` (and `core.data.synthcxr`, imported only when used);
+the data contract is in docs/ARCHITECTURE.md ("Data contract").
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from core.config import ConfigError, DatasetConfig
+from core.data import readers as _readers  # noqa: F401  (registers the file readers)
+from core.data.base import (
+    BASE_COLUMNS,
+    READERS,
+    SPLITS,
+    Dataset,
+    DuplicateIdError,
+    ImageSource,
+    LabelError,
+    LeakageError,
+    MissingImagesError,
+    check_table,
+    describe_labels,
+    register_reader,
+)
+
+
+@register_reader("synthcxr")
+def _read_synthcxr(options: dict, *, cfg: DatasetConfig) -> Dataset:
+    # imported lazily: the renderer is not needed to read real label files
+    from core.data.synthcxr import load_synthcxr
+
+    return load_synthcxr(options, cfg=cfg)
+
+
+def load_dataset(cfg: DatasetConfig, *, image_size: int | None = None) -> Dataset:
+    """Read the dataset `cfg.name` with `cfg.options`, check its table, describe its labels.
+
+    `image_size` is only recorded in the description (sources take the size per call).
+    """
+    if cfg.name not in READERS:
+        raise ConfigError(f"dataset.name: unknown value {cfg.name!r}; allowed: "
+                          f"{', '.join(sorted(READERS))}")
+    if cfg.eval_split not in ("val", "test"):
+        raise ConfigError(f"dataset.eval_split: {cfg.eval_split!r}; allowed: val, test")
+    ds = READERS[cfg.name](dict(cfg.options or {}), cfg=cfg)
+    table = ds.table.reset_index(drop=True)
+    check_table(table, ds.classes, where=f"dataset {cfg.name!r}")
+    for col in ("id", "path", "split", "patient_id"):
+        table[col] = table[col].astype(str)
+    for col in ("sex", "view"):  # text with missing values (NaN), parquet-friendly
+        table[col] = table[col].astype(pd.StringDtype(na_value=np.nan))
+    table["age"] = table["age"].astype(float)
+    for c in ds.classes:
+        table[c] = table[c].astype(np.float32)
+    extra = [c for c in table.columns if c not in (*BASE_COLUMNS, *ds.classes)]
+    ds.table = table[[*BASE_COLUMNS, *ds.classes, *extra]]
+    ds.description = {
+        "name": ds.name,
+        **ds.description,
+        **describe_labels(ds.table, ds.classes, cfg.eval_split),
+        "source": ds.source.describe(),
+        "image_size": image_size,
+    }
+    return ds
+
+
+def source_from_description(desc: dict, image_root=None) -> ImageSource:
+    """Re-create the image source that `ImageSource.describe()` described.
+
+    `image_root` replaces a stored folder (the study may be opened on another machine).
+    """
+    kind = desc.get("kind") if isinstance(desc, dict) else None
+    if kind == "files":
+        from core.data.images import FileSource
+
+        return FileSource.from_description(desc, image_root=image_root)
+    if kind == "synthcxr":
+        from core.data.synthcxr import SynthSource
+
+        return SynthSource.from_description(desc)
+    raise ValueError(f"unknown image source kind {kind!r}; known: files, synthcxr")
+
+
+__all__ = [
+    "Dataset", "ImageSource", "READERS", "SPLITS", "register_reader", "load_dataset",
+    "source_from_description", "LabelError", "DuplicateIdError", "LeakageError",
+    "MissingImagesError",
+]

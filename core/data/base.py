@@ -1,0 +1,168 @@
+"""The data contract: `Dataset`, `ImageSource`, the reader registry and the table checks.
+
+Kept apart from `core/data/__init__.py` so that reader modules can import these names
+without importing the package's registrations (no import cycle).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from core.config import ConfigError
+
+SPLITS = ("train", "val", "test")
+# Columns every dataset table starts with, in this order; class columns follow.
+BASE_COLUMNS = ("id", "path", "split", "patient_id", "sex", "age", "view")
+
+
+# --------------------------------------------------------------------------- errors
+class LabelError(ValueError):
+    """A label table that cannot be used as given (bad value, missing column, …)."""
+
+
+class DuplicateIdError(LabelError):
+    """The same image id appears more than once."""
+
+
+class LeakageError(LabelError):
+    """A patient appears in more than one split: evaluation would be on training patients."""
+
+
+class MissingImagesError(FileNotFoundError):
+    """Image files that are missing or cannot be decoded (all of them listed in one error)."""
+
+    def __init__(self, message: str, failures: list[tuple[str, str, str]]):
+        super().__init__(message)
+        self.failures = failures  # (id, path, reason)
+
+
+# --------------------------------------------------------------------------- contract
+@runtime_checkable
+class ImageSource(Protocol):
+    """How the pixels of a dataset's rows are obtained."""
+
+    def load(self, rows: pd.DataFrame, size: int) -> np.ndarray:
+        """uint8 grayscale images, shape [len(rows), size, size], in row order."""
+        ...
+
+    def describe(self) -> dict:
+        """JSON-able description from which `source_from_description` re-creates the source."""
+        ...
+
+
+@dataclass
+class Dataset:
+    name: str                 # registry name
+    classes: list[str]        # the one owner of class order
+    table: pd.DataFrame       # one row per image, all splits (RangeIndex)
+    source: ImageSource       # how pixels are obtained
+    description: dict         # JSON-able facts: options, counts, nan counts, skipped images, notes
+
+    def split(self, name: str) -> pd.DataFrame:
+        """Rows of one split, keeping the original row order (index reset)."""
+        return self.table[self.table["split"] == name].reset_index(drop=True)
+
+    def labels(self, rows: pd.DataFrame | None = None) -> np.ndarray:
+        """float32 [n, C] label matrix (NaN = not labelled) in class order."""
+        rows = self.table if rows is None else rows
+        return rows[self.classes].to_numpy(dtype=np.float32)
+
+
+Reader = Callable[..., Dataset]  # reader(options: dict, *, cfg: DatasetConfig) -> Dataset
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(name: str) -> Callable[[Reader], Reader]:
+    """Decorator adding a reader to `READERS` under `name` (one way in, by name)."""
+
+    def deco(fn: Reader) -> Reader:
+        if name in READERS:
+            raise ValueError(f"dataset reader {name!r} registered twice")
+        READERS[name] = fn
+        return fn
+
+    return deco
+
+
+# --------------------------------------------------------------------------- options
+def take_options(reader: str, options: dict, required: tuple[str, ...] = (),
+                 optional: dict | None = None) -> dict:
+    """Reader options with defaults filled in; unknown or missing keys name the allowed ones."""
+    optional = optional or {}
+    allowed = sorted(set(required) | set(optional))
+    if not isinstance(options, dict):
+        raise ConfigError(f"dataset.options: expected a mapping for reader {reader!r}")
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"dataset.options: unknown option(s) {', '.join(unknown)} for reader "
+                          f"{reader!r}; allowed: {', '.join(allowed)}")
+    missing = [k for k in required if options.get(k) in (None, "")]
+    if missing:
+        raise ConfigError(f"dataset.options: reader {reader!r} needs {', '.join(missing)} "
+                          f"(e.g. --option {missing[0]}=…)")
+    return {**optional, **options}
+
+
+# --------------------------------------------------------------------------- checks
+def check_table(table: pd.DataFrame, classes: list[str], where: str = "dataset") -> None:
+    """Contract checks every reader's table passes: columns, unique ids, splits, no leakage."""
+    missing = [c for c in (*BASE_COLUMNS, *classes) if c not in table.columns]
+    if missing:
+        raise LabelError(f"{where}: table lacks column(s) {', '.join(missing)}")
+    if len(set(classes)) != len(classes):
+        raise LabelError(f"{where}: duplicate class names in {classes}")
+    check_unique_ids(table["id"], where)
+    bad = sorted(set(table["split"].astype(str)) - set(SPLITS))
+    if bad:
+        raise LabelError(f"{where}: unknown split name(s) {', '.join(map(repr, bad))}; "
+                         f"allowed: {', '.join(SPLITS)}")
+    check_no_leakage(table, where)
+
+
+def check_unique_ids(ids: pd.Series, where: str) -> None:
+    dup = ids[ids.duplicated(keep=False)]
+    if len(dup):
+        first = list(dict.fromkeys(dup.astype(str)))[:5]
+        raise DuplicateIdError(f"{where}: {dup.nunique()} image id(s) appear more than once, "
+                               f"e.g. {', '.join(first)}")
+
+
+def check_no_leakage(table: pd.DataFrame, where: str) -> None:
+    per_patient = table.groupby("patient_id", sort=False)["split"].nunique()
+    leaked = per_patient[per_patient > 1]
+    if len(leaked):
+        examples = []
+        for pid in leaked.index[:5]:
+            splits = sorted(set(table.loc[table["patient_id"] == pid, "split"]))
+            examples.append(f"{pid} ({'/'.join(splits)})")
+        raise LeakageError(f"{where}: {len(leaked)} patient(s) appear in more than one split "
+                           f"(label leakage), e.g. {', '.join(examples)}")
+
+
+def describe_labels(table: pd.DataFrame, classes: list[str], eval_split: str) -> dict:
+    """JSON-able label facts for `Dataset.description`."""
+    splits = {}
+    for s in SPLITS:
+        rows = table[table["split"] == s]
+        splits[s] = {"images": int(len(rows)), "patients": int(rows["patient_id"].nunique())}
+    y = table[classes].to_numpy(dtype=np.float32)
+    ev = table["split"].to_numpy() == eval_split
+    y_eval = y[ev]
+    # Recorded, not raised: AP/AUC of such a class are undefined on the eval split and
+    # downstream code reports them as missing instead of crashing.
+    no_pos = [c for c, n in zip(classes, (y_eval == 1).sum(0), strict=True) if n == 0]
+    no_neg = [c for c, n in zip(classes, (y_eval == 0).sum(0), strict=True) if n == 0]
+    return {
+        "classes": list(classes),
+        "n_images": int(len(table)),
+        "n_patients": int(table["patient_id"].nunique()),
+        "splits": splits,
+        "eval_split": eval_split,
+        "nan_counts": {c: int(n) for c, n in zip(classes, np.isnan(y).sum(0), strict=True)},
+        "classes_without_positives": no_pos,
+        "classes_without_negatives": no_neg,
+    }

@@ -1,0 +1,121 @@
+"""Reading label CSV files and turning label values into 1.0 / 0.0 / NaN.
+
+Everything is read as text first, so that a bad value can be reported exactly as it is
+written in the file (a float parser would have turned "yes" into NaN silently).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.data.base import LabelError
+
+# Text that means "not labelled" besides an empty cell (pandas writes NaN as "").
+_BLANKS = ["", "nan", "NaN", "NA", "N/A", "null", "None"]
+
+
+class MissingColumnError(LabelError):
+    """A column named in the options or required by the format is not in the file."""
+
+
+def read_csv_text(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A label CSV with every cell as stripped text ("" for empty); named columns must exist."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"label file not found: {path}")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LabelError(f"{path}: cannot read as CSV ({exc})") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if columns:
+        require_columns(frame, columns, path)
+    for c in frame.columns:
+        frame[c] = frame[c].str.strip()
+    return frame
+
+
+def require_columns(frame: pd.DataFrame, columns, path) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        shown = ", ".join(repr(c) for c in missing)
+        have = ", ".join(repr(c) for c in list(frame.columns)[:30])
+        raise MissingColumnError(f"{path}: missing column(s) {shown} (columns present: {have})")
+
+
+def parse_label_column(values: pd.Series, path, column: str) -> tuple[np.ndarray, int]:
+    """float32 labels (1.0 / 0.0 / NaN) and the number of −1 ("uncertain") values."""
+    text = values.astype(str)
+    blank = text.isin(_BLANKS).to_numpy()
+    number = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=float)
+    # 1 positive, 0 negative; -1 is CheXpert-style "uncertain", unusable as a binary target
+    pos, neg, unc = number == 1, number == 0, number == -1
+    bad = ~(pos | neg | unc | blank)
+    if bad.any():
+        text = text.to_numpy()
+        examples = list(dict.fromkeys(text[bad]))[:5]
+        rows = np.flatnonzero(bad)[:3] + 2  # 1-based, after the header line
+        raise LabelError(
+            f"{path}: column {column!r} has {int(bad.sum())} value(s) that are not a label "
+            f"(1, 0, -1 or blank), e.g. {', '.join(map(repr, examples))} "
+            f"(line {', '.join(map(str, rows))})")
+    out = np.full(len(text), np.nan, dtype=np.float32)
+    out[pos] = 1.0
+    out[neg] = 0.0
+    return out, int(unc.sum())
+
+
+def parse_labels(frame: pd.DataFrame, classes: list[str], path) -> tuple[pd.DataFrame, dict]:
+    """Class columns as float32 and the per-class count of −1 values found."""
+    require_columns(frame, classes, path)
+    cols, uncertain = {}, {}
+    for c in classes:
+        cols[c], uncertain[c] = parse_label_column(frame[c], path, c)
+    return pd.DataFrame(cols, index=frame.index), uncertain
+
+
+def label_like_columns(frame: pd.DataFrame, exclude) -> tuple[list[str], list[str]]:
+    """Columns that look like labels (every non-blank cell is 1, 0 or -1), and the other
+    numeric columns (such as an unnamed age column), which are not taken as classes."""
+    labels, other = [], []
+    for c in frame.columns:
+        if c in exclude:
+            continue
+        text = frame[c].astype(str)
+        filled = pd.to_numeric(text[~text.isin(_BLANKS)], errors="coerce")
+        if not len(filled) or filled.isna().any():
+            continue
+        (labels if filled.isin([1, 0, -1]).all() else other).append(c)
+    return labels, other
+
+
+def normalise_sex(values: pd.Series) -> pd.Series:
+    """M / F, anything else missing (sources write M, Male, male, F, Female, …)."""
+    key = values.astype(str).str.strip().str.upper().str[:1]
+    return key.where(key.isin(["M", "F"]))
+
+
+def parse_age(values: pd.Series, path, column: str) -> pd.Series:
+    text = values.astype(str).str.strip()
+    age = pd.to_numeric(text.where(~text.isin(_BLANKS)), errors="coerce")
+    bad = age.isna() & ~text.isin(_BLANKS)
+    if bad.any():
+        raise LabelError(f"{path}: column {column!r} has non-numeric age(s), e.g. "
+                         f"{', '.join(map(repr, list(dict.fromkeys(text[bad]))[:5]))}")
+    return age.astype(float)
+
+
+def normalise_split(values: pd.Series, path, column: str) -> pd.Series:
+    """train / val / test; common spellings (validate, valid, validation) map to val."""
+    aliases = {"train": "train", "training": "train", "val": "val", "valid": "val",
+               "validate": "val", "validation": "val", "test": "test", "testing": "test"}
+    key = values.astype(str).str.strip().str.lower()
+    out = key.map(aliases)
+    if out.isna().any():
+        bad = list(dict.fromkeys(values[out.isna()].astype(str)))[:5]
+        raise LabelError(f"{path}: column {column!r} has unknown split value(s) "
+                         f"{', '.join(map(repr, bad))}; allowed: train, val (or validate, "
+                         f"valid, validation), test")
+    return out

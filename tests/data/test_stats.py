@@ -1,0 +1,85 @@
+"""Label statistics against hand-worked answers and numpy cross-checks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.data.stats import (
+    class_counts,
+    cooccurrence,
+    findings_full_histogram,
+    findings_histogram,
+    findings_per_image,
+    label_counts,
+)
+
+NAN = np.nan
+CLASSES = ["No Finding", "A", "B"]
+# five images; worked by hand below
+Y = np.array([
+    [1, 0, 0],
+    [0, 1, 1],
+    [0, 1, NAN],
+    [NAN, 0, 1],
+    [0, 1, 1],
+], dtype=np.float32)
+
+
+def test_label_counts_by_hand():
+    c = label_counts(Y)
+    assert c["pos"].tolist() == [1, 3, 3]
+    assert c["neg"].tolist() == [3, 2, 1]
+    assert c["nan"].tolist() == [1, 0, 1]
+    assert all(v.dtype == np.int64 for v in c.values())
+
+
+def test_cooccurrence_by_hand_nan_is_zero():
+    m = cooccurrence(Y)
+    assert m.dtype == np.int64
+    # A&B together in images 1 and 4; B alone in 3; image 2's NaN B is not counted
+    assert m.tolist() == [[1, 0, 0],
+                          [0, 3, 2],
+                          [0, 2, 3]]
+
+
+def test_cooccurrence_matches_numpy_on_random_labels():
+    rng = np.random.default_rng(0)
+    y = rng.choice([0.0, 1.0, NAN], size=(2000, 20), p=[0.7, 0.2, 0.1])
+    binary = np.nan_to_num(y, nan=0.0).astype(np.int64)
+    assert np.array_equal(cooccurrence(y), binary.T @ binary)
+    assert np.array_equal(np.diag(cooccurrence(y)), label_counts(y)["pos"])
+
+
+def test_findings_per_image_excludes_no_finding():
+    assert findings_per_image(Y, CLASSES).tolist() == [0, 2, 1, 1, 2]
+    assert findings_per_image(Y, CLASSES, exclude=()).tolist() == [1, 2, 1, 1, 2]
+    with pytest.raises(ValueError, match="3 classes"):
+        findings_per_image(Y[:, :2], CLASSES)
+
+
+def test_findings_histograms():
+    counts = np.array([0, 0, 1, 2, 3, 4, 5, 7, 0])
+    h = findings_histogram(counts)
+    assert list(h.index) == ["0", "1", "2", "3", "4+"]
+    assert h.tolist() == [3, 1, 1, 1, 3]
+    assert findings_histogram(counts, top=2).tolist() == [3, 1, 5]
+    assert findings_full_histogram(counts).tolist() == [3, 1, 1, 1, 1, 1, 0, 1]
+    assert findings_histogram(np.array([], dtype=int)).tolist() == [0, 0, 0, 0, 0]
+
+
+def test_class_counts_per_split_and_store_prefixes():
+    table = pd.DataFrame(Y, columns=CLASSES)
+    table["split"] = ["train", "train", "train", "test", "val"]
+    out = class_counts(table, CLASSES)
+    assert out["class"].tolist() == CLASSES
+    assert out["train_pos"].tolist() == [1, 2, 1]
+    assert out["train_neg"].tolist() == [2, 1, 1]
+    assert out["train_nan"].tolist() == [0, 0, 1]
+    assert out["test_nan"].tolist() == [1, 0, 0]
+    named = class_counts(table, CLASSES, {"train": "train", "eval": "test"})
+    assert list(named.columns) == ["class", "train_pos", "train_neg", "train_nan",
+                                   "eval_pos", "eval_neg", "eval_nan"]
+    assert named["eval_pos"].tolist() == [0, 0, 1]
+    empty = class_counts(table, CLASSES, ["nowhere"])
+    assert empty["nowhere_pos"].tolist() == [0, 0, 0]

@@ -1,0 +1,74 @@
+"""StudyConfig: loading, overrides, and errors that name the key and the allowed values."""
+import json
+
+import pytest
+
+from core.config import DEFAULT_SPARSITIES, ConfigError, StudyConfig
+
+
+def _write(tmp_path, text, name="study.yaml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_defaults_are_the_paper_grid():
+    cfg = StudyConfig()
+    assert cfg.sparsities == list(range(0, 100, 5)) == DEFAULT_SPARSITIES
+    assert cfg.model == "resnet50" and cfg.train.lr == 1e-4 and cfg.train.patience == 15
+    assert cfg.train.batch_size == 256 and cfg.train.epochs == 60
+    cfg.validate()
+
+
+def test_yaml_and_json_load_the_same(tmp_path):
+    y = _write(tmp_path, "name: a\nseeds: [0, 1]\ntrain:\n  epochs: 3\ndataset:\n"
+                         "  name: synthcxr\n  options: {n_images: 500}\n")
+    j = _write(tmp_path, json.dumps({"name": "a", "seeds": [0, 1], "train": {"epochs": 3},
+                                     "dataset": {"name": "synthcxr",
+                                                 "options": {"n_images": 500}}}), "s.json")
+    assert StudyConfig.load(y) == StudyConfig.load(j)
+    cfg = StudyConfig.load(y)
+    assert cfg.train.epochs == 3 and cfg.train.lr == 1e-4 and cfg.dataset.options["n_images"] == 500
+
+
+def test_overrides(tmp_path):
+    y = _write(tmp_path, "seeds: [0]\n")
+    cfg = StudyConfig.load(y, ["train.epochs=7", "seeds=[1, 2, 3]", "methods=[random]",
+                               "analysis.pie_percentile=2.5"])
+    assert cfg.train.epochs == 7 and cfg.seeds == [1, 2, 3] and cfg.methods == ["random"]
+    assert cfg.analysis.pie_percentile == 2.5
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        StudyConfig.load(y, ["train.epochs"])
+
+
+def test_round_trip_through_dict():
+    cfg = StudyConfig(seeds=[3, 4], methods=["l1_global"])
+    assert StudyConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("text, message", [
+    ("colour: red\n", r"unknown key colour; allowed: .*seeds"),
+    ("train:\n  epoch: 3\n", r"unknown key train\.epoch; allowed: .*epochs"),
+    ("seeds: []\n", r"seeds: at least one seed"),
+    ("sparsities: [0, 50, 100]\n", r"sparsities: 100 is not an integer percent in 0–99"),
+    ("sparsities: [0, 0.5]\n", r"sparsities: 0\.5 is not an integer percent"),
+    ("sparsities: [5, 50]\n", r"sparsities: must include 0"),
+    ("sparsities: [0, 50, 20]\n", r"strictly increasing"),
+    ("model: vgg99\n", r"model: unknown value 'vgg99'; allowed: .*resnet50"),
+    ("methods: [magic]\n", r"methods: unknown value 'magic'; allowed: .*l1_global"),
+    ("dataset: {name: imagenet}\n", r"dataset\.name: unknown value 'imagenet'; allowed: .*nih-cxr-lt"),
+    ("train: {epochs: many}\n", r"train\.epochs: expected an integer"),
+    ("train: {lr: -1}\n", r"train\.lr: must be > 0"),
+    ("train: {device: tpu}\n", r"train\.device: 'tpu'; allowed: auto, cpu, cuda"),
+    ("pretrained: 'yes'\n", r"pretrained: expected true or false"),
+    ("analysis: {pie_sparsity: 0}\n", r"analysis\.pie_sparsity: 0 must be a non-zero member"),
+    ("- a\n- b\n", r"top level must be a mapping"),
+])
+def test_invalid_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        StudyConfig.load(_write(tmp_path, text))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        StudyConfig.load(tmp_path / "nope.yaml")

@@ -1,0 +1,130 @@
+"""The study store: atomic writes, manifest and `verify` catching every kind of damage."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import store
+
+
+def _make_study(root):
+    store.write_json(root / "study.json", {"schema_version": store.SCHEMA_VERSION, "name": "t"})
+    store.write_parquet(root / "data" / "labels.parquet", pd.DataFrame({"id": ["a", "b"]}))
+    store.write_npy(root / "predictions" / "l1_global" / "seed-0.npy",
+                    np.arange(24, dtype=np.float16).reshape(2, 3, 4))
+    store.write_manifest(root)
+    return root
+
+
+def test_complete_study_verifies(tmp_path):
+    root = _make_study(tmp_path / "s")
+    assert store.verify(root) == []
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"study.json", "data/labels.parquet",
+                                      "predictions/l1_global/seed-0.npy"}
+
+
+def test_flipped_byte_is_modified(tmp_path):
+    root = _make_study(tmp_path / "s")
+    p = root / "predictions" / "l1_global" / "seed-0.npy"
+    data = bytearray(p.read_bytes())
+    data[-1] ^= 0xFF
+    p.write_bytes(bytes(data))
+    problems = store.verify(root)
+    assert [(x.file, x.problem.split(":")[0]) for x in problems] == [
+        ("predictions/l1_global/seed-0.npy", "modified")]
+
+
+def test_truncated_and_deleted_files(tmp_path):
+    root = _make_study(tmp_path / "s")
+    p = root / "predictions" / "l1_global" / "seed-0.npy"
+    p.write_bytes(p.read_bytes()[:-10])
+    (root / "data" / "labels.parquet").unlink()
+    found = {x.file: x.problem for x in store.verify(root)}
+    assert found["predictions/l1_global/seed-0.npy"].startswith("truncated")
+    assert found["data/labels.parquet"] == "missing"
+
+
+def test_missing_manifest_and_unknown_schema(tmp_path):
+    root = _make_study(tmp_path / "s")
+    (root / "manifest.json").unlink()
+    assert [x.file for x in store.verify(root)] == ["manifest.json"]
+    store.write_json(root / "study.json", {"schema_version": 99})
+    files = [x.file for x in store.verify(root)]
+    assert files == ["study.json", "manifest.json"]
+
+
+def test_unlisted_file_and_pickle_are_reported(tmp_path):
+    root = _make_study(tmp_path / "s")
+    (root / "analysis").mkdir()
+    (root / "analysis" / "extra.pkl").write_bytes(b"x")
+    problems = {x.problem.split(" ")[0] for x in store.verify(root)}
+    assert problems == {"not", "pickle"}
+
+
+def test_cache_and_reader_folders_are_not_manifested(tmp_path):
+    root = _make_study(tmp_path / "s")
+    (root / "cache").mkdir()
+    (root / "cache" / "eval_images.npy").write_bytes(b"123")
+    (root / "reader").mkdir()
+    (root / "reader" / "db.sqlite").write_bytes(b"123")
+    assert store.verify(root) == []
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path):
+    target = tmp_path / "x.bin"
+
+    def boom(fh):
+        fh.write(b"half")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        store.atomic_write(target, boom)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_killed_writer_never_leaves_partial_file(tmp_path):
+    """SIGKILL a process mid-write: the final name holds the old content or nothing."""
+    target = tmp_path / "big.npy"
+    store.write_bytes(target, b"old")
+    code = (
+        "import os, signal\n"
+        "from core import store\n"
+        f"def w(fh):\n    fh.write(b'x' * 1000)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"store.atomic_write({str(target)!r}, w)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=str(_repo_root()))
+    assert proc.returncode == -9
+    assert target.read_bytes() == b"old"
+    assert store.clean_temp_files(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["big.npy"]
+
+
+def test_write_npy_refuses_objects_and_round_trips_mmap(tmp_path):
+    with pytest.raises(TypeError):
+        store.write_npy(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object))
+    a = np.random.default_rng(0).random((3, 4)).astype(np.float16)
+    store.write_npy(tmp_path / "a.npy", a)
+    m = store.open_npy(tmp_path / "a.npy")
+    assert isinstance(m, np.memmap) and np.array_equal(m, a)
+
+
+def test_verify_cli(tmp_path):
+    root = _make_study(tmp_path / "s")
+    ok = subprocess.run([sys.executable, "-m", "core", "verify", str(root)],
+                        capture_output=True, text=True, cwd=str(_repo_root()))
+    assert ok.returncode == 0 and ok.stdout.strip() == "ok"
+    (root / "data" / "labels.parquet").unlink()
+    bad = subprocess.run([sys.executable, "-m", "core", "verify", str(root)],
+                         capture_output=True, text=True, cwd=str(_repo_root()))
+    assert bad.returncode == 1
+    assert "data/labels.parquet: missing" in bad.stdout
+
+
+def _repo_root():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parents[1]
