@@ -98,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("pred_dir")
     s.add_argument("--labels", required=True, help="the test label CSV")
     s.add_argument("--dataset", default="nih-cxr-lt", choices=["nih-cxr-lt", "mimic-cxr-lt"])
+    s.add_argument("--method", default=None, choices=["l1_global", "random"],
+                   help="pruning method of the release (default: guessed from the folder name)")
     s.add_argument("--out", required=True)
     s.add_argument("--trust-pickles", action="store_true",
                    help="required: pickles can run code when read; only for files you trust")

@@ -1,0 +1,77 @@
+"""Forgetting curves (DESIGN.md, "Definitions"): pure functions, arrays in, arrays out.
+
+- Relative change of a metric at sparsity k, per seed: (AP_k − AP_0) / AP_0.
+- Forgetting curve of a class: the median of that over seeds, for each k (> 0).
+- First k%-drop sparsity: the smallest sparsity > 0 whose median relative change is below
+  −k/100 (paper: k = 20); NaN when it never happens ("never", not an error).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ForgettingCurves:
+    """Median and interquartile range over seeds, each [S, C] (sparsity × class)."""
+
+    median: np.ndarray
+    q25: np.ndarray
+    q75: np.ndarray
+    n_seeds: np.ndarray   # int [S, C]: seeds with a finite value
+
+
+def relative_change(values: np.ndarray, dense_index: int = 0) -> np.ndarray:
+    """(v_k − v_0) / v_0 along the sparsity axis (−2) of `values` [..., S, C]."""
+    values = np.asarray(values, dtype=np.float64)
+    dense = values[..., dense_index:dense_index + 1, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = (values - dense) / dense
+    # AP_0 = 0 cannot happen when positives exist (AP > 0); a 0/0 or x/0 is undefined.
+    rel[~np.isfinite(rel)] = np.nan
+    return rel
+
+
+def summarise_over_seeds(per_seed: np.ndarray) -> ForgettingCurves:
+    """Median and quartiles over the first (seed) axis of `per_seed` [seeds, S, C], NaN-aware."""
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    with warnings.catch_warnings():
+        # All-NaN columns (a class without positives) are expected: they stay NaN.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q25, median, q75 = np.nanpercentile(per_seed, [25, 50, 75], axis=0)
+    return ForgettingCurves(median, q25, q75, np.isfinite(per_seed).sum(axis=0))
+
+
+def forgetting_curves(ap: np.ndarray) -> ForgettingCurves:
+    """Relative AP change per seed, summarised over seeds; `ap` is [seeds, S, C], S[0] dense."""
+    return summarise_over_seeds(relative_change(ap))
+
+
+def first_drop_sparsity(median_rel: np.ndarray, sparsities, drop_percent: float = 20
+                        ) -> np.ndarray:
+    """Smallest sparsity > 0 with median relative change < −drop_percent/100, per class.
+
+    `median_rel` is [S, C] (or [S]); returns float [C] (or a scalar) with NaN = never drops.
+    NaN medians (undefined AP) never count as a drop.
+    """
+    median_rel = np.asarray(median_rel, dtype=np.float64)
+    sparsities = np.asarray(sparsities)
+    if median_rel.shape[0] != sparsities.size:
+        raise ValueError(f"{median_rel.shape[0]} curve points for {sparsities.size} sparsities")
+    with np.errstate(invalid="ignore"):
+        dropped = (median_rel < -drop_percent / 100.0) & (sparsities > 0).reshape(
+            (-1,) + (1,) * (median_rel.ndim - 1))
+    any_drop = dropped.any(axis=0)
+    first = np.argmax(dropped, axis=0)
+    return np.where(any_drop, sparsities[first].astype(np.float64), np.nan)
+
+
+def rel_change_at(median_rel: np.ndarray, sparsities, at: int = 95) -> np.ndarray:
+    """The curve's value at sparsity `at` (NaN for every class when `at` is not in the grid)."""
+    median_rel = np.asarray(median_rel, dtype=np.float64)
+    hits = np.flatnonzero(np.asarray(sparsities) == at)
+    if hits.size == 0:
+        return np.full(median_rel.shape[1:], np.nan)
+    return median_rel[hits[0]]

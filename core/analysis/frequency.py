@@ -1,0 +1,127 @@
+"""Frequency and co-occurrence relations (DESIGN.md, "Definitions").
+
+- `correlate(x, y)`: Pearson r and Spearman ρ with p-values (scipy), NaN points dropped.
+- `pair_statistics(M, variant)`: per class pair the "frequency" of each class and the IoU from the
+  co-occurrence matrix M = YᵀY. Variant ``paper`` follows the reference code: frequency = column
+  sum of M, IoU = M[a,b] / (colsum a + colsum b − M[a,b]). Variant ``plain``: frequency = M[a,a]
+  (images with the class), IoU = M[a,b] / (M[a,a] + M[b,b] − M[a,b]) (true image-level IoU).
+- `fcd_matrix(curves)`: forgettability curve dissimilarity = Euclidean distance between two
+  classes' median forgetting curves (k > 0).
+- `ols(y, X)`: least squares with intercept; coefficients, standard errors, t, p, R², F.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+PAIR_VARIANTS = ("paper", "plain")
+
+
+def correlate(x, y) -> dict:
+    """{r, p_r, rho, p_rho, n}: Pearson and Spearman over the points where both are finite."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    out = {"r": math.nan, "p_r": math.nan, "rho": math.nan, "p_rho": math.nan, "n": int(ok.sum())}
+    # Fewer than 3 points or a constant variable: the coefficients are undefined, not an error.
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return out
+    r, p_r = stats.pearsonr(x, y)
+    rho, p_rho = stats.spearmanr(x, y)
+    out.update(r=float(r), p_r=float(p_r), rho=float(rho), p_rho=float(p_rho))
+    return out
+
+
+def log_frequency(counts) -> np.ndarray:
+    """Natural log of counts; NaN (not −inf) for a zero count, so it drops out of fits."""
+    counts = np.asarray(counts, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(counts)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def pair_index(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """All unordered pairs a < b in class order (as itertools.combinations)."""
+    a, b = np.triu_indices(n_classes, k=1)
+    return a, b
+
+
+def pair_statistics(cooc, variant: str = "paper") -> dict:
+    """Per pair: class indices, freq_a, freq_b, log_freq_diff, iou, iou4 (arrays)."""
+    m = np.asarray(cooc, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"co-occurrence matrix must be square, got {m.shape}")
+    if variant == "paper":
+        freq = m.sum(axis=0)
+    elif variant == "plain":
+        freq = np.diag(m).copy()
+    else:
+        raise ValueError(f"pair variant {variant!r}; allowed: {', '.join(PAIR_VARIANTS)}")
+    a, b = pair_index(m.shape[0])
+    inter = m[a, b]
+    union = freq[a] + freq[b] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / np.where(union > 0, union, 1), np.nan)
+    log_f = log_frequency(freq)
+    return {
+        "a": a, "b": b, "freq_a": freq[a], "freq_b": freq[b],
+        "log_freq_diff": np.abs(log_f[a] - log_f[b]),
+        "iou": iou, "iou4": iou ** 0.25,
+    }
+
+
+def fcd_matrix(curves: np.ndarray) -> np.ndarray:
+    """Euclidean distance between class curves; `curves` [K, C] (K sparsities > 0) → [C, C].
+
+    A class with any NaN point has NaN distances (it has no defined curve).
+    """
+    c = np.asarray(curves, dtype=np.float64).T
+    diff = c[:, None, :] - c[None, :, :]
+    return np.sqrt((diff ** 2).sum(axis=-1))
+
+
+def ols(y, X, names: list[str] | None = None) -> dict:
+    """Ordinary least squares y ~ 1 + X with the usual normal-theory inference.
+
+    Rows with a NaN anywhere are dropped. Returns n, terms (intercept first), coef, se, t, p
+    (two-sided t-tests, n − p degrees of freedom), r2, adj_r2, f, p_f. Undefined → NaN.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim == 1:
+        X = X[:, None]
+    names = list(names) if names else [f"x{i + 1}" for i in range(X.shape[1])]
+    terms = ["intercept"] + names
+    ok = np.isfinite(y) & np.isfinite(X).all(axis=1)
+    y, X = y[ok], X[ok]
+    n, k = X.shape[0], X.shape[1] + 1
+    nan = [math.nan] * k
+    out = {"n": int(n), "terms": terms, "coef": nan, "se": nan, "t": nan, "p": nan,
+           "r2": math.nan, "adj_r2": math.nan, "f": math.nan, "p_f": math.nan}
+    if n <= k:
+        return out
+    A = np.column_stack([np.ones(n), X])
+    coef, _, rank, _ = np.linalg.lstsq(A, y, rcond=None)
+    if rank < k:
+        return out
+    resid = y - A @ coef
+    rss = float(resid @ resid)
+    tss = float(((y - y.mean()) ** 2).sum())
+    dof = n - k
+    sigma2 = rss / dof
+    cov = sigma2 * np.linalg.inv(A.T @ A)
+    se = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = coef / se
+    p = 2 * stats.t.sf(np.abs(t), dof)
+    r2 = 1 - rss / tss if tss > 0 else math.nan
+    adj = 1 - (1 - r2) * (n - 1) / dof if tss > 0 else math.nan
+    f = ((tss - rss) / (k - 1)) / sigma2 if sigma2 > 0 and tss > 0 else math.nan
+    p_f = float(stats.f.sf(f, k - 1, dof)) if np.isfinite(f) else math.nan
+    out.update(coef=coef.tolist(), se=se.tolist(), t=t.tolist(), p=p.tolist(),
+               r2=float(r2), adj_r2=float(adj), f=float(f), p_f=p_f)
+    return out

@@ -1,0 +1,134 @@
+"""PIE statistics (DESIGN.md, "Definitions"): pure functions of (labels, classes, PIE mask).
+
+The dashboard calls these on re-thresholded PIE sets, so they take the labels table (or a
+[N, C] array) and a boolean mask and nothing else.
+
+- `class_ratio`: per class, prevalence among PIEs ÷ prevalence among non-PIEs. Prevalence =
+  positives / images labelled for that class in the group (NaN labels are left out of both).
+- `findings_ratio`: the same ratio for the number of findings per image ("No Finding"
+  excluded, NaN counted as absent), binned 0, 1, 2, 3, 4+; prevalence = share of the group.
+- `groundtruth_comparison`: where the labels carry SynthCXR's ground truth (`label_noise`,
+  `quality`), PIE vs non-PIE label-noise rate and mean quality with two-sided Mann-Whitney U —
+  the ground-truth counterpart of the paper's reader study.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+FINDING_BINS = ("0", "1", "2", "3", "4+")
+
+
+def _label_matrix(labels, classes) -> np.ndarray:
+    if isinstance(labels, pd.DataFrame):
+        return labels[list(classes)].to_numpy(dtype=np.float64)
+    arr = np.asarray(labels, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != len(classes):
+        raise ValueError(f"labels shape {arr.shape} does not match {len(classes)} classes")
+    return arr
+
+
+def _mask(pie_mask, n: int) -> np.ndarray:
+    mask = np.asarray(pie_mask, dtype=bool)
+    if mask.shape != (n,):
+        raise ValueError(f"PIE mask shape {mask.shape}, expected ({n},)")
+    return mask
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
+
+
+def _prevalence(pos: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, pos / np.maximum(n, 1), np.nan)
+
+
+def class_ratio(labels, classes, pie_mask) -> pd.DataFrame:
+    """class, n_pie, n_nonpie, pos_pie, pos_nonpie, prev_pie, prev_nonpie, ratio."""
+    y = _label_matrix(labels, classes)
+    mask = _mask(pie_mask, y.shape[0])
+    labelled = ~np.isnan(y)
+    pos = y == 1
+    n_pie = labelled[mask].sum(axis=0)
+    n_non = labelled[~mask].sum(axis=0)
+    pos_pie = pos[mask].sum(axis=0)
+    pos_non = pos[~mask].sum(axis=0)
+    prev_pie = _prevalence(pos_pie, n_pie)
+    prev_non = _prevalence(pos_non, n_non)
+    return pd.DataFrame({
+        "class": list(classes), "n_pie": n_pie.astype(np.int64), "n_nonpie": n_non.astype(np.int64),
+        "pos_pie": pos_pie.astype(np.int64), "pos_nonpie": pos_non.astype(np.int64),
+        "prev_pie": prev_pie, "prev_nonpie": prev_non, "ratio": _ratio(prev_pie, prev_non),
+    })
+
+
+def is_no_finding(name: str) -> bool:
+    return name.replace("_", " ").strip().lower() == "no finding"
+
+
+def n_findings(labels, classes) -> np.ndarray:
+    """Positive findings per image, "No Finding" excluded, NaN counted as absent."""
+    y = _label_matrix(labels, classes)
+    keep = np.array([not is_no_finding(c) for c in classes], dtype=bool)
+    return (y[:, keep] == 1).sum(axis=1)
+
+
+def finding_bin(counts: np.ndarray) -> np.ndarray:
+    """0, 1, 2, 3 → the same; 4 and more → 4 (the "4+" bin)."""
+    return np.minimum(np.asarray(counts), len(FINDING_BINS) - 1)
+
+
+def findings_ratio(labels, classes, pie_mask) -> pd.DataFrame:
+    """n_findings ("0".."4+"), count_pie, count_nonpie, prev_pie, prev_nonpie, ratio."""
+    bins = finding_bin(n_findings(labels, classes))
+    mask = _mask(pie_mask, bins.size)
+    k = len(FINDING_BINS)
+    count_pie = np.bincount(bins[mask], minlength=k)
+    count_non = np.bincount(bins[~mask], minlength=k)
+    prev_pie = _prevalence(count_pie, np.full(k, mask.sum()))
+    prev_non = _prevalence(count_non, np.full(k, (~mask).sum()))
+    return pd.DataFrame({
+        "n_findings": list(FINDING_BINS), "count_pie": count_pie.astype(np.int64),
+        "count_nonpie": count_non.astype(np.int64), "prev_pie": prev_pie,
+        "prev_nonpie": prev_non, "ratio": _ratio(prev_pie, prev_non),
+    })
+
+
+def _mann_whitney(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    if a.size == 0 or b.size == 0:
+        return math.nan, math.nan
+    allv = np.concatenate([a, b])
+    if np.ptp(allv) == 0:      # all values equal: no evidence of any difference
+        return float(a.size * b.size / 2), 1.0
+    res = stats.mannwhitneyu(a, b, alternative="two-sided")
+    return float(res.statistic), float(res.pvalue)
+
+
+def groundtruth_comparison(table: pd.DataFrame, pie_mask) -> dict:
+    """{label_noise: {...}, quality: {...}} for whichever of the two columns `table` has."""
+    mask = _mask(pie_mask, len(table))
+    out: dict = {}
+    if "label_noise" in table:
+        v = table["label_noise"].to_numpy(dtype=np.float64)
+        a, b = v[mask & ~np.isnan(v)], v[~mask & ~np.isnan(v)]
+        u, p = _mann_whitney(a, b)
+        out["label_noise"] = {
+            "rate_pie": float(a.mean()) if a.size else math.nan,
+            "rate_nonpie": float(b.mean()) if b.size else math.nan,
+            "n_pie": int(a.size), "n_nonpie": int(b.size), "u": u, "p": p,
+        }
+    if "quality" in table:
+        v = table["quality"].to_numpy(dtype=np.float64)
+        a, b = v[mask & ~np.isnan(v)], v[~mask & ~np.isnan(v)]
+        u, p = _mann_whitney(a, b)
+        out["quality"] = {
+            "mean_pie": float(a.mean()) if a.size else math.nan,
+            "mean_nonpie": float(b.mean()) if b.size else math.nan,
+            "n_pie": int(a.size), "n_nonpie": int(b.size), "u": u, "p": p,
+        }
+    return out

@@ -1,0 +1,144 @@
+"""`python -m core report STUDY [--json]`: a summary of an analysed study.
+
+`build_report(study_dir)` returns exactly the top-level keys of issue 4 (schema_version,
+classes, sparsities, methods, seeds, n_eval_images, overall, classes_summary, correlations,
+pies). `first_drop_20` (an integer percent, None = never) and `rel_ap_95` use the paper's
+fixed parameters (k = 20%, 95% sparsity), computed from the stored forgetting curves with the
+same functions the analysis uses, so the report is paper-comparable whatever
+`analysis.drop_percent` / `at_sparsity` the study used. The PIE entry uses the study's PIE
+parameters (paper definition), stated in the entry.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from core import store
+from core.analysis import forgetting as fg
+from core.analysis import frequency as fq
+from core.analysis.study_analysis import json_safe
+
+_CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
+
+
+def _corr(res: dict | None) -> dict:
+    res = res or {}
+    return {k: res.get(k, 0 if k == "n" else math.nan) for k in _CORR_KEYS}
+
+
+def build_report(study_dir) -> dict:
+    paths = store.StudyPaths(study_dir)
+    a = paths.analysis_dir
+    if not (a / "params.json").is_file():
+        raise FileNotFoundError(f"{a / 'params.json'} not found: run `python -m core analyze "
+                                f"{study_dir}` first")
+    study = store.read_json(paths.study_json)
+    params = store.read_json(a / "params.json")
+    overall = pd.read_parquet(paths.metrics_dir / "overall.parquet")
+    forgetting = pd.read_parquet(a / "forgetting.parquet")
+    summary = pd.read_parquet(a / "class_summary.parquet")
+    pie_table = pd.read_parquet(a / "pies.parquet")
+    cls_ratio = pd.read_parquet(a / "pie_class_ratio.parquet")
+    fnd_ratio = pd.read_parquet(a / "pie_findings_ratio.parquet")
+    correlations = store.read_json(a / "correlations.json")
+    classes = list(study["classes"])
+    sparsities = [int(s) for s in study["sparsities"]]
+    methods = list(study["methods"])
+    variant = params.get("pair_variant", "paper")
+
+    rep = {
+        "schema_version": study.get("schema_version"), "classes": classes,
+        "sparsities": sparsities, "methods": methods,
+        "seeds": [int(s) for s in study["seeds"]], "n_eval_images": int(params["n_eval_images"]),
+        "overall": {}, "classes_summary": {}, "correlations": {}, "pies": {},
+    }
+    for method in methods:
+        ov = overall[overall["method"] == method].groupby("sparsity")[["map", "mauc"]].median()
+        rep["overall"][method] = [
+            {"sparsity": int(s), "map_median": row["map"], "mauc_median": row["mauc"]}
+            for s, row in ov.iterrows()]
+
+        f = forgetting[forgetting["method"] == method]
+        curve = (f.pivot(index="sparsity", columns="class", values="rel_ap_median")
+                 .reindex(index=sparsities, columns=classes).to_numpy())
+        first20 = fg.first_drop_sparsity(curve, sparsities, 20)
+        rel95 = fg.rel_change_at(curve, sparsities, 95)
+        cs = summary[summary["method"] == method].set_index("class").reindex(classes)
+        rep["classes_summary"][method] = [
+            {"class": c, "train_freq": cs.loc[c, "train_pos"],
+             "ap_dense_median": cs.loc[c, "ap_dense_median"],
+             "first_drop_20": int(first20[i]) if np.isfinite(first20[i]) else None,
+             "rel_ap_95": rel95[i]}
+            for i, c in enumerate(classes)]
+        logf = cs["log_train_freq"].to_numpy(dtype=np.float64)
+        stored = correlations.get(method, {})
+        rep["correlations"][method] = {
+            "first_drop_20_vs_log_freq": _corr(fq.correlate(first20, logf)),
+            "rel_ap_95_vs_log_freq": _corr(fq.correlate(rel95, logf)),
+            "fcd_vs_log_freq_diff": _corr(stored.get(f"fcd_vs_log_freq_diff_{variant}")),
+            "fcd_vs_iou4": _corr(stored.get(f"fcd_vs_iou4_{variant}")),
+        }
+
+        pt = pie_table[pie_table["method"] == method]
+        cr = cls_ratio[(cls_ratio["method"] == method) & (cls_ratio["definition"] == "paper")]
+        fr = fnd_ratio[(fnd_ratio["method"] == method) & (fnd_ratio["definition"] == "paper")]
+        ids = pt.loc[pt["pie_paper"], "id"].astype(str).tolist()
+        rep["pies"][method] = {
+            "definition": "paper", "sparsity": int(params["pie_sparsity"]),
+            "percentile": float(params["pie_percentile"]), "n": len(ids), "ids": ids,
+            "class_ratio": dict(zip(cr["class"], cr["ratio"], strict=True)),
+            "n_findings_ratio": dict(zip(fr["n_findings"], fr["ratio"], strict=True)),
+        }
+    return json_safe(rep)
+
+
+def _fmt(v, spec: str = ".3f") -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "—"
+    return format(v, spec) if isinstance(v, (int, float)) and spec else str(v)
+
+
+def _drop(v) -> str:
+    return "never" if v is None else f"{v}%"
+
+
+def format_report(rep: dict) -> str:
+    """The same content as readable tables."""
+    out = [f"study: {len(rep['classes'])} classes, {len(rep['methods'])} method(s), "
+           f"{len(rep['seeds'])} seed(s), {rep['n_eval_images']} eval images, "
+           f"sparsities {rep['sparsities']} (schema {rep['schema_version']})"]
+    for method in rep["methods"]:
+        out += ["", f"== {method} ==", "sparsity  mAP(median)  mAUC(median)"]
+        out += [f"{o['sparsity']:>7}%  {_fmt(o['map_median']):>11}  {_fmt(o['mauc_median']):>12}"
+                for o in rep["overall"][method]]
+        width = max(len(c) for c in rep["classes"])
+        out += ["", f"{'class':<{width}}  train_freq  AP dense  first 20% drop  rel AP @95%"]
+        for row in rep["classes_summary"][method]:
+            out.append(f"{row['class']:<{width}}  {_fmt(row['train_freq'], '.0f'):>10}  "
+                       f"{_fmt(row['ap_dense_median']):>8}  "
+                       f"{_drop(row['first_drop_20']):>14}  "
+                       f"{_fmt(row['rel_ap_95']):>11}")
+        out += ["", "relation                       r      p(r)     rho   p(rho)   n"]
+        for name, c in rep["correlations"][method].items():
+            out.append(f"{name:<28} {_fmt(c['r'], '.2f'):>5} {_fmt(c['p_r'], '.2g'):>8} "
+                       f"{_fmt(c['rho'], '.2f'):>7} {_fmt(c['p_rho'], '.2g'):>8} {c['n']:>3}")
+        p = rep["pies"][method]
+        out += ["", f"PIEs ({p['definition']}, bottom {p['percentile']:g}% at "
+                    f"{p['sparsity']}% sparsity): {p['n']} images",
+                "PIE:non-PIE prevalence by class: " + ", ".join(
+                    f"{k} {_fmt(v, '.2f')}" for k, v in p["class_ratio"].items()),
+                "PIE:non-PIE by number of findings: " + ", ".join(
+                    f"{k}: {_fmt(v, '.2f')}" for k, v in p["n_findings_ratio"].items())]
+    return "\n".join(out)
+
+
+def main_report(args) -> int:
+    rep = build_report(args.study)
+    if getattr(args, "json", False):
+        print(json.dumps(rep, indent=2, allow_nan=False))
+    else:
+        print(format_report(rep))
+    return 0

@@ -1,0 +1,342 @@
+"""analyze_study: read a study's predictions once, compute every analysis, write the tables.
+
+One pass per (method, seed) over the memory-mapped float16 predictions [S, N, C] feeds three
+accumulators at once — per-class AP/AUC (core.metrics), the seed-ensemble sum for the paper's
+PIEs and the per-class threshold votes for the population PIEs — so a paper-scale study (30 seeds
+× 20 sparsities × 21,081 images × 20 classes) is read exactly once and stays well under 4 GB:
+per method only the ensemble sum (float64, 67 MB) and the votes (uint16, 17 MB) are held.
+
+Tables and their columns are documented in docs/ARCHITECTURE.md, "Analysis tables".
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import pandas as pd
+
+from core import store
+from core.analysis import forgetting as fg
+from core.analysis import frequency as fq
+from core.analysis import pie_stats, pies
+from core.config import AnalysisConfig
+from core.metrics import nanmean_classes, per_class_metrics
+
+PIE_DEFINITIONS = ("paper", "population")
+
+
+# ----------------------------------------------------------------------------- inputs
+def load_study(study_dir) -> dict:
+    """study.json + labels (sorted by `row`) + class counts + eval co-occurrence."""
+    paths = store.StudyPaths(study_dir)
+    if not paths.study_json.is_file():
+        raise FileNotFoundError(f"{paths.study_json} not found: not a study folder")
+    study = store.read_json(paths.study_json)
+    classes = list(study["classes"])
+    labels = pd.read_parquet(paths.labels)
+    if "row" in labels:
+        labels = labels.sort_values("row").reset_index(drop=True)
+        if not np.array_equal(labels["row"].to_numpy(), np.arange(len(labels))):
+            raise ValueError(f"{paths.labels}: column `row` is not 0..N-1")
+    missing = [c for c in classes if c not in labels]
+    if missing:
+        raise ValueError(f"{paths.labels}: no column for classes {missing}")
+    y = labels[classes].to_numpy(dtype=np.float64)
+    counts = pd.read_parquet(paths.class_counts) if paths.class_counts.is_file() else None
+    cooc_path = paths.cooccurrence("eval")
+    if cooc_path.is_file():
+        cooc = np.asarray(store.open_npy(cooc_path, mmap=False), dtype=np.float64)
+    else:   # recomputable from the labels: YᵀY with NaN counted as 0
+        y0 = np.nan_to_num(y, nan=0.0)
+        cooc = y0.T @ y0
+    return {"paths": paths, "study": study, "classes": classes, "labels": labels, "y": y,
+            "counts": counts, "cooc": cooc}
+
+
+def analysis_config(study: dict, override: AnalysisConfig | None = None) -> AnalysisConfig:
+    if override is not None:
+        return override
+    raw = (study.get("config") or {}).get("analysis") or {}
+    names = {f.name for f in dataclasses.fields(AnalysisConfig)}
+    return AnalysisConfig(**{k: v for k, v in raw.items() if k in names})
+
+
+def train_frequency(counts: pd.DataFrame | None, classes, y: np.ndarray) -> tuple[np.ndarray, str]:
+    """Train positives per class and where they came from (eval labels as a last resort)."""
+    if counts is not None and "train_pos" in counts and counts["train_pos"].notna().all():
+        by = counts.set_index("class")["train_pos"]
+        return by.reindex(classes).to_numpy(dtype=np.float64), "class_counts.train_pos"
+    return (y == 1).sum(axis=0).astype(np.float64), "eval labels (no train counts in the study)"
+
+
+# ----------------------------------------------------------------------------- one method
+def _measured(paths: store.StudyPaths, method: str, seed: int, n: int) -> np.ndarray:
+    p = paths.measured_sparsity(method, seed)
+    if not p.is_file():
+        return np.full(n, np.nan)
+    vals = store.read_json(p).get("measured") or [None] * n
+    return np.array([math.nan if v is None else float(v) for v in vals], dtype=np.float64)
+
+
+def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> dict:
+    """Per-seed metrics, ensemble mean and threshold votes of one method (one pass)."""
+    n, c = y.shape
+    ap = np.empty((len(seeds), n_sparsities, c))
+    auc = np.empty_like(ap)
+    notes = np.empty(ap.shape, dtype=object)
+    measured = np.empty((len(seeds), n_sparsities))
+    ens = np.zeros((n_sparsities, n, c), dtype=np.float64)
+    votes = np.zeros((n_sparsities, n, c), dtype=np.uint16)
+    n_pos = n_neg = None
+    for i, seed in enumerate(seeds):
+        p = paths.predictions(method, seed)
+        if not p.is_file():
+            raise FileNotFoundError(f"{p} is missing: the study is incomplete "
+                                    f"(method {method}, seed {seed})")
+        pred = store.open_npy(p)
+        if pred.shape != (n_sparsities, n, c):
+            raise ValueError(f"{p}: shape {pred.shape}, expected {(n_sparsities, n, c)}")
+        m = per_class_metrics(pred, y)
+        ap[i], auc[i], notes[i] = m.ap, m.auc, m.note
+        n_pos, n_neg = m.n_pos, m.n_neg
+        for s in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
+            block = np.asarray(pred[s])
+            ens[s] += block
+            votes[s] += block >= pies.THRESHOLD
+        measured[i] = _measured(paths, method, seed, n_sparsities)
+    ens /= len(seeds)
+    return {"ap": ap, "auc": auc, "notes": notes, "measured": measured, "ensemble": ens,
+            "votes": votes, "n_pos": n_pos, "n_neg": n_neg}
+
+
+def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    k, s, c = scan["ap"].shape
+    grid = np.indices((k, s, c)).reshape(3, -1)
+    per_class = pd.DataFrame({
+        "method": method,
+        "seed": np.asarray(seeds, dtype=np.int64)[grid[0]],
+        "sparsity": np.asarray(sparsities, dtype=np.int64)[grid[1]],
+        "class": np.asarray(classes, dtype=object)[grid[2]],
+        "ap": scan["ap"].ravel(), "auc": scan["auc"].ravel(),
+        "n_pos": scan["n_pos"][grid[2]], "n_neg": scan["n_neg"][grid[2]],
+        "note": scan["notes"].ravel().astype(str),
+    })
+    g2 = np.indices((k, s)).reshape(2, -1)
+    overall = pd.DataFrame({
+        "method": method,
+        "seed": np.asarray(seeds, dtype=np.int64)[g2[0]],
+        "sparsity": np.asarray(sparsities, dtype=np.int64)[g2[1]],
+        "measured_sparsity": scan["measured"].ravel(),
+        "map": nanmean_classes(scan["ap"]).ravel(),
+        "mauc": nanmean_classes(scan["auc"]).ravel(),
+    })
+    return per_class, overall
+
+
+def forgetting_table(method, sparsities, classes, ap, auc) -> tuple[pd.DataFrame, dict]:
+    ap_sum = fg.summarise_over_seeds(ap)
+    rel = fg.forgetting_curves(ap)
+    rel_auc = fg.forgetting_curves(auc)
+    auc_sum = fg.summarise_over_seeds(auc)
+    s, c = rel.median.shape
+    gs, gc = np.indices((s, c)).reshape(2, -1)
+    table = pd.DataFrame({
+        "method": method, "class": np.asarray(classes, dtype=object)[gc],
+        "sparsity": np.asarray(sparsities, dtype=np.int64)[gs],
+        "ap_median": ap_sum.median.ravel(), "ap_q25": ap_sum.q25.ravel(),
+        "ap_q75": ap_sum.q75.ravel(), "auc_median": auc_sum.median.ravel(),
+        "rel_ap_median": rel.median.ravel(), "rel_ap_q25": rel.q25.ravel(),
+        "rel_ap_q75": rel.q75.ravel(), "rel_auc_median": rel_auc.median.ravel(),
+        "n_seeds": rel.n_seeds.ravel().astype(np.int64),
+    })
+    return table, {"rel": rel, "ap": ap_sum, "auc": auc_sum}
+
+
+def class_level(method, classes, sparsities, curves, train_pos, y, cfg) -> pd.DataFrame:
+    med = curves["rel"].median
+    return pd.DataFrame({
+        "method": method, "class": list(classes), "class_index": np.arange(len(classes)),
+        "train_pos": train_pos, "log_train_freq": fq.log_frequency(train_pos),
+        "eval_pos": (y == 1).sum(axis=0).astype(np.int64),
+        "ap_dense_median": curves["ap"].median[0], "auc_dense_median": curves["auc"].median[0],
+        "first_drop": fg.first_drop_sparsity(med, sparsities, cfg.drop_percent),
+        "rel_ap_at": fg.rel_change_at(med, sparsities, cfg.at_sparsity),
+    })
+
+
+def class_correlations(summary: pd.DataFrame, first_col: str, at_col: str) -> dict:
+    """first-drop and rel-change-at vs log train frequency, with the excluded classes named."""
+    out = {}
+    logf = summary["log_train_freq"].to_numpy()
+    for name, col, why in (("first_drop_vs_log_freq", first_col, "never drops"),
+                           ("rel_ap_at_vs_log_freq", at_col, "undefined")):
+        v = summary[col].to_numpy(dtype=np.float64)
+        res = fq.correlate(v, logf)
+        excluded = {}
+        for cls, vi, li in zip(summary["class"], v, logf, strict=True):
+            if not np.isfinite(li):
+                excluded[cls] = "no train positives"
+            elif not np.isfinite(vi):
+                excluded[cls] = why
+        res["excluded"] = excluded
+        out[name] = res
+    return out
+
+
+def pair_tables(method, classes, curves_rel_median, sparsities, cooc) -> tuple:
+    positive = np.asarray(sparsities) > 0
+    fcd = fq.fcd_matrix(curves_rel_median[positive])
+    frames, corrs, regs = [], {}, {}
+    for variant in fq.PAIR_VARIANTS:
+        st = fq.pair_statistics(cooc, variant)
+        a, b = st["a"], st["b"]
+        d = fcd[a, b]
+        frames.append(pd.DataFrame({
+            "method": method, "variant": variant,
+            "class_a": np.asarray(classes, dtype=object)[a],
+            "class_b": np.asarray(classes, dtype=object)[b], "fcd": d,
+            "freq_a": st["freq_a"], "freq_b": st["freq_b"],
+            "log_freq_diff": st["log_freq_diff"], "iou": st["iou"], "iou4": st["iou4"],
+        }))
+        for key, x in (("fcd_vs_log_freq_diff", st["log_freq_diff"]), ("fcd_vs_iou4", st["iou4"])):
+            res = fq.correlate(d, x)
+            res["n_excluded"] = int(d.size - res["n"])
+            corrs[f"{key}_{variant}"] = res
+        regs[variant] = fq.ols(d, np.column_stack([st["log_freq_diff"], st["iou4"]]),
+                               ["log_freq_diff", "iou4"])
+    return pd.concat(frames, ignore_index=True), corrs, regs
+
+
+def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds) -> dict:
+    k = list(sparsities).index(cfg.pie_sparsity)
+    corr = pies.ensemble_correlations(scan["ensemble"])
+    population = pies.population_pies(scan["votes"], n_seeds)
+    masks = {"paper": pies.select_bottom(corr[k], cfg.pie_percentile),
+             "population": population[k]}
+    ids = labels["id"].astype(str) if "id" in labels else labels.index.astype(str)
+    table = pd.DataFrame({"method": method, "row": np.arange(len(labels), dtype=np.int64),
+                          "id": ids.to_numpy(dtype=object), "corr": corr[k].astype(np.float64),
+                          "pie_paper": masks["paper"], "pie_population": masks["population"]})
+    cls, fnd, gt = [], [], {}
+    for definition, mask in masks.items():
+        t = pie_stats.class_ratio(labels, classes, mask)
+        t.insert(0, "definition", definition)
+        t.insert(0, "method", method)
+        cls.append(t)
+        f = pie_stats.findings_ratio(labels, classes, mask)
+        f.insert(0, "definition", definition)
+        f.insert(0, "method", method)
+        fnd.append(f)
+        g = pie_stats.groundtruth_comparison(labels, mask)
+        if g:
+            gt[definition] = g
+    info = {"n_paper": int(masks["paper"].sum()), "n_population": int(masks["population"].sum()),
+            "n_undefined_corr": int(np.isnan(corr[k]).sum())}
+    return {"corr": corr, "population": population.astype(np.uint8), "table": table,
+            "class_ratio": pd.concat(cls, ignore_index=True),
+            "findings_ratio": pd.concat(fnd, ignore_index=True), "groundtruth": gt,
+            "info": info}
+
+
+# ----------------------------------------------------------------------------- driver
+def json_safe(obj):
+    """NaN/inf → None (JSON null), numpy scalars → Python, recursively."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -> dict:
+    """Compute and write every metrics/ and analysis/ table of a study; returns a summary.
+
+    Does not re-seal the manifest (main_analyze does), so a caller that writes more files
+    seals once at the end.
+    """
+    t0 = time.perf_counter()
+    log = log or (lambda msg: None)
+    src = load_study(study_dir)
+    paths, study, classes, labels, y = (src[k] for k in
+                                        ("paths", "study", "classes", "labels", "y"))
+    sparsities = [int(s) for s in study["sparsities"]]
+    methods = list(study["methods"])
+    seeds = [int(s) for s in study["seeds"]]
+    cfg = analysis_config(study, analysis)
+    for key in ("at_sparsity", "pie_sparsity"):
+        if getattr(cfg, key) not in sparsities:
+            raise ValueError(f"analysis.{key} = {getattr(cfg, key)} is not one of the study's "
+                             f"sparsities {sparsities}")
+    if sparsities[0] != 0:
+        raise ValueError(f"sparsities {sparsities} must start with 0 (dense)")
+    train_pos, freq_source = train_frequency(src["counts"], classes, y)
+    dataset = study.get("dataset") if isinstance(study.get("dataset"), dict) else {}
+    study_freq_note = study.get("train_counts_source") or dataset.get("train_counts_source")
+    if study_freq_note:
+        freq_source = f"{freq_source} ({study_freq_note})"
+
+    per_class, overall, forget, summary, pairs = [], [], [], [], []
+    cls_ratio, fnd_ratio, pie_rows = [], [], []
+    correlations, regression, groundtruth, pie_info = {}, {}, {}, {}
+    for method in methods:
+        log(f"{method}: reading {len(seeds)} seed(s)")
+        scan = scan_method(paths, method, seeds, y, len(sparsities))
+        pc, ov = metric_tables(method, seeds, sparsities, classes, scan)
+        per_class.append(pc)
+        overall.append(ov)
+        ft, curves = forgetting_table(method, sparsities, classes, scan["ap"], scan["auc"])
+        forget.append(ft)
+        cs = class_level(method, classes, sparsities, curves, train_pos, y, cfg)
+        summary.append(cs)
+        pt, pair_corrs, regs = pair_tables(method, classes, curves["rel"].median, sparsities,
+                                           src["cooc"])
+        pairs.append(pt)
+        correlations[method] = {**class_correlations(cs, "first_drop", "rel_ap_at"),
+                                **pair_corrs}
+        regression[method] = regs
+        log(f"{method}: PIEs")
+        pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds))
+        del scan
+        store.write_npy(paths.analysis_dir / "pie_corr" / f"{method}.npy", pa["corr"])
+        store.write_npy(paths.analysis_dir / "pie_population" / f"{method}.npy",
+                        pa["population"])
+        pie_rows.append(pa["table"])
+        cls_ratio.append(pa["class_ratio"])
+        fnd_ratio.append(pa["findings_ratio"])
+        groundtruth[method] = pa["groundtruth"]
+        pie_info[method] = pa["info"]
+
+    m, a = paths.metrics_dir, paths.analysis_dir
+    store.write_parquet(m / "per_class.parquet", pd.concat(per_class, ignore_index=True))
+    store.write_parquet(m / "overall.parquet", pd.concat(overall, ignore_index=True))
+    store.write_parquet(a / "forgetting.parquet", pd.concat(forget, ignore_index=True))
+    store.write_parquet(a / "class_summary.parquet", pd.concat(summary, ignore_index=True))
+    store.write_parquet(a / "class_pairs.parquet", pd.concat(pairs, ignore_index=True))
+    store.write_parquet(a / "pies.parquet", pd.concat(pie_rows, ignore_index=True))
+    store.write_parquet(a / "pie_class_ratio.parquet", pd.concat(cls_ratio, ignore_index=True))
+    store.write_parquet(a / "pie_findings_ratio.parquet",
+                        pd.concat(fnd_ratio, ignore_index=True))
+    store.write_json(a / "correlations.json", json_safe(correlations))
+    store.write_json(a / "regression.json", json_safe(regression))
+    store.write_json(a / "pie_groundtruth.json",
+                     json_safe({k: v for k, v in groundtruth.items() if v}))
+    params = {
+        **dataclasses.asdict(cfg), "sparsities": sparsities, "methods": methods,
+        "seeds": seeds, "classes": classes, "n_eval_images": int(len(labels)),
+        "freq_source": freq_source,
+        "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "
+                   "at pie_sparsity, ties by row order; NaN correlations are never PIEs",
+        "majority_rule": "per seed score >= 0.5 -> 1; population label 1 when more than half "
+                         "of the seeds say 1",
+        "pies": pie_info, "seconds": round(time.perf_counter() - t0, 3),
+    }
+    store.write_json(a / "params.json", json_safe(params))
+    return params

@@ -1,0 +1,160 @@
+"""A 3-class, 6-image case worked out on paper: forgetting, first drop, FCD, pairs, PIEs, ratios.
+
+Classes: No Finding (NF), Nodule, Hernia. Labels (rows = images 0..5):
+    img0 1 0 0 | img1 1 0 0 | img2 0 1 0 | img3 0 1 1 | img4 0 1 0 | img5 0 0 1
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import store
+from core.analysis import analyze_study, pie_stats, pies
+from core.analysis import forgetting as fg
+from core.analysis import frequency as fq
+from core.config import AnalysisConfig, StudyConfig
+
+CLASSES = ["No Finding", "Nodule", "Hernia"]
+Y = np.array([[1, 0, 0], [1, 0, 0], [0, 1, 0], [0, 1, 1], [0, 1, 0], [0, 0, 1]], dtype=float)
+SPARSITIES = [0, 50, 90]
+
+# Relative AP change per seed (rows) at 50% and 90% for each class:
+REL = {
+    0: [[-0.10, -0.30], [-0.05, -0.10], [0.00, -0.25]],   # medians -0.05, -0.25 → drops at 90
+    1: [[-0.30, -0.50], [-0.10, -0.40], [-0.25, -0.60]],  # medians -0.25, -0.50 → drops at 50
+    2: [[0.10, -0.10], [0.00, -0.20], [0.05, -0.15]],     # medians  0.05, -0.15 → never
+}
+
+
+def ap_grid() -> np.ndarray:
+    """AP [seed, sparsity, class] with AP_0 = 0.5 and AP_k = 0.5 · (1 + rel)."""
+    ap = np.full((3, 3, 3), 0.5)
+    for c, rows in REL.items():
+        ap[:, 1:, c] = 0.5 * (1 + np.array(rows))
+    return ap
+
+
+def test_forgetting_curves_first_drop_and_rel_at():
+    curves = fg.forgetting_curves(ap_grid())
+    np.testing.assert_allclose(curves.median, [[0, 0, 0], [-0.05, -0.25, 0.05],
+                                               [-0.25, -0.50, -0.15]], atol=1e-12)
+    # Class 0 at 50%: values -0.10, -0.05, 0 → q25 -0.075, q75 -0.025 (linear interpolation).
+    assert curves.q25[1, 0] == pytest.approx(-0.075)
+    assert curves.q75[1, 0] == pytest.approx(-0.025)
+    first = fg.first_drop_sparsity(curves.median, SPARSITIES, 20)
+    assert first[0] == 90 and first[1] == 50 and math.isnan(first[2])
+    np.testing.assert_allclose(fg.rel_change_at(curves.median, SPARSITIES, 90),
+                               [-0.25, -0.5, -0.15])
+    assert np.isnan(fg.rel_change_at(curves.median, SPARSITIES, 95)).all()
+    # A 10% threshold: class 2 now drops at 90 (-0.15 < -0.10); class 0 still at 90.
+    assert fg.first_drop_sparsity(curves.median, SPARSITIES, 10).tolist() == [90, 50, 90]
+
+
+def test_fcd_by_hand():
+    curves = fg.forgetting_curves(ap_grid()).median[1:]   # k > 0
+    d = fq.fcd_matrix(curves)
+    # c0 = (-.05, -.25), c1 = (-.25, -.5), c2 = (.05, -.15)
+    assert d[0, 1] == pytest.approx(math.sqrt(0.2 ** 2 + 0.25 ** 2))   # 0.320156
+    assert d[0, 2] == pytest.approx(math.sqrt(0.1 ** 2 + 0.1 ** 2))    # 0.141421
+    assert d[1, 2] == pytest.approx(math.sqrt(0.3 ** 2 + 0.35 ** 2))   # 0.460977
+    np.testing.assert_allclose(d, d.T)
+
+
+def test_pair_statistics_both_variants():
+    m = Y.T @ Y   # [[2,0,0],[0,3,1],[0,1,2]]
+    paper = fq.pair_statistics(m, "paper")   # column sums 2, 4, 3
+    assert list(zip(paper["a"], paper["b"], strict=True)) == [(0, 1), (0, 2), (1, 2)]
+    np.testing.assert_allclose(paper["freq_a"], [2, 2, 4])
+    np.testing.assert_allclose(paper["iou"], [0, 0, 1 / 6])   # 1 / (4 + 3 - 1)
+    np.testing.assert_allclose(paper["log_freq_diff"],
+                               [math.log(2), math.log(1.5), math.log(4 / 3)])
+    plain = fq.pair_statistics(m, "plain")   # image counts 2, 3, 2
+    np.testing.assert_allclose(plain["iou"], [0, 0, 0.25])   # 1 / (3 + 2 - 1)
+    np.testing.assert_allclose(plain["iou4"], [0, 0, 0.25 ** 0.25])
+    np.testing.assert_allclose(plain["log_freq_diff"], [math.log(1.5), 0, math.log(1.5)])
+
+
+# Predictions [seed, sparsity, image, class] for the PIE case (sparsities 0 and 90).
+DENSE = [[0.9, 0.5, 0.1], [0.9, 0.5, 0.1], [0.2, 0.8, 0.4],
+         [0.1, 0.7, 0.6], [0.3, 0.6, 0.9], [0.3, 0.6, 0.9]]
+SPARSE_SEED0 = [[0.8, 0.6, 0.2], [0.1, 0.5, 0.9], [0.2, 0.4, 0.8],
+                [0.6, 0.7, 0.1], [0.5, 0.5, 0.5], [0.9, 0.3, 0.6]]
+SPARSE_SEED1 = [[0.8, 0.6, 0.2], [0.1, 0.5, 0.9], [0.2, 0.8, 0.4],
+                [0.6, 0.7, 0.1], [0.5, 0.5, 0.5], [0.9, 0.3, 0.6]]
+PRED = np.array([[DENSE, SPARSE_SEED0], [DENSE, SPARSE_SEED1]], dtype=np.float16)
+# Spearman(dense ensemble, 90% ensemble) per image, ranks across the 3 classes:
+#   img0 same order → 1; img1 reversed → -1
+#   img2 dense ranks (1,3,2); ensemble (0.2, 0.6, 0.6) → (1, 2.5, 2.5):
+#        centred (-1,1,0)·(-1,.5,.5) = 1.5; norms² 2 and 1.5 → 1.5/√3 = 0.8660
+#   img3 (1,3,2) vs (2,3,1): (-1,1,0)·(0,1,-1) = 1, norms² 2, 2 → 0.5
+#   img4 ensemble constant (0.5, 0.5, 0.5) → undefined (NaN), never a PIE
+#   img5 (1,2,3) vs (3,1,2): (-1,0,1)·(1,-1,0) = -1 → -0.5
+CORR_90 = [1.0, -1.0, 1.5 / math.sqrt(3), 0.5, math.nan, -0.5]
+# Bottom 34% of 6 images: ⌊2.04⌋ = 2 lowest → images 1 (-1) and 5 (-0.5).
+PAPER_PIES = [1, 5]
+# Population form, per seed ≥ 0.5 → 1, majority = both of 2 seeds:
+#   img0 dense (1,1,0) sparse (1,1,0) same; img1 (1,1,0) vs (0,1,1) differ;
+#   img2 (0,1,0) vs votes (0,1,1) → (0,0,0) differ; img3 (0,1,1) vs (1,1,0) differ;
+#   img4 (0,1,1) vs (1,1,1) differ; img5 (0,1,1) vs (1,0,1) differ.
+POPULATION_PIES = [1, 2, 3, 4, 5]
+
+
+def test_pies_by_hand():
+    ensemble = PRED.astype(np.float64).mean(axis=0)
+    mask, corr = pies.paper_pies(ensemble, SPARSITIES[::2], pie_sparsity=90, percentile=34)
+    np.testing.assert_allclose(corr[1], CORR_90, atol=1e-6)
+    assert np.allclose(corr[0][[0, 1, 2, 3, 5]], 1.0)
+    assert np.flatnonzero(mask).tolist() == PAPER_PIES
+    votes = pies.threshold_votes(PRED)
+    pop = pies.population_pies(votes, n_seeds=2)
+    assert not pop[0].any()
+    assert np.flatnonzero(pop[1]).tolist() == POPULATION_PIES
+
+
+def test_pie_ratios_by_hand():
+    mask = np.isin(np.arange(6), PAPER_PIES)
+    labels = pd.DataFrame(Y, columns=CLASSES)
+    cr = pie_stats.class_ratio(labels, CLASSES, mask).set_index("class")
+    # NF: PIEs {1,5} → 1/2; non-PIEs {0,2,3,4} → 1/4 → 2.0
+    # Nodule: 0/2 vs 3/4 → 0.0; Hernia: 1/2 vs 1/4 → 2.0
+    np.testing.assert_allclose(cr["ratio"], [2.0, 0.0, 2.0])
+    fr = pie_stats.findings_ratio(labels, CLASSES, mask).set_index("n_findings")
+    # Findings per image (NF excluded): 0 0 1 2 1 1. PIEs: one 0, one 1 → 1/2, 1/2;
+    # non-PIEs: 0 once, 1 twice, 2 once → 1/4, 2/4, 1/4.
+    assert fr["count_pie"].tolist() == [1, 1, 0, 0, 0]
+    assert fr["count_nonpie"].tolist() == [1, 2, 1, 0, 0]
+    np.testing.assert_allclose(fr["ratio"], [2.0, 1.0, 0.0, np.nan, np.nan])
+
+
+def test_end_to_end_on_the_handworked_study(tmp_path):
+    """The same case through analyze_study: the stored PIE set is the one worked out above."""
+    paths = store.StudyPaths(tmp_path / "hand")
+    labels = pd.DataFrame({"id": [f"img{i}" for i in range(6)], "row": np.arange(6)})
+    for j, c in enumerate(CLASSES):
+        labels[c] = Y[:, j].astype(np.float32)
+    store.write_parquet(paths.labels, labels)
+    store.write_parquet(paths.class_counts, pd.DataFrame(
+        {"class": CLASSES, "train_pos": [40, 30, 5], "train_neg": 0, "train_nan": 0}))
+    store.write_npy(paths.cooccurrence("eval"), (Y.T @ Y).astype(np.int64))
+    cfg = StudyConfig(seeds=[0, 1], methods=["l1_global"], sparsities=[0, 90],
+                      analysis=AnalysisConfig(at_sparsity=90, pie_sparsity=90,
+                                              pie_percentile=34.0))
+    store.write_json(paths.study_json, {
+        "schema_version": 1, "config": cfg.to_dict(), "classes": CLASSES,
+        "sparsities": [0, 90], "methods": ["l1_global"], "seeds": [0, 1]})
+    for seed in (0, 1):
+        store.write_npy(paths.predictions("l1_global", seed), PRED[seed])
+    params = analyze_study(paths.root)
+    assert params["pies"]["l1_global"] == {"n_paper": 2, "n_population": 5,
+                                           "n_undefined_corr": 1}
+    table = pd.read_parquet(paths.analysis_dir / "pies.parquet")
+    assert table.loc[table["pie_paper"], "row"].tolist() == PAPER_PIES
+    assert table.loc[table["pie_population"], "row"].tolist() == POPULATION_PIES
+    corr = store.open_npy(paths.analysis_dir / "pie_corr" / "l1_global.npy")
+    assert corr.dtype == np.float32 and corr.shape == (2, 6)
+    np.testing.assert_allclose(corr[1], CORR_90, atol=1e-6)
+    pop = store.open_npy(paths.analysis_dir / "pie_population" / "l1_global.npy")
+    assert pop.dtype == np.uint8 and np.flatnonzero(pop[1]).tolist() == POPULATION_PIES

@@ -1,0 +1,120 @@
+"""core.metrics: hand-worked AP/AUC with ties, and exact agreement with scikit-learn."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from core.metrics import (
+    NOTE_NAN_PRED,
+    NOTE_NO_NEG,
+    NOTE_NO_POS,
+    nanmean_classes,
+    per_class_metrics,
+)
+
+DTYPES = [np.float16, np.float32, np.float64]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_hand_worked_ties(dtype):
+    # labels 1 0 1 0 0 1, scores .9 .9 .5 .5 .1 .5 — thresholds high → low:
+    #   0.9: {pos, neg}        tp=1 fp=1  precision 1/2, recall 1/3
+    #   0.5: {pos, neg, pos}   tp=3 fp=2  precision 3/5, recall 1
+    #   0.1: {neg}             recall unchanged
+    # AP = 1/3 · 1/2 + 2/3 · 3/5 = 17/30.
+    # AUC: 9 (pos, neg) pairs; pos@.9 beats 2 negs + ties 1 → 2.5; each pos@.5 ties 1, beats 1
+    # → 1.5 + 1.5; AUC = 5.5 / 9 = 11/18.
+    y = np.array([[1, 0, 1, 0, 0, 1]], dtype=float).T
+    s = np.array([[0.9, 0.9, 0.5, 0.5, 0.1, 0.5]], dtype=dtype).T
+    m = per_class_metrics(s, y)
+    assert m.ap[0] == pytest.approx(17 / 30, abs=1e-12)
+    assert m.auc[0] == pytest.approx(11 / 18, abs=1e-12)
+    assert m.n_pos.tolist() == [3] and m.n_neg.tolist() == [3]
+    assert m.note.tolist() == [""]
+
+
+def _sklearn(scores, y):
+    lead = scores.shape[:-2]
+    flat = scores.reshape((-1,) + scores.shape[-2:])
+    ap = np.full((flat.shape[0], y.shape[1]), np.nan)
+    auc = np.full_like(ap, np.nan)
+    for m in range(flat.shape[0]):
+        for c in range(y.shape[1]):
+            ok = ~np.isnan(y[:, c])
+            yc = y[ok, c]
+            if 0 < yc.sum() < yc.size:
+                ap[m, c] = average_precision_score(yc, flat[m, ok, c])
+                auc[m, c] = roc_auc_score(yc, flat[m, ok, c])
+    return ap.reshape(lead + (y.shape[1],)), auc.reshape(lead + (y.shape[1],))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matches_sklearn_random_with_ties_and_nan_labels(dtype):
+    rng = np.random.default_rng(1)
+    n, c = 400, 6
+    y = (rng.random((n, c)) < np.linspace(0.03, 0.5, c)).astype(float)
+    y[rng.random((n, c)) < 0.15] = np.nan
+    y[0], y[1] = 1.0, 0.0
+    # Coarse grids make ties everywhere; float16 rounding adds more (as in stored studies).
+    levels = rng.integers(2, 40, size=(1, 1, c))
+    s = (np.round(rng.random((2, 3, n, c)) * levels) / levels).astype(dtype)
+    m = per_class_metrics(s, y)
+    ap, auc = _sklearn(s, y)
+    assert m.ap.shape == (2, 3, c)
+    np.testing.assert_allclose(m.ap, ap, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(m.auc, auc, atol=1e-9, rtol=0)
+
+
+def test_float16_continuous_scores_and_negative_logits():
+    rng = np.random.default_rng(2)
+    n, c = 3000, 3
+    y = (rng.random((n, c)) < 0.1).astype(float)
+    # Logits (negative values, ±0) exercise the sign handling of the float16 key.
+    s = (rng.normal(size=(4, n, c)) * 3 + 2 * y).astype(np.float16)
+    s[0, :10, 0] = np.float16(-0.0)
+    s[0, 10:20, 0] = np.float16(0.0)
+    m = per_class_metrics(s, y)
+    ap, auc = _sklearn(s, y)
+    np.testing.assert_allclose(m.ap, ap, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(m.auc, auc, atol=1e-9, rtol=0)
+    m32 = per_class_metrics(s.astype(np.float32), y)
+    np.testing.assert_allclose(m.ap, m32.ap, atol=1e-12)
+    np.testing.assert_allclose(m.auc, m32.auc, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float64])
+def test_undefined_classes_get_nan_and_a_reason(dtype):
+    y = np.array([[0, 1, 1, np.nan],
+                  [0, 1, 0, np.nan],
+                  [0, 1, 1, 1],
+                  [np.nan, 1, 0, 0]], dtype=float)
+    s = np.array([[0.1, 0.2, 0.3, 0.4]] * 4, dtype=dtype)
+    s = np.stack([s, s])
+    s[1, 0, 2] = np.nan
+    m = per_class_metrics(s, y)
+    assert m.note[0].tolist() == [NOTE_NO_POS, NOTE_NO_NEG, "", ""]
+    assert m.note[1, 2] == NOTE_NAN_PRED
+    assert np.isnan(m.ap[:, :2]).all() and np.isnan(m.auc[:, :2]).all()
+    assert np.isnan(m.ap[1, 2]) and np.isfinite(m.ap[0, 2])
+    assert m.n_pos.tolist() == [0, 4, 2, 1] and m.n_neg.tolist() == [3, 0, 2, 1]
+    # Class 3: only rows 2 (pos) and 3 (neg) are labelled, both score 0.4 → AUC 0.5, AP 1/2.
+    assert m.auc[0, 3] == 0.5 and m.ap[0, 3] == 0.5
+    np.testing.assert_allclose(m.mean_ap, nanmean_classes(m.ap))
+    assert m.mean_ap[0] == pytest.approx((m.ap[0, 2] + m.ap[0, 3]) / 2)
+
+
+def test_nanmean_all_nan_is_nan_without_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = nanmean_classes(np.full((2, 3), np.nan))
+    assert np.isnan(out).all()
+
+
+def test_rejects_bad_labels_and_shapes():
+    with pytest.raises(ValueError, match="1, 0 or NaN"):
+        per_class_metrics(np.zeros((3, 1)), np.array([[2.0], [0], [1]]))
+    with pytest.raises(ValueError, match="shape"):
+        per_class_metrics(np.zeros((3, 2)), np.zeros((3, 1)))
