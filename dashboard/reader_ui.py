@@ -1,0 +1,182 @@
+"""Helpers of the three reader-study pages: which study, its database, labels, pixels, charts.
+
+The pages stay thin: they describe the screen; everything that can be tested without a
+browser (labels in words, image fallback, chart builders) lives here or in core.reader.
+
+Which study: inside the dashboard, the study opened in the sidebar (`loaders.page_context`
+puts it in `st.session_state["_ctx"]`); a page run on its own (tests, or an app without a
+study) falls back to the `study` URL parameter, then to a picker over the configured roots.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.reader import ReaderDB, label_words
+from core.store import STUDY_JSON, StudyPaths, open_npy, read_json
+
+# Clinicians read at a size where small findings are visible; the demo's model input
+# (e.g. 64 px) would be too small, so pixels are re-rendered or upscaled to this.
+DISPLAY_SIZE = 512
+GROUP_COLORS = alt.Scale(domain=["PIE", "non-PIE"], range=["#c0392b", "#2c7fb8"])
+PAPER_MEANS = pd.DataFrame({  # Holste et al., reader study means (PAPER_FACTS.md)
+    "question": ["agree", "quality", "difficulty"],
+    "PIE": [0.55, 3.70, 2.07], "non-PIE": [0.575, 3.85, 1.98]})
+
+
+# --------------------------------------------------------------------------- study access
+def current_study() -> Path | None:
+    """The study the pages work on, or None after drawing an explanation."""
+    ss = st.session_state
+    if "_ctx" in ss:  # inside the dashboard app: the study opened in its sidebar
+        if ss["_ctx"] is None:
+            st.error(ss.get("_ctx_error") or "No study is open.", icon="⚠️")
+            return None
+        return Path(ss["_ctx"].data.path)
+    from dashboard.studies import find_studies, study_roots
+
+    param = st.query_params.get("study")
+    if param and (Path(param) / STUDY_JSON).is_file():
+        return Path(param)
+    entries = [e for e in find_studies(study_roots(sys.argv)) if not e.error]
+    named = [e for e in entries if param and e.name == param]
+    if len(named) == 1:
+        return Path(named[0].path)
+    if not entries:
+        st.info("No study found. Run `python -m core demo` or point the dashboard at a folder "
+                "of studies (`--roots DIR`).")
+        return None
+    chosen = st.selectbox("Study", entries, format_func=lambda e: e.label, key="rs_study")
+    return Path(chosen.path)
+
+
+def reader_db(study: Path) -> ReaderDB:
+    """The study's reader database, created on first use (one object per study: it holds
+    no connection, so sharing it between sessions is safe)."""
+    return _reader_db(str(Path(study).resolve()))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _reader_db(path: str) -> ReaderDB:
+    return ReaderDB.for_study(path)
+
+
+class StudyView:
+    """The few facts of a study the reader pages need, read without any heavy import."""
+
+    def __init__(self, study: Path):
+        self.path = Path(study)
+        self.paths = StudyPaths(self.path)
+        self.meta = read_json(self.paths.study_json)
+        self.classes: list[str] = list(self.meta["classes"])
+        cfg = self.meta.get("config") or {}
+        self.methods: list[str] = list(self.meta.get("methods") or cfg.get("methods") or [])
+        params_path = self.paths.analysis_dir / "params.json"
+        self.params: dict = read_json(params_path) if params_path.is_file() else {}
+        grid = self.params.get("sparsities") or self.meta.get("sparsities") or []
+        self.pie_sparsities = [int(k) for k in grid if int(k) > 0]
+        analysis = cfg.get("analysis") or {}
+        self.default_sparsity = int(self.params.get("pie_sparsity",
+                                                    analysis.get("pie_sparsity", 90)))
+        self.default_percentile = float(self.params.get("pie_percentile",
+                                                        analysis.get("pie_percentile", 5.0)))
+        self.labels = self._labels()
+
+    @property
+    def has_pie_analysis(self) -> bool:
+        return bool(self.params) and any(
+            (self.paths.analysis_dir / "pie_corr" / f"{m}.npy").is_file() for m in self.methods)
+
+    def _labels(self) -> pd.DataFrame:
+        df = pd.read_parquet(self.paths.labels)
+        if "row" not in df:
+            df["row"] = np.arange(len(df))
+        return df.set_index("row", drop=False)
+
+    def label_text(self, row: int) -> str:
+        return label_words(self.labels.loc[int(row)], self.classes)
+
+    def image(self, row: int, size: int = DISPLAY_SIZE) -> np.ndarray | None:
+        """uint8 [H, W] of eval image `row`: re-rendered/decoded at `size` from the study's
+        image source, else the eval cache (upscaled), else None."""
+        rows = self.labels.loc[[int(row)]]
+        try:
+            from core.data import source_from_description
+
+            source = source_from_description(self.meta["image_source"])
+            return np.asarray(source.load(rows, size), dtype=np.uint8)[0]
+        except Exception:  # missing files, unknown source kind, …: try the cache
+            pass
+        try:
+            img = np.asarray(open_npy(self.paths.eval_cache)[int(row)])
+        except (OSError, ValueError, IndexError):
+            return None
+        from dashboard.imaging import upscale
+
+        return upscale(img, size)
+
+
+def study_view(study: Path) -> StudyView:
+    """Cached per study and labels-file state (a re-analysed study is re-read)."""
+    stamp = StudyPaths(study).labels.stat().st_mtime_ns
+    return _study_view(str(Path(study).resolve()), stamp)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _study_view(path: str, stamp: int) -> StudyView:
+    return StudyView(Path(path))
+
+
+def image(study: Path, row: int) -> np.ndarray | None:
+    """Display pixels of eval image `row` (cached per study state and row)."""
+    path = Path(study).resolve()
+    return _display_image(str(path), StudyPaths(path).labels.stat().st_mtime_ns, int(row))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _display_image(path: str, stamp: int, row: int) -> np.ndarray | None:
+    return _study_view(path, stamp).image(row)
+
+
+# --------------------------------------------------------------------------- charts
+def means_chart(table: pd.DataFrame) -> alt.FacetChart:
+    """Mean answer of PIEs and non-PIEs per question: bars pooled, points per reader."""
+    from core.reader.stats import POOLED
+
+    long = table.melt(id_vars=["question", "reader"], value_vars=["mean_pie", "mean_non_pie"],
+                      var_name="group", value_name="mean")
+    long["group"] = long["group"].map({"mean_pie": "PIE", "mean_non_pie": "non-PIE"})
+    x = alt.X("group:N", title=None, sort=["PIE", "non-PIE"], axis=alt.Axis(labelAngle=0))
+    tip = ["reader", "group", alt.Tooltip("mean:Q", format=".3f")]
+    # One data set with filters per layer: a faceted layer chart cannot carry its own data.
+    bars = alt.Chart().mark_bar().encode(
+        x=x, y=alt.Y("mean:Q", title="mean answer"), tooltip=tip,
+        color=alt.Color("group:N", scale=GROUP_COLORS, legend=None),
+    ).transform_filter(alt.datum.reader == POOLED)
+    dots = alt.Chart().mark_point(filled=True, color="black", size=40).encode(
+        x=x, y="mean:Q", tooltip=tip).transform_filter(alt.datum.reader != POOLED)
+    return alt.layer(bars, dots, data=long).properties(width=140, height=200).facet(
+        column=alt.Column("question:N", title=None, sort=list(table["question"].unique())),
+    ).resolve_scale(y="independent")
+
+
+def distribution_chart(dist: pd.DataFrame, title: str) -> alt.Chart:
+    """Share of each answer value within PIEs and within non-PIEs (side by side)."""
+    return alt.Chart(dist, title=title).mark_bar().encode(
+        x=alt.X("value:O", title="answer", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("group:N", sort=["PIE", "non-PIE"]),
+        y=alt.Y("share:Q", title="share of answers", axis=alt.Axis(format="%")),
+        color=alt.Color("group:N", scale=GROUP_COLORS, title=None),
+        tooltip=["group", "value", "count", alt.Tooltip("share:Q", format=".1%")],
+    ).properties(width=260, height=180)
+
+
+def form_set_label(row) -> str:
+    pct = f" bottom {row['percentile']:g}%" if row["definition"] == "paper" else ""
+    return (f"Set {row['set_id']}: {row['method']} at {row['sparsity']}% · {row['definition']}"
+            f"{pct} · {row['n_forms']} form(s) of {row['n_pie']}+{row['n_non_pie']}")

@@ -1,0 +1,189 @@
+"""The reader pages, run with Streamlit's AppTest on a tiny study."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.reader import FormSpec, ReaderDB, forms_from_study
+from tests.reader.conftest import build_study
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+# Words that would tell a reader how an image was chosen.
+FORBIDDEN = ("pie", "l1_global", "random", "correlat", "sparsity", "prun", "population",
+             "percentile", "img0", "is_pie", "method")
+
+
+def _page(name: str, study: Path) -> AppTest:
+    at = AppTest.from_file(str(PAGES / name), default_timeout=30)
+    at.query_params["study"] = str(study)
+    return at
+
+
+def _with_forms(study, **kw):
+    db = ReaderDB.for_study(study)
+    spec = FormSpec("l1_global", 90, percentile=25, **{"n_pie": 3, "n_non_pie": 3, **kw})
+    plan = forms_from_study(study, spec)
+    db.add_form_set(plan.spec_record(), plan.forms)
+    return db
+
+
+def _screen_text(at: AppTest) -> str:
+    """Everything the page sent to the browser: every element's message, serialised."""
+    out = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(out)
+
+
+def _answer(at: AppTest, agree="Yes", quality=4, difficulty=2, comment=""):
+    at.radio[0].set_value(agree)
+    at.radio[1].set_value(quality)
+    at.radio[2].set_value(difficulty)
+    at.text_area[0].input(comment)
+    next(b for b in at.button if b.label == "Save and next").click()
+    return at.run()
+
+
+def _progress(at: AppTest) -> str:
+    return at.get("progress")[0].proto.text
+
+
+def test_reading_refuses_empty_name(study):
+    _with_forms(study)
+    at = _page("reader_read.py", study).run()
+    assert not at.exception
+    assert "enter your name" in at.warning[0].value
+    assert not at.radio  # no question before a name is given
+    at.text_input(key="rs_name").input("   ").run()
+    assert "enter your name" in at.warning[0].value
+
+
+def test_reading_without_forms_says_so(study):
+    at = _page("reader_read.py", study).run()
+    assert not at.exception
+    assert "no reading forms" in at.info[0].value
+
+
+def test_run_through_a_form_resume_correct_submit(study):
+    db = _with_forms(study)
+    n = 6
+    at = _page("reader_read.py", study).run()
+    at.text_input(key="rs_name").input("Dr Lee").run()
+    assert _progress(at) == f"0 of {n} images rated"
+    assert at.selectbox(key="rs_pos").value == 1
+    assert at.markdown[0].value.startswith("**Label:** ")
+    assert len(at.image) == 1  # pixels from the eval cache (the fixture has no real source)
+    at.slider(key="rs_level").set_value(40).run()
+    next(b for b in at.button if b.label == "Reset contrast").click().run()
+    assert at.slider(key="rs_level").value == 128
+    # a missing answer is refused with a message, nothing is stored
+    next(b for b in at.button if b.label == "Save and next").click().run()
+    assert "Please answer every question" in at.error[0].value
+    assert db.all_answers().empty
+    at = _answer(at, "No", 2, 5, "blurry")
+    assert "Saved image 1" in at.success[0].value
+    assert _progress(at) == f"1 of {n} images rated"
+    assert at.selectbox(key="rs_pos").value == 2
+    at = _answer(at, "Yes", 4, 1)
+    saved = db.all_answers()
+    assert len(saved) == 2 and saved.iloc[0]["comment"] == "blurry"
+
+    # Stop, come back later in a new browser session: resume at the first unrated image.
+    at = _page("reader_read.py", study).run()
+    at.text_input(key="rs_name").input("dr lee").run()
+    assert _progress(at) == f"2 of {n} images rated"
+    assert at.selectbox(key="rs_pos").value == 3
+    # Go back to image 1: the earlier answer is shown and can be corrected.
+    at.selectbox(key="rs_pos").set_value(1).run()
+    assert at.radio[0].value == "No" and at.radio[1].value == 2 and at.radio[2].value == 5
+    at = _answer(at, "Yes", 3, 3, "fine after all")
+    first = db.all_answers().set_index("position").loc[1]
+    assert (first["agree"], first["quality"], first["comment"]) == (1, 3, "fine after all")
+    assert not [b for b in at.button if b.label == "Submit form"]
+    while True:
+        done = int(_progress(at).split()[0])
+        if done == n:
+            break
+        at = _answer(at)
+    assert len(db.all_answers()) == n
+    at.checkbox[0].check().run()
+    next(b for b in at.button if b.label == "Submit form").click().run()
+    assert "submitted" in at.success[0].value
+    assert db.submitted("Dr Lee", 1)
+    assert not at.radio  # a submitted form shows no questions any more
+    assert not at.exception
+
+
+def test_reading_page_reveals_nothing_about_pies(study):
+    _with_forms(study, n_forms=2, image_overlap="shared")
+    at = _page("reader_read.py", study).run()
+    at.text_input(key="rs_name").input("Reader One").run()
+    texts = []
+    for form in ("Form 1", "Form 2"):
+        at.selectbox(key="rs_form").set_value(form).run()
+        for pos in range(1, 7):
+            at.selectbox(key="rs_pos").set_value(pos).run()
+            texts.append(_screen_text(at).lower())
+            at = _answer(at)
+    text = "\n".join(texts)
+    assert "label:" in text and "do you fully agree with the label?" in text
+    leaks = [w for w in FORBIDDEN if w in text]
+    assert not leaks, f"reading page shows {leaks}"
+    assert not at.exception
+
+
+def test_setup_page_creates_forms(study):
+    at = _page("reader_setup.py", study).run()
+    assert not at.exception
+    assert "PIEs" in at.info[0].value
+    at.number_input(key="rs_percentile").set_value(25.0)
+    at.number_input(key="rs_npie").set_value(4)
+    at.number_input(key="rs_nnon").set_value(4)
+    at.number_input(key="rs_nforms").set_value(2)
+    at.run()
+    next(b for b in at.button if b.label == "Create forms").click().run()
+    assert "Form 1, Form 2" in at.success[0].value
+    next(b for b in at.button if b.label == "Create forms").click().run()
+    assert "Form 3, Form 4" in at.success[0].value  # numbering continues
+    db = ReaderDB.for_study(study)
+    assert len(db.forms()) == 4 and len(db.form_sets()) == 2
+    assert db.items().groupby("form_id")["is_pie"].sum().tolist() == [4, 4, 4, 4]
+    # asking for more PIEs than exist is refused with a message
+    at.number_input(key="rs_npie").set_value(500).run()
+    next(b for b in at.button if b.label == "Create forms").click().run()
+    assert "only" in at.error[0].value and len(db.forms()) == 4
+
+
+def test_setup_page_without_pies_says_so(tmp_path):
+    bare = build_study(tmp_path / "bare", with_analysis=False)
+    at = _page("reader_setup.py", bare).run()
+    assert not at.exception
+    assert "no PIEs" in at.warning[0].value
+
+
+@pytest.mark.parametrize("with_answers", [False, True])
+def test_results_page(study, with_answers):
+    db = _with_forms(study, n_forms=1)
+    if with_answers:
+        for reader, q in (("A", 2), ("B", 4)):
+            for it in db.blind_items(1):
+                db.save_answer(reader, it.item_id, q == 2, q, 6 - q, "note" if q == 2 else "")
+    at = _page("reader_results.py", study).run()
+    assert not at.exception
+    assert at.get("download_button")
+    if not with_answers:
+        assert "No answers yet" in at.info[0].value
+        return
+    headers = [h.value for h in at.subheader]
+    assert "PIE vs non-PIE" in headers and "Inter-reader agreement" in headers
+    assert any("ground truth" in h for h in headers)  # the fixture has SynthCXR columns
+    assert at.dataframe[0].value["reader"].iloc[0] == "all readers (pooled)"
