@@ -1,0 +1,294 @@
+"""Model registry: the paper's ResNet50, ResNet18, and a small residual CNN for CPU demos.
+
+One way in: `create(name, num_classes, pretrained)` builds any registered architecture with a
+C-logit head, and `spec(name)` says how to feed it (input size, channels, normalisation) and
+which layer Grad-CAM explains. `preprocess` turns the uint8 grayscale image cache into the
+model's input, so training, prediction and Grad-CAM normalise images the same way.
+
+Weights are saved as safetensors with JSON metadata (architecture, classes, input size,
+normalisation), so a checkpoint re-creates its own model without any pickle. ImageNet weights
+are never downloaded: they are used only when already in the torch hub cache, and that
+torchvision file is read with `weights_only=True`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = ["MODELS", "ModelSpec", "PretrainedUnavailableError", "create", "load_model",
+           "preprocess", "register_model", "save_model", "spec"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# Single-channel statistics for models trained from scratch on grayscale CXRs: centring
+# around mid-grey keeps the inputs roughly zero-mean without a dataset pass.
+GRAY_MEAN = (0.5,)
+GRAY_STD = (0.25,)
+
+_FORMAT = "prunelens-model"
+_FORMAT_VERSION = "1"  # 1: state dict tensors + metadata {"format", "format_version", "meta"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to feed a registered architecture and which layer Grad-CAM explains."""
+
+    name: str
+    input_size: int                 # declared square input side (the cache resolution)
+    in_chans: int                   # 1 = grayscale as is; 3 = grayscale replicated
+    mean: tuple[float, ...]         # per input channel, on [0, 1] pixels
+    std: tuple[float, ...]
+    gradcam_layer: str              # dotted module path, for model.get_submodule
+    description: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelSpec:
+        d = dict(data)
+        d["mean"], d["std"] = tuple(d["mean"]), tuple(d["std"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    spec: ModelSpec
+    build: Callable[[int, bool], nn.Module]   # (num_classes, pretrained) -> model
+
+
+MODELS: dict[str, _Entry] = {}
+
+
+class PretrainedUnavailableError(RuntimeError):
+    """Pretrained weights were asked for but are not on this machine."""
+
+
+def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
+                   gradcam_layer: str, description: str):
+    """Register `fn(num_classes, pretrained) -> nn.Module` under `name` with its spec."""
+    if len(mean) != in_chans or len(std) != in_chans:
+        raise ValueError(f"{name}: mean/std need one value per input channel ({in_chans})")
+
+    def deco(fn):
+        if name in MODELS:
+            raise ValueError(f"model {name!r} is already registered")
+        MODELS[name] = _Entry(ModelSpec(name, input_size, in_chans, tuple(mean), tuple(std),
+                                        gradcam_layer, description), fn)
+        return fn
+    return deco
+
+
+def _entry(name: str) -> _Entry:
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise KeyError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}") \
+            from None
+
+
+def spec(name: str) -> ModelSpec:
+    return _entry(name).spec
+
+
+def create(name: str, num_classes: int, pretrained: bool = False) -> nn.Module:
+    """Build `name` with a `num_classes`-logit head (random init unless `pretrained`)."""
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
+    return _entry(name).build(int(num_classes), bool(pretrained))
+
+
+def preprocess(batch_uint8: torch.Tensor, spec: ModelSpec,
+               dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """uint8 grayscale [N, H, W] or [N, 1, H, W] → normalised float [N, in_chans, H, W].
+
+    Stays on the input's device, so callers move the 4× smaller uint8 batch to the GPU first.
+    """
+    x = batch_uint8
+    if x.dtype != torch.uint8:
+        raise TypeError(f"preprocess expects uint8 pixels, got {x.dtype}")
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4 or x.shape[1] != 1:
+        raise ValueError(f"preprocess expects [N, H, W] or [N, 1, H, W], got {list(x.shape)}")
+    mean = torch.tensor(spec.mean, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    std = torch.tensor(spec.std, dtype=torch.float32, device=x.device).view(1, -1, 1, 1)
+    # Broadcasting [N, 1, H, W] against [1, C, 1, 1] replicates gray into C channels and
+    # normalises each with its own statistics in one pass.
+    return ((x.to(torch.float32) / 255.0 - mean) / std).to(dtype)
+
+
+# --------------------------------------------------------------------------- torchvision
+def _hub_checkpoint(weights) -> Path:
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(weights.url)
+
+
+def _load_imagenet(name: str, model: nn.Module, weights) -> None:
+    """Load ImageNet weights from the hub cache only; never download."""
+    path = _hub_checkpoint(weights)
+    if not path.is_file():
+        raise PretrainedUnavailableError(
+            f"ImageNet weights for {name} ({weights}) are not available offline: expected "
+            f"{path}. This program never downloads weights. On a machine with internet, "
+            f"download {weights.url} and copy the file into {path.parent}/ (or point TORCH_HOME "
+            f"at a folder whose hub/checkpoints/ holds it); or set pretrained: false.")
+    # weights_only: the torchvision checkpoint is a pickle; refuse anything but tensors.
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+
+
+def _resnet(name: str, num_classes: int, pretrained: bool) -> nn.Module:
+    import torchvision
+
+    builder = getattr(torchvision.models, name)
+    model = builder(weights=None)
+    if pretrained:
+        # IMAGENET1K_V1: the weights torchvision's old `pretrained=True` gave (the paper's).
+        weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1
+        _load_imagenet(name, model, weights)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+@register_model("resnet50", input_size=256, in_chans=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                gradcam_layer="layer4",
+                description="torchvision ResNet50 (the paper's), fc → C logits, 256×256")
+def _resnet50(num_classes: int, pretrained: bool) -> nn.Module:
+    return _resnet("resnet50", num_classes, pretrained)
+
+
+@register_model("resnet18", input_size=256, in_chans=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
+                gradcam_layer="layer4",
+                description="torchvision ResNet18, fc → C logits, 256×256")
+def _resnet18(num_classes: int, pretrained: bool) -> nn.Module:
+    return _resnet("resnet18", num_classes, pretrained)
+
+
+# --------------------------------------------------------------------------- small CNN
+class _Block(nn.Module):
+    """ResNet basic block: two 3×3 convs with BatchNorm and an identity/1×1 shortcut."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + self.shortcut(x))
+
+
+class SmallCNN(nn.Module):
+    """A residual CNN for 64×64 grayscale CPU demos.
+
+    The stride-2 stem and the max-pool bring 64×64 down to 16×16 before any block runs: on a
+    2-core CPU the full-resolution convolutions are what make small CNNs slow (a prototype
+    trained at 1,400 images/s with a stride-2 stem, 90 without it at twice the width). The
+    parameters sit in the 8×8 and 4×4 stages, where they are cheap, so the net has enough
+    redundancy to keep its accuracy at low sparsity (a 75k-parameter net already lost
+    accuracy at 50%). Width 32: 0.68M parameters, ~1,400 training images/s (batch 128, Adam,
+    2 threads) on this project's 2-core CPU.
+    """
+
+    def __init__(self, num_classes: int, width: int = 32, in_chans: int = 1):
+        super().__init__()
+        w = width
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, w, 3, 2, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, 2, 1))                                       # 64 → 16
+        self.layer1 = _Block(w, w, 1)                                    # 16×16
+        self.layer2 = nn.Sequential(_Block(w, 2 * w, 2), _Block(2 * w, 2 * w, 1))  # 8×8
+        self.layer3 = nn.Sequential(_Block(2 * w, 4 * w, 2), _Block(4 * w, 4 * w, 1))  # 4×4
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(4 * w, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x):
+        x = self.layer3(self.layer2(self.layer1(self.stem(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+def _no_pretrained(name: str, pretrained: bool) -> None:
+    if pretrained:
+        raise PretrainedUnavailableError(f"{name} has no pretrained weights; it is trained "
+                                         "from scratch (set pretrained: false)")
+
+
+@register_model("smallcnn", input_size=64, in_chans=1, mean=GRAY_MEAN, std=GRAY_STD,
+                gradcam_layer="layer3",
+                description="small residual CNN (width 32, ~0.7M params), 64×64 grayscale, "
+                            "for CPU demos")
+def _smallcnn(num_classes: int, pretrained: bool) -> nn.Module:
+    _no_pretrained("smallcnn", pretrained)
+    return SmallCNN(num_classes, width=32)
+
+
+@register_model("smallcnn_wide", input_size=64, in_chans=1, mean=GRAY_MEAN, std=GRAY_STD,
+                gradcam_layer="layer3",
+                description="small residual CNN (width 40, ~1.1M params), 64×64 grayscale")
+def _smallcnn_wide(num_classes: int, pretrained: bool) -> nn.Module:
+    _no_pretrained("smallcnn_wide", pretrained)
+    return SmallCNN(num_classes, width=40)
+
+
+# --------------------------------------------------------------------------- checkpoints
+def save_model(path, model: nn.Module, meta: dict) -> Path:
+    """Write `model`'s weights as safetensors, with `meta` as JSON metadata, atomically.
+
+    `meta` needs "architecture" (a registered name) and "classes" (the class order of the
+    logits); input size and normalisation are added from the spec where `meta` lacks them.
+    """
+    from safetensors.torch import save
+
+    from core.store import atomic_write
+
+    s = spec(str(meta.get("architecture")))  # an unknown name raises, listing the models
+    if "classes" not in meta:
+        raise ValueError("save_model: meta needs 'classes' (the class order of the logits)")
+    full = {"input_size": s.input_size, "in_chans": s.in_chans, "mean": list(s.mean),
+            "std": list(s.std), **meta, "num_classes": len(meta["classes"])}
+    # safetensors refuses non-contiguous or shared tensors; a state dict copy on the CPU is
+    # neither, whatever device or memory format the model uses.
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
+              "meta": json.dumps(full, sort_keys=True)}
+    data = save(tensors, metadata=header)
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def load_model(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
+    """Re-create the model a `save_model` file describes; returns (model in eval mode, meta)."""
+    from safetensors.torch import load
+
+    path = Path(path)
+    raw = path.read_bytes()
+    # safetensors layout: 8-byte little-endian header length, then the JSON header whose
+    # "__metadata__" holds our str -> str metadata.
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n]).get("__metadata__") or {}
+    if header.get("format") != _FORMAT:
+        raise ValueError(f"{path}: not a PruneLens model file (no '{_FORMAT}' metadata)")
+    if header.get("format_version") != _FORMAT_VERSION:
+        raise ValueError(f"{path}: model format version {header.get('format_version')!r}; "
+                         f"this code reads version {_FORMAT_VERSION}")
+    meta = json.loads(header["meta"])
+    model = create(meta["architecture"], int(meta["num_classes"]))
+    model.load_state_dict(load(raw), strict=True)
+    return model.to(device).eval(), meta
