@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from core.reader import FormSpec, ReaderDB, forms_from_study
 from tests.reader.conftest import build_study
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 # Words that would tell a reader how an image was chosen.
 FORBIDDEN = ("pie", "l1_global", "random", "correlat", "sparsity", "prun", "population",
              "percentile", "img0", "is_pie", "method")

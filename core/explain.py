@@ -1,0 +1,141 @@
+"""Grad-CAM (captum `LayerGradCam`) for a dense model and its pruned version.
+
+The pruned model is never stored: it is the dense model with its weights pruned in place
+inside a context manager that restores them (`core.prune`). Grad-CAM registers hooks on
+the target layer; captum removes its own, but this module also snapshots every hook dict
+of every sub-module before a call and deletes anything new afterwards, so a model shared
+by the dashboard can never accumulate hooks, even when the call raises.
+
+Maps are returned as float32 `[H, W]` at the input resolution, ReLU'd (Grad-CAM's
+"where the evidence for this class is"), un-normalised; `normalize_cam` and
+`difference_map` are for display.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["CamPair", "gradcam", "gradcam_dense_pruned", "normalize_cam", "difference_map",
+           "count_hooks", "no_new_hooks", "resolve_layer"]
+
+# Every per-module hook registry in torch >= 2.0; missing names are skipped, so an older
+# or newer torch only loses the defensive clean-up of the hooks it does not have.
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+               "_backward_pre_hooks", "_forward_hooks_with_kwargs",
+               "_forward_pre_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_state_dict_hooks", "_load_state_dict_pre_hooks")
+_COUNTED = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+
+
+def resolve_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
+    """The Grad-CAM layer: a module, or its dotted name (ModelSpec.gradcam_layer)."""
+    if isinstance(layer, nn.Module):
+        return layer
+    try:
+        return model.get_submodule(layer)
+    except AttributeError as exc:
+        raise ValueError(f"Grad-CAM layer {layer!r} not found in {type(model).__name__}") from exc
+
+
+def count_hooks(model: nn.Module) -> int:
+    """Forward/backward hooks registered on the model and all its sub-modules."""
+    return sum(len(getattr(m, name, {})) for m in model.modules() for name in _COUNTED)
+
+
+@contextlib.contextmanager
+def no_new_hooks(model: nn.Module) -> Iterator[None]:
+    """Remove, on exit (also on error), every hook added to the model inside the block."""
+    before = {(id(m), name): set(getattr(m, name).keys())
+              for m in model.modules() for name in _HOOK_DICTS if hasattr(m, name)}
+    try:
+        yield
+    finally:
+        for m in model.modules():
+            for name in _HOOK_DICTS:
+                hooks = getattr(m, name, None)
+                if hooks is None:
+                    continue
+                for handle_id in set(hooks.keys()) - before.get((id(m), name), set()):
+                    del hooks[handle_id]
+
+
+def gradcam(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: int,
+            relu: bool = True) -> np.ndarray:
+    """Grad-CAM of class `target` for one preprocessed image `x` [1, C, H, W] → [H, W].
+
+    `relu=True` is Grad-CAM as published (only evidence *for* the class); `relu=False`
+    keeps the sign, so evidence against the class shows as negative values.
+
+    The model is put in eval mode for the call (BatchNorm must use its running stats, as at
+    prediction time) and returned to its previous mode afterwards.
+    """
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image shaped [1, C, H, W], got {tuple(x.shape)}")
+    module = resolve_layer(model, layer)
+    was_training = model.training
+    model.eval()
+    try:
+        with no_new_hooks(model), torch.enable_grad():
+            inp = x.detach().clone().requires_grad_(True)
+            attr = LayerGradCam(model, module).attribute(inp, target=int(target),
+                                                         relu_attributions=relu)
+            up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]),
+                                              interpolate_mode="bilinear")
+        return up.detach()[0, 0].float().cpu().numpy()
+    finally:
+        model.train(was_training)
+
+
+@dataclass
+class CamPair:
+    """Grad-CAM of one image and class on the dense and on the pruned model."""
+    dense: np.ndarray
+    pruned: np.ndarray
+    dense_prob: float     # sigmoid output for the class, dense model
+    pruned_prob: float    # same, pruned model
+
+    @property
+    def difference(self) -> np.ndarray:
+        return difference_map(self.dense, self.pruned)
+
+
+def _prob(model: nn.Module, x: torch.Tensor, target: int) -> float:
+    with torch.no_grad():
+        return float(torch.sigmoid(model(x)[0, int(target)]))
+
+
+def gradcam_dense_pruned(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: int,
+                         pruned: Callable[[], AbstractContextManager],
+                         relu: bool = True) -> CamPair:
+    """Grad-CAM on the dense model, then inside `pruned()` (a context manager that prunes
+    the model in place and restores the dense weights on exit, e.g. a `core.prune` call)."""
+    model.eval()
+    dense = gradcam(model, layer, x, target, relu)
+    dense_prob = _prob(model, x, target)
+    with pruned():
+        pruned_map = gradcam(model, layer, x, target, relu)
+        pruned_prob = _prob(model, x, target)
+    return CamPair(dense, pruned_map, dense_prob, pruned_prob)
+
+
+def normalize_cam(cam: np.ndarray) -> np.ndarray:
+    """Scale a map by its largest magnitude: [0, 1] for a ReLU'd map, [−1, 1] for a signed
+    one (an all-zero map stays zero)."""
+    cam = np.asarray(cam, dtype=np.float32)
+    top = float(np.abs(cam).max()) if cam.size else 0.0
+    return cam / top if top > 0 else np.zeros_like(cam)
+
+
+def difference_map(dense: np.ndarray, pruned: np.ndarray) -> np.ndarray:
+    """pruned − dense after normalising each, clipped to [−1, 1]: where the pruned model
+    looks more (> 0) or less (< 0) than the dense one. Normalising first compares *where*
+    each model looks; their raw magnitudes differ by orders after heavy pruning."""
+    return np.clip(normalize_cam(pruned) - normalize_cam(dense), -1, 1)

@@ -1,0 +1,1 @@
+"""PruneLens dashboard: `streamlit run dashboard/app.py` (see app.py)."""

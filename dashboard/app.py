@@ -1,0 +1,47 @@
+"""PruneLens dashboard — `streamlit run dashboard/app.py [-- --roots DIR …]`.
+
+The entry script draws what every page shares (study picker and filters in the sidebar) and
+hands over to the page chosen in `st.navigation`. Pages are thin descriptions of a screen
+in dashboard/views/ (not pages/: that name switches Streamlit into its legacy multipage mode,
+where a pasted deep link runs a page without app.py); data comes from cached loaders
+(loaders.py), charts from pure builders (charts.py). Studies are found under artifacts/,
+`PRUNELENS_STUDY_ROOTS` and `--roots`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts dashboard/ on sys.path, not the repository root.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard.sidebar import open_study, reader_pages  # noqa: E402
+
+PAGES = Path(__file__).resolve().parent / "views"
+
+st.set_page_config(page_title="PruneLens", page_icon=":material/biotech:", layout="wide")
+
+sections = {
+    "Study": [
+        st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:",
+                default=True),
+        st.Page(PAGES / "classes.py", title="Classes", icon=":material/stacked_line_chart:"),
+        st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
+        st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
+    ],
+}
+reader = reader_pages()
+if reader:
+    titles = {"reader_setup": ("Set up", ":material/assignment:"),
+              "reader_read": ("Read", ":material/visibility:"),
+              "reader_results": ("Results", ":material/bar_chart:")}
+    sections["Reader study"] = [st.Page(p, title=titles[p.stem][0], icon=titles[p.stem][1])
+                                for p in reader]
+
+page = st.navigation(sections)
+open_study()
+page.run()

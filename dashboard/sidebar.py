@@ -1,0 +1,119 @@
+"""The sidebar: which study is open (and whether it verifies), then the shared filters.
+
+`open_study()` leaves a `loaders.Context` in `st.session_state["_ctx"]` for the pages, or,
+when the study cannot be shown, `None` and a message naming the problem in `"_ctx_error"`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import loaders
+from dashboard.data import DATA_TABLES, METRIC_TABLES
+from dashboard.filters import P_STUDY, set_params, sidebar_filters
+from dashboard.studies import DEFAULT_ROOT, ENV_VAR, StudyEntry, classify, study_roots
+
+HOW_TO_ADD = (f"Create the demo with `python -m core demo --out artifacts/demo`, or point the "
+              f"dashboard at other folders with `{ENV_VAR}=DIR{os.pathsep}DIR…` "
+              "or `streamlit run dashboard/app.py -- --roots DIR …`.")
+
+
+def _url_name(entry: StudyEntry, entries: list[StudyEntry]) -> str:
+    """A study's name in links: its name when unique among the studies found, else its path."""
+    same = [e for e in entries if e.name == entry.name]
+    return entry.name if len(same) == 1 else entry.key
+
+
+def _initial_index(entries: list[StudyEntry]) -> int:
+    wanted = st.query_params.get(P_STUDY)
+    for i, e in enumerate(entries):
+        if wanted and wanted in (e.name, e.key):
+            return i
+    for i, e in enumerate(entries):   # the shipped demo first, else the first sealed study
+        if e.path == (DEFAULT_ROOT / "demo").resolve() and e.has_manifest:
+            return i
+    return next((i for i, e in enumerate(entries) if e.has_manifest and not e.error), 0)
+
+
+def _fail(message: str) -> None:
+    st.session_state["_ctx"] = None
+    st.session_state["_ctx_error"] = message
+
+
+def open_study() -> None:
+    ss = st.session_state
+    roots = study_roots(sys.argv[1:])
+    entries = loaders.discover(tuple(str(r) for r in roots))
+    sb = st.sidebar
+    sb.markdown("### :material/biotech: PruneLens")
+    missing_roots = [r for r in roots[1:] if not r.is_dir()]
+    for r in missing_roots:
+        sb.warning(f"Study root not found: `{r}`")
+    if not entries:
+        _fail("No study found under " + ", ".join(f"`{r}`" for r in roots) + ". " + HOW_TO_ADD)
+        return
+    keys = [e.key for e in entries]
+    if ss.get("study_pick") not in keys:
+        ss["study_pick"] = keys[_initial_index(entries)]
+    by_key = {e.key: e for e in entries}
+    key = sb.selectbox("Study", keys, key="study_pick", format_func=lambda k: by_key[k].label,
+                       help="Every study found under: " + ", ".join(map(str, roots)))
+    entry = by_key[key]
+    sb.caption(f"**{entry.dataset}** · model **{entry.model}** · seeds "
+               f"{_seed_text(entry.seeds)} · methods {', '.join(entry.methods) or '?'}")
+    with sb.expander(f"All studies ({len(entries)})"):
+        st.dataframe([{"study": e.name, "dataset": e.dataset, "model": e.model,
+                       "seeds": len(e.seeds), "methods": ", ".join(e.methods),
+                       "sealed": "yes" if e.has_manifest else "no", "folder": str(e.path)}
+                      for e in entries], hide_index=True)
+    set_params({P_STUDY: _url_name(entry, entries)})
+
+    if entry.error:
+        _fail(f"**{entry.name}** (`{entry.path}`) cannot be opened: {entry.error}.")
+        return
+    problems = loaders.verify(entry.path)
+    if problems:
+        kind = classify(problems)
+        head = ("is **incomplete**: it has no manifest, so it was not finished or is still "
+                "running" if kind == "incomplete" else
+                f"**does not verify** against its manifest ({len(problems)} problem(s)); "
+                "files were changed, truncated or removed after the study was sealed")
+        listing = "\n".join(f"- `{p}`" for p in problems[:25])
+        more = f"\n- … and {len(problems) - 25} more" if len(problems) > 25 else ""
+        _fail(f"Study **{entry.name}** (`{entry.path}`) {head}. It is not shown, because its "
+              f"numbers could be wrong.\n\n{listing}{more}\n\nCheck it with "
+              f"`python -m core verify {entry.path}`; re-run or resume the study to repair it.")
+        return
+    data = loaders.study_data(entry)
+    missing = data.missing(METRIC_TABLES + DATA_TABLES)
+    if missing:
+        _fail(f"Study **{entry.name}** verifies but lacks tables the dashboard reads: "
+              + ", ".join(f"`{m}`" for m in missing)
+              + f". Compute them with `python -m core analyze {entry.path}`.")
+        return
+    no_w = data.missing_weights()
+    if no_w:
+        sb.info(f"No model weights for seed(s) {_seed_text(no_w)}: everything is shown "
+                "except Grad-CAM for those seeds.", icon=":material/info:")
+    filters = sidebar_filters(entry)
+    ss["_ctx"] = loaders.Context(entry=entry, data=data, filters=filters, problems=[])
+    ss["_ctx_error"] = None
+
+
+def _seed_text(seeds) -> str:
+    seeds = sorted(seeds)
+    if not seeds:
+        return "?"
+    if len(seeds) > 3 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]} ({len(seeds)})"
+    return ", ".join(map(str, seeds))
+
+
+def reader_pages(folder: Path | None = None) -> list[Path]:
+    """The reader-study pages, where that feature is installed (the app works without)."""
+    here = folder or Path(__file__).parent / "views"
+    return [p for p in (here / "reader_setup.py", here / "reader_read.py",
+                        here / "reader_results.py") if p.is_file()]

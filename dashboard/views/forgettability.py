@@ -1,0 +1,88 @@
+"""Forgettability: is forgetting predicted by class frequency and co-occurrence?"""
+import streamlit as st
+
+from dashboard import charts, derive, loaders
+from dashboard.export import show_chart, show_table
+from dashboard.filters import bound
+
+ctx = loaders.page_context()
+d, f = ctx.data, ctx.filters
+drop = d.param("drop_percent", 20)
+
+st.title("Forgettability")
+st.caption("The paper's finding: **rarer classes are forgotten earlier and more**, and classes "
+           "that are similarly frequent, or often appear together, are forgotten alike. Each "
+           "chart prints Pearson r, Spearman ρ, their p-values and the number of points n; "
+           "the dashed line is a least-squares fit.")
+
+c1, c2 = st.columns(2)
+method = bound(c1.selectbox, "Pruning method", key="fg_method", param="fm",
+               default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
+variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", param="pv",
+                default=d.param("pair_variant", "paper"), options=["paper", "plain"],
+                horizontal=True, valid=lambda v: v in ("paper", "plain"),
+                format_func={"paper": "paper (co-occurrence column sums)",
+                             "plain": "plain (images per class)"}.get,
+                help="'paper' reproduces the reference code: a class's frequency is the "
+                     "column sum of the co-occurrence matrix. 'plain' uses image counts.")
+
+summary = loaders.class_summary(d, d.key, method, tuple(ctx.seeds), float(drop), f.sparsity)
+summary = summary.assign(selected=summary["class"].isin(ctx.classes))
+rel = derive.frequency_relations(summary)   # over all classes: the relation is the finding
+# a disease filter highlights its classes rather than dropping the others from the fit
+highlight = "selected" if set(ctx.classes) != set(d.classes) else None
+
+st.subheader("Class frequency vs forgetting")
+st.caption("One point per class; x = natural log of its number of training images. "
+           f"Left: the first sparsity where its AP is down {drop}% (classes that never drop "
+           f"are left out). Right: its AP change at the chosen sparsity ({f.sparsity}%; the "
+           "paper reports 95%). A rising trend means frequent classes hold out longer. "
+           "Diseases chosen in the sidebar are highlighted; r and ρ are over all classes.")
+left, right = st.columns(2)
+with left:
+    never = rel["first_drop"]["excluded"]
+    show_chart(charts.labelled_scatter(summary, "log_train_freq", "first_drop",
+                                       "log train frequency", f"first {drop}%-drop sparsity (%)",
+                                       rel["first_drop"], highlight=highlight),
+               f"freq_vs_first_drop_{method}")
+    if never:
+        st.caption(f"Never drop {drop}% (not plotted): {', '.join(never)}.")
+with right:
+    show_chart(charts.labelled_scatter(summary, "log_train_freq", "rel_ap_at",
+                                       "log train frequency",
+                                       f"AP change at {f.sparsity}% sparsity",
+                                       rel["rel_ap_at"], y_format="%", highlight=highlight),
+               f"freq_vs_change_at_{f.sparsity}_{method}")
+
+st.subheader("Class pairs: forgetting alike")
+st.caption("One point per pair of classes (hover to name it). y = **forgettability curve "
+           "dissimilarity (FCD)**: the distance between the two classes' forgetting curves "
+           "(0 = forgotten identically). Left: against the difference of their log frequencies "
+           "— similar frequency, similar forgetting. Right: against IoU^¼, how often they "
+           "co-occur — the paper finds pairs that co-occur more are forgotten more alike.")
+pairs = loaders.pair_table(d, d.key, method, tuple(ctx.seeds), variant)
+prel = derive.pair_relations(pairs)
+left, right = st.columns(2)
+with left:
+    show_chart(charts.stat_scatter(pairs, "log_freq_diff", "fcd", "|Δ log frequency|",
+                                   "FCD", prel["log_freq_diff"], label="pair"),
+               f"fcd_vs_log_freq_diff_{variant}_{method}")
+with right:
+    show_chart(charts.stat_scatter(pairs, "iou4", "fcd", "IoU^(1/4)", "FCD", prel["iou4"],
+                                   label="pair", color="#54a24b"),
+               f"fcd_vs_iou4_{variant}_{method}")
+
+st.subheader("Co-occurrence")
+splits = d.cooccurrence_splits()
+split = bound(st.radio, "Labels of", key="fg_split", param="cs", default=splits[0],
+              options=splits, horizontal=True, valid=lambda v: v in splits,
+              format_func={"train": "training split", "eval": "evaluation split"}.get)
+st.caption("Cell (row, column) = number of images labelled with both classes; the diagonal "
+           "is each class's own count. Colour is on a log scale; grey = never together. "
+           "The pair plots above use the evaluation split, as the paper does.")
+show_chart(charts.heatmap(d.cooccurrence(split), d.classes, f"Co-occurrence ({split} labels)"),
+           f"cooccurrence_{split}", stretch=False)
+
+with st.expander("Tables: per-class summary and class pairs"):
+    show_table(summary, f"class_summary_{method}_at_{f.sparsity}")
+    show_table(pairs, f"class_pairs_{variant}_{method}")

@@ -1,0 +1,75 @@
+"""Overview: what the study is, its long tail, and accuracy vs sparsity per method."""
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, loaders
+from dashboard.export import show_chart, show_table
+from dashboard.filters import bound
+
+ctx = loaders.page_context()
+d, f = ctx.data, ctx.filters
+
+st.title(f"Overview · {d.name}")
+st.caption("A model is trained several times (seeds), then pruned one-shot — weights set to "
+           "zero, no retraining — at increasing sparsity. This page shows the data's long tail "
+           "and how much overall accuracy each pruning method costs.")
+
+n_eval = len(d.labels)
+c = st.columns(5)
+c[0].metric("Dataset", d.dataset_name)
+c[1].metric("Model", d.model_name)
+c[2].metric("Seeds", f"{len(ctx.seeds)} of {len(d.seeds)}")
+c[3].metric("Classes", len(d.classes))
+c[4].metric("Eval images", f"{n_eval:,}")
+
+left, right = st.columns([5, 6], gap="large")
+with left:
+    st.subheader("The long tail")
+    st.caption("Training images per class, most frequent first, on a **log scale**: each "
+               "grid line is ten times the one before. Rare classes sit at the bottom.")
+    cc = d.class_counts.set_index("class").reindex(d.classes)
+    counts = pd.DataFrame({"class": d.classes, "images": d.train_pos(),
+                           "eval_images": cc["eval_pos"].to_numpy() if "eval_pos" in cc
+                           else float("nan")})
+    show_chart(charts.long_tail(counts), "long_tail")
+
+with right:
+    st.subheader("Accuracy vs sparsity")
+    band = bound(st.radio, "Band over seeds", key="ov_band", param="band", default="iqr",
+                 options=["iqr", "range"], horizontal=True,
+                 format_func={"iqr": "interquartile (25–75%)", "range": "min–max"}.get,
+                 valid=lambda v: v in ("iqr", "range"))
+    st.caption("Line: **median over the selected seeds**; shaded band: spread over seeds. "
+               "x: percentage of prunable weights removed. A flat start means weights can be "
+               "removed for free; the bend shows where the model starts to forget.")
+    tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"])
+    tables = []
+    for tab, metric, title in ((tabs[0], "map", "mAP"), (tabs[1], "mauc", "mAUC")):
+        summary = loaders.metric_summary(d, d.key, tuple(ctx.methods), tuple(ctx.seeds), metric)
+        tables.append(summary)
+        with tab:
+            show_chart(charts.metric_curves(summary, title, band, f.sparsity_range),
+                       f"{metric}_vs_sparsity")
+
+st.subheader("Numbers behind the curves")
+table = pd.concat(tables, ignore_index=True)
+table = table[table["sparsity"].between(*f.sparsity_range)]
+four_digits = st.column_config.NumberColumn(format="%.4f")
+show_table(table, "overall_metrics_vs_sparsity",
+           column_config={c: four_digits for c in ("median", "q25", "q75", "min", "max")})
+
+with st.expander("Study facts"):
+    facts = {
+        "folder": str(d.path), "dataset": d.dataset_name, "model": d.model_name,
+        "seeds": ", ".join(map(str, d.seeds)), "methods": ", ".join(d.methods),
+        "sparsities (%)": ", ".join(map(str, d.sparsities)), "classes": ", ".join(d.classes),
+        "eval images": f"{n_eval:,}", "created": d.meta.get("created", "?"),
+        "code version": str(d.meta.get("code_version", "?")),
+        "analysis": ", ".join(f"{k}={v}" for k, v in d.analysis_cfg.items()) or "defaults",
+    }
+    splits = (d.dataset_info or {}).get("splits") or {}
+    for name, info in splits.items():
+        facts[f"{name} split"] = (f"{info.get('images', '?'):,} images, "
+                                  f"{info.get('patients', '?'):,} patients")
+    show_table(pd.DataFrame({"fact": list(facts), "value": list(facts.values())}),
+               "study_facts")

@@ -1,0 +1,95 @@
+"""PIEs: the images pruning changes most, what they have in common, and a viewer."""
+import numpy as np
+import streamlit as st
+
+from core.analysis.pie_stats import (
+    FINDING_BINS,
+    class_ratio,
+    findings_ratio,
+    groundtruth_comparison,
+)
+from core.analysis.pies import select_bottom
+from dashboard import charts, derive, loaders
+from dashboard.export import show_chart, show_table
+from dashboard.filters import bound
+from dashboard.viewer import image_viewer
+
+ctx = loaders.page_context()
+d, f = ctx.data, ctx.filters
+k = f.sparsity
+
+st.title("PIEs · pruning-identified exemplars")
+st.caption(f"For every image, the classes are ranked by the dense model's predictions and by "
+           f"the model pruned to **{k}%** (each averaged over the selected seeds); the Spearman "
+           "correlation of the two rankings says how much pruning changed the image's "
+           "diagnosis. The images with the lowest correlation are the PIEs (paper: bottom 5% "
+           "at 90%). Change the sparsity in the sidebar.")
+
+c1, c2 = st.columns(2)
+method = bound(c1.selectbox, "Pruning method", key="pie_method", param="pm",
+               default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
+pct = bound(c2.slider, "PIEs = bottom percentile of the correlation", key="pie_pct",
+            param="pct", default=float(d.param("pie_percentile", 5.0)), parse=float,
+            min_value=0.5, max_value=50.0, step=0.5, format="%.1f%%",
+            valid=lambda v: 0.5 <= float(v) <= 50)
+
+corr = loaders.pie_corr(d, d.key, method, tuple(ctx.seeds), k)
+mask = select_bottom(corr, pct)
+n_pie = int(mask.sum())
+cut = float(np.max(corr[mask])) if n_pie else float("nan")
+
+m = st.columns(4)
+m[0].metric("PIEs", f"{n_pie:,}", help="Images in the bottom percentile")
+m[1].metric("Eval images", f"{len(corr):,}")
+m[2].metric("Correlation cut", f"{cut:.3f}" if n_pie else "—",
+            help="PIEs have a correlation at or below this value")
+m[3].metric("Median correlation, non-PIEs",
+            f"{np.nanmedian(corr[~mask]):.3f}" if (~mask).any() else "—")
+show_chart(charts.corr_histogram(corr, cut if n_pie else None,
+                                 f"Dense vs {k}%-pruned agreement per image (red: PIE cut)"),
+           f"pie_correlation_histogram_{method}_{k}")
+
+if n_pie == 0:
+    st.warning("No PIEs at this percentile: raise it.")
+    st.stop()
+
+st.subheader("What PIEs have in common")
+st.caption("Bars: how much more often a class (left) or a number of findings per image "
+           "(right, 'No Finding' not counted) occurs among PIEs than among the other images. "
+           "1 (dashed) = no difference; the paper finds rare classes and images with many "
+           "findings strongly over-represented.")
+labels = d.labels
+left, right = st.columns(2)
+with left:
+    cr = class_ratio(labels, d.classes, mask)
+    show_chart(charts.ratio_bars(cr, "class", "By class", sort="-x",
+                                 tooltip=["pos_pie:Q", "pos_nonpie:Q"]),
+               f"pie_ratio_by_class_{method}_{k}")
+with right:
+    fr = findings_ratio(labels, d.classes, mask)
+    show_chart(charts.ratio_bars(fr, "n_findings", "By number of findings",
+                                 sort=list(FINDING_BINS), tooltip=["count_pie:Q",
+                                                                   "count_nonpie:Q"]),
+               f"pie_ratio_by_findings_{method}_{k}")
+with st.expander("Numbers behind the ratios (counts and prevalences)"):
+    show_table(cr, f"pie_ratio_by_class_{method}_{k}")
+    show_table(fr, f"pie_ratio_by_findings_{method}_{k}")
+
+if d.groundtruth_columns:
+    st.subheader("Ground truth: are PIEs noisier and of lower quality?")
+    gt = groundtruth_comparison(labels, mask)
+    st.caption("SynthCXR knows what no real dataset does: each image's rendered quality and "
+               "whether its label vector was deliberately corrupted. This tests the paper's "
+               "reader-study claim directly (two-sided Mann-Whitney U p-values in the labels).")
+    show_chart(charts.groundtruth_bars(gt), f"pie_groundtruth_{method}_{k}", stretch=False)
+
+st.subheader("The PIEs")
+diseases = ctx.classes if set(ctx.classes) != set(d.classes) else []
+table = derive.pie_table(labels, d.classes, corr, mask, diseases)
+st.caption("Lowest correlation first. " + (
+    f"Only PIEs labelled with {', '.join(diseases)} (sidebar filter)." if diseases
+    else "Filter by disease in the sidebar."))
+show_table(table, f"pies_{method}_{k}_p{pct:g}", height=260, column_config={
+    "corr": st.column_config.NumberColumn("correlation", format="%.3f")})
+
+image_viewer(ctx, method, k, table, corr, mask)

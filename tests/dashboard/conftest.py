@@ -1,0 +1,45 @@
+"""Fixture studies for the dashboard tests: two with different class lists, built once."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
+
+REPO = Path(__file__).resolve().parents[2]
+APP = str(REPO / "dashboard" / "app.py")
+DEMO_DIRS = [REPO / "artifacts" / "demo", Path("/tmp/quickdemo")]
+
+
+@pytest.fixture(scope="session")
+def studies_root(tmp_path_factory) -> Path:
+    """A root holding `alpha` (6 CXR classes, weights, SynthCXR-style ground truth) and
+    `beta` (4 other classes, other seeds, no weights, no ground truth)."""
+    root = tmp_path_factory.mktemp("studies")
+    make_study(root / "alpha", classes=CLASSES_A)
+    make_study(root / "beta", classes=CLASSES_B, seeds=(3, 4), methods=("l1_global",),
+               sparsities=(0, 30, 60, 90), groundtruth=False, weights=False, n_images=60,
+               rng_seed=1)
+    return root
+
+
+@pytest.fixture
+def app_test(monkeypatch):
+    """AppTest factory: app(roots, **query) → a not-yet-run AppTest of dashboard/app.py."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(roots, **query):
+        monkeypatch.setenv("PRUNELENS_STUDY_ROOTS", os.pathsep.join(map(str, roots)))
+        at = AppTest.from_file(APP, default_timeout=60)
+        for k, v in query.items():
+            at.query_params[k] = v
+        return at
+
+    return make
+
+
+def demo_studies() -> list[Path]:
+    """Real studies made by `python -m core demo` where present (skipped otherwise)."""
+    return [d for d in DEMO_DIRS if (d / "manifest.json").is_file()]

@@ -1,0 +1,125 @@
+"""A small but complete study folder for the dashboard tests (and the benchmark's shape).
+
+Written with core.store helpers: labels, class counts, co-occurrence, predictions that
+degrade with sparsity (rare classes faster, like the paper), tiny PNG images on disk, real
+SmallCNN weights (so Grad-CAM runs), then core.analysis.analyze_study and the manifest.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import store
+from core.config import StudyConfig
+
+CLASSES_A = ("No Finding", "Effusion", "Atelectasis", "Nodule", "Pneumothorax", "Hernia")
+CLASSES_B = ("Alpha sign", "Beta ring", "Gamma haze", "Delta line")
+
+
+def make_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
+               methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
+               image_size=32, groundtruth=True, weights=True, analyze=True, seal=True,
+               rng_seed=0, name=None) -> Path:
+    root = Path(root)
+    rng = np.random.default_rng(rng_seed)
+    classes = list(classes)
+    c = len(classes)
+    paths = store.StudyPaths(root)
+    # long tail: prevalence falls geometrically along the class order
+    prev = 0.5 * 0.55 ** np.arange(c)
+    y = (rng.random((n_images, c)) < prev).astype(np.float32)
+    if classes[0] == "No Finding":
+        y[:, 0] = y[:, 1:].sum(axis=1) == 0
+    y[0, :], y[1, :] = 1.0, 0.0             # every class has positives and negatives
+    y[2:, :][rng.random((n_images - 2, c)) < 0.02] = np.nan
+    img_dir = root.parent / f"{root.name}-images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    labels = pd.DataFrame({
+        "id": [f"im{i:04d}.png" for i in range(n_images)],
+        "path": [f"im{i:04d}.png" for i in range(n_images)], "split": "test",
+        "patient_id": [f"p{i // 2}" for i in range(n_images)], "sex": "F", "age": 50.0,
+        "view": "PA"})
+    for j, cls in enumerate(classes):
+        labels[cls] = y[:, j]
+    if groundtruth:
+        labels["quality"] = rng.random(n_images).astype(np.float32)
+        labels["label_noise"] = rng.random(n_images) < 0.08
+    labels["row"] = np.arange(n_images)
+    _write_images(img_dir, labels["path"], image_size, rng)
+    store.write_parquet(paths.labels, labels)
+
+    y0 = np.nan_to_num(y)
+    train_pos = (y0.sum(0) * 7 + 2).astype(np.int64)
+    store.write_parquet(paths.class_counts, pd.DataFrame({
+        "class": classes, "train_pos": train_pos, "train_neg": 1000 - train_pos,
+        "train_nan": 0, "eval_pos": y0.sum(0).astype(np.int64),
+        "eval_neg": (n_images - y0.sum(0)).astype(np.int64), "eval_nan": 0}))
+    cooc = (y0.T @ y0).astype(np.int64)
+    store.write_npy(paths.cooccurrence("eval"), cooc)
+    store.write_npy(paths.cooccurrence("train"), cooc * 7)
+    store.write_json(paths.dataset_json, {"splits": {
+        "test": {"images": n_images, "patients": n_images // 2}}})
+
+    cfg = StudyConfig(name=name or root.name, model="smallcnn", seeds=list(seeds),
+                      methods=list(methods), sparsities=list(sparsities))
+    cfg.analysis.at_sparsity = 95 if 95 in sparsities else sparsities[-1]
+    cfg.analysis.pie_sparsity = 90 if 90 in sparsities else sparsities[-1]
+    cfg.analysis.pie_percentile = 10.0
+    store.write_json(paths.study_json, {
+        "schema_version": store.SCHEMA_VERSION, "name": cfg.name, "config": cfg.to_dict(),
+        "classes": classes, "sparsities": list(sparsities), "methods": list(methods),
+        "seeds": list(seeds), "image_size": image_size,
+        "dataset": {"name": "fixture"}, "image_source": {"kind": "files", "root": str(img_dir)},
+        "created": "2024-01-01T00:00:00+00:00", "code_version": "test"})
+
+    frac = np.asarray(sparsities, dtype=np.float64)[:, None, None] / 100
+    fragility = (1 + np.arange(c))[None, None, :] / c      # rarer classes forget sooner
+    for method in methods:
+        for seed in seeds:
+            r = np.random.default_rng(rng_seed * 1000 + seed + 17 * len(method))
+            signal = 3 * (np.nan_to_num(y, nan=0.5) - 0.5)[None] * (1 - frac ** 2 * fragility)
+            logits = signal + (0.6 + 2 * frac * fragility) * r.normal(size=(len(sparsities),
+                                                                         n_images, c))
+            store.write_npy(paths.predictions(method, seed),
+                            (1 / (1 + np.exp(-logits))).astype(np.float16))
+            store.write_json(paths.measured_sparsity(method, seed), {
+                "method": method, "seed": seed, "sparsities": list(sparsities),
+                "measured": [k / 100 for k in sparsities]})
+    if weights:
+        _write_weights(paths, classes, seeds, image_size)
+    if analyze:
+        from core.analysis import analyze_study
+
+        analyze_study(root)
+    if seal:
+        store.write_manifest(root)
+    return root
+
+
+def _write_images(img_dir: Path, names, size: int, rng) -> None:
+    from PIL import Image
+
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    for name in names:
+        # a soft bright blob on a dark field: enough structure for Grad-CAM to differ
+        cy, cx = rng.uniform(0.3, 0.7, 2)
+        img = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / 0.05) * 200 + rng.normal(0, 8,
+                                                                                 (size, size))
+        Image.fromarray(np.clip(img + 30, 0, 255).astype(np.uint8)).save(img_dir / name)
+
+
+def _write_weights(paths: store.StudyPaths, classes, seeds, image_size: int) -> None:
+    import torch
+
+    from core import models
+
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = models.create("smallcnn", len(classes))
+        meta = {"architecture": "smallcnn", "classes": list(classes), "seed": seed,
+                "input_size": image_size}
+        models.save_model(paths.weights(seed), model, meta)
+        store.write_json(paths.model_meta(seed), {**meta,
+                                                  "spec": models.spec("smallcnn").to_dict()})

@@ -1,0 +1,117 @@
+"""Grad-CAM helper: shape, no hooks left (also when it raises), dense vs pruned differ, the
+dense weights and the model's mode come back."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import pytest
+import torch
+
+from core import models, prune
+from core.explain import (
+    count_hooks,
+    difference_map,
+    gradcam,
+    gradcam_dense_pruned,
+    no_new_hooks,
+    normalize_cam,
+    resolve_layer,
+)
+
+
+@pytest.fixture(scope="module")
+def model_and_x():
+    torch.manual_seed(0)
+    model = models.create("smallcnn", 5).eval()
+    spec = models.spec("smallcnn")
+    g = torch.Generator().manual_seed(1)
+    img = torch.randint(0, 256, (1, 64, 64), dtype=torch.uint8, generator=g)
+    return model, spec, models.preprocess(img, spec)
+
+
+def _pruned(model, k=90):
+    @contextlib.contextmanager
+    def ctx():
+        with prune.pruned_sequence(model, "l1_global", [k], 0) as seq:
+            for _ in seq:
+                yield
+    return ctx
+
+
+def test_gradcam_shape_and_no_hooks_left(model_and_x):
+    model, spec, x = model_and_x
+    assert count_hooks(model) == 0
+    cam = gradcam(model, spec.gradcam_layer, x, target=2)
+    assert cam.shape == (64, 64) and cam.dtype == np.float32 and (cam >= 0).all()
+    assert count_hooks(model) == 0
+    assert not model.training
+
+
+def test_no_hooks_left_when_it_raises(model_and_x):
+    model, spec, x = model_and_x
+    with pytest.raises(IndexError):
+        gradcam(model, spec.gradcam_layer, x, target=99)      # no such class
+    assert count_hooks(model) == 0
+    with pytest.raises(ValueError):
+        gradcam(model, spec.gradcam_layer, x.repeat(2, 1, 1, 1), target=0)
+    with pytest.raises(ValueError, match="not found"):
+        resolve_layer(model, "layer99")
+
+
+def test_no_new_hooks_removes_only_what_the_block_added(model_and_x):
+    model, _, _ = model_and_x
+    mine = model.fc.register_forward_hook(lambda *a: None)    # the caller's own hook stays
+    try:
+        with pytest.raises(RuntimeError), no_new_hooks(model):
+            model.layer1.register_forward_hook(lambda *a: None)
+            model.stem.register_forward_pre_hook(lambda *a: None)
+            raise RuntimeError("boom")
+        assert count_hooks(model) == 1
+    finally:
+        mine.remove()
+    assert count_hooks(model) == 0
+
+
+def test_dense_and_pruned_differ_and_weights_come_back(model_and_x):
+    model, spec, x = model_and_x
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    pair = gradcam_dense_pruned(model, spec.gradcam_layer, x, 1, _pruned(model))
+    assert pair.dense.shape == pair.pruned.shape == (64, 64)
+    assert not np.allclose(pair.dense, pair.pruned)
+    assert pair.dense_prob != pytest.approx(pair.pruned_prob, abs=1e-6)
+    assert count_hooks(model) == 0
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    diff = pair.difference
+    assert diff.shape == (64, 64) and diff.min() >= -1 and diff.max() <= 1
+
+
+def test_normalise_and_difference():
+    assert normalize_cam(np.zeros((2, 2))).tolist() == [[0, 0], [0, 0]]
+    a = np.array([[0.0, 2.0]])
+    b = np.array([[1.0, 0.0]])
+    assert normalize_cam(a).tolist() == [[0, 1]]
+    assert difference_map(a, b).tolist() == [[1, -1]]
+
+
+def test_dashboard_gradcam_on_a_fixture_study(studies_root):
+    from dashboard import loaders
+    from dashboard.data import StudyData
+
+    d = StudyData(studies_root / "alpha")
+    pair = loaders.compute_gradcam(d, seed=0, method="l1_global", k=90, row=3, cls=1)
+    assert pair.dense.shape == (d.image_size, d.image_size)
+    model, _ = loaders._model(d, d.key, 0)
+    assert count_hooks(model) == 0
+
+
+def test_signed_map_keeps_evidence_against(model_and_x):
+    model, spec, x = model_and_x
+    signed = gradcam(model, spec.gradcam_layer, x, target=2, relu=False)
+    plain = gradcam(model, spec.gradcam_layer, x, target=2)
+    assert signed.min() < 0 <= plain.min()
+    # ReLU of the signed map at the layer's resolution, upsampled, bounds the plain map
+    assert float(plain.max()) <= float(np.abs(signed).max()) + 1e-6
+    assert normalize_cam(signed).min() >= -1 and count_hooks(model) == 0
