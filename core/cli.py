@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config value, e.g. --set train.epochs=5")
         s.add_argument("--no-progress", action="store_true", help="no progress bars")
+        s.add_argument("--seeds", default=None, metavar="S,S,…",
+                       help="run only these seeds of the config (spread a study over GPUs)")
+        s.add_argument("--no-finalize", action="store_true",
+                       help="skip analysis + manifest (another process finishes the study)")
         s.set_defaults(func=_cmd_study if name == "study" else _cmd_demo)
 
     s = sub.add_parser("analyze", help="(re)compute all analysis tables of a study")

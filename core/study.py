@@ -1,0 +1,416 @@
+"""The study runner: shared data once, then one unit of work per seed, then finalisation.
+
+Layout and resume rules are in docs/ARCHITECTURE.md ("The study store", "Units of work and
+resume"). In short:
+- every file is written atomically (temp + rename), so after a SIGKILL a file either exists
+  whole or not at all; stale temp files are removed at the start of a run;
+- the image caches (cache/) are complete when their `.json` key file exists and matches the
+  dataset, image size and row ids (the key is written after the .npy);
+- study.json is written after the data/ files, so its existence means they are complete;
+  it also pins the config: a folder holding a study with a different config is refused;
+- a seed is done when units/seed-<s>.json exists and the sha256 of every file it lists
+  still matches; anything else is redone. units/seed-<s>.trained.json marks the trained
+  weights alone, so a run killed while predicting does not train again;
+- finalisation (analysis when core.analysis is available, then manifest.json last) runs
+  once every seed of the config is done — seeds may be run by separate processes on separate
+  GPUs or machines (`only_seeds`, `finalize=False`) and finalised by one last call.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core import store
+from core.config import ConfigError, StudyConfig
+from core.store import StudyPaths
+
+# Keys that change how a study runs but not what it computes: a study may be resumed (or its
+# seeds spread over machines) with different values. Everything else must match study.json.
+EXECUTION_KEYS = ("train.device", "train.num_workers", "train.threads", "predict_batch_size")
+_SPLIT_CACHES = ("train", "val", "eval")
+
+
+class StudyError(RuntimeError):
+    """A study folder that cannot be used for this run."""
+
+
+# --------------------------------------------------------------------------- helpers
+def _say(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def code_version() -> str:
+    """`git describe` of the checkout this code runs from, else the package version."""
+    here = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=here,
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode == 0 and out.stdout.strip():
+            return "git:" + out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        from importlib.metadata import version
+
+        return "prunelens " + version("prunelens")
+    except Exception:  # not installed as a package: still a valid study
+        return "unknown"
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and k != "options":
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(stored: dict, cfg: StudyConfig) -> list[str]:
+    """Keys (dotted) whose values differ between a stored config and `cfg`, execution
+    keys excluded."""
+    a, b = _flatten(stored), _flatten(cfg.to_dict())
+    keys = sorted((set(a) | set(b)) - set(EXECUTION_KEYS))
+    return [f"{k}: {a.get(k)!r} in the folder, {b.get(k)!r} now" for k in keys
+            if a.get(k) != b.get(k)]
+
+
+def image_size_of(cfg: StudyConfig) -> int:
+    from core import models
+
+    return int(cfg.image_size or models.spec(cfg.model).input_size)
+
+
+def check_config(cfg: StudyConfig) -> None:
+    """Everything that can be checked before any work starts (ConfigError names it)."""
+    cfg.validate()
+    from core import models
+
+    try:
+        models.spec(cfg.model)
+    except KeyError as exc:
+        raise ConfigError(f"model: unknown architecture {cfg.model!r}") from exc
+
+
+def _check_folder(paths: StudyPaths, cfg: StudyConfig) -> None:
+    root = paths.root
+    if root.exists() and not root.is_dir():
+        raise StudyError(f"{root} exists and is not a folder")
+    if paths.study_json.is_file():
+        stored = store.read_json(paths.study_json)
+        diffs = config_differences(stored.get("config", {}), cfg)
+        if diffs:
+            raise StudyError(
+                f"{root} holds a study with a different config; refusing to mix results. "
+                "Use another --out folder, or the same config. Differences:\n  "
+                + "\n  ".join(diffs))
+    elif root.is_dir() and any(root.iterdir()):
+        ours = {"cache", "data", "units", "models", "predictions"}
+        if not any((root / n).exists() for n in ours):
+            raise StudyError(f"{root} is not empty and is not a study folder; "
+                             "choose an empty or new --out folder")
+
+
+# --------------------------------------------------------------------------- data
+def ensure_cache(paths: StudyPaths, split: str, dataset, rows, size: int,
+                 skip_missing: bool, progress: bool):
+    """(uint8 memmap [n, size, size], skipped ids) for a split, decoded once.
+
+    A cache is reused when its sidecar (written after the array) carries the key of exactly
+    these rows, source and size, and the array has the expected shape; else it is rebuilt.
+    """
+    from core.data import images
+
+    npy = getattr(paths, f"{split}_cache")
+    if images.cache_is_current(npy, dataset.source, rows, size):
+        skipped = list(images.read_cache_info(npy).get("skipped_ids", []))
+        arr = images.open_cache(npy)
+        if arr.shape == (len(rows) - len(skipped), size, size):
+            return arr, skipped
+    _say(f"caching {len(rows)} {split} images at {size}×{size} → {npy}")
+    return images.build_cache(dataset.source, rows, size, npy, skip_missing=skip_missing,
+                              progress=progress)
+
+
+def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
+    if not skipped:
+        return rows
+    return rows[~rows["id"].astype(str).isin(set(skipped))].reset_index(drop=True)
+
+
+def _write_data(paths: StudyPaths, dataset, rows: dict[str, pd.DataFrame]) -> None:
+    from core.data import stats
+
+    classes = dataset.classes
+    labels = rows["eval"].copy()
+    labels.insert(0, "row", np.arange(len(labels), dtype=np.int64))
+    store.write_parquet(paths.labels, labels)
+    counts = pd.DataFrame({"class": classes})
+    for name, frame in rows.items():  # kept rows: skipped images are not counted
+        for kind, n in stats.label_counts(frame[classes].to_numpy(np.float32)).items():
+            counts[f"{name}_{kind}"] = n
+    store.write_parquet(paths.class_counts, counts)
+    for name in ("train", "eval"):
+        y = rows[name][classes].to_numpy(dtype=np.float32)
+        store.write_npy(paths.cooccurrence(name), stats.cooccurrence(y))
+    info = {}
+    for name, frame in rows.items():
+        y = frame[classes].to_numpy(dtype=np.float32)
+        hist = stats.findings_histogram(stats.findings_per_image(y, classes))
+        info[name] = {"images": int(len(frame)), "patients": int(frame["patient_id"].nunique()),
+                      "findings_per_image": {k: int(v) for k, v in hist.items()}}
+    store.write_json(paths.dataset_json, {"splits": info})
+
+
+def _study_json(cfg, dataset, spec, size, skipped) -> dict:
+    import dataclasses
+
+    return {
+        "schema_version": store.SCHEMA_VERSION,
+        "name": cfg.name,
+        "config": cfg.to_dict(),
+        "classes": list(dataset.classes),
+        "sparsities": list(cfg.sparsities),
+        "methods": list(cfg.methods),
+        "seeds": list(cfg.seeds),
+        "image_size": size,
+        "dataset": dataset.description,
+        "image_source": dataset.source.describe(),
+        "model_spec": dataclasses.asdict(spec),
+        "skipped_images": {k: len(v) for k, v in skipped.items()},
+        "skipped_image_ids": {k: v[:100] for k, v in skipped.items()},
+        "code_version": code_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+# --------------------------------------------------------------------------- units
+def unit_is_done(paths: StudyPaths, seed: int, marker: Path | None = None) -> bool:
+    """True when the unit marker exists and every file it lists has its recorded sha256."""
+    marker = marker or paths.unit_done(seed)
+    if not marker.is_file():
+        return False
+    try:
+        files = store.read_json(marker)["files"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    for rel, sha in files.items():
+        p = paths.root / rel
+        if not p.is_file() or store.sha256_file(p) != sha:
+            return False
+    return True
+
+
+def _mark(paths: StudyPaths, marker: Path, seed: int, files: list[Path], extra: dict) -> None:
+    listed = {p.relative_to(paths.root).as_posix(): store.sha256_file(p) for p in files}
+    store.write_json(marker, {"seed": seed, "files": listed, **extra,
+                              "finished": _dt.datetime.now(_dt.UTC).isoformat(
+                                  timespec="seconds")})
+
+
+def _trained_marker(paths: StudyPaths, seed: int) -> Path:
+    return paths.unit_done(seed).with_name(f"seed-{seed}.trained.json")
+
+
+def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int,
+             device, progress: bool) -> dict:
+    """One seed: train (or reuse verified trained weights) → predict every method → mark."""
+    from core import models
+    from core.predict import predict_grid
+    from core.train import train_seed
+
+    spec = models.spec(cfg.model)
+    t0 = time.perf_counter()
+    trained = _trained_marker(paths, seed)
+    if unit_is_done(paths, seed, trained):
+        _say(f"seed {seed}: reusing trained weights")
+        model = models.load_model(paths.weights(seed))[0]
+        info = store.read_json(trained).get("info", {})
+    else:
+        (tx, ty), (vx, vy) = data["train"], data["val"]
+        model, history, info = train_seed(cfg, classes, tx, ty, vx, vy, seed, device, progress)
+        meta = {"architecture": cfg.model, "classes": list(classes), "seed": seed,
+                "input_size": image_size_of(cfg), "best_epoch": info["best_epoch"],
+                "best_val_loss": info["best_val_loss"]}
+        models.save_model(paths.weights(seed), model, meta)
+        store.write_json(paths.model_meta(seed), {**meta, "spec": _spec_dict(spec),
+                                                  "training": info})
+        store.write_parquet(paths.history(seed), history)
+        _mark(paths, trained, seed,
+              [paths.weights(seed), paths.model_meta(seed), paths.history(seed)],
+              {"info": info})
+        _say(f"seed {seed}: trained {info['epochs_run']} epochs, best epoch "
+             f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
+             f"{info['seconds']:.1f} s")
+    ex, _ = data["eval"]
+    grid = predict_grid(model, spec, ex, cfg.methods, cfg.sparsities, seed, device,
+                        cfg.predict_batch_size, progress, amp=cfg.train.amp,
+                        channels_last=cfg.train.channels_last)
+    outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
+    for method, (preds, measured) in grid.items():
+        store.write_npy(paths.predictions(method, seed), preds)
+        store.write_json(paths.measured_sparsity(method, seed), {
+            "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
+            "measured": measured})
+        outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
+    seconds = time.perf_counter() - t0
+    _mark(paths, paths.unit_done(seed), seed, outputs, {"seconds": seconds, "training": info})
+    _say(f"seed {seed}: done in {seconds:.1f} s")
+    return info
+
+
+def _spec_dict(spec) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(spec) if dataclasses.is_dataclass(spec) else dict(spec)
+
+
+# --------------------------------------------------------------------------- runner
+def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
+    """Check, load the dataset, build caches and write the shared data/ files and study.json.
+
+    Returns (paths, dataset, {split: (images memmap, labels float32)})."""
+    from core import models
+    from core.data import load_dataset
+
+    check_config(cfg)
+    paths = StudyPaths(out_dir)
+    _check_folder(paths, cfg)
+    size = image_size_of(cfg)
+    dataset = load_dataset(cfg.dataset, image_size=size)
+    rows = {"train": dataset.split("train"), "val": dataset.split("val"),
+            "eval": dataset.split(cfg.dataset.eval_split)}
+    for name, frame in rows.items():
+        if len(frame) == 0:
+            split = cfg.dataset.eval_split if name == "eval" else name
+            raise ConfigError(f"dataset {cfg.dataset.name!r} has no {split!r} images "
+                              f"(needed for {'evaluation' if name == 'eval' else name}); "
+                              "check dataset.options and dataset.eval_split")
+    paths.root.mkdir(parents=True, exist_ok=True)
+    data, skipped = {}, {}
+    for name in _SPLIT_CACHES:
+        arr, skipped[name] = ensure_cache(paths, name, dataset, rows[name], size,
+                                          cfg.dataset.skip_missing_images, progress)
+        rows[name] = _kept(rows[name], skipped[name])
+        if len(rows[name]) == 0:
+            raise ConfigError(f"no readable {name} images left after skipping missing ones")
+        data[name] = (arr, dataset.labels(rows[name]))
+    if not paths.study_json.is_file():
+        _write_data(paths, dataset, rows)
+        store.write_json(paths.study_json,
+                         _study_json(cfg, dataset, models.spec(cfg.model), size, skipped))
+    return paths, dataset, data
+
+
+def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
+    """Analysis (if available) and manifest.json, once every seed's unit is done."""
+    missing = [s for s in cfg.seeds if not unit_is_done(paths, s)]
+    if missing:
+        _say(f"not finalised: seed(s) {missing} still to run")
+        return False
+    store.clean_temp_files(paths.root)
+    try:
+        from core.analysis import analyze_study
+    except ImportError:
+        _say("note: core.analysis is not available yet; analysis skipped")
+    else:
+        _say("analysing")
+        analyze_study(paths.root, log=lambda msg: _say(f"  {msg}"))
+    store.write_manifest(paths.root)
+    return True
+
+
+def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
+              finalize: bool = True) -> Path:
+    """Run (or resume) a study into `out_dir`; returns the study folder.
+
+    `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
+    `finalize`: write analysis and manifest when all seeds are done.
+    """
+    import torch
+
+    from core.train import resolve_device
+
+    check_config(cfg)
+    if only_seeds is not None:
+        unknown = sorted(set(only_seeds) - set(cfg.seeds))
+        if unknown:
+            raise ConfigError(f"only_seeds: {unknown} not among the config's seeds {cfg.seeds}")
+    device = resolve_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    out = Path(out_dir)
+    # A run of a subset of seeds may share the folder with other processes' in-flight temp
+    # files; only a whole-study run (the usual resume) may remove them.
+    if only_seeds is None and out.is_dir() and (out / store.STUDY_JSON).is_file():
+        n = store.clean_temp_files(out)
+        if n:
+            _say(f"removed {n} stale temp file(s) left by an interrupted run")
+    t0 = time.perf_counter()
+    paths, dataset, data = prepare(cfg, out, progress)
+    seeds = list(cfg.seeds if only_seeds is None else only_seeds)
+    for seed in seeds:
+        if unit_is_done(paths, seed):
+            _say(f"seed {seed}: already done, skipped")
+            continue
+        run_unit(cfg, paths, dataset.classes, data, seed, device, progress)
+    if finalize and finalize_study(paths, cfg):
+        _say(f"study finished in {time.perf_counter() - t0:.1f} s: {paths.root}")
+    return paths.root
+
+
+# --------------------------------------------------------------------------- CLI
+def passive_omp_threads() -> None:
+    """Let idle OpenMP threads sleep instead of spinning, unless the user chose otherwise.
+
+    On a CPU shared with other jobs, spinning threads burn the time slices their partners
+    need: measured on the 2-core machine next to one busy process, pruning + prediction with
+    2 threads ran 7–40× slower than with 1, and as fast as expected with PASSIVE. libgomp
+    reads the variable when torch is loaded, so this only acts before the first torch import.
+    """
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _seed_args(args):
+    seeds = getattr(args, "seeds", None)
+    if isinstance(seeds, str):
+        seeds = [int(s) for s in seeds.split(",") if s.strip()]
+    return seeds, not getattr(args, "no_finalize", False)
+
+
+def main_study(args) -> int:
+    passive_omp_threads()
+    cfg = StudyConfig.load(args.config, args.set)
+    out = Path(args.out) if args.out else Path("studies") / cfg.name
+    seeds, finalize = _seed_args(args)
+    try:
+        run_study(cfg, out, progress=not args.no_progress, only_seeds=seeds, finalize=finalize)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def main_demo(args) -> int:
+    from core.demo import demo_config
+
+    passive_omp_threads()
+    cfg = demo_config(quick=args.quick, overrides=args.set)
+    seeds, finalize = _seed_args(args)
+    try:
+        run_study(cfg, Path(args.out), progress=not args.no_progress, only_seeds=seeds,
+                  finalize=finalize)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
