@@ -67,6 +67,9 @@ class StudyConfig:
     methods: list[str] = field(default_factory=lambda: ["l1_global", "random"])
     sparsities: list[int] = field(default_factory=lambda: list(DEFAULT_SPARSITIES))
     predict_batch_size: int = 512
+    # float16 halves the stored dense weights (the shipped demo must stay small); the weights
+    # are rounded *before* prediction, so the stored file is exactly the model evaluated.
+    weights_dtype: str = "float32"
     train: TrainConfig = field(default_factory=TrainConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
@@ -153,6 +156,7 @@ class StudyConfig:
         if not 0 < a.pie_percentile < 100:
             raise ConfigError(f"analysis.pie_percentile: {a.pie_percentile} outside (0, 100)")
         _choice("analysis.pair_variant", a.pair_variant, ["paper", "plain"])
+        _choice("weights_dtype", self.weights_dtype, ["float32", "float16"])
 
 
 # ---------------------------------------------------------------------- helpers

@@ -253,7 +253,20 @@ def _smallcnn_wide(num_classes: int, pretrained: bool) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- checkpoints
-def save_model(path, model: nn.Module, meta: dict) -> Path:
+def round_weights_(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Round every floating tensor of the state (weights, BN statistics) to `dtype`, in place.
+
+    The model keeps its own dtype; only the values change, so a model saved afterwards with
+    `save_model(..., dtype=dtype)` loads back bit-identical to the one that was evaluated.
+    """
+    with torch.no_grad():
+        for t in model.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.to(dtype))
+    return model
+
+
+def save_model(path, model: nn.Module, meta: dict, dtype: torch.dtype | None = None) -> Path:
     """Write `model`'s weights as safetensors, with `meta` as JSON metadata, atomically.
 
     `meta` needs "architecture" (a registered name) and "classes" (the class order of the
@@ -271,6 +284,9 @@ def save_model(path, model: nn.Module, meta: dict) -> Path:
     # safetensors refuses non-contiguous or shared tensors; a state dict copy on the CPU is
     # neither, whatever device or memory format the model uses.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+        full["weights_dtype"] = str(dtype).replace("torch.", "")
     header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
               "meta": json.dumps(full, sort_keys=True)}
     data = save(tensors, metadata=header)
@@ -294,5 +310,6 @@ def load_model(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dic
                          f"this code reads version {_FORMAT_VERSION}")
     meta = json.loads(header["meta"])
     model = create(meta["architecture"], int(meta["num_classes"]))
+    # load_state_dict copies into the model's float32 tensors, widening float16 files exactly
     model.load_state_dict(load(raw), strict=True)
     return model.to(device).eval(), meta

@@ -224,6 +224,8 @@ def _trained_marker(paths: StudyPaths, seed: int) -> Path:
 def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int,
              device, progress: bool) -> dict:
     """One seed: train (or reuse verified trained weights) → predict every method → mark."""
+    import torch
+
     from core import models
     from core.predict import predict_grid
     from core.train import train_seed
@@ -241,7 +243,10 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
         meta = {"architecture": cfg.model, "classes": list(classes), "seed": seed,
                 "input_size": image_size_of(cfg), "best_epoch": info["best_epoch"],
                 "best_val_loss": info["best_val_loss"]}
-        models.save_model(paths.weights(seed), model, meta)
+        dtype = getattr(torch, cfg.weights_dtype)
+        if dtype != torch.float32:
+            models.round_weights_(model, dtype)  # predictions use exactly the stored weights
+        models.save_model(paths.weights(seed), model, meta, dtype=dtype)
         store.write_json(paths.model_meta(seed), {**meta, "spec": _spec_dict(spec),
                                                   "training": info})
         store.write_parquet(paths.history(seed), history)

@@ -156,3 +156,28 @@ def test_pretrained_loaded_from_hub_cache(hub_dir):
     assert torch.equal(model.conv1.weight, imagenet.conv1.weight)
     assert torch.equal(model.layer4[1].bn2.running_var, imagenet.layer4[1].bn2.running_var)
     assert model.fc.out_features == 3
+
+
+def test_float16_weights_round_trip_to_the_evaluated_model(tmp_path):
+    """weights_dtype=float16: rounding first makes the stored file exactly the model used."""
+    import torch
+
+    from core import models
+
+    torch.manual_seed(0)
+    model = models.create("smallcnn", num_classes=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    models.round_weights_(model, torch.float16)
+    changed = [k for k, v in model.state_dict().items()
+               if v.is_floating_point() and not torch.equal(v, before[k])]
+    assert changed, "float32 init should not be exactly representable in float16"
+    path = models.save_model(tmp_path / "w.safetensors", model,
+                             {"architecture": "smallcnn", "classes": ["a", "b", "c"]},
+                             dtype=torch.float16)
+    full_size = sum(v.numel() * 4 for v in before.values() if v.is_floating_point())
+    assert path.stat().st_size < 0.6 * full_size
+    loaded, meta = models.load_model(path)
+    assert meta["weights_dtype"] == "float16"
+    for k, v in model.state_dict().items():
+        assert loaded.state_dict()[k].dtype == v.dtype
+        assert torch.equal(loaded.state_dict()[k], v), k
