@@ -37,8 +37,10 @@ def parse_cli_roots(argv: Sequence[str]) -> list[str]:
 
 
 def study_roots(argv: Sequence[str] = (), environ: Mapping[str, str] | None = None,
-                default: Path | None = DEFAULT_ROOT) -> list[Path]:
+                default: Path | None | str = "artifacts") -> list[Path]:
     environ = os.environ if environ is None else environ
+    if default == "artifacts":  # looked up at call time, so tests can point it elsewhere
+        default = DEFAULT_ROOT
     raw: list[str | Path] = [default] if default is not None else []
     raw += [p for p in environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
     raw += parse_cli_roots(argv)

@@ -10,7 +10,8 @@ from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "app.py")
-DEMO_DIRS = [REPO / "artifacts" / "demo", Path("/tmp/quickdemo")]
+# the shipped demo study (the quick demo is exercised end to end by tests/test_study.py)
+DEMO_DIRS = [REPO / "artifacts" / "demo"]
 
 
 @pytest.fixture(scope="session")
@@ -41,5 +42,5 @@ def app_test(monkeypatch):
 
 
 def demo_studies() -> list[Path]:
-    """Real studies made by `python -m core demo` where present (skipped otherwise)."""
+    """The shipped demo study, made by `python -m core demo` (skipped where absent)."""
     return [d for d in DEMO_DIRS if (d / "manifest.json").is_file()]
