@@ -29,7 +29,7 @@ view = reader_ui.study_view(study)
 forms = db.forms()
 if forms.empty:
     st.info("There are no reading forms for this study yet. The researcher creates them on "
-            "the *Reader setup* page.")
+            "the *Reader study → Set up* page.")
     st.stop()
 
 name = st.text_input("Your name", key="rs_name", max_chars=100,

@@ -25,7 +25,7 @@ st.download_button("⬇ Every answer (CSV)", data=db.export_csv(), file_name="re
                    help="One row per reader and image, with form, PIE flag, method, sparsity, "
                         "comment and times.")
 if everything.empty:
-    st.info("No answers yet. Readers rate images on the *Reader: reading* page.")
+    st.info("No answers yet. Readers rate images on the *Reader study → Read* page.")
     st.stop()
 
 sets = db.form_sets()
