@@ -43,5 +43,5 @@ if reader:
                                 for p in reader]
 
 page = st.navigation(sections)
-open_study()
+open_study(reading=page.title == "Read")
 page.run()

@@ -115,8 +115,8 @@ _KEYS = {"classes": "f_classes", "sparsity": "f_k", "sparsity_range": "f_kr",
          "methods": "f_methods", "seed_range": "f_seeds"}
 
 
-def sidebar_filters(entry) -> Filters:
-    """Draw the study-wide filters in the sidebar and keep them in the URL."""
+def sidebar_filters(entry, container=None) -> Filters:
+    """Draw the study-wide filters in the sidebar (or `container`) and keep them in the URL."""
     import streamlit as st
 
     ss = st.session_state
@@ -139,8 +139,9 @@ def sidebar_filters(entry) -> Filters:
         if key not in ss and "_keep_" + key in ss:
             ss[key] = ss["_keep_" + key]
     _sanitize(ss, classes, grid, methods, seeds)
-    sb = st.sidebar
-    sb.subheader("Filters")
+    sb = st.sidebar if container is None else container
+    if container is None:
+        sb.subheader("Filters")
     sb.multiselect("Diseases", classes, key=_KEYS["classes"],
                    help="Classes shown in the curves and tables; empty = all.")
     nonzero = [k for k in grid if k > 0] or grid

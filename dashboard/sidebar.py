@@ -43,7 +43,9 @@ def _fail(message: str) -> None:
     st.session_state["_ctx_error"] = message
 
 
-def open_study() -> None:
+def open_study(reading: bool = False) -> None:
+    """Study picker, verification and filters; `reading`: a clinician's page, where the
+    research filters are folded away (they reveal nothing per image, but are not theirs)."""
     ss = st.session_state
     roots = study_roots(sys.argv[1:])
     entries = loaders.discover(tuple(str(r) for r in roots))
@@ -98,7 +100,8 @@ def open_study() -> None:
     if no_w:
         sb.info(f"No model weights for seed(s) {_seed_text(no_w)}: everything is shown "
                 "except Grad-CAM for those seeds.", icon=":material/info:")
-    filters = sidebar_filters(entry)
+    box = sb.expander("Research filters (not used while reading)") if reading else None
+    filters = sidebar_filters(entry, container=box)
     ss["_ctx"] = loaders.Context(entry=entry, data=data, filters=filters, problems=[])
     ss["_ctx_error"] = None
 
