@@ -41,7 +41,9 @@ sys.path.insert(0, str(ROOT))
 from core import store  # noqa: E402
 from core.config import StudyConfig  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_md import append_to_section  # noqa: E402
+
 SECTION = "## Analysis of a paper-scale study"
 NIH_TRAIN_COUNTS = {   # PAPER_FACTS.md, NIH-CXR-LT train counts (of 78,506 images)
     "No Finding": 44625, "Infiltration": 12739, "Effusion": 7919, "Atelectasis": 7587,
@@ -150,19 +152,6 @@ def reference_pie_corr(paths: store.StudyPaths, seeds: list[int], sparsity_index
     return time.perf_counter() - t0, time.process_time() - c0, corr
 
 
-def append_result(row: str, header: str) -> None:
-    """Add a row to this benchmark's section of RESULTS.md (created if missing)."""
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{header}\n"
-    start = text.index(SECTION)
-    nxt = text.find("\n## ", start + len(SECTION))
-    end = len(text) if nxt < 0 else nxt
-    section = text[start:end].rstrip("\n") + "\n" + row + "\n"
-    text = text[:start] + section + ("\n" + text[end:].lstrip("\n") if nxt >= 0 else "")
-    RESULTS.write_text(text)
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=30)
@@ -220,7 +209,7 @@ def main(argv=None) -> dict:
                f"{scale:g} | +{res['ref_pie_cpu_s']:.0f} s (1 sparsity measured × 19) | "
                f"{res['speedup_metrics_wall']:.0f}× / {res['speedup_metrics_cpu']:.0f}× / "
                f"{res['speedup_all_cpu']:.0f}× | {diff:.1e} | {pie_diff:.1e} |")
-        append_result(row, header)
+        append_to_section(SECTION, row, preamble=header)
     return res
 
 

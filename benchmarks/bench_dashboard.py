@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")   # no "no runtime" warnings
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+from results_md import append_to_section  # noqa: E402
+
 SECTION = "## Dashboard"
 
 # Runs in a fresh interpreter: AppTest over the study, timings and peak memory as JSON.
@@ -186,18 +187,6 @@ def run_gradcam(study: Path) -> dict:
     return res
 
 
-def append_result(text_rows: str) -> None:
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-    start = text.index(SECTION)
-    nxt = text.find("\n## ", start + len(SECTION))
-    end = len(text) if nxt < 0 else nxt
-    section = text[start:end].rstrip("\n") + "\n\n" + text_rows.rstrip("\n") + "\n"
-    text = text[:start] + section + ("\n" + text[end:].lstrip("\n") if nxt >= 0 else "")
-    RESULTS.write_text(text)
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=30)
@@ -214,7 +203,7 @@ def main(argv=None) -> dict:
                                                                 for x in os.getloadavg())}
     print(json.dumps(res, indent=2))
     if not args.no_write:
-        append_result(_markdown(res, args))
+        append_to_section(SECTION, "\n" + _markdown(res, args))
     return res
 
 

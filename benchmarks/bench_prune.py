@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core import models, prune  # noqa: E402
-from core.store import atomic_write  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_md import RESULTS, append_to_section  # noqa: E402
+
 SECTION = "## Pruning ResNet50 at 19 sparsities"
 HEADER = ("| machine | date | weights | reference s | ours s | ratio | masks identical "
           "| topk fallbacks |\n|---|---|---|---:|---:|---:|---|---|")
@@ -136,20 +137,6 @@ def machine(device: str) -> str:
     return f"{cpu}, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
 
 
-def append_result(row: str) -> None:
-    """Add a row to this benchmark's section of RESULTS.md (created if missing)."""
-    text = RESULTS.read_text() if RESULTS.is_file() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n`python benchmarks/bench_prune.py`\n\n" \
-                                   f"{HEADER}\n"
-    start = text.index(SECTION)
-    nxt = text.find("\n## ", start + len(SECTION))
-    end = len(text) if nxt < 0 else nxt
-    section = text[start:end].rstrip("\n") + "\n" + row + "\n"
-    text = text[:start] + section + ("\n" + text[end:].lstrip("\n") if nxt >= 0 else "")
-    atomic_write(RESULTS, lambda fh: fh.write(text.encode()))
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
@@ -191,7 +178,8 @@ def main(argv=None) -> int:
            f"| {', '.join(map(str, fallbacks)) or 'none'} |")
     print(row)
     if not args.no_write:
-        append_result(row)
+        append_to_section(SECTION, row,
+                          preamble=f"`python benchmarks/bench_prune.py`\n\n{HEADER}")
         print(f"appended to {RESULTS}")
     return 0 if identical and restored else 1
 

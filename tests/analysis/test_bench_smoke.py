@@ -1,4 +1,5 @@
-"""benchmarks/bench_analysis.py stays runnable: a tiny run, and its RESULTS.md section logic."""
+"""benchmarks/bench_analysis.py stays runnable: a tiny run, and the RESULTS.md section logic
+(benchmarks/results_md.py, shared by the benchmarks)."""
 from __future__ import annotations
 
 import importlib.util
@@ -24,13 +25,14 @@ def test_tiny_run_agrees_with_the_reference(bench, tmp_path):
     assert list(tmp_path.iterdir()) == []          # the temporary study is gone
 
 
-def test_rows_go_into_this_benchmark_section_only(bench, tmp_path, monkeypatch):
+def test_rows_go_into_this_benchmark_section_only(bench, tmp_path):
+    from results_md import append_to_section  # benchmarks/ is on sys.path once bench loads
+
     results = tmp_path / "RESULTS.md"
     results.write_text("# Benchmark results\n\n## Other\n\n| a |\n")
-    monkeypatch.setattr(bench, "RESULTS", results)
-    bench.append_result("| row 1 |", "| header |")
+    append_to_section(bench.SECTION, "| row 1 |", preamble="| header |", path=results)
     results.write_text(results.read_text() + "\n## Later section\n\nkeep me\n")
-    bench.append_result("| row 2 |", "| header |")
+    append_to_section(bench.SECTION, "| row 2 |", preamble="| header |", path=results)
     text = results.read_text()
     section = text[text.index(bench.SECTION):text.index("## Later section")]
     assert section.count("| header |") == 1
