@@ -72,10 +72,11 @@ def is_no_finding(name: str) -> bool:
 
 
 def n_findings(labels, classes) -> np.ndarray:
-    """Positive findings per image, "No Finding" excluded, NaN counted as absent."""
-    y = _label_matrix(labels, classes)
-    keep = np.array([not is_no_finding(c) for c in classes], dtype=bool)
-    return (y[:, keep] == 1).sum(axis=1)
+    """Positive findings per image, "No Finding" (any spelling) excluded, NaN counted as absent."""
+    from core.data.stats import findings_per_image
+
+    no_finding = [c for c in classes if is_no_finding(c)]
+    return findings_per_image(_label_matrix(labels, classes), list(classes), exclude=no_finding)
 
 
 def finding_bin(counts: np.ndarray) -> np.ndarray:
@@ -113,22 +114,16 @@ def groundtruth_comparison(table: pd.DataFrame, pie_mask) -> dict:
     """{label_noise: {...}, quality: {...}} for whichever of the two columns `table` has."""
     mask = _mask(pie_mask, len(table))
     out: dict = {}
-    if "label_noise" in table:
-        v = table["label_noise"].to_numpy(dtype=np.float64)
+    # label_noise is 0/1, so its mean is a rate; quality is a score with a mean
+    for column, stat in (("label_noise", "rate"), ("quality", "mean")):
+        if column not in table:
+            continue
+        v = table[column].to_numpy(dtype=np.float64)
         a, b = v[mask & ~np.isnan(v)], v[~mask & ~np.isnan(v)]
         u, p = _mann_whitney(a, b)
-        out["label_noise"] = {
-            "rate_pie": float(a.mean()) if a.size else math.nan,
-            "rate_nonpie": float(b.mean()) if b.size else math.nan,
-            "n_pie": int(a.size), "n_nonpie": int(b.size), "u": u, "p": p,
-        }
-    if "quality" in table:
-        v = table["quality"].to_numpy(dtype=np.float64)
-        a, b = v[mask & ~np.isnan(v)], v[~mask & ~np.isnan(v)]
-        u, p = _mann_whitney(a, b)
-        out["quality"] = {
-            "mean_pie": float(a.mean()) if a.size else math.nan,
-            "mean_nonpie": float(b.mean()) if b.size else math.nan,
+        out[column] = {
+            f"{stat}_pie": float(a.mean()) if a.size else math.nan,
+            f"{stat}_nonpie": float(b.mean()) if b.size else math.nan,
             "n_pie": int(a.size), "n_nonpie": int(b.size), "u": u, "p": p,
         }
     return out
