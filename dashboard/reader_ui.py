@@ -19,6 +19,7 @@ import streamlit as st
 
 from core.reader import ReaderDB, label_words
 from core.store import STUDY_JSON, StudyPaths, open_npy, read_json
+from dashboard.data import StudyData
 
 # Clinicians read at a size where small findings are visible; the demo's model input
 # (e.g. 64 px) would be too small, so pixels are re-rendered or upscaled to this.
@@ -66,50 +67,34 @@ def _reader_db(path: str) -> ReaderDB:
     return ReaderDB.for_study(path)
 
 
-class StudyView:
-    """The few facts of a study the reader pages need, read without any heavy import."""
+class StudyView(StudyData):
+    """A study as the reader pages see it: the dashboard's StudyData (study.json, labels
+    in row order, image source) plus the PIE settings the analysis recorded."""
 
     def __init__(self, study: Path):
-        self.path = Path(study)
-        self.paths = StudyPaths(self.path)
-        self.meta = read_json(self.paths.study_json)
-        self.classes: list[str] = list(self.meta["classes"])
-        cfg = self.meta.get("config") or {}
-        self.methods: list[str] = list(self.meta.get("methods") or cfg.get("methods") or [])
+        super().__init__(study)
         params_path = self.paths.analysis_dir / "params.json"
         self.params: dict = read_json(params_path) if params_path.is_file() else {}
-        grid = self.params.get("sparsities") or self.meta.get("sparsities") or []
+        grid = self.params.get("sparsities") or self.sparsities
         self.pie_sparsities = [int(k) for k in grid if int(k) > 0]
-        analysis = cfg.get("analysis") or {}
         self.default_sparsity = int(self.params.get("pie_sparsity",
-                                                    analysis.get("pie_sparsity", 90)))
-        self.default_percentile = float(self.params.get("pie_percentile",
-                                                        analysis.get("pie_percentile", 5.0)))
-        self.labels = self._labels()
+                                                    self.analysis_cfg.get("pie_sparsity", 90)))
+        self.default_percentile = float(self.params.get(
+            "pie_percentile", self.analysis_cfg.get("pie_percentile", 5.0)))
 
     @property
     def has_pie_analysis(self) -> bool:
-        return bool(self.params) and any(
-            (self.paths.analysis_dir / "pie_corr" / f"{m}.npy").is_file() for m in self.methods)
-
-    def _labels(self) -> pd.DataFrame:
-        df = pd.read_parquet(self.paths.labels)
-        if "row" not in df:
-            df["row"] = np.arange(len(df))
-        return df.set_index("row", drop=False)
+        return bool(self.params) and any(self.pie_corr(m) is not None for m in self.methods)
 
     def label_text(self, row: int) -> str:
         return label_words(self.labels.loc[int(row)], self.classes)
 
-    def image(self, row: int, size: int = DISPLAY_SIZE) -> np.ndarray | None:
+    def display_image(self, row: int, size: int = DISPLAY_SIZE) -> np.ndarray | None:
         """uint8 [H, W] of eval image `row`: re-rendered/decoded at `size` from the study's
         image source, else the eval cache (upscaled), else None."""
         rows = self.labels.loc[[int(row)]]
         try:
-            from core.data import source_from_description
-
-            source = source_from_description(self.meta["image_source"])
-            return np.asarray(source.load(rows, size), dtype=np.uint8)[0]
+            return np.asarray(self.image_source.load(rows, size), dtype=np.uint8)[0]
         except Exception:  # missing files, unknown source kind, …: try the cache
             pass
         try:
@@ -140,7 +125,7 @@ def image(study: Path, row: int) -> np.ndarray | None:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _display_image(path: str, stamp: int, row: int) -> np.ndarray | None:
-    return _study_view(path, stamp).image(row)
+    return _study_view(path, stamp).display_image(row)
 
 
 # --------------------------------------------------------------------------- charts
