@@ -51,7 +51,8 @@ from core.predict import flush_denormals, predict_grid  # noqa: E402
 SPARSITIES = list(range(0, 100, 5))
 CLASSES = 15
 SIZE = 64
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_md import RESULTS, append_to_section  # noqa: E402
 
 
 # --------------------------------------------------------------------------- inputs
@@ -213,8 +214,7 @@ def append_cuda_results(r: dict) -> None:
     train = (f"training (epoch 2 of {r['train_images']} images: BCE + Adam, flip/rotation "
              "on the GPU, val pass included)")
     text = "\n".join([
-        "", "## Prediction grid and training on CUDA", "",
-        f"`python benchmarks/bench_predict.py --cuda` — {dt.date.today().isoformat()}, card: "
+        "", f"`python benchmarks/bench_predict.py --cuda` — {dt.date.today().isoformat()}, card: "
         f"**{r['card']}** (torch {r['torch']}, autocast {r['amp_dtype']} for training and "
         "float16 for prediction, channels-last), "
         f"ResNet50 at 256×256, 20 classes, batch {r['batch_size']}, random pixels.", "",
@@ -223,8 +223,7 @@ def append_cuda_results(r: dict) -> None:
         f"| {train} | {r['train_images_per_s']} |", "",
         "Float16 autocast vs float32 outputs of the dense (random-init) model, 64 images: "
         f"max |Δ sigmoid| = {r['amp_vs_fp32_max_abs_diff']:.1e}.", ""])
-    with open(RESULTS, "a") as fh:
-        fh.write(text)
+    append_to_section("## Prediction grid and training on CUDA", text)
     print(f"appended to {RESULTS}")
 
 
@@ -334,8 +333,7 @@ def append_results(r: dict) -> None:
     ref = (f"reference: per model re-create + load + `torch.nn.utils.prune` hooks + "
            f"DataLoader decoding the PNGs ({r['ref_workers']} workers){extrap}")
     text = "\n".join([
-        "", "## Prediction grid", "",
-        f"`python benchmarks/bench_predict.py` — {dt.date.today().isoformat()}, machine: "
+        "", f"`python benchmarks/bench_predict.py` — {dt.date.today().isoformat()}, machine: "
         f"2-core CPU ({cpu}, {r['threads']} torch threads, torch {r['torch']}), shared with "
         f"other jobs. {r['seeds']} seeds × {r['sparsities']} sparsities (l1_global) × "
         f"{r['images']} evaluation images stored as {r['png_size']}×{r['png_size']} PNG "
@@ -354,8 +352,7 @@ def append_results(r: dict) -> None:
         "is paid once per study, not per model). Same outputs: max |ours − reference| = "
         f"{r['max_abs_diff']:.1e} over every seed, sparsity, image and class (ours are stored "
         "as float16).", ""])
-    with open(RESULTS, "a") as fh:
-        fh.write(text)
+    append_to_section("## Prediction grid", text)
     print(f"appended to {RESULTS}")
 
 

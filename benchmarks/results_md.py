@@ -15,9 +15,10 @@ def append_to_section(section: str, body: str, preamble: str = "", path: Path = 
     header) under its heading; sections written by other benchmarks are left as they are.
     """
     text = path.read_text() if path.is_file() else "# Benchmark results\n"
-    if section not in text:
-        text = text.rstrip("\n") + f"\n\n{section}\n" + (f"\n{preamble}\n" if preamble else "")
-    start = text.index(section)
+    line = f"\n{section}\n"   # the whole heading line: "## A" must not match "## A and B"
+    if line not in text:
+        text = text.rstrip("\n") + f"\n{line}" + (f"\n{preamble}\n" if preamble else "")
+    start = text.index(line) + 1
     nxt = text.find("\n## ", start + len(section))
     end = len(text) if nxt < 0 else nxt
     part = text[start:end].rstrip("\n") + "\n" + body.rstrip("\n") + "\n"
