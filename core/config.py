@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,7 @@ class StudyConfig:
     def validate(self) -> None:
         from core import registries
 
+        check_study_name(self.name)
         _choice("dataset.name", self.dataset.name, registries.dataset_names())
         _choice("model", self.model, registries.model_names())
         for m in self.methods:
@@ -224,15 +226,60 @@ def _coerce(key: str, value, f: dataclasses.Field):
     return value
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *anchor` merges defaults that explicit keys may override
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            continue  # the base constructor reports unhashable keys itself
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            where = f"line {line}" if seen[key] == line else f"lines {seen[key]} and {line}"
+            raise ConfigError(f"duplicate key {key!r} ({where}); give each key once")
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _unique_mapping)
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
+    """json `object_pairs_hook`: refuse a key given twice in one object (json keeps the last)."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ConfigError(f"duplicate key {key!r}; give each key once")
+        out[key] = value
+    return out
+
+
+def parse_config_text(text: str, json_format: bool = False):
+    """YAML (or JSON) text → Python data; a key repeated in any mapping is an error."""
+    if json_format:
+        return json.loads(text, object_pairs_hook=_unique_object)
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def read_config_file(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
     text = path.read_text()
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = parse_config_text(text, json_format=path.suffix == ".json")
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{path}: cannot parse ({exc})") from exc
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -240,12 +287,42 @@ def read_config_file(path) -> dict:
     return data
 
 
+def check_study_name(name) -> None:
+    """`name` becomes the folder `studies/<name>` when no --out is given: it must be one
+    plain folder name, never a path (`../x`, `/abs`, `a/b`) or a name a shell misreads."""
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"name: must be a non-empty folder name, got {name!r}")
+    bad = None
+    if name != name.strip():
+        bad = "leading or trailing spaces"
+    elif name in (".", ".."):
+        bad = "it names the current or parent folder"
+    elif "/" in name or "\\" in name:
+        bad = "it contains a path separator (/ or \\)"
+    elif name.startswith("-"):
+        bad = "it starts with '-' (read as an option by command-line tools)"
+    elif name.startswith("~"):
+        bad = "it starts with '~' (a home folder to a shell)"
+    elif any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        bad = "it contains a control or invisible formatting character"
+    elif ":" in name:
+        bad = "it contains ':' (a drive or stream name on Windows)"
+    elif len(name.encode("utf-8")) > 200:
+        bad = "it is longer than 200 bytes"
+    if bad:
+        raise ConfigError(f"name: {name!r} is not a single safe folder name: {bad}; "
+                          "use letters, digits, '-', '_' or '.', e.g. name: my-study")
+
+
 def apply_override(data: dict, item: str) -> None:
     """Apply one ``key.path=value`` override (value parsed as YAML) to a nested dict."""
     if "=" not in item:
         raise ConfigError(f"override {item!r}: expected key.path=value, e.g. train.epochs=5")
     key, raw = item.split("=", 1)
-    value: Any = yaml.safe_load(raw) if raw.strip() else ""
+    try:
+        value: Any = parse_config_text(raw) if raw.strip() else ""
+    except (yaml.YAMLError, ConfigError) as exc:
+        raise ConfigError(f"override {item!r}: cannot parse the value ({exc})") from exc
     parts = key.strip().split(".")
     node = data
     for p in parts[:-1]:

@@ -73,3 +73,53 @@ def test_invalid_configs_name_the_key(tmp_path, text, message):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         StudyConfig.load(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("text, key", [
+    ("name: a\nseeds: [0]\nname: b\n", "name"),
+    ("train:\n  epochs: 3\n  lr: 0.1\n  epochs: 5\n", "epochs"),
+    ("dataset:\n  options: {n_images: 10, n_images: 20}\n", "n_images"),
+])
+def test_duplicate_yaml_keys_are_refused_by_name(tmp_path, text, key):
+    # PyYAML's safe_load keeps the last value silently; every mapping level is checked
+    with pytest.raises(ConfigError, match=rf"study\.yaml: duplicate key '{key}'"):
+        StudyConfig.load(_write(tmp_path, text))
+
+
+def test_duplicate_json_keys_are_refused_by_name(tmp_path):
+    text = '{"seeds": [0], "train": {"epochs": 3, "epochs": 4}}'
+    with pytest.raises(ConfigError, match=r"s\.json: duplicate key 'epochs'"):
+        StudyConfig.load(_write(tmp_path, text, "s.json"))
+
+
+def test_yaml_merge_keys_still_override_without_being_duplicates(tmp_path):
+    text = ("x-defaults: &d {epochs: 3, lr: 0.5}\n")
+    from core.config import parse_config_text
+
+    data = parse_config_text(text + "train:\n  <<: *d\n  epochs: 7\n")
+    assert data["train"] == {"epochs": 7, "lr": 0.5}
+
+
+def test_duplicate_key_inside_an_override_value_is_refused():
+    with pytest.raises(ConfigError, match=r"override .*duplicate key 'n_images'"):
+        StudyConfig().with_overrides(["dataset.options={n_images: 1, n_images: 2}"])
+
+
+@pytest.mark.parametrize("name", ["../..", "..", ".", "/tmp/x", "a/b", "a\\b", "", " ",
+                                  "-rf", "a\x00b", "tab\there", "C:study", "~root"])
+def test_study_name_must_be_one_safe_folder_name(name):
+    # without --out the name becomes studies/<name>; these would write elsewhere or confuse
+    with pytest.raises(ConfigError, match=r"^name: "):
+        StudyConfig(name=name).validate()
+
+
+@pytest.mark.parametrize("name", ["demo", "nih-cxr-lt_30seeds", "études.v2", "胸部"])
+def test_plain_and_unicode_study_names_are_accepted(name):
+    StudyConfig(name=name).validate()
+
+
+def test_study_name_is_checked_on_load_and_override(tmp_path):
+    with pytest.raises(ConfigError, match=r"name: '\.\./\.\./x' is not a single safe folder"):
+        StudyConfig.load(_write(tmp_path, "name: ../../x\n"))
+    with pytest.raises(ConfigError, match=r"name: '/etc' is not a single safe folder"):
+        StudyConfig().with_overrides(["name=/etc"])

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data.labels import read_csv_checked  # the header checks every label CSV gets
+
 METADATA_NAME = "Data_Entry_2017_v2020.csv.gz"
 # The 14 findings of ChestX-ray14 plus No Finding, ordered by frequency (real counts).
 CLASSES = [
@@ -36,7 +38,7 @@ def metadata_path() -> Path:
 def read_metadata(path: str | Path | None = None) -> pd.DataFrame:
     """One row per image: id, patient_id, age, sex, view and a 0/1 float32 column per class."""
     path = Path(path) if path is not None else metadata_path()
-    raw = pd.read_csv(path)
+    raw = read_csv_checked(path)
     required = ["Image Index", "Finding Labels", "Patient ID", "Patient Age",
                 "Patient Gender", "View Position"]
     missing = [c for c in required if c not in raw.columns]

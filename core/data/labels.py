@@ -20,15 +20,61 @@ class MissingColumnError(LabelError):
     """A column named in the options or required by the format is not in the file."""
 
 
-def read_csv_text(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A label CSV with every cell as stripped text ("" for empty); named columns must exist."""
+def read_csv_checked(path: str | Path, **read_options) -> pd.DataFrame:
+    """`pd.read_csv(path, **read_options)` after checking the header line as written.
+
+    pandas renames a repeated column name (`Edema`, `Edema.1`), and the copy would become a
+    class of its own; names that differ only by surrounding spaces collide after trimming.
+    Both are refused by name here, on the header read as plain cells before pandas sees it.
+    A file with a header and no rows is refused too: it would fail later with a misleading
+    message (no class columns, no images in a split).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"label file not found: {path}")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False,
+                             na_filter=False).iloc[0].tolist()
+        check_header(header, path)
+        frame = pd.read_csv(path, **read_options)
+    except pd.errors.EmptyDataError as exc:
+        raise LabelError(f"{path}: the file is empty (no header line)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise LabelError(f"{path}: cannot read as CSV ({exc})") from exc
+    if len(frame) == 0:
+        raise LabelError(f"{path}: has a header line but no rows (no images)")
+    if len(header) == len(frame.columns):
+        # pandas' own name for a blank header cell, so messages can point at it
+        frame.columns = [str(h) if str(h).strip() else str(c)
+                         for h, c in zip(header, frame.columns, strict=True)]
+    return frame
+
+
+def check_header(header: list[str], path) -> None:
+    """Refuse column names that repeat, as written or after trimming spaces (blank cells of
+    the header, e.g. from trailing commas, are not names and may repeat)."""
+    groups: dict[str, list[str]] = {}
+    for name in header:
+        name = str(name)
+        if name.strip():
+            groups.setdefault(name.strip(), []).append(name)
+    problems = []
+    for key, names in groups.items():
+        if len(names) < 2:
+            continue
+        if len(set(names)) == 1:
+            problems.append(f"{key!r} appears {len(names)} times")
+        else:
+            problems.append(f"{', '.join(map(repr, names))} are the same name {key!r} after "
+                            "trimming spaces")
+    if problems:
+        raise LabelError(f"{path}: duplicate column name(s) in the header: "
+                         f"{'; '.join(problems)}; every column needs its own name")
+
+
+def read_csv_text(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A label CSV with every cell as stripped text ("" for empty); named columns must exist."""
+    frame = read_csv_checked(path, dtype=str, keep_default_na=False, na_filter=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     if columns:
         require_columns(frame, columns, path)

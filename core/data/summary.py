@@ -10,7 +10,13 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from core.config import ConfigError, DatasetConfig, StudyConfig, read_config_file
+from core.config import (
+    ConfigError,
+    DatasetConfig,
+    StudyConfig,
+    parse_config_text,
+    read_config_file,
+)
 from core.data import SPLITS, Dataset, load_dataset
 from core.data.stats import class_counts, findings_histogram, findings_per_image
 
@@ -23,8 +29,8 @@ def parse_options(items: list[str]) -> dict:
             raise ConfigError(f"--option {item!r}: expected KEY=VALUE, e.g. label_dir=/data")
         key, raw = item.split("=", 1)
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
+            out[key.strip()] = parse_config_text(raw) if raw.strip() else ""
+        except (yaml.YAMLError, ConfigError) as exc:
             raise ConfigError(f"--option {item!r}: cannot parse the value ({exc})") from exc
     return out
 

@@ -358,3 +358,72 @@ def test_source_from_description_round_trip_and_override(tmp_path):
     assert moved.root == tmp_path / "elsewhere"
     with pytest.raises(ValueError, match="unknown image source kind 'tiles'"):
         source_from_description({"kind": "tiles"})
+
+
+# --------------------------------------------------------------------------- headers
+def _write_text(tmp_path, name, text):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_csv_header_repeated_exactly_is_refused_by_name(tmp_path):
+    # pandas would read the second column as 'Edema.1' and the csv reader take it as a class
+    p = _write_text(tmp_path, "labels.csv", "image,split,Edema,Mass,Edema\n"
+                                            "a.png,train,1,0,0\nb.png,test,0,1,1\n")
+    with pytest.raises(LabelError, match=r"labels\.csv: duplicate column name.*'Edema' "
+                                         r"appears 2 times"):
+        load_dataset(csv_cfg(p, patient_column=None))
+
+
+def test_csv_header_duplicate_after_trimming_spaces_is_refused_by_name(tmp_path):
+    p = _write_text(tmp_path, "labels.csv", "image,split,Edema, Edema \n"
+                                            "a.png,train,1,0\nb.png,test,0,1\n")
+    with pytest.raises(LabelError, match=r"'Edema', ' Edema ' are the same name 'Edema' "
+                                         r"after trimming spaces"):
+        load_dataset(csv_cfg(p, patient_column=None))
+
+
+def test_paper_label_files_get_the_same_header_check(tmp_path):
+    label_dir, frames = write_nih(tmp_path)
+    test = frames["test"].copy()
+    test.columns = [*test.columns[:-2], "Hernia", "subj_id"]  # a second 'Hernia'
+    f = label_dir / "miccai2023_nih-cxr-lt_labels_test.csv"
+    test.to_csv(f, index=False)
+    with pytest.raises(LabelError, match=r"labels_test\.csv: duplicate .*'Hernia' appears 2"):
+        nih(label_dir)
+    (tmp_path / "m").mkdir()
+    label_dir, _ = write_mimic(tmp_path / "m")
+    f = label_dir / "miccai2023_mimic-cxr-lt_labels_val.csv"
+    lines = f.read_text().splitlines()
+    lines[0] = lines[0].replace("Edema", " Edema", 1) + ",Edema"
+    f.write_text("\n".join([lines[0]] + [x + ",0" for x in lines[1:]]) + "\n")
+    with pytest.raises(LabelError, match=r"labels_val\.csv: .*after trimming spaces"):
+        load_dataset(DatasetConfig("mimic-cxr-lt", {"label_dir": str(label_dir)}))
+
+
+def test_chestxray14_metadata_gets_the_same_header_check(tmp_path):
+    from core.data.chestxray14 import read_metadata
+
+    p = _write_text(tmp_path, "meta.csv", "Image Index,Finding Labels,Patient ID,Patient Age,"
+                                          "Patient Gender,View Position,Patient ID\n"
+                                          "a.png,Mass,1,40,M,PA,1\n")
+    with pytest.raises(LabelError, match=r"meta\.csv: .*'Patient ID' appears 2 times"):
+        read_metadata(p)
+
+
+def test_blank_header_cells_are_not_duplicates(tmp_path):
+    # spreadsheets often export trailing empty columns: ",," is not two columns named ""
+    p = _write_text(tmp_path, "labels.csv", "image,split,Edema,,\n"
+                                            "a.png,train,1,,\nb.png,test,0,,\n")
+    ds = load_dataset(csv_cfg(p, patient_column=None))
+    assert ds.classes == ["Edema"]
+
+
+def test_header_only_csv_says_it_has_no_rows(tmp_path):
+    p = _write_text(tmp_path, "labels.csv", "image,split,Edema,Mass\n")
+    with pytest.raises(LabelError, match=r"labels\.csv: has a header line but no rows"):
+        load_dataset(csv_cfg(p, patient_column=None))
+    e = _write_text(tmp_path, "empty.csv", "")
+    with pytest.raises(LabelError, match=r"empty\.csv: the file is empty"):
+        load_dataset(csv_cfg(e, patient_column=None))
