@@ -33,6 +33,9 @@ sections = {
         st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
         st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
     ],
+    "Reading room": [
+        st.Page(PAGES / "browse.py", title="Browse PIEs", icon=":material/radiology:"),
+    ],
 }
 reader = reader_pages()
 if reader:

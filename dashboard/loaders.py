@@ -150,7 +150,8 @@ def image(_d: StudyData, key: str, row: int) -> np.ndarray:
     return _d.image(row)
 
 
-@st.cache_resource(show_spinner="Loading the model …", max_entries=4)
+# 8: an ensemble's Grad-CAM (Browse page) runs up to 8 models; fewer would reload every image
+@st.cache_resource(show_spinner="Loading the model …", max_entries=8)
 def _model(_d: StudyData, key: str, seed: int):
     from core import models
 
@@ -168,7 +169,9 @@ def gradcam(_d: StudyData, key: str, seed: int, method: str, k: int, row: int, c
 
 
 def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls: int,
-                    signed: bool = False):
+                    signed: bool = False, image: np.ndarray | None = None):
+    """`image`: the row's model-input pixels when the caller has them (an ensemble runs
+    several models on one image)."""
     import contextlib
 
     import torch
@@ -177,7 +180,8 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
     from core.explain import gradcam_dense_pruned
 
     model, spec = _model(d, d.key, seed)
-    x = models.preprocess(torch.from_numpy(np.ascontiguousarray(d.image(row)))[None], spec)
+    pixels = d.image(row) if image is None else image
+    x = models.preprocess(torch.from_numpy(np.ascontiguousarray(pixels))[None], spec)
 
     @contextlib.contextmanager
     def pruned():

@@ -11,7 +11,8 @@ from tests.dashboard.conftest import demo_studies
 from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
 
 PAGES = {"views/overview.py": "Overview", "views/classes.py": "Classes",
-         "views/forgettability.py": "Forgettability", "views/pies.py": "PIEs"}
+         "views/forgettability.py": "Forgettability", "views/pies.py": "PIEs",
+         "views/browse.py": "Browse PIEs"}
 
 
 def _render_all(at) -> dict[str, object]:

@@ -1,0 +1,101 @@
+"""Words and tables of the Browse page: the glossary, the model-selection name, the rank
+table as shown, and escaping of data strings (class names, ids) inside Markdown."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pandas as pd
+
+try:   # the project's one escaper (pagetrust); the fallback escapes the same characters
+    from dashboard.safe import md_escape as _md_escape
+except ImportError:   # pragma: no cover - until dashboard.safe is on this branch
+    _md_escape = None
+
+_MD = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+GLOSSARY = """
+- **PIE** (pruning-identified exemplar): an image on which pruning changes the model's
+  answer most. For every image the findings are ranked by the full (dense) model and by the
+  pruned model; the agreement of the two rankings is a Spearman correlation (1 = same
+  order). The images with the lowest agreement, e.g. the bottom 5%, are the PIEs.
+- **Sparsity**: the share of the network's weights set to zero by pruning. 90% sparsity
+  keeps one weight in ten; the pruned model is smaller and faster, and may forget.
+- **Pruning method**: how the weights to remove are chosen. *l1_global* removes the
+  smallest weights of the whole network; *random* removes weights at random (a baseline).
+- **Grad-CAM**: a heat map of where in the image the features that raise the model's score
+  for one finding are. It shows where a model looks, not whether it is right.
+- **Threshold** (operating point): the probability above which a model calls a finding
+  positive. Chosen per finding for the dense model on the validation images (Youden's J:
+  the point that maximises sensitivity + specificity − 1) and kept unchanged for the pruned
+  model, as a deployed model's would be.
+"""
+
+
+def esc(text) -> str:
+    """A data string (class name, image id, path) as literal text inside Markdown."""
+    if _md_escape is not None:
+        return _md_escape(str(text))
+    return _MD.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
+def model_name(seeds: Sequence[int], all_seeds: Sequence[int], model: str) -> str:
+    if model == "ens":
+        lo, hi = min(seeds), max(seeds)
+        span = f"{lo}–{hi}" if list(seeds) == list(range(lo, hi + 1)) and len(seeds) > 2 \
+            else ", ".join(map(str, seeds))
+        return f"ensemble of seeds {span} (mean probability)"
+    return f"seed {seeds[0]} only"
+
+
+def _arrow(change: int) -> str:
+    return f"▲ {change}" if change > 0 else (f"▼ {-change}" if change < 0 else "–")
+
+
+def rank_frame(rt: pd.DataFrame, k: int, with_calls: bool) -> pd.DataFrame:
+    """The rank table with display columns (text arrows, yes/no calls)."""
+    mark = {"positive": "● ", "not labelled": "? "}
+    out = pd.DataFrame({
+        "finding": [mark.get(lab, "") + c for c, lab in zip(rt["class"], rt["label"],
+                                                            strict=True)],
+        "dense #": rt["dense_rank"], "dense P": rt["dense_p"],
+        f"{k}% #": rt["pruned_rank"], f"{k}% P": rt["pruned_p"],
+        "moved": [_arrow(int(c)) for c in rt["rank_change"]],
+    })
+    if with_calls:
+        def yes(v):
+            return "—" if pd.isna(v) else ("positive" if v else "")
+        out["dense call"] = [yes(v) for v in rt["dense_call"]]
+        out[f"{k}% call"] = [yes(v) for v in rt["pruned_call"]]
+        out["threshold"] = rt["threshold"]
+    return out
+
+
+def rank_view(rt: pd.DataFrame, k: int, with_calls: bool) -> None:
+    import streamlit as st
+
+    df = rank_frame(rt, k, with_calls)
+    movers = rt["mover"].to_numpy()
+
+    def shade(row):
+        return ["background-color: rgba(255, 196, 0, 0.30)" if movers[row.name] else ""
+                for _ in row]
+
+    def bar(help_):
+        return st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1,
+                                               width="small", help=help_)
+
+    cfg = {"finding": st.column_config.TextColumn(width="medium"),
+           "dense #": st.column_config.NumberColumn(width=48, help="rank, dense model"),
+           "dense P": bar("probability, dense model"),
+           f"{k}% #": st.column_config.NumberColumn(width=48, help=f"rank, pruned to {k}%"),
+           f"{k}% P": bar(f"probability, pruned to {k}%"),
+           "moved": st.column_config.TextColumn(width=56),
+           "threshold": st.column_config.NumberColumn(format="%.2f")}
+    st.dataframe(df.style.apply(shade, axis=1), hide_index=True, column_config=cfg,
+                 height=36 * (len(df) + 1) + 3, key=None)
+    st.caption("Findings ranked by the dense model (● labelled positive, ? not labelled); "
+               "highlighted: the largest rank movers and every finding whose call changes. "
+               "▲/▼ = places gained/lost after pruning."
+               + (" Calls: probability at or above the dense model's threshold."
+                  if with_calls else ""))

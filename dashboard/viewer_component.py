@@ -1,0 +1,93 @@
+"""The Browse page's browser components: the image viewer and the thumbnail gallery.
+
+Both are Streamlit v2 components (`st.components.v2.component`): inline HTML/CSS/JS mounted
+in the page (no iframe, nothing fetched from anywhere; the code is in viewer_js.py). Python
+sends pixels as base64 PNG data: URLs; the browser does window/level, presets, invert, zoom
+and the Grad-CAM overlays itself, so those never rerun the script. Events come back as
+trigger values: `nav` ({dir: ±1}) from the viewer, `pick` ({row}) and `page` ({page}) from
+the gallery.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+
+import numpy as np
+
+from dashboard.imaging import _DIVERGING, _HEAT
+from dashboard.viewer_js import (
+    GALLERY_CSS,
+    GALLERY_HTML,
+    GALLERY_JS,
+    VIEWER_CSS,
+    VIEWER_HTML,
+    VIEWER_JS,
+)
+
+# Window/level presets on the display image's 8-bit grey values (level, window). These
+# radiographs are 8-bit PNGs or renderings, not Hounsfield-calibrated CT, so the presets are
+# starting points named after what they bring out, not standard CT windows.
+PRESETS = {"default": (128, 256), "lung": (85, 150), "mediastinum": (150, 110),
+           "bone": (165, 70)}
+COLORMAPS = {"heat": _HEAT.astype(int).tolist(), "diverging": _DIVERGING.astype(int).tolist()}
+
+
+def png_data_url(img: np.ndarray, compress_level: int = 1) -> str:
+    """uint8 grey [H, W] (or RGB) → 'data:image/png;base64,…'. Level 1 compression: on
+    these images 3× faster than the default for ~30% more bytes, on a local connection."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, "PNG", compress_level=compress_level)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def cam_to_u8(cam01: np.ndarray, signed: bool = False) -> np.ndarray:
+    """A normalised map as 8-bit grey for the browser: [0, 1] → 0…255, or for a signed map
+    [−1, 1] → 1…255 with 128 = 0 (the browser decodes with the same convention)."""
+    cam = np.nan_to_num(np.asarray(cam01, dtype=np.float32))
+    if signed:
+        return np.clip(np.rint(128 + 127 * np.clip(cam, -1, 1)), 1, 255).astype(np.uint8)
+    return np.clip(np.rint(255 * np.clip(cam, 0, 1)), 0, 255).astype(np.uint8)
+
+
+def token(obj) -> str:
+    """A short fingerprint of a payload: the browser rebuilds only when it changes."""
+    return hashlib.sha1(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+_viewer = None
+_gallery = None
+
+
+def _components():
+    global _viewer, _gallery
+    if _viewer is None:
+        import streamlit as st
+
+        _viewer = st.components.v2.component("prunelens_viewer", html=VIEWER_HTML,
+                                             css=VIEWER_CSS, js=VIEWER_JS)
+        _gallery = st.components.v2.component("prunelens_gallery", html=GALLERY_HTML,
+                                              css=GALLERY_CSS, js=GALLERY_JS)
+    return _viewer, _gallery
+
+
+def viewer(payload: dict, *, key: str, on_nav) -> None:
+    """Mount the viewer. `payload`: image {src, w, h, caption}, cams (or None) {maps, order,
+    captions, note}, cam_note, nav {prev, next, text}, file (download name stem)."""
+    data = {**payload, "presets": {k: list(v) for k, v in PRESETS.items()},
+            "colormaps": COLORMAPS}
+    data["token"] = token({k: v for k, v in data.items() if k != "nav"})
+    _components()[0](key=key, data=data, on_nav_change=on_nav, height="content")
+
+
+def gallery(payload: dict, *, key: str, on_pick, on_page) -> None:
+    """Mount the gallery. `payload`: items [{row, id, src, pie, line1, line2, title}],
+    page, pages, info, selected (row or None)."""
+    data = dict(payload)
+    data["token"] = token({"items": [(i["row"], i["line1"], i["line2"], i["pie"])
+                                     for i in data["items"]], "page": data["page"]})
+    _components()[1](key=key, data=data, on_pick_change=on_pick, on_page_change=on_page,
+                     height="content")

@@ -1,0 +1,287 @@
+"""Browse PIEs: the reading room. The image at its own resolution at the top, why it is a
+PIE in plain words beside it, a gallery of thumbnails below; previous/next walk the gallery.
+
+Everything below the title runs in one `st.fragment`: a click, a key or a filter change
+reruns only this part, and window/level, presets, invert, zoom and Grad-CAM overlays never
+rerun anything (the browser does them, dashboard/viewer_js.py). The selected image lives
+in the URL (`image=<id>`), the gallery's filters too.
+"""
+import numpy as np
+import streamlit as st
+
+from dashboard import browse_loaders as bl
+from dashboard import loaders
+from dashboard.browse_logic import (
+    FINDING_FILTERS,
+    GROUNDTRUTH_SORTS,
+    SORTS,
+    WHICH,
+    default_cam_class,
+    explain,
+    find_image,
+    gallery_order,
+    neighbours,
+    rank_table,
+)
+from dashboard.browse_text import GLOSSARY, esc, model_name, rank_view
+from dashboard.filters import bound
+from dashboard.viewer_component import cam_to_u8, gallery, png_data_url, viewer
+
+PAGE = 24        # thumbnails per gallery page
+
+ctx = loaders.page_context()
+d = ctx.data
+k = ctx.filters.sparsity
+ss = st.session_state
+
+st.title("Browse PIEs")
+
+
+# --------------------------------------------------------------------------- events
+def _reset() -> None:
+    """A filter or the model changed: back to the first image of the new order."""
+    ss["br_row"], ss["br_page"], ss["br_unknown"] = None, 0, None
+
+
+def _on_nav() -> None:
+    ev = (ss.get("br_viewer") or {}).get("nav") or {}
+    order, row = ss.get("_br_order"), ss.get("br_row")
+    if order is None or ev.get("dir") not in (-1, 1):
+        return
+    pos, prev_, next_ = neighbours(order, row if row is not None else -1)
+    target = next_ if ev["dir"] == 1 else prev_
+    if target is not None:
+        ss["br_row"], ss["br_unknown"] = target, None
+        ss["br_page"] = int(np.flatnonzero(order == target)[0]) // PAGE
+
+
+def _on_pick() -> None:
+    ev = (ss.get("br_gallery") or {}).get("pick") or {}
+    if isinstance(ev.get("row"), int):
+        ss["br_row"], ss["br_unknown"] = ev["row"], None
+
+
+def _on_page() -> None:
+    ev = (ss.get("br_gallery") or {}).get("page") or {}
+    if isinstance(ev.get("page"), int):
+        ss["br_page"] = max(ev["page"], 0)
+
+
+def _on_find() -> None:
+    text = str(ss.get("br_find") or "").strip()
+    if not text:
+        return
+    row = find_image(d.labels, text)
+    ss["br_row"], ss["br_unknown"] = (row, None) if row is not None else (None, text)
+
+
+def _initial_row() -> None:
+    """First visit of this session (or a pasted link): the image named in the URL."""
+    if "br_row" in ss:
+        return
+    ss["br_row"], ss["br_unknown"], ss["br_page"] = None, None, 0
+    wanted = st.query_params.get("image")
+    if wanted:
+        row = find_image(d.labels, wanted)
+        ss["br_row"], ss["br_unknown"] = (row, None) if row is not None else (None, wanted)
+
+
+# --------------------------------------------------------------------------- the room
+@st.fragment
+def room() -> None:
+    _initial_row()
+    head = st.columns([5, 3], vertical_alignment="bottom")
+    with head[0].popover("Model and PIE definition"):
+        method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
+                       default=ctx.methods[0], options=ctx.methods,
+                       valid=lambda v: v in ctx.methods, on_change=_reset)
+        choices = ["ens"] + [str(s) for s in ctx.seeds]
+        model = bound(st.selectbox, "Model", key="br_model", param="model", default="ens",
+                      options=choices, valid=lambda v: v in choices, on_change=_reset,
+                      format_func=lambda v: f"ensemble of {len(ctx.seeds)} seeds (mean)"
+                      if v == "ens" else f"seed {v} only",
+                      help="Every number and map on this page comes from this selection: "
+                           "the mean of the seeds' probabilities, or one trained model.")
+        pct = bound(st.number_input, "PIEs = bottom % of agreement", key="br_pct",
+                    param="pct", default=float(d.param("pie_percentile", 5.0)), parse=float,
+                    min_value=0.5, max_value=50.0, step=0.5, on_change=_reset,
+                    valid=lambda v: 0.5 <= float(v) <= 50)
+        st.caption(f"Pruned to {k}% sparsity: *Chosen sparsity* in the sidebar. Seeds: the "
+                   "sidebar's seed range.")
+    seeds = tuple(ctx.seeds) if model == "ens" else (int(model),)
+    table = bl.gallery(d, d.key, method, seeds, k, float(pct))
+    head[0].markdown(f"{model_name(seeds, ctx.seeds, model)} · pruned with {esc(method)} "
+                     f"to **{k}%** · PIEs: bottom {pct:g}%  \n:small[The rank table, the "
+                     "words and the Grad-CAM captions all use this model selection.]")
+
+    top = st.container()
+    st.subheader("Gallery")
+    g = st.columns([2, 3, 2, 4, 4])
+    which = bound(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
+                  options=list(WHICH), format_func=WHICH.get, on_change=_reset,
+                  valid=lambda v: v in WHICH)
+    disease = bound(g[1].selectbox, "Disease (positive)", key="br_dis", param="dis",
+                    default="", options=[""] + list(d.classes), on_change=_reset,
+                    format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
+    findings = bound(g[2].selectbox, "Findings", key="br_nf", param="nf", default="any",
+                     options=list(FINDING_FILTERS), on_change=_reset,
+                     valid=lambda v: v in FINDING_FILTERS,
+                     help="Positive findings per image, 'No Finding' not counted")
+    sorts = [s for s in SORTS if s not in GROUNDTRUTH_SORTS or s == "quality" and "quality"
+             in table or s == "noise" and "label_noise" in table]
+    sort = bound(g[3].selectbox, "Sort by", key="br_sort", param="sort", default="pie",
+                 options=sorts, format_func=SORTS.get, on_change=_reset,
+                 valid=lambda v: v in sorts)
+    g[4].text_input("Find any image by id", key="br_find", on_change=_on_find,
+                    placeholder="e.g. " + str(d.labels["id"].iloc[0]),
+                    help="Any image of the evaluation split, PIE or not (Enter)")
+    order = gallery_order(table, which=which, disease=disease or None, findings=findings,
+                          sort=sort, labels=d.labels)
+    ss["_br_order"] = order
+    row, unknown = ss.get("br_row"), ss.get("br_unknown")
+    if row is None and unknown is None and len(order):
+        row = ss["br_row"] = int(order[0])
+
+    filt = f"{WHICH[which]}" + (f" with {disease}" if disease else "") + (
+        f", {findings} finding(s)" if findings != "any" else "")
+    with top:
+        if unknown is not None:
+            st.warning(f"No image with the id {esc(unknown)} in this study's evaluation "
+                       f"split ({len(d.labels):,} images). Check the id, or pick a "
+                       "thumbnail below.", icon=":material/search_off:")
+            st.query_params["image"] = str(unknown)
+        elif row is None:
+            st.info(f"No image matches the gallery filter ({esc(filt)}, pruned to {k}% with "
+                    f"{esc(method)}, PIEs = bottom {pct:g}%). Widen the filter below.",
+                    icon=":material/filter_alt_off:")
+            st.query_params.pop("image", None)
+        else:
+            _show(row, order, table, method, seeds, model, k, float(pct), head[1])
+
+    pages = max(1, -(-len(order) // PAGE))
+    page = min(int(ss.get("br_page") or 0), pages - 1)
+    items = order[page * PAGE:(page + 1) * PAGE]
+    thumbs = bl.thumbnails(d, items)
+    info = table.set_index("row")
+    gallery({"items": [_thumb(info, int(r), src) for r, src in zip(items, thumbs,
+                                                                     strict=True)],
+             "page": page, "pages": pages, "selected": None if row is None else int(row),
+             "info": f"{len(order):,} {filt} · page {page + 1} of {pages}"},
+            key="br_gallery", on_pick=_on_pick, on_page=_on_page)
+
+
+def _thumb(info, r: int, src) -> dict:
+    t = info.loc[r]
+    corr = "—" if not np.isfinite(t["corr"]) else f"{t['corr']:.2f}"
+    n = int(t["n_findings"])
+    gt = ""
+    if "quality" in t:
+        gt = f" · q {t['quality']:.2f}" + (" · noisy label" if bool(t.get("label_noise"))
+                                            else "")
+    return {"row": r, "id": str(t["id"]), "src": src or "", "pie": bool(t["pie"]),
+            "line1": f"ρ {corr}", "line2": f"{n} finding{'s' if n != 1 else ''}" + (
+                " · noisy" if bool(t.get("label_noise", False)) else ""),
+            "title": f"{t['id']}\nlabels: {t['labels']}\nagreement (Spearman) {corr}{gt}"}
+
+
+def _show(row, order, table, method, seeds, model, k, pct, cls_slot) -> None:
+    lab = d.labels.iloc[row]
+    image_id = str(lab["id"])
+    st.query_params["image"] = image_id
+    dense, pruned = bl.probabilities(d, method, seeds, k, row)
+    y = lab[d.classes].to_numpy(dtype=float)
+    thr, why = bl.thresholds(d, d.key, seeds)
+    rt = rank_table(dense, pruned, y, d.classes, thr)
+    t = table.set_index("row").loc[row]
+    mask = table["pie"].to_numpy()
+    cut = float(table["corr"][mask].max()) if mask.any() else None
+    pos, prev_, next_ = neighbours(order, row)
+
+    left, right = st.columns([11, 9], gap="medium")
+    default = default_cam_class(dense, pruned, y, d.classes)
+    positives = set(rt.loc[rt["label"] == "positive", "class"])
+    with cls_slot:
+        cls = st.selectbox("Grad-CAM explains", d.classes, index=d.classes.index(default),
+                           key=f"br_cam_{row}_{model}_{method}_{k}",
+                           format_func=lambda c: f"● {c}" if c in positives else c,
+                           help="Default: the positive finding whose probability pruning "
+                                "changed most (● = labelled positive).")
+    with left:
+        ci = d.classes.index(cls)
+        cam_seeds, cam_note = bl.cam_seeds(d, seeds)
+        cams = None
+        if cam_seeds:
+            try:
+                m = bl.cam_maps(d, cam_seeds, method, k, row, ci)
+                cams = {"maps": {"dense": png_data_url(cam_to_u8(m["dense"])),
+                                 "pruned": png_data_url(cam_to_u8(m["pruned"])),
+                                 "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
+                        "order": [["dense", "dense"], ["pruned", f"pruned {k}%"],
+                                  ["diff", "difference"]],
+                        "captions": _captions(cls, dense[ci], pruned[ci], m["empty"], k,
+                                              len(cam_seeds)),
+                        "note": _cam_note(len(cam_seeds))}
+            except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
+                cam_note = f"Grad-CAM failed: {exc}"
+        try:
+            img = bl.display_image(d, row)
+        except Exception as exc:  # noqa: BLE001  (images on another machine, a moved folder, …)
+            img = None
+            st.warning(f"The image cannot be shown: {esc(str(exc))}")
+        if img is not None:
+            nav = {"prev": prev_ is not None, "next": next_ is not None,
+                   "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
+                            else f"not in the gallery ({len(order):,})")}
+            viewer({"image": {**img, "caption": f"{image_id} · {img['note']}"},
+                    "cams": cams, "cam_note": cam_note, "nav": nav,
+                    "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
+                                    for ch in image_id)[:80] or "image"},
+                   key="br_viewer", on_nav=_on_nav)
+    with right:
+        labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
+            "none positive"
+        gt = ""
+        if "quality" in lab:
+            gt = f"  \nSynthCXR ground truth: quality **{lab['quality']:.2f}** (0 poor – 1 " \
+                 "excellent) · " + ("**label noise**: the drawn findings differ from these "
+                                    "labels" if bool(lab.get("label_noise", False))
+                                    else "labels match the image")
+        st.markdown(f"**{esc(image_id)}** · {'**PIE**' if t['pie'] else 'not a PIE'}  \n"
+                    f"**Labels:** {esc(labels)}{gt}")
+        sentences = explain(rt, float(t["corr"]), bool(t["pie"]), cut, k, method, pct,
+                            len(table), bl.RULE if thr is not None else None)
+        st.markdown("\n".join(f"- {esc(s)}" for s in sentences))
+        if thr is None:
+            st.caption(f"Operating thresholds are unavailable: {esc(why)}. The table shows "
+                       "ranks and probabilities only.")
+        rank_view(rt, k, thr is not None)
+    nxt = [r for r in (next_, prev_) if r is not None]
+    if cam_seeds:
+        def cam_class(r):
+            dn, pr = bl.probabilities(d, method, seeds, k, r)
+            return d.classes.index(default_cam_class(
+                dn, pr, d.labels.iloc[r][d.classes].to_numpy(dtype=float), d.classes))
+        bl.prefetch(d, nxt, cam_seeds, method, k, cam_class)
+    else:
+        bl.prefetch(d, nxt, (), method, k, None)
+
+
+def _captions(cls, p_dense, p_pruned, empty, k, n) -> dict:
+    def none(flag):
+        return " · no region raises the score (empty map)" if flag else ""
+    return {"dense": f"dense · P({cls}) = {p_dense:.2f}{none(empty['dense'])}",
+            "pruned": f"pruned {k}% · P({cls}) = {p_pruned:.2f}{none(empty['pruned'])}",
+            "diff": "pruned − dense: red = the pruned model looks more, blue = less"}
+
+
+def _cam_note(n: int) -> str:
+    who = f"the mean of the {n} models' maps" if n > 1 else "one model"
+    return (f"Grad-CAM of the last convolutional stage ({who}), upsampled onto the image: "
+            "bright = regions whose features raise the score for the class; evidence "
+            "against it is not drawn. Each map is scaled to its own maximum, so the "
+            "difference compares where the two models look, not how strongly.")
+
+
+room()
+with st.expander("Glossary: PIE, sparsity, pruning method, Grad-CAM, threshold"):
+    st.markdown(GLOSSARY)
