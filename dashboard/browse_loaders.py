@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.analysis.thresholds import choose_thresholds
 from dashboard import loaders
 from dashboard.browse_logic import gallery_table
 from dashboard.data import StudyData
@@ -54,11 +56,10 @@ def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
     (None, why not). Ensemble: thresholds chosen on the mean of the seeds' validation
     probabilities, as its test predictions are that mean."""
     try:
-        from core.analysis.thresholds import choose_thresholds
         from core.predictions import read_val_labels, read_val_probabilities
     except ImportError:
         return None, ("this version of PruneLens cannot read validation predictions yet "
-                      "(core.predictions / core.analysis.thresholds)")
+                      "(core.predictions)")
     try:
         probs = np.mean([np.asarray(read_val_probabilities(_d.path, s), dtype=np.float64)
                          for s in seeds], axis=0)
@@ -222,6 +223,8 @@ def prefetch(d: StudyData, rows: Sequence[int], seeds: Sequence[int], method: st
     background thread, so previous/next usually finds them ready. One prefetch at a time;
     a busy prefetcher skips (the page computes on demand anyway)."""
     rows = [int(r) for r in rows if r is not None]
+    if os.environ.get("PRUNELENS_PREFETCH", "1") == "0":   # off: benchmarks of the cold path
+        return
     if not rows or not _busy.acquire(blocking=False):
         return
 

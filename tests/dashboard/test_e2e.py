@@ -43,7 +43,7 @@ def test_app_renders_in_chromium_and_keeps_filters_across_pages(studies_root, tm
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 20_000 and _nonblank(shot) > 10
             # navigate like a user: the sidebar filters stay and still apply
-            page.get_by_role("link", name="PIEs").click()
+            page.get_by_role("link", name="PIEs", exact=True).click()
             page.wait_for_url("**/pies**")
             wait_rendered(page)
             assert main.locator("h1").first.inner_text().startswith("PIEs")

@@ -1,0 +1,332 @@
+"""Page speed as a user sees it: the real app in headless Chromium, from the click (or key, or
+page load) to the last pixel drawn, on the demo study.
+
+    python benchmarks/bench_browser.py                  # ≥ 10 trials per measurement
+    python benchmarks/bench_browser.py --trials 3 --no-write   # smoke run
+
+`streamlit run dashboard/app.py` is started on port 8602 (the reading room's port) and driven
+with playwright over Debian's chromium. What "done" means:
+- a Streamlit rerun: the app's script state went `running` → `notRunning` after the action
+  (a MutationObserver in the page timestamps it), every Vega chart has drawn its canvas/svg
+  and every <img> is decoded; the time is taken in the page (performance.now()), so
+  playwright's polling adds nothing but the frame it polls on (requestAnimationFrame);
+- the Browse viewer: the viewer component's `window.__plv_drawn` carries the new image's
+  token (it is set after the last canvas is painted), the gallery's `window.__plg_drawn`
+  after every thumbnail has decoded, and the rerun is over;
+- window/level: from the slider's input event to the end of the next animation frame.
+
+Cold and warm:
+- first render, cold: the first page load of a fresh server (imports, study verification,
+  models); `--restarts` fresh servers (each costs tens of seconds on 2 cores);
+- first render, warm: a new browser tab on the warm server (new session, caches warm);
+- next image, cold: previous/next to images never shown, prefetch off (PRUNELENS_PREFETCH=0),
+  so the display image and both Grad-CAMs are computed on the click; warm: next at reading
+  pace (1 s on each image) with the prefetcher on, which is how the page is used;
+  cached: stepping back over images already shown;
+- gallery page: cold = a page of thumbnails not yet made, warm = a page seen before.
+The machine is shared (other engineers' tests and benchmarks): the load average is recorded.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from results_md import append_to_section  # noqa: E402
+
+SECTION = "## Browser (Chromium, click to last pixel)"
+PORT = 8602
+
+# Installed before an action: timestamps of the app's script-state changes.
+OBSERVE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__bb = {states: []};
+  if (window.__bbObs) window.__bbObs.disconnect();
+  window.__bbObs = new MutationObserver(() => window.__bb.states.push(
+    [app.getAttribute('data-test-script-state'), performance.now()]));
+  window.__bbObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+# True (and records the time) when a rerun started after t0 has finished and drawn.
+RERUN_DONE = """([t0, needViewer, oldToken, needGallery, oldGallery]) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  const st = (window.__bb || {states: []}).states;
+  const ran = st.some(([s, t]) => s === 'running' && t >= t0);
+  if (!ran && !needViewer && !needGallery) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(c => c.offsetParent !== null);
+  if (!charts.every(c => c.querySelector('canvas, svg'))) return false;
+  if (![...document.images].every(i => i.complete)) return false;
+  if (needViewer && !(window.__plv_drawn && window.__plv_drawn.token !== oldToken
+                      && window.__plv_drawn.t >= t0)) return false;
+  if (needGallery && !(window.__plg_drawn && window.__plg_drawn.token !== oldGallery
+                       && window.__plg_drawn.t >= t0)) return false;
+  window.__bb_done = performance.now();
+  return true;
+}"""
+
+LOADED = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+  if (!document.querySelector('h1')) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(c => c.offsetParent !== null);
+  if (!charts.every(c => c.querySelector('canvas, svg'))) return false;
+  if (![...document.images].every(i => i.complete)) return false;
+  return true;
+}"""
+
+PAGES = {"overview": "", "classes": "classes", "forgettability": "forgettability",
+         "pies": "pies"}
+
+
+def _stats(xs: list[float]) -> dict:
+    return {"n": len(xs), "median": statistics.median(xs), "max": max(xs)} if xs else {}
+
+
+def _browser(pw):
+    from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
+
+    return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def _load(ctx, url: str, browse: bool, timeout: int = 120_000) -> float:
+    """Open url in a new tab; seconds from navigation start to the last pixel."""
+    page = ctx.new_page()
+    page.goto(url)
+    page.wait_for_function(LOADED, polling="raf", timeout=timeout)
+    if browse:
+        page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
+                               polling="raf", timeout=timeout)
+    t = page.evaluate("() => performance.now()") / 1000
+    return t, page
+
+
+def _act(page, action, viewer=False, gallery=False, timeout=120_000) -> float:
+    """Run `action(page)` (which must set window.__pl_t0 in the page, or we set it just
+    before) and wait until its rerun is drawn; seconds in page time."""
+    old_v = page.evaluate("() => window.__plv_drawn ? window.__plv_drawn.token : null")
+    old_g = page.evaluate("() => window.__plg_drawn ? window.__plg_drawn.token : null")
+    page.evaluate(OBSERVE)
+    page.evaluate("() => { window.__pl_t0 = performance.now(); }")
+    action(page)
+    t0 = page.evaluate("() => window.__pl_t0")
+    page.wait_for_function(RERUN_DONE, arg=[t0, viewer, old_v, gallery, old_g],
+                           polling="raf", timeout=timeout)
+    return (page.evaluate("() => window.__bb_done") - t0) / 1000
+
+
+def _viewer_button(page, cls: str):
+    page.locator(f"button.{cls}").first.click()
+
+
+def bench_browse(url: str, trials: int, pw) -> dict:
+    out: dict = {}
+    b = _browser(pw)
+    try:
+        ctx = b.new_context(viewport={"width": 1280, "height": 800})
+        base = f"{url}/browse?study=demo"
+        # first render, warm: new tabs on a warm server (first one warms it)
+        _, p = _load(ctx, base, True)
+        p.close()
+        first = []
+        for _ in range(trials):
+            t, p = _load(ctx, base, True)
+            first.append(t)
+            p.close()
+        out["first render, warm (new tab)"] = _stats(first)
+        page = ctx.new_page()
+        page.goto(base)
+        page.wait_for_function(LOADED, polling="raf", timeout=120_000)
+        page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
+                               polling="raf", timeout=120_000)
+        # next image at reading pace (prefetch on where the server has it)
+        nxt = []
+        for _ in range(trials):
+            page.wait_for_timeout(1000)
+            nxt.append(_act(page, lambda p: p.keyboard.press("ArrowRight"), viewer=True))
+        out["next image (→ key), reading pace"] = _stats(nxt)
+        back = []
+        for _ in range(trials):
+            back.append(_act(page, lambda p: _viewer_button(p, "prev"), viewer=True))
+        out["previous image, already shown"] = _stats(back)
+        # window/level: input event → end of the next frame
+        wl = []
+        for i in range(max(trials, 10)):
+            ms = page.evaluate("""(v) => new Promise((res) => {
+              const root = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
+                .find(r => r && r.querySelector('.plv')) || document;
+              const s = root.querySelector('input.wid');
+              const t0 = performance.now();
+              s.value = v; s.dispatchEvent(new Event('input', {bubbles: true}));
+              requestAnimationFrame(() => res(performance.now() - t0));
+            })""", 120 + (i % 2) * 60)
+            wl.append(ms / 1000)
+        out["window/level change"] = _stats(wl)
+        # gallery pages: cold (not yet made) then warm (back over the same pages)
+        cold, warm = [], []
+        pages = page.evaluate("""() => {
+          const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
+            .find(r => r && r.querySelector('.plg'));
+          return r.querySelector('.info').textContent; }""")
+        n_pages = int(pages.rsplit(" of ", 1)[1]) if " of " in pages else 1
+        steps = min(trials, n_pages - 1)
+
+        def gal(cls):
+            def act(p):
+                p.evaluate(f"""() => {{
+                  const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
+                    .find(r => r && r.querySelector('.plg'));
+                  r.querySelector('button.{cls}').click(); }}""")
+            return act
+        for _ in range(steps):
+            cold.append(_act(page, gal("fwd"), gallery=True))
+        for _ in range(steps):
+            warm.append(_act(page, gal("back"), gallery=True))
+        out["gallery page, new thumbnails"] = _stats(cold)
+        out["gallery page, seen before"] = _stats(warm)
+        out["gallery pages available"] = n_pages
+    finally:
+        b.close()
+    return out
+
+
+def bench_next_cold(url: str, trials: int, pw) -> dict:
+    """Previous/next onto images never shown, prefetch off (server started with it off)."""
+    b = _browser(pw)
+    try:
+        page = b.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{url}/browse?study=demo&show=all&sort=corr_desc")
+        page.wait_for_function(LOADED, polling="raf", timeout=120_000)
+        page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
+                               polling="raf", timeout=120_000)
+        xs = [_act(page, lambda p: p.keyboard.press("ArrowRight"), viewer=True)
+              for _ in range(trials)]
+        return {"next image, never shown, no prefetch": _stats(xs)}
+    finally:
+        b.close()
+
+
+def bench_pages(url: str, trials: int, pw) -> dict:
+    out: dict = {}
+    b = _browser(pw)
+    try:
+        ctx = b.new_context(viewport={"width": 1280, "height": 800})
+        for name, path in PAGES.items():
+            first = []
+            _, p = _load(ctx, f"{url}/{path}?study=demo", False)   # warms this page
+            p.close()
+            for _ in range(trials):
+                t, p = _load(ctx, f"{url}/{path}?study=demo", False)
+                first.append(t)
+                p.close()
+            out[f"{name}: first render, warm (new tab)"] = _stats(first)
+            page = ctx.new_page()
+            page.goto(f"{url}/{path}?study=demo")
+            page.wait_for_function(LOADED, polling="raf", timeout=120_000)
+            thumb = page.locator('[data-testid="stSidebar"] [role="slider"]').first
+            change = []
+            for i in range(trials):
+                key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
+                thumb.focus()
+                change.append(_act(page, lambda p, key=key: p.keyboard.press(key)))
+            out[f"{name}: filter change (chosen sparsity)"] = _stats(change)
+            page.close()
+    finally:
+        b.close()
+    return out
+
+
+def bench_cold(trials: int, pw, restarts: int) -> dict:
+    from dashboard.screenshots import serve
+
+    xs, pages = [], []
+    for _ in range(restarts):
+        with serve([ROOT / "artifacts"], port=PORT) as url:
+            b = _browser(pw)
+            try:
+                ctx = b.new_context(viewport={"width": 1280, "height": 800})
+                t, p = _load(ctx, f"{url}/browse?study=demo", True, timeout=300_000)
+                xs.append(t)
+                t, p = _load(ctx, f"{url}/?study=demo", False, timeout=300_000)
+                pages.append(t)
+            finally:
+                b.close()
+    return {"browse: first render, cold (fresh server)": _stats(xs),
+            "overview: first render after Browse on that server": _stats(pages)}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--trials", type=int, default=10)
+    ap.add_argument("--restarts", type=int, default=3, help="fresh servers for cold renders")
+    ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    args = ap.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.screenshots import serve
+
+    if not (ROOT / "artifacts" / "demo" / "manifest.json").is_file():
+        raise SystemExit("the demo study (artifacts/demo) is needed")
+    res: dict = {"load_before": os.getloadavg()}
+    t = time.perf_counter()
+    with sync_playwright() as pw:
+        res["cold"] = bench_cold(args.trials, pw, args.restarts)
+        with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
+            res["browse"] = bench_browse(url, args.trials, pw)
+            res["pages"] = bench_pages(url, args.trials, pw)
+        os.environ["PRUNELENS_PREFETCH"] = "0"
+        try:
+            with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
+                res["browse"].update(bench_next_cold(url, args.trials, pw))
+        finally:
+            del os.environ["PRUNELENS_PREFETCH"]
+    res["load_after"] = os.getloadavg()
+    res["wall_s"] = time.perf_counter() - t
+    print(json.dumps(res, indent=2))
+    if not args.no_write:
+        append_to_section(SECTION, "\n" + _markdown(res, args))
+    return res
+
+
+def _row(name: str, s: dict, target: str = "") -> str:
+    return (f"| {name} | {s['median']:.3f} s | {s['max']:.3f} s | {s['n']} | {target} |"
+            if s else f"| {name} | — | — | 0 | {target} |")
+
+
+TARGETS = {"next image": "≤ 0.5 s", "previous image": "≤ 0.5 s", "window/level": "≤ 0.1 s",
+           "gallery page": "≤ 1.5 s", "first render": "≤ 2 s", "filter change": "≤ 0.5 s"}
+
+
+def _target(name: str) -> str:
+    return next((v for k, v in TARGETS.items() if k in name), "")
+
+
+def _markdown(res: dict, args) -> str:
+    la = " ".join(f"{x:.1f}" for x in res["load_before"])
+    lb = " ".join(f"{x:.1f}" for x in res["load_after"])
+    rows = [_row(k, v, _target(k)) for part in ("cold", "browse", "pages")
+            for k, v in res[part].items() if isinstance(v, dict)]
+    return (f"### {dt.date.today()} · {platform.machine()} CPU (2 cores) shared with other "
+            f"engineers' jobs (load average {la} before, {lb} after), headless Chromium "
+            f"1280×800, demo study\n\n"
+            f"`python benchmarks/bench_browser.py --trials {args.trials} --restarts "
+            f"{args.restarts}` ({res['wall_s']:.0f} s). Times from the action to the last "
+            "pixel drawn, measured in the page (see the script's docstring).\n\n"
+            "| measurement | median | max | trials | target |\n|---|---|---|---|---|\n"
+            + "\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
