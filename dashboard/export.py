@@ -11,6 +11,8 @@ import re
 import altair as alt
 import pandas as pd
 
+from core.textsafe import spreadsheet_safe
+
 
 def chart_bytes(chart: alt.TopLevelMixin, fmt: str, scale: float = 2.0) -> bytes:
     """SVG or PNG of an Altair chart, rendered offline by vl-convert (no browser)."""
@@ -25,7 +27,8 @@ def chart_bytes(chart: alt.TopLevelMixin, fmt: str, scale: float = 2.0) -> bytes
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode()
+    """The table as UTF-8 CSV, spreadsheet-safe (class names, ids and comments are data)."""
+    return spreadsheet_safe(df).to_csv(index=False).encode()
 
 
 def slug(name: str) -> str:

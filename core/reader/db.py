@@ -370,5 +370,8 @@ class ReaderDB:
         return frame
 
     def export_csv(self) -> bytes:
-        """Every answer as CSV (UTF-8), one row per (reader, image)."""
-        return self.all_answers().to_csv(index=False).encode("utf-8")
+        """Every answer as CSV (UTF-8), one row per (reader, image); spreadsheet-safe, as
+        reader names and comments are typed by people."""
+        from core.textsafe import spreadsheet_safe
+
+        return spreadsheet_safe(self.all_answers()).to_csv(index=False).encode("utf-8")

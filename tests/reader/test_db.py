@@ -155,3 +155,14 @@ def test_export_csv_has_every_answer(db_form):
     assert {"reader", "image_id", "is_pie", "agree", "quality", "difficulty", "comment",
             "method", "sparsity"} <= set(frame.columns)
     assert set(frame["comment"]) == {"a, comment with \"quotes\""}
+
+
+def test_export_csv_is_spreadsheet_safe(db_form):
+    db, form_id = db_form
+    for it in db.blind_items(form_id):
+        db.save_answer("=HYPERLINK(\"http://evil.example\")", it.item_id, True, 4, 2,
+                       "@SUM(A1:A2)")
+    frame = pd.read_csv(io.BytesIO(db.export_csv()))
+    assert set(frame["reader"]) == {"'=HYPERLINK(\"http://evil.example\")"}
+    assert set(frame["comment"]) == {"'@SUM(A1:A2)"}
+    assert frame["quality"].dtype.kind == "i"       # numbers stay numbers

@@ -1,0 +1,91 @@
+"""dashboard.safe: data strings embedded in Markdown render as exactly themselves.
+
+Checked against markdown-it-py (a CommonMark parser, with GFM tables, strikethrough and
+linkify switched on) and against Streamlit's own extensions, which markdown-it does not
+know: a directive (`:red[…]`), an icon (`:material/…:`) or maths (`$…$`) can only start at
+an unescaped `:`/`$`. The rendered result in a browser is checked by the e2e test.
+"""
+from __future__ import annotations
+
+import html
+import re
+import string
+
+import pytest
+
+from dashboard.safe import md_code, md_escape
+
+HOSTILE = [
+    "![x](http://evil.example/x.png)", "<img src=http://evil.example/y.png onerror=alert(1)>",
+    '=HYPERLINK("http://evil.example")', ":red[alarm] :material/home: :smile: $x^2$",
+    "a*b* _c_ `code` # h ~~s~~ [l](http://e) <http://e.com> www.evil.example", "Ödem, 肺 &amp;",
+    "1. list", "- item", "> quote", "***", "|a|b|", "\\*not*", "line\nbreak\n\n# head",
+    "    four spaces", "trailing  ", "&#60;b&#62;", "<!-- c -->", "[x]: http://e",
+]
+
+
+def _render(source: str) -> str:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("gfm-like" if _has_linkify() else "commonmark").enable("strikethrough")
+    return md.render(source)
+
+
+def _has_linkify() -> bool:
+    try:
+        import linkify_it  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """What a reader should see: one line, the same characters (no-break at the edges)."""
+    flat = re.sub(r"[\r\n]+", " ", text)
+    core = flat.strip(" ")
+    lead, trail = len(flat) - len(flat.lstrip(" ")), len(flat) - len(flat.rstrip(" "))
+    return "\u00a0" * lead + core + "\u00a0" * trail
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_escaped_text_renders_as_one_literal_paragraph(text):
+    pytest.importorskip("markdown_it")
+    out = _render(md_escape(text))
+    assert out.startswith("<p>") and out.endswith("</p>\n"), out
+    inner = out[3:-5]
+    assert "<" not in inner, out           # no element at all: no img, a, em, code, html
+    assert html.unescape(inner) == _shown(text)
+
+
+def test_every_ascii_punctuation_is_escaped_so_no_extension_can_start():
+    esc = md_escape(string.punctuation)
+    assert esc == "".join("\\" + c for c in string.punctuation)
+    # Streamlit's own syntax starts at ':' (directives, icons, emoji) and '$' (maths)
+    assert not re.search(r"(?<!\\):|(?<!\\)\$", md_escape(":red[x] $y$ :material/home:"))
+
+
+def test_code_span_survives_backticks():
+    pytest.importorskip("markdown_it")
+    for text in ["/data/my `study`", "``x", "plain", "a\nb"]:
+        out = _render(md_code(text))
+        assert out.startswith("<p><code>") and out.endswith("</code></p>\n"), out
+        assert html.unescape(out[9:-12]) == text.replace("\n", " ")
+
+
+def test_non_strings_and_empty():
+    assert md_escape(3.5) == "3\\.5"
+    assert md_escape("") == ""
+    assert html.unescape(md_escape("  ")) == "\u00a0\u00a0"
+
+
+def test_dashboard_csv_export_is_spreadsheet_safe():
+    import io
+
+    import pandas as pd
+
+    from dashboard.export import csv_bytes
+
+    df = pd.DataFrame({"class": ["=1+1", "@x", "Edema"], "delta": [-0.25, 0.1, -1.0]})
+    back = pd.read_csv(io.BytesIO(csv_bytes(df)))
+    assert list(back["class"]) == ["'=1+1", "'@x", "Edema"]
+    assert list(back["delta"]) == [-0.25, 0.1, -1.0]
