@@ -119,9 +119,10 @@ def paper_study(parent: Path, seeds: int, images: int) -> Path:
 
     root = parent / "paper-scale"
     t = time.perf_counter()
-    make_study(root, seeds, images)
-    analyze_study(root)
-    store.write_manifest(root)
+    with store.record_writes() as written:   # seal exactly what was written here
+        make_study(root, seeds, images)
+        analyze_study(root)
+    store.write_manifest(root, written)
     mb = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
     print(f"study made, analysed and sealed in {time.perf_counter() - t:.0f} s: {seeds} seeds × "
           f"{images:,} images, {mb:.0f} MB on disk", flush=True)

@@ -112,10 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Expected failures end in one line on stderr, never a traceback:
+    a study that does not verify → exit 1 with every problem by file (as `verify`); bad
+    input, a study in use by another coordinator → exit 2."""
+    from core.lock import StudyLockedError
+    from core.store import StudyNotVerified
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, FileNotFoundError, ValueError) as exc:
+    except StudyNotVerified as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, FileNotFoundError, ValueError, StudyLockedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -124,7 +124,17 @@ def _sibling(labels_path: Path, split: str) -> Path | None:
 
 def import_release(pred_dir, labels_path, dataset: str, out, method: str = "l1_global",
                    trust_pickles: bool = False, log=print) -> Path:
-    """Write a study from a release folder; returns its path. Raises without trust_pickles."""
+    """Write a study from a release folder; returns its path. Raises without trust_pickles.
+
+    The manifest lists exactly the files this import wrote (store.record_writes)."""
+    with store.record_writes() as written:
+        out = _write_study(pred_dir, labels_path, dataset, out, method, trust_pickles, log)
+    store.write_manifest(out, written)
+    return out
+
+
+def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pickles: bool,
+                 log) -> Path:
     if not trust_pickles:
         raise PermissionError(PICKLE_WARNING.format(pred_dir=pred_dir))
     out, labels_path = Path(out), Path(labels_path)
@@ -208,7 +218,6 @@ def import_release(pred_dir, labels_path, dataset: str, out, method: str = "l1_g
     from core.analysis import analyze_study
 
     analyze_study(out, log=lambda msg: log(f"  {msg}"))
-    store.write_manifest(out)
     return out
 
 

@@ -8,12 +8,14 @@ if it were fine.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,22 +40,57 @@ class StoreError(RuntimeError):
     """A study folder is missing, incomplete or corrupt."""
 
 
+class StudyNotVerified(StoreError):
+    """A study that does not verify against its manifest; `problems` names every file."""
+
+    def __init__(self, root, problems: list[Problem]):
+        self.root = Path(root)
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(f"{root} does not verify ({len(self.problems)} problem(s)); "
+                         f"refusing to read it:\n{lines}")
+
+
 # --------------------------------------------------------------------------- writes
+# The files written (through atomic_write) inside `record_writes()` blocks of this context:
+# {absolute path: {"size", "sha256"}} hashed from the temp file just before its rename, so a
+# seal covers exactly the bytes PruneLens wrote. A ContextVar, not a global: another thread
+# (another dashboard session, another test) writing at the same time is not recorded here.
+_RECORDERS: contextvars.ContextVar[tuple[dict, ...]] = contextvars.ContextVar(
+    "prunelens_write_recorders", default=())
+
+
+@contextlib.contextmanager
+def record_writes() -> Iterator[dict[str, dict]]:
+    """Collect every file written by this code (in this thread) inside the block, for
+    `write_manifest(root, written)`: the way to seal only what PruneLens itself just wrote."""
+    written: dict[str, dict] = {}
+    token = _RECORDERS.set(_RECORDERS.get() + (written,))
+    try:
+        yield written
+    finally:
+        _RECORDERS.reset(token)
+
+
 def atomic_write(path: str | os.PathLike, write_fn) -> Path:
     """Call `write_fn(fileobj)` on a temp file beside `path`, fsync, then rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
+    recorders = _RECORDERS.get()
     try:
         with os.fdopen(fd, "wb") as fh:
             write_fn(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        entry = _entry(tmp) if recorders else None
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    for rec in recorders:
+        rec[str(path.resolve())] = entry
     return path
 
 
@@ -120,6 +157,10 @@ def sha256_file(path, chunk: int = 1 << 22) -> str:
     return h.hexdigest()
 
 
+def _entry(path) -> dict:
+    return {"size": os.stat(path).st_size, "sha256": sha256_file(path)}
+
+
 def _study_files(root: Path) -> Iterable[Path]:
     for p in sorted(root.rglob("*")):
         if not p.is_file():
@@ -132,17 +173,65 @@ def _study_files(root: Path) -> Iterable[Path]:
         yield p
 
 
-def write_manifest(root) -> dict:
-    """Hash every study file and write manifest.json last, atomically."""
+def _manifested_name(root: Path, path) -> str | None:
+    """`path` relative to the study (posix), or None when it is not a manifested file
+    (outside the study, under cache/ reader/ units/, a temp file, the manifest itself)."""
+    p = Path(path)
+    p = p if p.is_absolute() else root / p
+    try:
+        rel = p.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+    if (not rel.parts or rel.parts[0] in UNMANIFESTED_DIRS or rel.name == MANIFEST
+            or rel.name.startswith(_TMP_PREFIX)):
+        return None
+    return rel.as_posix()
+
+
+def write_manifest(root, written: Mapping[str, dict] | Iterable, *,
+                   base: Mapping | None = None) -> dict:
+    """Seal a study: write manifest.json (last, atomically) listing
+
+    - every file of `base`: a manifest that has just been verified (`require_verified`'s
+      return value) — carried over as it is, never re-hashed from disk — and
+    - `written`: the files PruneLens itself has just written or checked, either a mapping
+      {path: {"size", "sha256"}} (what `record_writes()` collected, or hashes a unit marker
+      recorded and that were re-checked) or an iterable of paths (hashed now).
+
+    Nothing else on disk is ever listed: a stray file added after the study was sealed stays
+    out of the manifest, so `verify` keeps reporting it. Paths outside the study or in its
+    unmanifested folders (cache/, reader/, units/) are ignored.
+    """
     root = Path(root)
+    files: dict[str, dict] = {}
+    if base is not None:
+        files.update({rel: {"size": int(m["size"]), "sha256": str(m["sha256"])}
+                      for rel, m in base["files"].items()})
+    items = (written.items() if isinstance(written, Mapping)
+             else ((p, None) for p in written))
+    for path, entry in items:
+        rel = _manifested_name(root, path)
+        if rel is None:
+            continue
+        if entry is None:
+            entry = _entry(root / rel)
+        elif "size" not in entry:     # a marker's checked sha256: the size is stat's
+            entry = {"size": (root / rel).stat().st_size, "sha256": entry["sha256"]}
+        files[rel] = {"size": int(entry["size"]), "sha256": str(entry["sha256"])}
     study = read_json(root / STUDY_JSON)
-    files = {
-        p.relative_to(root).as_posix(): {"size": p.stat().st_size, "sha256": sha256_file(p)}
-        for p in _study_files(root)
-    }
-    manifest = {"schema_version": study.get("schema_version"), "files": files}
+    manifest = {"schema_version": study.get("schema_version"),
+                "files": dict(sorted(files.items()))}
     write_json(root / MANIFEST, manifest)
     return manifest
+
+
+def require_verified(root, check_hashes: bool = True) -> dict:
+    """The study's manifest when the folder verifies; else StudyNotVerified naming every
+    problem by file. Every command that reads a study calls this first."""
+    problems = verify(root, check_hashes=check_hashes)
+    if problems:
+        raise StudyNotVerified(root, problems)
+    return read_json(Path(root) / MANIFEST)
 
 
 @dataclass

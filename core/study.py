@@ -11,9 +11,14 @@ resume"). In short:
 - a seed is done when units/seed-<s>.json exists and the sha256 of every file it lists
   still matches; anything else is redone. units/seed-<s>.trained.json marks the trained
   weights alone, so a run killed while predicting does not train again;
-- finalisation (analysis when core.analysis is available, then manifest.json last) runs
-  once every seed of the config is done — seeds may be run by separate processes on separate
-  GPUs or machines (`only_seeds`, `finalize=False`) and finalised by one last call.
+- the data/ files and study.json are one more unit, marked by units/data.json;
+- finalisation (analysis, then manifest.json last) runs once every seed of the config is
+  done — seeds may be run by separate processes on separate GPUs or machines (`only_seeds`,
+  `finalize=False`) and finalised by one last call. The manifest lists exactly the files the
+  markers list (re-checked) plus the analysis just written: nothing else on disk is sealed;
+- a run holds the study's lock (core.lock): exclusive for a whole-study run and for
+  finalisation, shared for an `only_seeds` run, so job-array tasks run side by side but never
+  beside a coordinator; stale temp files are only removed under the exclusive lock.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import store
+from core import lock, store
 from core.config import ConfigError, StudyConfig
 from core.store import StudyPaths
 
@@ -101,10 +106,21 @@ def check_config(cfg: StudyConfig) -> None:
         raise ConfigError(f"model: unknown architecture {cfg.model!r}") from exc
 
 
-def _check_folder(paths: StudyPaths, cfg: StudyConfig) -> None:
-    root = paths.root
+def _check_not_foreign(root: Path) -> None:
+    """Refuse a path that is a file, or a non-empty folder holding no study (before the lock
+    or anything else is created in it)."""
     if root.exists() and not root.is_dir():
         raise StudyError(f"{root} exists and is not a folder")
+    if root.is_dir() and not (root / store.STUDY_JSON).is_file() and any(root.iterdir()):
+        ours = {"cache", "data", "units", "models", "predictions"}
+        if not any((root / n).exists() for n in ours):
+            raise StudyError(f"{root} is not empty and is not a study folder; "
+                             "choose an empty or new --out folder")
+
+
+def _check_folder(paths: StudyPaths, cfg: StudyConfig) -> None:
+    root = paths.root
+    _check_not_foreign(root)
     if paths.study_json.is_file():
         stored = store.read_json(paths.study_json)
         diffs = config_differences(stored.get("config", {}), cfg)
@@ -113,11 +129,6 @@ def _check_folder(paths: StudyPaths, cfg: StudyConfig) -> None:
                 f"{root} holds a study with a different config; refusing to mix results. "
                 "Use another --out folder, or the same config. Differences:\n  "
                 + "\n  ".join(diffs))
-    elif root.is_dir() and any(root.iterdir()):
-        ours = {"cache", "data", "units", "models", "predictions"}
-        if not any((root / n).exists() for n in ours):
-            raise StudyError(f"{root} is not empty and is not a study folder; "
-                             "choose an empty or new --out folder")
 
 
 # --------------------------------------------------------------------------- data
@@ -145,6 +156,15 @@ def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
     if not skipped:
         return rows
     return rows[~rows["id"].astype(str).isin(set(skipped))].reset_index(drop=True)
+
+
+def _data_files(paths: StudyPaths) -> list[Path]:
+    return [paths.labels, paths.class_counts, paths.cooccurrence("train"),
+            paths.cooccurrence("eval"), paths.dataset_json, paths.study_json]
+
+
+def _data_marker(paths: StudyPaths) -> Path:
+    return paths.root / "units" / "data.json"
 
 
 def _write_data(paths: StudyPaths, dataset, rows: dict[str, pd.DataFrame]) -> None:
@@ -194,7 +214,7 @@ def _study_json(cfg, dataset, spec, size, skipped) -> dict:
 
 
 # --------------------------------------------------------------------------- units
-def unit_is_done(paths: StudyPaths, seed: int, marker: Path | None = None) -> bool:
+def unit_is_done(paths: StudyPaths, seed: int | None, marker: Path | None = None) -> bool:
     """True when the unit marker exists and every file it lists has its recorded sha256."""
     marker = marker or paths.unit_done(seed)
     if not marker.is_file():
@@ -210,7 +230,8 @@ def unit_is_done(paths: StudyPaths, seed: int, marker: Path | None = None) -> bo
     return True
 
 
-def _mark(paths: StudyPaths, marker: Path, seed: int, files: list[Path], extra: dict) -> None:
+def _mark(paths: StudyPaths, marker: Path, seed: int | None, files: list[Path],
+          extra: dict) -> None:
     listed = {p.relative_to(paths.root).as_posix(): store.sha256_file(p) for p in files}
     store.write_json(marker, {"seed": seed, "files": listed, **extra,
                               "finished": _dt.datetime.now(_dt.UTC).isoformat(
@@ -309,28 +330,50 @@ def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
         if len(rows[name]) == 0:
             raise ConfigError(f"no readable {name} images left after skipping missing ones")
         data[name] = (arr, dataset.labels(rows[name]))
-    if not paths.study_json.is_file():
-        _write_data(paths, dataset, rows)
-        store.write_json(paths.study_json,
-                         _study_json(cfg, dataset, models.spec(cfg.model), size, skipped))
+    # data/ + study.json are a unit of their own: written (again) unless their marker checks,
+    # so the seal can list them as files this code wrote and verified, never "what is there".
+    # Under a blocking lock: two `--seeds` runs starting on a new folder write them once.
+    with lock.setup_lock(paths.root):
+        if not unit_is_done(paths, None, _data_marker(paths)):
+            _write_data(paths, dataset, rows)
+            store.write_json(paths.study_json,
+                             _study_json(cfg, dataset, models.spec(cfg.model), size, skipped))
+            _mark(paths, _data_marker(paths), None, _data_files(paths), {})
     return paths, dataset, data
 
 
+def _checked_marker_files(paths: StudyPaths, markers: list[Path]) -> dict[str, dict]:
+    """{file: {"sha256"}} of every file the markers list, each re-checked against its hash
+    (StudyError naming the marker when one no longer matches)."""
+    files: dict[str, dict] = {}
+    for marker in markers:
+        if not unit_is_done(paths, None, marker):
+            raise StudyError(f"{marker}: its files changed after they were written; run the "
+                             "study again to redo that unit")
+        files.update({rel: {"sha256": sha}
+                      for rel, sha in store.read_json(marker)["files"].items()})
+    return files
+
+
 def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
-    """Analysis (if available) and manifest.json, once every seed's unit is done."""
+    """Analysis and manifest.json, once every seed's unit is done.
+
+    Under the study's exclusive lock. The manifest lists the files of the data and seed
+    markers (re-checked) and the analysis tables just written, nothing else."""
     missing = [s for s in cfg.seeds if not unit_is_done(paths, s)]
     if missing:
         _say(f"not finalised: seed(s) {missing} still to run")
         return False
-    store.clean_temp_files(paths.root)
-    try:
-        from core.analysis import analyze_study
-    except ImportError:
-        _say("note: core.analysis is not available yet; analysis skipped")
-    else:
+    from core.analysis import analyze_study  # an ImportError is a broken install: raise it
+
+    with lock.study_lock(paths.root):
+        store.clean_temp_files(paths.root)
+        markers = [_data_marker(paths)] + [paths.unit_done(s) for s in cfg.seeds]
+        checked = _checked_marker_files(paths, markers)
         _say("analysing")
-        analyze_study(paths.root, log=lambda msg: _say(f"  {msg}"))
-    store.write_manifest(paths.root)
+        with store.record_writes() as written:
+            analyze_study(paths.root, log=lambda msg: _say(f"  {msg}"))
+        store.write_manifest(paths.root, {**checked, **written})
     return True
 
 
@@ -340,6 +383,7 @@ def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
 
     `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
     `finalize`: write analysis and manifest when all seeds are done.
+    Raises core.lock.StudyLockedError when another coordinator holds the folder.
     """
     import torch
 
@@ -354,22 +398,33 @@ def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     out = Path(out_dir)
-    # A run of a subset of seeds may share the folder with other processes' in-flight temp
-    # files; only a whole-study run (the usual resume) may remove them.
-    if only_seeds is None and out.is_dir() and (out / store.STUDY_JSON).is_file():
-        n = store.clean_temp_files(out)
-        if n:
-            _say(f"removed {n} stale temp file(s) left by an interrupted run")
+    _check_not_foreign(out)
     t0 = time.perf_counter()
-    paths, dataset, data = prepare(cfg, out, progress)
-    seeds = list(cfg.seeds if only_seeds is None else only_seeds)
-    for seed in seeds:
-        if unit_is_done(paths, seed):
-            _say(f"seed {seed}: already done, skipped")
-            continue
-        run_unit(cfg, paths, dataset.classes, data, seed, device, progress)
-    if finalize and finalize_study(paths, cfg):
-        _say(f"study finished in {time.perf_counter() - t0:.1f} s: {paths.root}")
+    # A subset run shares the folder with other subset runs (a scheduler's job array): it
+    # takes the lock shared, and leaves finalisation to an exclusive hold afterwards.
+    with lock.study_lock(out, shared=only_seeds is not None):
+        if only_seeds is None and (out / store.STUDY_JSON).is_file():
+            n = store.clean_temp_files(out)   # no other writer can be running: we hold it
+            if n:
+                _say(f"removed {n} stale temp file(s) left by an interrupted run")
+        paths, dataset, data = prepare(cfg, out, progress)
+        seeds = list(cfg.seeds if only_seeds is None else only_seeds)
+        for seed in seeds:
+            if unit_is_done(paths, seed):
+                _say(f"seed {seed}: already done, skipped")
+                continue
+            run_unit(cfg, paths, dataset.classes, data, seed, device, progress)
+        if finalize and only_seeds is None and finalize_study(paths, cfg):
+            _say(f"study finished in {time.perf_counter() - t0:.1f} s: {paths.root}")
+    if finalize and only_seeds is not None:
+        try:
+            done = finalize_study(paths, cfg)
+        except lock.StudyLockedError as exc:
+            _say(f"not finalised now: {exc}; the last run to finish finalises (or run "
+                 "the whole study again)")
+            done = False
+        if done:
+            _say(f"study finished in {time.perf_counter() - t0:.1f} s: {paths.root}")
     return paths.root
 
 

@@ -19,7 +19,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.store import MANIFEST, STUDY_JSON, UNMANIFESTED_DIRS, StudyPaths, verify
+from core.store import (
+    MANIFEST,
+    STUDY_JSON,
+    UNMANIFESTED_DIRS,
+    StudyNotVerified,
+    StudyPaths,
+    require_verified,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / "artifacts"
@@ -164,7 +171,11 @@ def fingerprint(path: Path) -> tuple:
 
 @functools.lru_cache(maxsize=64)
 def _verify_cached(path: str, fp: tuple) -> tuple[str, ...]:
-    return tuple(str(p) for p in verify(path, check_hashes=True))
+    try:   # the same check as every CLI command that reads a study
+        require_verified(path)
+    except StudyNotVerified as exc:
+        return tuple(str(p) for p in exc.problems)
+    return ()
 
 
 def verify_study(path: Path) -> list[str]:

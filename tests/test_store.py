@@ -11,11 +11,13 @@ from core import store
 
 
 def _make_study(root):
-    store.write_json(root / "study.json", {"schema_version": store.SCHEMA_VERSION, "name": "t"})
-    store.write_parquet(root / "data" / "labels.parquet", pd.DataFrame({"id": ["a", "b"]}))
-    store.write_npy(root / "predictions" / "l1_global" / "seed-0.npy",
-                    np.arange(24, dtype=np.float16).reshape(2, 3, 4))
-    store.write_manifest(root)
+    with store.record_writes() as written:
+        store.write_json(root / "study.json", {"schema_version": store.SCHEMA_VERSION,
+                                               "name": "t"})
+        store.write_parquet(root / "data" / "labels.parquet", pd.DataFrame({"id": ["a", "b"]}))
+        store.write_npy(root / "predictions" / "l1_global" / "seed-0.npy",
+                        np.arange(24, dtype=np.float16).reshape(2, 3, 4))
+    store.write_manifest(root, written)
     return root
 
 

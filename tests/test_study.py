@@ -73,8 +73,6 @@ def _cfg(**kw) -> StudyConfig:
 def fake(monkeypatch):
     ds = _fake_dataset()
     monkeypatch.setattr(core.data, "load_dataset", lambda cfg, image_size=None: ds)
-    # analysis is another module's concern; keep these tests to the runner
-    monkeypatch.setitem(sys.modules, "core.analysis", None)
     return ds
 
 
@@ -237,3 +235,38 @@ def test_sigkill_at_any_moment_then_resume_gives_identical_predictions(tmp_path)
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", res.stdout + res.stderr
     assert not list(out.rglob(".tmp-*"))
+
+
+# --------------------------------------------------------------------------- sealing
+def test_first_seal_lists_only_files_the_run_wrote(tmp_path, fake):
+    """Finalisation seals the data + seed markers' files and the analysis it wrote; a file
+    planted in the folder before finalisation is not sealed, so verify names it."""
+    out = tmp_path / "s"
+    run_study(_cfg(), out, progress=False, finalize=False)
+    planted = out / "predictions" / "l1_global" / "seed-7.npy"
+    planted.write_bytes((out / "predictions" / "l1_global" / "seed-0.npy").read_bytes())
+    run_study(_cfg(), out, progress=False)
+    manifest = store.read_json(out / "manifest.json")["files"]
+    assert "predictions/l1_global/seed-7.npy" not in manifest
+    assert {"study.json", "data/labels.parquet", "models/seed-1/weights.safetensors",
+            "predictions/random/seed-1.npy", "analysis/params.json"} <= set(manifest)
+    assert [p.file for p in store.verify(out)] == ["predictions/l1_global/seed-7.npy"]
+
+
+def test_tampered_data_file_is_rewritten_before_the_seal(tmp_path, fake):
+    out = tmp_path / "s"
+    run_study(_cfg(), out, progress=False, finalize=False)
+    labels = out / "data" / "labels.parquet"
+    good = labels.read_bytes()
+    labels.write_bytes(good[:-3])                  # damaged before the study was sealed
+    run_study(_cfg(), out, progress=False)
+    assert labels.read_bytes() == good and store.verify(out) == []
+
+
+def test_finalize_does_not_swallow_an_import_error(tmp_path, fake, monkeypatch):
+    out = tmp_path / "s"
+    run_study(_cfg(), out, progress=False, finalize=False)
+    monkeypatch.setitem(sys.modules, "core.analysis", None)   # a broken install
+    with pytest.raises(ImportError):
+        run_study(_cfg(), out, progress=False)
+    assert not (out / "manifest.json").exists()

@@ -19,11 +19,20 @@ def analyze_study(study_dir, analysis=None, log=None) -> dict:
 
 
 def main_analyze(args) -> int:
-    """`python -m core analyze STUDY`: recompute every table, re-seal the manifest, summarise."""
-    from core import store
+    """`python -m core analyze STUDY`: verify, recompute every table, re-seal, summarise.
 
-    params = analyze_study(args.study, log=lambda msg: print(f"  {msg}", flush=True))
-    store.write_manifest(args.study)
+    A study that does not verify is refused (store.StudyNotVerified, every problem by file):
+    analysing tampered predictions and sealing the result would launder the damage. The
+    re-seal lists the verified manifest plus exactly the files this analysis wrote, so a
+    stray file stays unlisted and `verify` keeps reporting it."""
+    from core import lock, store
+
+    store.require_verified(args.study, check_hashes=False)  # cheap: before creating the lock
+    with lock.study_lock(args.study):
+        base = store.require_verified(args.study)
+        with store.record_writes() as written:
+            params = analyze_study(args.study, log=lambda msg: print(f"  {msg}", flush=True))
+        store.write_manifest(args.study, written, base=base)
     print(f"analysed {args.study}: {len(params['methods'])} method(s) × "
           f"{len(params['seeds'])} seed(s) × {len(params['sparsities'])} sparsities × "
           f"{params['n_eval_images']} images × {len(params['classes'])} classes "

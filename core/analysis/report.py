@@ -30,6 +30,8 @@ def _corr(res: dict | None) -> dict:
 
 
 def build_report(study_dir) -> dict:
+    """The report of a study that verifies (store.StudyNotVerified otherwise)."""
+    store.require_verified(study_dir)
     paths = store.StudyPaths(study_dir)
     a = paths.analysis_dir
     if not (a / "params.json").is_file():

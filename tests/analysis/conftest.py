@@ -9,10 +9,19 @@ from core import store
 from core.config import StudyConfig
 
 
-def make_study(root, *, n_images=60, classes=("No Finding", "A", "B", "C"), seeds=(0, 1, 2),
-               sparsities=(0, 50, 90, 95), methods=("l1_global",), rng_seed=0,
-               groundtruth=True, nan_fraction=0.05):
-    """Write study.json, labels, class counts, co-occurrence and predictions under `root`."""
+def make_study(root, *, seal=True, **kw):
+    """Write study.json, labels, class counts, co-occurrence and predictions under `root`;
+    with `seal`, a manifest listing exactly those files (as a finished, unanalysed study)."""
+    with store.record_writes() as written:
+        paths = _write_study(root, **kw)
+    if seal:
+        store.write_manifest(root, written)
+    return paths
+
+
+def _write_study(root, *, n_images=60, classes=("No Finding", "A", "B", "C"), seeds=(0, 1, 2),
+                 sparsities=(0, 50, 90, 95), methods=("l1_global",), rng_seed=0,
+                 groundtruth=True, nan_fraction=0.05):
     rng = np.random.default_rng(rng_seed)
     classes = list(classes)
     c = len(classes)

@@ -18,10 +18,19 @@ CLASSES_A = ("No Finding", "Effusion", "Atelectasis", "Nodule", "Pneumothorax", 
 CLASSES_B = ("Alpha sign", "Beta ring", "Gamma haze", "Delta line")
 
 
-def make_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
-               methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
-               image_size=32, groundtruth=True, weights=True, analyze=True, seal=True,
-               rng_seed=0, name=None) -> Path:
+def make_study(root, *, seal=True, **kw) -> Path:
+    """Write the study; with `seal`, its manifest lists exactly the files written here."""
+    with store.record_writes() as written:
+        root = _write_study(root, **kw)
+    if seal:
+        store.write_manifest(root, written)
+    return root
+
+
+def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
+                 methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
+                 image_size=32, groundtruth=True, weights=True, analyze=True,
+                 rng_seed=0, name=None) -> Path:
     root = Path(root)
     rng = np.random.default_rng(rng_seed)
     classes = list(classes)
@@ -93,8 +102,6 @@ def make_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
         from core.analysis import analyze_study
 
         analyze_study(root)
-    if seal:
-        store.write_manifest(root)
     return root
 
 

@@ -157,7 +157,7 @@ def test_incomplete_and_corrupt_studies_are_named_not_shown(app_test, tmp_path):
 def test_study_without_analysis_tables_names_the_command(app_test, tmp_path):
     root = make_study(tmp_path / "raw", weights=False, analyze=False, seal=False, n_images=40)
     shutil.rmtree(root / "metrics", ignore_errors=True)
-    store.write_manifest(root)
+    store.write_manifest(root, [p for p in root.rglob("*") if p.is_file()])  # the test's files
     at = app_test([tmp_path], study="raw")
     at.run()
     text = " ".join(e.value for e in at.error)

@@ -39,13 +39,13 @@ def test_find_studies_nested_and_not_inside_a_study(tmp_path):
 def test_verification_is_cached_on_sizes_and_mtimes(tmp_path, monkeypatch):
     root = make_study(tmp_path / "s", weights=False, n_images=30)
     calls = []
-    real = studies.verify
+    real = studies.require_verified
 
     def counting(path, check_hashes=True):
         calls.append(path)
         return real(path, check_hashes=check_hashes)
 
-    monkeypatch.setattr(studies, "verify", counting)
+    monkeypatch.setattr(studies, "require_verified", counting)
     studies._verify_cached.cache_clear()
     assert studies.verify_study(root) == []
     assert studies.verify_study(root) == []
@@ -66,5 +66,5 @@ def test_classify_incomplete_and_missing_weights(tmp_path):
     assert studies.classify(problems) == "incomplete"
     assert studies.classify([]) == "ok"
     assert studies.missing_weights(root, [0, 1]) == [0, 1]
-    store.write_manifest(root)
+    store.write_manifest(root, [p for p in root.rglob("*") if p.is_file()])  # the test's files
     assert studies.verify_study(root) == []
