@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.data.base import ground_truth_columns
 from core.store import StudyPaths, open_npy, read_json
 
 # What each page needs; a study missing one of these is shown with a message naming it.
@@ -110,7 +111,8 @@ class StudyData:
 
     @functools.cached_property
     def groundtruth_columns(self) -> list[str]:
-        return [c for c in ("quality", "label_noise") if c in self.labels]
+        """The ground-truth columns the study's dataset declares (SynthCXR), in its order."""
+        return ground_truth_columns(self.meta.get("dataset"), self.labels.columns)
 
     # ------------------------------------------------------------------ pixels
     @functools.cached_property

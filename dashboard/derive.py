@@ -127,10 +127,11 @@ def positives_text(labels: pd.DataFrame, classes: Sequence[str]) -> pd.Series:
 
 
 def pie_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray,
-              pie_mask: np.ndarray, diseases: Sequence[str] = ()) -> pd.DataFrame:
+              pie_mask: np.ndarray, diseases: Sequence[str] = (),
+              ground_truth: Sequence[str] = ()) -> pd.DataFrame:
     """PIEs (rows of `pie_mask`), lowest correlation first: row, id, corr, labels,
-    n_findings, and SynthCXR ground truth where present. `diseases`: keep PIEs with any
-    of these positive (empty = all)."""
+    n_findings, and the declared `ground_truth` columns (StudyData.groundtruth_columns).
+    `diseases`: keep PIEs with any of these positive (empty = all)."""
     idx = np.flatnonzero(pie_mask)
     sub = labels.iloc[idx]
     out = pd.DataFrame({"row": sub["row"].to_numpy() if "row" in sub else idx,
@@ -138,9 +139,8 @@ def pie_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray,
                         "labels": positives_text(sub, classes).to_numpy(),
                         "n_findings": finding_bin(n_findings(sub, classes)).astype(int)})
     out["n_findings"] = out["n_findings"].map(lambda n: "4+" if n >= 4 else str(n))
-    for col in ("quality", "label_noise"):
-        if col in sub:
-            out[col] = sub[col].to_numpy()
+    for col in ground_truth:
+        out[col] = sub[col].to_numpy()
     if diseases and set(diseases) != set(classes):
         keep = (sub[list(diseases)].to_numpy(dtype=np.float64) == 1).any(axis=1)
         out = out[keep]

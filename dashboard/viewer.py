@@ -60,12 +60,13 @@ def image_viewer(ctx, method: str, k: int, pies: pd.DataFrame, corr: np.ndarray,
         st.markdown(f"{tag} · correlation dense vs {k}%: **{corr[row]:.3f}**  \n"
                     f"**Labels:** {', '.join(positives) or 'none positive'}"
                     + (f"  \n*Not labelled:* {', '.join(unlabelled)}" if unlabelled else ""))
-        if "quality" in lab or "label_noise" in lab:
-            q = f"quality **{lab['quality']:.2f}** (0 poor – 1 excellent)" if "quality" in lab \
-                else ""
-            noise = ("  \n:material/warning: **label noise**: the rendered findings differ "
-                     "from these labels" if bool(lab.get("label_noise", False))
-                     else "  \nlabels match the image")
+        truth = d.groundtruth_columns  # declared by the dataset, not guessed from names
+        if truth:
+            q = f"quality **{lab['quality']:.2f}** (0 poor – 1 excellent)" \
+                if "quality" in truth else ""
+            noise = "" if "label_noise" not in truth else (
+                "  \n:material/warning: **label noise**: the rendered findings differ "
+                "from these labels" if bool(lab["label_noise"]) else "  \nlabels match the image")
             st.markdown(f"SynthCXR ground truth: {q}{noise}")
     with right:
         ki = d.sparsities.index(k)

@@ -7,13 +7,14 @@ The dashboard calls these on re-thresholded PIE sets, so they take the labels ta
   positives / images labelled for that class in the group (NaN labels are left out of both).
 - `findings_ratio`: the same ratio for the number of findings per image ("No Finding"
   excluded, NaN counted as absent), binned 0, 1, 2, 3, 4+; prevalence = share of the group.
-- `groundtruth_comparison`: where the labels carry SynthCXR's ground truth (`label_noise`,
+- `groundtruth_comparison`: for the ground truth the dataset declares (SynthCXR: `label_noise`,
   `quality`), PIE vs non-PIE label-noise rate and mean quality with two-sided Mann-Whitney U —
   the ground-truth counterpart of the paper's reader study.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -110,14 +111,14 @@ def _mann_whitney(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def groundtruth_comparison(table: pd.DataFrame, pie_mask) -> dict:
-    """{label_noise: {...}, quality: {...}} for whichever of the two columns `table` has."""
+def groundtruth_comparison(table: pd.DataFrame, pie_mask, columns: Sequence[str]) -> dict:
+    """{label_noise: {...}, quality: {...}} for the ground-truth `columns` the dataset
+    declares (`core.data.base.ground_truth_columns`), never for a column found by its name."""
     mask = _mask(pie_mask, len(table))
     out: dict = {}
-    # label_noise is 0/1, so its mean is a rate; quality is a score with a mean
-    for column, stat in (("label_noise", "rate"), ("quality", "mean")):
-        if column not in table:
-            continue
+    for column in columns:
+        # label_noise is 0/1, so its mean is a rate; quality is a score with a mean
+        stat = "rate" if column == "label_noise" else "mean"
         v = table[column].to_numpy(dtype=np.float64)
         a, b = v[mask & ~np.isnan(v)], v[~mask & ~np.isnan(v)]
         u, p = _mann_whitney(a, b)

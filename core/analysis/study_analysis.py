@@ -22,6 +22,7 @@ from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pie_stats, pies
 from core.config import AnalysisConfig
+from core.data.base import ground_truth_columns
 from core.metrics import nanmean_classes, per_class_metrics
 
 PIE_DEFINITIONS = ("paper", "population")
@@ -52,7 +53,8 @@ def load_study(study_dir) -> dict:
         y0 = np.nan_to_num(y, nan=0.0)
         cooc = y0.T @ y0
     return {"paths": paths, "study": study, "classes": classes, "labels": labels, "y": y,
-            "counts": counts, "cooc": cooc}
+            "counts": counts, "cooc": cooc,
+            "ground_truth": ground_truth_columns(study.get("dataset"), labels.columns)}
 
 
 def analysis_config(study: dict, override: AnalysisConfig | None = None) -> AnalysisConfig:
@@ -209,7 +211,9 @@ def pair_tables(method, classes, curves_rel_median, sparsities, cooc) -> tuple:
     return pd.concat(frames, ignore_index=True), corrs, regs
 
 
-def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds) -> dict:
+def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
+                 ground_truth=()) -> dict:
+    """`ground_truth`: the label columns the dataset declares as ground truth."""
     k = list(sparsities).index(cfg.pie_sparsity)
     corr = pies.ensemble_correlations(scan["ensemble"])
     population = pies.population_pies(scan["votes"], n_seeds)
@@ -229,7 +233,7 @@ def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds) -> dic
         f.insert(0, "definition", definition)
         f.insert(0, "method", method)
         fnd.append(f)
-        g = pie_stats.groundtruth_comparison(labels, mask)
+        g = pie_stats.groundtruth_comparison(labels, mask, ground_truth)
         if g:
             gt[definition] = g
     info = {"n_paper": int(masks["paper"].sum()), "n_population": int(masks["population"].sum()),
@@ -303,7 +307,8 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
                                 **pair_corrs}
         regression[method] = regs
         log(f"{method}: PIEs")
-        pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds))
+        pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds),
+                          src["ground_truth"])
         del scan
         store.write_npy(paths.analysis_dir / "pie_corr" / f"{method}.npy", pa["corr"])
         store.write_npy(paths.analysis_dir / "pie_population" / f"{method}.npy",

@@ -17,6 +17,16 @@ from core.config import ConfigError
 SPLITS = ("train", "val", "test")
 # Columns every dataset table starts with, in this order; class columns follow.
 BASE_COLUMNS = ("id", "path", "split", "patient_id", "sex", "age", "view")
+# SynthCXR's facts about each image that no real dataset has (see `ground_truth_columns`).
+SYNTHCXR_GROUND_TRUTH = ("label_noise", "quality")
+# Every column name PruneLens itself puts next to the class columns (dataset table, stored
+# labels with their `row`, SynthCXR's extra columns, reader views): a class of that name
+# would overwrite it or be read as it, so such class names are refused when labels are read.
+RESERVED_COLUMNS = ("row", *BASE_COLUMNS, "patient", "synth_index", *SYNTHCXR_GROUND_TRUTH,
+                    "noise_detail")
+# Key of `Dataset.description` (stored in study.json under "dataset") listing the table's
+# ground-truth columns; only a reader that knows them declares them (SynthCXR does).
+GROUND_TRUTH_KEY = "ground_truth"
 
 
 # --------------------------------------------------------------------------- errors
@@ -113,14 +123,44 @@ def check_table(table: pd.DataFrame, classes: list[str], where: str = "dataset")
     missing = [c for c in (*BASE_COLUMNS, *classes) if c not in table.columns]
     if missing:
         raise LabelError(f"{where}: table lacks column(s) {', '.join(missing)}")
-    if len(set(classes)) != len(classes):
-        raise LabelError(f"{where}: duplicate class names in {classes}")
+    check_class_names(classes, where)
     check_unique_ids(table["id"], where)
     bad = sorted(set(table["split"].astype(str)) - set(SPLITS))
     if bad:
         raise LabelError(f"{where}: unknown split name(s) {', '.join(map(repr, bad))}; "
                          f"allowed: {', '.join(SPLITS)}")
     check_no_leakage(table, where)
+
+
+def check_class_names(classes, where: str) -> None:
+    """Class names are non-empty text, unique, and none is one of `RESERVED_COLUMNS`."""
+    bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
+    if bad:
+        raise LabelError(f"{where}: class names must be non-empty text, got "
+                         f"{', '.join(map(repr, bad))}")
+    dup = sorted({c for c in classes if list(classes).count(c) > 1})
+    if dup:
+        raise LabelError(f"{where}: duplicate class name(s) {', '.join(map(repr, dup))}")
+    clash = [c for c in classes if c.strip() in RESERVED_COLUMNS]
+    if clash:
+        raise LabelError(f"{where}: class name(s) {', '.join(map(repr, clash))} clash with "
+                         f"PruneLens's own column names ({', '.join(RESERVED_COLUMNS)}); "
+                         "rename the column (or leave it out with exclude_columns)")
+
+
+def ground_truth_columns(description, columns) -> list[str]:
+    """The ground-truth columns the dataset declares that `columns` holds, in declared order.
+
+    `description` is `Dataset.description` (study.json's "dataset"). Ground truth is what a
+    dataset says it knows, never a column that happens to be called `quality`. Studies written
+    by the SynthCXR reader before it declared its ground truth get SynthCXR's known columns.
+    """
+    description = description if isinstance(description, dict) else {}
+    declared = description.get(GROUND_TRUTH_KEY)
+    if declared is None and description.get("name") == "synthcxr":
+        declared = SYNTHCXR_GROUND_TRUTH
+    present = set(columns)
+    return [c for c in (declared or ()) if isinstance(c, str) and c in present]
 
 
 def check_unique_ids(ids: pd.Series, where: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.base import LabelError
+from core.data.base import LabelError, check_class_names
 
 # Text that means "not labelled" besides an empty cell (pandas writes NaN as "").
 _BLANKS = ["", "nan", "NaN", "NA", "N/A", "null", "None"]
@@ -115,6 +115,7 @@ def parse_label_column(values: pd.Series, path, column: str) -> tuple[np.ndarray
 
 def parse_labels(frame: pd.DataFrame, classes: list[str], path) -> tuple[pd.DataFrame, dict]:
     """Class columns as float32 and the per-class count of −1 values found."""
+    check_class_names(classes, str(path))
     require_columns(frame, classes, path)
     cols, uncertain = {}, {}
     for c in classes:

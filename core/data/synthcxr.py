@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from core.config import ConfigError
-from core.data.base import Dataset, take_options
+from core.data.base import GROUND_TRUTH_KEY, SYNTHCXR_GROUND_TRUTH, Dataset, take_options
 from core.data.chestxray14 import CLASSES, read_metadata, split_by_patient
 from core.data.synth_base import Streams
 from core.data.synth_findings import FINDINGS
@@ -196,6 +196,7 @@ def load_synthcxr(options: dict, *, cfg=None) -> Dataset:
         "render_version": RENDER_VERSION,
         "label_noise_images": int(table["label_noise"].sum()),
         "mean_quality": round(float(table["quality"].mean()), 4),
+        GROUND_TRUTH_KEY: list(SYNTHCXR_GROUND_TRUTH),
         "notes": [NOTE],
     }
     return Dataset(name="synthcxr", classes=list(CLASSES), table=table, source=source,

@@ -176,8 +176,10 @@ def agreement(answers: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- ground truth
-def has_groundtruth(labels: pd.DataFrame) -> bool:
-    return {"label_noise", "quality"}.issubset(labels.columns)
+def has_groundtruth(declared) -> bool:
+    """Whether the study's dataset declares both ground-truth columns this comparison needs
+    (`declared`: `core.data.base.ground_truth_columns(study["dataset"], labels.columns)`)."""
+    return {"label_noise", "quality"}.issubset(declared)
 
 
 def groundtruth(answers: pd.DataFrame, labels: pd.DataFrame) -> dict[str, pd.DataFrame]:

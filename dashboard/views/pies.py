@@ -77,7 +77,7 @@ with st.expander("Numbers behind the ratios (counts and prevalences)"):
 
 if d.groundtruth_columns:
     st.subheader("Ground truth: are PIEs noisier and of lower quality?")
-    gt = groundtruth_comparison(labels, mask)
+    gt = groundtruth_comparison(labels, mask, d.groundtruth_columns)
     st.caption("SynthCXR knows what no real dataset does: each image's rendered quality and "
                "whether its label vector was deliberately corrupted. This tests the paper's "
                "reader-study claim directly (two-sided Mann-Whitney U p-values in the labels).")
@@ -85,7 +85,7 @@ if d.groundtruth_columns:
 
 st.subheader("The PIEs")
 diseases = ctx.classes if set(ctx.classes) != set(d.classes) else []
-table = derive.pie_table(labels, d.classes, corr, mask, diseases)
+table = derive.pie_table(labels, d.classes, corr, mask, diseases, d.groundtruth_columns)
 st.caption("Lowest correlation first. " + (
     f"Only PIEs labelled with {', '.join(diseases)} (sidebar filter)." if diseases
     else "Filter by disease in the sidebar."))

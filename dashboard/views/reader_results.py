@@ -82,7 +82,7 @@ else:
                "(1 = perfect agreement, 0 = chance).")
     show_table(agree, "reader_agreement")
 
-if has_groundtruth(view.labels):
+if has_groundtruth(view.groundtruth_columns):
     st.subheader("Against the known ground truth (SynthCXR)")
     gt = groundtruth(answers, view.labels)
     st.markdown("**Do readers spot the noisy labels?** Share of 'fully agree' on images whose "

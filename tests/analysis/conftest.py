@@ -47,7 +47,9 @@ def _write_study(root, *, n_images=60, classes=("No Finding", "A", "B", "C"), se
     cfg = StudyConfig(seeds=list(seeds), methods=list(methods), sparsities=list(sparsities))
     study = {"schema_version": store.SCHEMA_VERSION, "config": cfg.to_dict(),
              "classes": classes, "sparsities": list(sparsities), "methods": list(methods),
-             "seeds": list(seeds), "dataset": {"name": "test"}}
+             "seeds": list(seeds),
+             "dataset": {"name": "test",
+                         **({"ground_truth": ["label_noise", "quality"]} if groundtruth else {})}}
     store.write_json(paths.study_json, study)
     for method in methods:
         for seed in seeds:

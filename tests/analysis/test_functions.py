@@ -131,9 +131,11 @@ def test_pie_stats_nan_labels_and_groundtruth():
     assert cr.loc["No_Finding", "ratio"] == 0.0
     # "No_Finding" is recognised as No Finding: findings are A only, NaN counted as absent.
     assert pie_stats.n_findings(labels, ["No_Finding", "A"]).tolist() == [0, 1, 0, 1]
-    gt = pie_stats.groundtruth_comparison(labels, mask)
+    gt = pie_stats.groundtruth_comparison(labels, mask, ["label_noise", "quality"])
     assert gt["label_noise"]["rate_pie"] == 1.0 and gt["label_noise"]["rate_nonpie"] == 0.0
     assert gt["quality"]["mean_pie"] == pytest.approx(0.25)
     ref = stats.mannwhitneyu([0.2, 0.3], [0.9, 0.8], alternative="two-sided")
     assert gt["quality"]["u"] == ref.statistic and gt["quality"]["p"] == pytest.approx(ref.pvalue)
-    assert pie_stats.groundtruth_comparison(labels[["A"]], mask) == {}
+    # only what the dataset declares: present columns that are not declared are not used
+    assert pie_stats.groundtruth_comparison(labels, mask, []) == {}
+    assert list(pie_stats.groundtruth_comparison(labels, mask, ["quality"])) == ["quality"]

@@ -137,3 +137,20 @@ def test_report_has_exactly_the_issue_keys(tmp_path, capsys):
 def test_report_before_analysis_says_what_to_do(small_study):
     with pytest.raises(FileNotFoundError, match="analyze"):
         build_report(small_study.root)
+
+
+def test_groundtruth_only_where_the_dataset_declares_it(tmp_path):
+    # the labels carry columns called quality/label_noise, but the dataset does not declare
+    # them as ground truth: no PIE ground-truth statistics may be computed from them
+    paths = make_study(tmp_path / "s", groundtruth=True)
+    study = store.read_json(paths.study_json)
+    del study["dataset"]["ground_truth"]
+    store.write_json(paths.study_json, study)
+    analyze_study(paths.root)
+    assert store.read_json(paths.analysis_dir / "pie_groundtruth.json") == {}
+    study["dataset"]["ground_truth"] = ["quality"]
+    store.write_json(paths.study_json, study)
+    analyze_study(paths.root)
+    gt = store.read_json(paths.analysis_dir / "pie_groundtruth.json")
+    assert {d: set(v) for d, v in gt["l1_global"].items()} == {"paper": {"quality"},
+                                                               "population": {"quality"}}

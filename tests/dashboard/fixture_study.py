@@ -80,7 +80,9 @@ def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
         "schema_version": store.SCHEMA_VERSION, "name": cfg.name, "config": cfg.to_dict(),
         "classes": classes, "sparsities": list(sparsities), "methods": list(methods),
         "seeds": list(seeds), "image_size": image_size,
-        "dataset": {"name": "fixture"}, "image_source": {"kind": "files", "root": str(img_dir)},
+        "dataset": {"name": "fixture",
+                    **({"ground_truth": ["label_noise", "quality"]} if groundtruth else {})},
+        "image_source": {"kind": "files", "root": str(img_dir)},
         "created": "2024-01-01T00:00:00+00:00", "code_version": "test"})
 
     frac = np.asarray(sparsities, dtype=np.float64)[:, None, None] / 100

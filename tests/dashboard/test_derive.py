@@ -92,9 +92,25 @@ def test_pie_table_filters_and_orders(alpha):
     d = alpha
     corr = np.linspace(-1, 1, len(d.labels))
     mask = select_bottom(corr, 20)
-    table = derive.pie_table(d.labels, d.classes, corr, mask)
+    table = derive.pie_table(d.labels, d.classes, corr, mask, ground_truth=["quality"])
     assert len(table) == mask.sum() and table["corr"].is_monotonic_increasing
-    assert {"quality", "label_noise", "labels", "n_findings"} <= set(table.columns)
+    assert {"quality", "labels", "n_findings"} <= set(table.columns)
+    assert "label_noise" not in table  # in the labels, but not passed as declared
     only = derive.pie_table(d.labels, d.classes, corr, mask, ["Hernia"])
     assert all("Hernia" in s for s in only["labels"]) and len(only) < len(table)
     assert derive.positives_text(d.labels.iloc[[0]], d.classes).iloc[0] == ", ".join(d.classes)
+
+
+def test_groundtruth_columns_are_the_declared_ones(alpha, tmp_path):
+    from tests.dashboard.fixture_study import make_study
+
+    assert alpha.groundtruth_columns == ["label_noise", "quality"]
+    # same labels (quality/label_noise columns present), nothing declared: no ground truth
+    root = make_study(tmp_path / "undeclared", n_images=40, seeds=(0,), methods=("l1_global",),
+                      sparsities=(0, 90), weights=False, analyze=False, seal=False)
+    study = json.loads((root / "study.json").read_text())
+    study["dataset"].pop("ground_truth")
+    (root / "study.json").write_text(json.dumps(study))
+    d = StudyData(root)
+    assert {"quality", "label_noise"} <= set(d.labels.columns)
+    assert d.groundtruth_columns == []

@@ -427,3 +427,63 @@ def test_header_only_csv_says_it_has_no_rows(tmp_path):
     e = _write_text(tmp_path, "empty.csv", "")
     with pytest.raises(LabelError, match=r"empty\.csv: the file is empty"):
         load_dataset(csv_cfg(e, patient_column=None))
+
+
+# --------------------------------------------------------------------------- reserved names
+@pytest.mark.parametrize("name", ["quality", "label_noise", "row", "id", "path", "view",
+                                  "synth_index"])
+def test_class_named_like_a_prunelens_column_is_refused_by_name(tmp_path, name):
+    # a class called `quality` was taken as SynthCXR ground truth; `row`/`id` collided later
+    path, _ = write_csv(tmp_path, **{name: ["1", "0"] * 5})
+    with pytest.raises(LabelError, match=rf"class name\(s\) '{name}' clash with PruneLens"):
+        load_dataset(csv_cfg(path))  # found as a label-like column
+    with pytest.raises(LabelError, match=rf"'{name}' clash with PruneLens"):
+        load_dataset(csv_cfg(path, class_columns=["Mass", name]))  # named explicitly
+
+
+def test_reserved_class_name_in_a_paper_label_file_is_refused(tmp_path, monkeypatch):
+    from core.data import readers
+
+    monkeypatch.setattr(readers, "NIH_CXR_LT_CLASSES",
+                        [*NIH_CXR_LT_CLASSES[:-1], "label_noise"])
+    label_dir, frames = write_nih(tmp_path)
+    for split, f in frames.items():
+        f.rename(columns={"Pneumomediastinum": "label_noise"}).to_csv(
+            label_dir / f"miccai2023_nih-cxr-lt_labels_{split}.csv", index=False)
+    with pytest.raises(LabelError, match=r"'label_noise' clash with PruneLens"):
+        nih(label_dir)
+
+
+def test_every_reader_is_held_to_the_reserved_names(monkeypatch):
+    # readers that build their table themselves meet the same check in load_dataset
+    from core.data import base
+
+    def reader(options, *, cfg):
+        table = pd.DataFrame({"id": ["a", "b"], "path": "", "split": ["train", "test"],
+                              "patient_id": ["1", "2"], "sex": "M", "age": 1.0, "view": "PA",
+                              "quality": [1.0, 0.0]})
+        return base.Dataset("fake", ["quality"], table, FileSource(None), {})
+
+    monkeypatch.setitem(base.READERS, "fake-reserved", reader)
+    with pytest.raises(LabelError, match=r"dataset 'fake-reserved': class name\(s\) 'quality'"):
+        load_dataset(DatasetConfig("fake-reserved"))
+
+
+def test_reserved_names_come_from_one_constant():
+    from core.data.base import BASE_COLUMNS, RESERVED_COLUMNS, SYNTHCXR_GROUND_TRUTH
+
+    assert set(BASE_COLUMNS) | set(SYNTHCXR_GROUND_TRUTH) | {"row"} <= set(RESERVED_COLUMNS)
+
+
+def test_ground_truth_is_what_the_dataset_declares():
+    from core.data.base import ground_truth_columns
+
+    cols = ["id", "A", "quality", "label_noise"]
+    assert ground_truth_columns({"name": "csv"}, cols) == []            # names alone: nothing
+    assert ground_truth_columns(None, cols) == []
+    assert ground_truth_columns({"name": "x", "ground_truth": ["quality"]}, cols) == ["quality"]
+    assert ground_truth_columns({"ground_truth": ["label_noise", "quality", "gone"]},
+                                cols) == ["label_noise", "quality"]     # declared and present
+    # studies the SynthCXR reader wrote before it declared its ground truth
+    assert ground_truth_columns({"name": "synthcxr"}, cols) == ["label_noise", "quality"]
+    assert ground_truth_columns({"name": "synthcxr", "ground_truth": []}, cols) == []

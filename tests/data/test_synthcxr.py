@@ -164,6 +164,8 @@ def test_through_the_registry():
     ds = load_dataset(DatasetConfig(name="synthcxr", options={"n_images": 1500, "seed": 2}))
     assert ds.name == "synthcxr" and len(ds.table) >= 1500
     assert {"synth_index", "quality", "label_noise"} <= set(ds.table.columns)
+    # the reader declares its ground truth; analysis and pages read it from here
+    assert ds.description["ground_truth"] == ["label_noise", "quality"]
     rows = ds.split("test").iloc[:5]
     src = source_from_description(ds.description["source"])
     assert np.array_equal(src.load(rows, 48), ds.source.load(rows, 48))

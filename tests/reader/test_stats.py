@@ -133,7 +133,7 @@ def test_groundtruth_against_known_noise_and_quality():
     labels = pd.DataFrame({"id": [f"i{k}" for k in range(1, 9)],
                            "label_noise": [True, True, True, False, False, False, False, False],
                            "quality": [0.1, 0.3, 0.2, 0.8, 0.9, 0.95, 0.5, 0.7]})
-    assert has_groundtruth(labels) and not has_groundtruth(labels.drop(columns="quality"))
+    assert has_groundtruth(["label_noise", "quality"]) and not has_groundtruth(["quality"])
     out = groundtruth(ans, labels)
     pooled = out["noise"].set_index("reader").loc[POOLED]
     assert pooled["agree_rate_noisy"] == pytest.approx(1 / 6)
