@@ -30,7 +30,8 @@ def build_study(root, n: int = N_IMAGES, seed: int = 0, with_analysis: bool = Tr
     store.write_json(paths.study_json, {
         "schema_version": store.SCHEMA_VERSION, "name": "tiny", "classes": CLASSES,
         "sparsities": SPARSITIES, "methods": ["l1_global", "random"], "seeds": [0, 1],
-        "image_size": 32, "image_source": {"kind": "none-in-tests"}})
+        "image_size": 32, "image_source": {"kind": "none-in-tests"},
+        "dataset": {"name": "tiny", "ground_truth": ["label_noise", "quality"]}})
     store.write_parquet(paths.labels, labels)
     store.write_npy(paths.eval_cache, rng.integers(0, 256, (n, 32, 32), dtype=np.uint8))
     if with_analysis:
