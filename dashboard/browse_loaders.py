@@ -38,7 +38,8 @@ def gallery(_d: StudyData, key: str, method: str, seeds: tuple, k: int, pct: flo
     from core.analysis.pies import select_bottom
 
     corr = loaders.pie_corr(_d, key, method, seeds, k)
-    return gallery_table(_d.labels, _d.classes, corr, select_bottom(corr, pct))
+    return gallery_table(_d.labels, _d.classes, corr, select_bottom(corr, pct),
+                         _d.groundtruth_columns)
 
 
 def probabilities(d: StudyData, method: str, seeds: Sequence[int], k: int, row: int

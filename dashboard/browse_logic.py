@@ -33,9 +33,10 @@ N_MOVERS = 3                                 # rank movers highlighted per image
 
 
 def gallery_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray,
-                  pie_mask: np.ndarray) -> pd.DataFrame:
+                  pie_mask: np.ndarray, ground_truth: Sequence[str] = ()) -> pd.DataFrame:
     """row, id, corr, pie, n_findings (int, 'No Finding' not counted), labels (text), and
-    quality / label_noise where the study has them; in evaluation-row order."""
+    the `ground_truth` columns the dataset declares (StudyData.groundtruth_columns: SynthCXR's
+    quality / label_noise); in evaluation-row order."""
     out = pd.DataFrame({
         "row": labels["row"].to_numpy(dtype=np.int64),
         "id": labels["id"].astype(str).to_numpy(),
@@ -44,9 +45,8 @@ def gallery_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray
         "n_findings": n_findings(labels, classes).astype(np.int64),
         "labels": positives_text(labels, classes).to_numpy(),
     })
-    for col in ("quality", "label_noise"):
-        if col in labels:
-            out[col] = labels[col].to_numpy()
+    for col in ground_truth:
+        out[col] = labels[col].to_numpy()
     return out
 
 

@@ -241,7 +241,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot) -> None:
         labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
             "none positive"
         gt = ""
-        if "quality" in lab:
+        if "quality" in d.groundtruth_columns:  # declared by the dataset, not found by name
             gt = f"  \nSynthCXR ground truth: quality **{lab['quality']:.2f}** (0 poor – 1 " \
                  "excellent) · " + ("**label noise**: the drawn findings differ from these "
                                     "labels" if bool(lab.get("label_noise", False))

@@ -45,7 +45,7 @@ PIE = np.array([False, True, False, True, True])
 
 
 def _table():
-    return gallery_table(_labels(), CLASSES, CORR, PIE)
+    return gallery_table(_labels(), CLASSES, CORR, PIE, ["label_noise", "quality"])
 
 
 def test_gallery_table_counts_findings_without_no_finding():
@@ -53,6 +53,8 @@ def test_gallery_table_counts_findings_without_no_finding():
     assert t["n_findings"].tolist() == [0, 2, 1, 3, 1]
     assert t["labels"].tolist()[:2] == ["No Finding", "Effusion, Mass"]
     assert {"quality", "label_noise"} <= set(t.columns)
+    # columns of those names that the dataset does not declare are not ground truth
+    assert not {"quality", "label_noise"} & set(gallery_table(_labels(), CLASSES, CORR, PIE))
 
 
 def test_gallery_order_filters_and_sorts_stably():
