@@ -114,9 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. Expected failures end in one line on stderr, never a traceback:
     a study that does not verify → exit 1 with every problem by file (as `verify`); bad
-    input, a study in use by another coordinator → exit 2."""
+    input, a study in use by another coordinator, an OS error (disk full, permission denied,
+    read-only folder: one line naming the path) → exit 2."""
     from core.lock import StudyLockedError
-    from core.store import StudyNotVerified
+    from core.store import StoreError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
     try:
@@ -124,9 +125,23 @@ def main(argv: list[str] | None = None) -> int:
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ConfigError, FileNotFoundError, ValueError, StudyLockedError) as exc:
+    except (ConfigError, ValueError, StudyLockedError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:   # disk full, permission denied, read-only folder, missing file
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
+        return 2
+
+
+def os_error_text(exc: OSError) -> str:
+    """'PATH: reason' from an OSError (the path the system call was about), else its text.
+    Writes are atomic (core.store), so the failed file was not half-written: fix the cause
+    and re-run the same command, which resumes."""
+    if exc.filename is None:
+        return str(exc)
+    where = str(exc.filename) + (f" → {exc.filename2}" if exc.filename2 else "")
+    return (f"{where}: {exc.strerror or exc} (fix that and re-run the same command: finished "
+            "work is kept)")
 
 
 if __name__ == "__main__":

@@ -85,9 +85,13 @@ def atomic_write(path: str | os.PathLike, write_fn) -> Path:
             os.fsync(fh.fileno())
         entry = _entry(tmp) if recorders else None
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # a full disk surfaces in fh.write without a file name (or names the temp file):
+            # name the file being written, so the one-line CLI error says where
+            raise OSError(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
         raise
     for rec in recorders:
         rec[str(path.resolve())] = entry
@@ -134,8 +138,18 @@ def write_npy(path, array: np.ndarray) -> Path:
     return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 
+class UnreadableFile(StoreError, ValueError):
+    """A store file that exists but cannot be read as what it should be (e.g. truncated)."""
+
+
 def open_npy(path, mmap: bool = True) -> np.ndarray:
-    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    """np.load of a plain .npy (memory-mapped by default). A damaged file raises
+    UnreadableFile naming it (numpy's own message, e.g. "mmap length is greater than file
+    size", does not say which file)."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        raise UnreadableFile(f"{path}: cannot read ({exc})") from exc
 
 
 def clean_temp_files(root) -> int:

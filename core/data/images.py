@@ -188,6 +188,7 @@ def build_cache(source, rows: pd.DataFrame, size: int, path: str | os.PathLike, 
     try:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
                                        shape=(len(keep), size, size))
+        reserve_blocks(tmp, path)
         checked = getattr(source, "load_checked", None)
         with ThreadPoolExecutor(getattr(source, "workers", 1)) as pool, \
                 tqdm(total=len(keep), unit="img", desc=f"caching {path.name}",
@@ -225,6 +226,17 @@ def build_cache(source, rows: pd.DataFrame, size: int, path: str | os.PathLike, 
     return open_cache(path), skipped
 
 
+def reserve_blocks(tmp: Path, final: Path) -> None:
+    """Allocate a memory-mapped file's disk blocks now. A memory map over a sparse file on a
+    full disk kills the process with SIGBUS at some later page write; allocating up front
+    turns that into an OSError (ENOSPC) naming the file, before any work is done."""
+    with open(tmp, "rb+") as fh:
+        try:
+            os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(final)) from exc
+
+
 def _compacted(tmp: Path) -> Path:
     return tmp.with_name(tmp.name + ".c")
 
@@ -235,6 +247,7 @@ def _compact(mm: np.memmap, tmp: Path, bad: list[int]) -> np.memmap:
     out_path = _compacted(tmp)
     out = np.lib.format.open_memmap(out_path, mode="w+", dtype=np.uint8,
                                     shape=(len(keep), *mm.shape[1:]))
+    reserve_blocks(out_path, tmp)
     for s in range(0, len(keep), 1024):
         out[s:s + 1024] = mm[keep[s:s + 1024]]
     del mm
