@@ -185,22 +185,54 @@ def cam_seeds(d: StudyData, seeds: Sequence[int]) -> tuple[list[int], str]:
     return have, ""
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
+    """A pruned copy of a seed's model, kept: the page's Grad-CAMs then need no pruning (one
+    sort of every weight) per image, only two forward/backward passes. The same pruning as
+    the stored predictions: this method, sparsity and seed, through core.prune."""
+    import copy
+
+    from core import prune
+
+    model, _ = loaders._model(_d, _d.key, seed)
+    pruned = copy.deepcopy(model)
+    with _d.model_lock, prune.pruned_sequence(model, method, [k], seed) as seq:
+        for _ in seq:
+            pruned.load_state_dict(model.state_dict())
+    pruned.eval()
+    return pruned
+
+
 def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, cls: int
              ) -> dict:
     """{dense, pruned, diff}: normalised maps at the model's input size; for an ensemble the
     mean of its models' (ReLU'd, raw) maps, normalised after averaging. Cached."""
-    from core.explain import difference_map, normalize_cam
+    import torch
+
+    from core import models
+    from core.explain import difference_map, gradcam, normalize_cam
 
     key = ("cam", d.key, tuple(seeds), method, int(k), int(row), int(cls))
     hit = _cache().get(key)
     if hit is not None:
         return hit
-    x = d.image(row)
     dense = pruned = None
-    for s in seeds:
-        pair = loaders.compute_gradcam(d, int(s), method, int(k), int(row), int(cls), image=x)
-        dense = pair.dense if dense is None else dense + pair.dense
-        pruned = pair.pruned if pruned is None else pruned + pair.pruned
+    pixels = np.ascontiguousarray(loaders.image(d, d.key, int(row)))
+    pairs = [(*loaders._model(d, d.key, int(s)), _pruned_copy(d, d.key, int(s), method, int(k)))
+             for s in seeds]     # (loaded before the lock: the copy takes it while pruning)
+    threads = torch.get_num_threads()
+    with d.model_lock:   # models are shared by sessions and the prefetcher; hooks are not
+        try:
+            if pixels.shape[-1] <= 128:   # see loaders.compute_gradcam: small = one thread
+                torch.set_num_threads(1)
+            for model, spec, cut in pairs:
+                x = models.preprocess(torch.from_numpy(pixels)[None], spec)
+                a = gradcam(model, spec.gradcam_layer, x, int(cls))
+                b = gradcam(cut, spec.gradcam_layer, x, int(cls))
+                dense = a if dense is None else dense + a
+                pruned = b if pruned is None else pruned + b
+        finally:
+            torch.set_num_threads(threads)
     out = {"dense": normalize_cam(dense), "pruned": normalize_cam(pruned),
            "diff": difference_map(dense, pruned),
            "empty": {"dense": float(np.max(dense)) <= 0, "pruned": float(np.max(pruned)) <= 0}}

@@ -72,28 +72,24 @@ def rank_frame(rt: pd.DataFrame, k: int, with_calls: bool) -> pd.DataFrame:
 
 
 def rank_view(rt: pd.DataFrame, k: int, with_calls: bool) -> None:
+    """A static HTML table (st.table): read at a glance, in the page's DOM (the e2e test
+    reads it), no canvas grid to load; probabilities drawn as bars behind the numbers."""
     import streamlit as st
 
     df = rank_frame(rt, k, with_calls)
     movers = rt["mover"].to_numpy()
 
     def shade(row):
-        return ["background-color: rgba(255, 196, 0, 0.30)" if movers[row.name] else ""
+        return ["background-color: rgba(255, 196, 0, 0.28)" if movers[row.name] else ""
                 for _ in row]
 
-    def bar(help_):
-        return st.column_config.ProgressColumn(format="%.2f", min_value=0, max_value=1,
-                                               width="small", help=help_)
-
-    cfg = {"finding": st.column_config.TextColumn(width="medium"),
-           "dense #": st.column_config.NumberColumn(width=48, help="rank, dense model"),
-           "dense P": bar("probability, dense model"),
-           f"{k}% #": st.column_config.NumberColumn(width=48, help=f"rank, pruned to {k}%"),
-           f"{k}% P": bar(f"probability, pruned to {k}%"),
-           "moved": st.column_config.TextColumn(width=56),
-           "threshold": st.column_config.NumberColumn(format="%.2f")}
-    st.dataframe(df.style.apply(shade, axis=1), hide_index=True, column_config=cfg,
-                 height=36 * (len(df) + 1) + 3, key=None)
+    sty = (df.style.apply(shade, axis=1)
+           .bar(subset=["dense P", f"{k}% P"], vmin=0, vmax=1, color="#9ecae1",
+                height=60, width=100)
+           .format({"dense P": "{:.2f}", f"{k}% P": "{:.2f}", "threshold": "{:.2f}"},
+                   na_rep="—")
+           .hide(axis="index"))
+    st.table(sty)
     st.caption("Findings ranked by the dense model (● labelled positive, ? not labelled); "
                "highlighted: the largest rank movers and every finding whose call changes. "
                "▲/▼ = places gained/lost after pruning."

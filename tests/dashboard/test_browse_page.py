@@ -48,8 +48,8 @@ def test_browse_opens_on_the_lowest_agreement_pie_with_its_rank_table(app_test,
     assert at.query_params["image"] in (image_id, [image_id])
     text = _text(at)
     assert image_id in text.replace("\\", "") and "This image is a PIE" in text
-    table = at.main.dataframe[0].value.data if hasattr(at.main.dataframe[0].value, "data") else \
-        at.main.dataframe[0].value
+    table = at.main.table[0].value.data if hasattr(at.main.table[0].value, "data") else \
+        at.main.table[0].value
     d = StudyData(studies_root / "alpha")
     assert len(table) == len(d.classes)
     # the rank table's dense P is the ensemble mean of the stored predictions for that row
@@ -73,7 +73,7 @@ def test_image_from_the_url_and_unknown_ids(app_test, studies_root):
     assert any("No image with the id" in w.value for w in at.warning)
     # shown literally: markdown characters escaped, no rank table, no image
     assert any("no\\*such\\_\\[id\\]" in w.value for w in at.warning)
-    assert not at.main.dataframe
+    assert not at.main.table
 
 
 def test_a_filter_with_no_images_says_so_and_shows_no_image(app_test, studies_root):
@@ -83,12 +83,12 @@ def test_a_filter_with_no_images_says_so_and_shows_no_image(app_test, studies_ro
     at.selectbox(key="br_nf").set_value("0")
     at.run()
     assert any("No image matches the gallery filter" in i.value for i in at.info)
-    assert not at.main.dataframe and "image" not in at.query_params
+    assert not at.main.table and "image" not in at.query_params
     # a filter that matches brings the image back
     at.selectbox(key="br_nf").set_value("any")
     at.selectbox(key="br_which").set_value("all")
     at.run()
-    assert at.main.dataframe and not at.info
+    assert at.main.table and not at.info
     assert "Effusion" in _text(at)
 
 
@@ -102,7 +102,7 @@ def test_single_seed_selection_uses_that_seeds_numbers(app_test, studies_root):
     d = StudyData(studies_root / "alpha")
     row = int(np.flatnonzero(d.labels["id"].astype(str) == image_id)[0])
     dense = np.asarray(d.predictions("l1_global", 1)[0][row], np.float64)
-    table = at.main.dataframe[0].value
+    table = at.main.table[0].value
     table = table.data if hasattr(table, "data") else table
     assert np.allclose(np.sort(table["dense P"].to_numpy(float))[::-1], np.sort(dense)[::-1],
                        atol=1e-6)
@@ -111,7 +111,7 @@ def test_single_seed_selection_uses_that_seeds_numbers(app_test, studies_root):
 
 def test_study_without_weights_shows_everything_but_gradcam(app_test, studies_root):
     at = _open(app_test, studies_root, study="beta")
-    assert at.main.dataframe, "the rank table is shown"
+    assert at.main.table, "the rank table is shown"
     assert "This image is" in _text(at)
 
 
@@ -133,3 +133,24 @@ def test_gallery_pies_are_the_stored_analysis_pies(studies_root):
         assert set(gallery_order(t).tolist()) == set(theirs["row"].tolist())
         # and in gallery order = ascending stored correlation
         assert np.all(np.diff(t.set_index("row").loc[gallery_order(t), "corr"]) >= 0)
+
+
+def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
+    """The page's Grad-CAM (pruned copies kept per seed) equals core.explain's dense/pruned
+    pair computed with pruning in place, for one seed and as the mean over seeds."""
+    from core.explain import difference_map, normalize_cam
+    from dashboard import browse_loaders as bl
+    from dashboard import loaders
+
+    d = StudyData(studies_root / "alpha")
+    row, cls, k = 5, 1, 90
+    pairs = [loaders.compute_gradcam(d, s, "l1_global", k, row, cls) for s in d.seeds]
+    one = bl.cam_maps(d, (d.seeds[0],), "l1_global", k, row, cls)
+    np.testing.assert_allclose(one["dense"], normalize_cam(pairs[0].dense), atol=1e-5)
+    np.testing.assert_allclose(one["pruned"], normalize_cam(pairs[0].pruned), atol=1e-5)
+    ens = bl.cam_maps(d, tuple(d.seeds), "l1_global", k, row, cls)
+    dense = sum(p.dense for p in pairs)
+    pruned = sum(p.pruned for p in pairs)
+    np.testing.assert_allclose(ens["dense"], normalize_cam(dense), atol=1e-5)
+    np.testing.assert_allclose(ens["diff"], difference_map(dense, pruned), atol=1e-5)
+    assert not np.allclose(ens["dense"], ens["pruned"]), "pruning changed nothing"

@@ -1,0 +1,129 @@
+"""End to end, the reading room in headless Chromium: open Browse PIEs, click a thumbnail,
+press → three times, change window/level; the URL, the image, the rank table and the
+Grad-CAM captions must agree with each other and with the study's stored predictions."""
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (installed by .ci/run: apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+VIEWER_DRAWN = "(old) => window.__plv_drawn && window.__plv_drawn.token !== old"
+SETTLED = """() => document.querySelector('[data-testid="stApp"]')
+                .getAttribute('data-test-script-state') === 'notRunning'"""
+
+
+def _token(page):
+    return page.evaluate("() => window.__plv_drawn ? window.__plv_drawn.token : null")
+
+
+def _after(page, old, action):
+    action()
+    page.wait_for_function(VIEWER_DRAWN, arg=old, timeout=120_000)
+    page.wait_for_function(SETTLED, timeout=120_000)
+    page.wait_for_timeout(300)   # the rank table and captions of the same rerun
+
+
+def _image_id(url: str) -> str:
+    from urllib.parse import parse_qs, urlparse
+
+    return parse_qs(urlparse(url).query)["image"][0]
+
+
+def _decode(data_url: str) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))))
+
+
+def test_browse_click_next_window_level_agree(studies_root, tmp_path):
+    from dashboard.data import StudyData
+    from dashboard.imaging import window_level
+
+    d = StudyData(studies_root / "alpha")
+    with serve([studies_root], log_path=tmp_path / "streamlit.log") as url, \
+            sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{url}/browse?study=alpha&show=all")
+            wait_rendered(page)
+            page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
+                                   timeout=120_000)
+            assert page.locator("h1").first.inner_text() == "Browse PIEs"
+            thumbs = page.locator(".plg .t img")
+            ids = [thumbs.nth(i).get_attribute("alt") for i in range(thumbs.count())]
+            assert len(ids) >= 8
+            # click the third thumbnail: it opens in the viewer and in the URL
+            _after(page, _token(page), lambda: page.locator(".plg .t").nth(2).click())
+            assert _image_id(page.url) == ids[2]
+            # → three times walks the gallery order
+            for _ in range(3):
+                _after(page, _token(page), lambda: page.keyboard.press("ArrowRight"))
+            assert _image_id(page.url) == ids[5]
+            assert page.locator(".plg .t.sel img").get_attribute("alt") == ids[5]
+            row = int(np.flatnonzero(d.labels["id"].astype(str) == ids[5])[0])
+
+            # the image drawn is that row's image (the fixture's files are 32 px PNGs)
+            assert page.evaluate("() => [window.__plv.D.w, window.__plv.D.h]") == \
+                [d.image_size, d.image_size]
+            # window/level in the browser, no rerun: the canvas equals dashboard.imaging's
+            before_runs = page.evaluate("() => performance.getEntriesByType('resource').length")
+            page.evaluate("""() => {
+              const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
+                .find(r => r && r.querySelector('.plv'));
+              const set = (cls, v) => { const s = r.querySelector(cls); s.value = v;
+                s.dispatchEvent(new Event('input', {bubbles: true})); };
+              set('input.lvl', 100); set('input.wid', 60); }""")
+            shown = np.asarray(page.evaluate("""() => {
+              const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
+                .find(r => r && r.querySelector('.plv'));
+              const c = r.querySelector('canvas.main');
+              const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+              return Array.from(px.filter((_, i) => i % 4 === 0)); }"""), dtype=np.uint8)
+            raw = d.image(row)
+            expected = window_level(raw, 100, 60).ravel()
+            assert shown.shape == expected.shape
+            assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
+            assert page.evaluate("() => performance.getEntriesByType('resource').length") \
+                == before_runs, "window/level fetched something"
+
+            # the rank table names this image's classes in the dense ensemble's order, with
+            # the stored predictions' probabilities; the captions use the same numbers
+            k = d.param("pie_sparsity", 90)
+            ki = d.sparsities.index(k)
+            dense = np.mean([np.asarray(d.predictions("l1_global", s)[0][row], np.float64)
+                             for s in d.seeds], axis=0)
+            pruned = np.mean([np.asarray(d.predictions("l1_global", s)[ki][row], np.float64)
+                              for s in d.seeds], axis=0)
+            table = page.locator('[data-testid="stTable"] table').first
+            rows = table.locator("tbody tr")
+            assert rows.count() == len(d.classes)
+            first = rows.nth(0).locator("td, th").all_inner_texts()
+            top = int(np.argmax(dense))
+            assert first[0].lstrip("●? ").strip() == d.classes[top]
+            assert f"{dense[top]:.2f}" in first
+            caps = page.locator(".plv .cam .cap").all_inner_texts()
+            assert len(caps) == 3
+            main_text = page.locator('[data-testid="stMain"]').inner_text()
+            assert ids[5] in main_text
+            cls = caps[0].split("P(", 1)[1].split(")", 1)[0]
+            c = d.classes.index(cls)
+            assert f"= {dense[c]:.2f}" in caps[0] and f"= {pruned[c]:.2f}" in caps[1]
+            # the Grad-CAM class is a positive finding of *this* image (or its top class)
+            y = d.labels.iloc[row][d.classes].to_numpy(dtype=float)
+            assert y[c] == 1 or (not (y == 1).any() and c == top)
+            page.screenshot(path=str(tmp_path / "browse.png"))
+        finally:
+            browser.close()
