@@ -15,7 +15,9 @@ path also works) so a later version can point it at a server database; only `sql
 implemented.
 
 The schema (tables, triggers, version) is in `core/reader/schema.py`.
-Reader names compare case-insensitively (COLLATE NOCASE): "Dr Lee" resumes "dr lee".
+Readers are registered by the coordinator (core/reader/access.py) and open their forms by a
+link token; a name given to these methods is folded (NFKC + casefold) to the registered
+spelling, which is what answers and sessions store.
 """
 from __future__ import annotations
 
@@ -29,7 +31,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.reader.access import AccessMixin, name_key
 from core.reader.schema import (  # noqa: F401  (re-exported: part of db's API)
+    FORM_SET_STATUSES,
+    MIGRATIONS,
     RATING_RANGE,
     SCHEMA_SQL,
     SCHEMA_VERSION,
@@ -69,6 +74,14 @@ class Answer:
     quality: int
     difficulty: int
     comment: str = ""
+
+
+def _run_script(con: sqlite3.Connection, script: str) -> None:
+    # Statement by statement (not executescript, which commits): the whole migration is one
+    # transaction, so a killed process leaves the old version intact.
+    for stmt in script.split(";\n"):
+        if stmt.strip():
+            con.execute(stmt)
 
 
 def _now() -> str:
@@ -115,7 +128,19 @@ def validate_answer(agree, quality, difficulty, comment="") -> Answer:
     return Answer(bool(agree), out["quality"], out["difficulty"], comment)
 
 
-class ReaderDB:
+def _input_error(exc: sqlite3.IntegrityError) -> Exception:
+    """The database's refusals (triggers) in words for the person who clicked."""
+    text = str(exc)
+    if "form already submitted" in text:
+        return FormLocked("This form was already submitted; its answers are final.")
+    if "form set closed" in text:
+        return InputError("The coordinator has closed this form set: no more answers.")
+    if "not assigned" in text:
+        return InputError("This form is not assigned to you.")
+    return exc
+
+
+class ReaderDB(AccessMixin):
     """The reader-study database of one study. Cheap to create; opens a connection per call
     so that it is safe to share between Streamlit sessions and threads."""
 
@@ -171,15 +196,19 @@ class ReaderDB:
                                     f"than this PruneLens reads ({SCHEMA_VERSION})")
             con.execute("BEGIN IMMEDIATE")
             try:
-                # Re-check under the write lock: another process may have created it.
-                if con.execute("PRAGMA user_version").fetchone()[0] == 0:
-                    for stmt in SCHEMA_SQL.split(";\n"):
-                        if stmt.strip():
-                            con.execute(stmt)
+                # Re-check under the write lock: another process may have created or
+                # migrated it meanwhile.
+                version = con.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    _run_script(con, SCHEMA_SQL)
                     con.executemany("INSERT INTO meta VALUES (?, ?)",
-                                    [("schema_version", str(SCHEMA_VERSION)),
-                                     ("created", _now())])
-                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                                    [("schema_version", "1"), ("created", _now())])
+                    version = 1
+                for target in range(version + 1, SCHEMA_VERSION + 1):
+                    _run_script(con, MIGRATIONS[target])
+                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
+                                (str(target),))
+                    con.execute(f"PRAGMA user_version = {target}")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -227,6 +256,8 @@ class ReaderDB:
                     [(it.item_id, cur.lastrowid, it.position, it.image_id, int(it.row),
                       int(bool(it.is_pie)), None if it.n_findings is None else int(it.n_findings))
                      for it in form.items])
+            self._audit(con, "add_form_set", {"set_id": set_id, "forms": ids,
+                                              "spec": spec})
         return ids
 
     def form_sets(self) -> pd.DataFrame:
@@ -265,41 +296,62 @@ class ReaderDB:
 
     # ----------------------------------------------------------------- answers
     def save_answer(self, reader, item_id: str, agree, quality, difficulty,
-                    comment: str = "") -> Answer:
-        """Validate and commit one answer (insert, or correct an earlier one)."""
-        reader = clean_reader(reader)
+                    comment: str = "", seconds: float | None = None) -> Answer:
+        """Validate and commit one answer (insert, or correct an earlier one).
+
+        `reader` is a registered reader's name (any spelling that folds to it); the item's
+        form must be assigned to them and its form set open. `seconds`: time spent on the
+        image since it was shown, added to what earlier saves recorded."""
         ans = validate_answer(agree, quality, difficulty, comment)
+        if seconds is not None and not (float(seconds) >= 0):
+            raise InputError(f"seconds must be ≥ 0, got {seconds!r}")
         now = _now()
         try:
             with self.write() as con:
+                reader = self._canonical(con, reader)
                 row = con.execute("SELECT form_id FROM items WHERE item_id = ?",
                                   (item_id,)).fetchone()
                 if row is None:
-                    raise InputError(f"Unknown image {item_id!r} (was its form deleted?)")
+                    raise InputError(f"Unknown image {item_id!r}.")
                 form_id = row[0]
                 con.execute("INSERT INTO sessions (form_id, reader, started) VALUES (?,?,?) "
                             "ON CONFLICT DO NOTHING", (form_id, reader, now))
-                # Keep the spelling the reader first used, so one reader is one name.
-                reader = con.execute("SELECT reader FROM sessions WHERE form_id = ? AND "
-                                     "reader = ?", (form_id, reader)).fetchone()[0]
                 con.execute(
                     "INSERT INTO answers (item_id, form_id, reader, agree, quality, difficulty,"
-                    " comment, saved) VALUES (?,?,?,?,?,?,?,?) "
+                    " comment, saved, seconds) VALUES (?,?,?,?,?,?,?,?,?) "
                     "ON CONFLICT (item_id, reader) DO UPDATE SET agree = excluded.agree, "
                     "quality = excluded.quality, difficulty = excluded.difficulty, "
                     "comment = excluded.comment, saved = excluded.saved, "
-                    "revisions = revisions + 1",
+                    "revisions = revisions + 1, "
+                    "seconds = COALESCE(seconds, 0) + COALESCE(excluded.seconds, 0)",
                     (item_id, form_id, reader, int(ans.agree), ans.quality, ans.difficulty,
-                     ans.comment, now))
+                     ans.comment, now, None if seconds is None else float(seconds)))
         except sqlite3.IntegrityError as exc:
-            if "form already submitted" in str(exc):
-                raise FormLocked("This form was already submitted; its answers are final.") \
-                    from None
-            raise
+            raise _input_error(exc) from None
         return ans
 
+    @staticmethod
+    def _canonical(con: sqlite3.Connection, reader) -> str:
+        """The registered spelling of a reader's name (InputError if not registered)."""
+        name = clean_reader(reader)
+        row = con.execute("SELECT name FROM readers WHERE name_key = ?",
+                          (name_key(name),)).fetchone()
+        if row is None:
+            raise InputError(f"{name!r} is not a registered reader of this study; readers "
+                             "open their forms through the link the coordinator sent them.")
+        return row[0]
+
+    def _canonical_or_none(self, reader) -> str | None:
+        with self.connect() as con:
+            try:
+                return self._canonical(con, reader)
+            except InputError:
+                return None
+
     def answers_of(self, reader, form_id: int) -> dict[str, Answer]:
-        reader = clean_reader(reader)
+        reader = self._canonical_or_none(reader)
+        if reader is None:
+            return {}
         with self.connect() as con:
             rows = con.execute("SELECT item_id, agree, quality, difficulty, comment FROM answers "
                                "WHERE reader = ? AND form_id = ?", (reader, int(form_id)))
@@ -315,16 +367,21 @@ class ReaderDB:
 
     def submitted(self, reader, form_id: int) -> str | None:
         """When the reader submitted the form (ISO time), or None."""
-        reader = clean_reader(reader)
+        reader = self._canonical_or_none(reader)
         with self.connect() as con:
             row = con.execute("SELECT submitted FROM sessions WHERE reader = ? AND form_id = ?",
                               (reader, int(form_id))).fetchone()
         return row[0] if row else None
 
     def submit(self, reader, form_id: int) -> str:
-        """Lock a reader's answers on a form; refused while any image is unrated."""
-        reader = clean_reader(reader)
+        """Lock a reader's answers on a form; refused while any image is unrated or the
+        form set is not open."""
         with self.write() as con:
+            reader = self._canonical(con, reader)
+            status = con.execute("SELECT fs.status FROM forms f JOIN form_sets fs USING "
+                                 "(set_id) WHERE f.form_id = ?", (int(form_id),)).fetchone()
+            if status is not None and status[0] != "open":
+                raise InputError(f"This form's set is {status[0]}: no more answers.")
             total = con.execute("SELECT COUNT(*) FROM items WHERE form_id = ?",
                                 (int(form_id),)).fetchone()[0]
             done = con.execute("SELECT COUNT(*) FROM answers WHERE form_id = ? AND reader = ?",
@@ -359,8 +416,8 @@ class ReaderDB:
             frame = pd.read_sql_query(
                 "SELECT a.reader, f.name AS form, a.form_id, f.set_id, i.position, a.item_id, "
                 "i.image_id, i.row, i.is_pie, i.n_findings, a.agree, a.quality, a.difficulty, "
-                "a.comment, a.saved, a.revisions, s.submitted, fs.method, fs.sparsity, "
-                "fs.definition, fs.percentile "
+                "a.comment, a.saved, a.revisions, a.seconds, s.submitted, fs.method, "
+                "fs.sparsity, fs.definition, fs.percentile, fs.status "
                 "FROM answers a JOIN items i USING (item_id) JOIN forms f ON f.form_id = "
                 "a.form_id JOIN form_sets fs ON fs.set_id = f.set_id JOIN sessions s ON "
                 "s.form_id = a.form_id AND s.reader = a.reader "

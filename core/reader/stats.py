@@ -29,6 +29,22 @@ POOLED = "all readers (pooled)"
 GROUPS = {True: "PIE", False: "non-PIE"}
 
 
+# --------------------------------------------------------------------------- one read each
+def first_reads(answers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(answers with one row per (reader, image), number of repeat reads dropped).
+
+    Assignments refuse a form that shares an image with a reader's other forms (schema 2),
+    so a repeat read can only come from a database made before that rule. Were it counted,
+    one reader's opinion would weigh twice in the tests and, averaged, would become a value
+    nobody gave (a yes and a no read as 0.5). The reader's first saved read is kept: it is
+    the one made without having seen the image before.
+    """
+    order = answers.sort_values(["saved", "form_id", "position"], kind="stable") \
+        if {"saved", "form_id", "position"}.issubset(answers.columns) else answers
+    kept = order.drop_duplicates(["reader", "image_id"], keep="first")
+    return kept.sort_index(), int(len(answers) - len(kept))
+
+
 # --------------------------------------------------------------------------- PIE vs non-PIE
 def group_test(pie, non_pie) -> dict:
     """Means and two-sided Mann-Whitney U / Kruskal-Wallis of two samples; NaN when undefined
@@ -55,7 +71,9 @@ def group_test(pie, non_pie) -> dict:
 
 
 def compare_groups(answers: pd.DataFrame, questions=tuple(QUESTIONS)) -> pd.DataFrame:
-    """One row per (question, reader) plus a pooled row per question."""
+    """One row per (question, reader) plus a pooled row per question; each (reader, image)
+    counts once (`first_reads`)."""
+    answers, _ = first_reads(answers)
     rows = []
     for q in questions:
         scopes = [(POOLED, answers)] + [(r, g) for r, g in answers.groupby("reader", sort=True)]
@@ -70,6 +88,7 @@ def compare_groups(answers: pd.DataFrame, questions=tuple(QUESTIONS)) -> pd.Data
 
 def distributions(answers: pd.DataFrame, question: str) -> pd.DataFrame:
     """Count and share of each answer value within PIEs and within non-PIEs."""
+    answers, _ = first_reads(answers)
     values = [0, 1] if question == "agree" else [1, 2, 3, 4, 5]
     rows = []
     for flag, name in GROUPS.items():
@@ -137,10 +156,11 @@ def _delta2(values: np.ndarray, n_c: np.ndarray, level: str) -> np.ndarray:
 
 
 def reliability_matrix(answers: pd.DataFrame, question: str) -> pd.DataFrame:
-    """[reader, image] table of one question's answers (NaN = not read by that reader).
-    An image read twice by one reader (on two forms) keeps that reader's mean."""
-    return answers.pivot_table(index="reader", columns="image_id", values=question,
-                               aggfunc="mean")
+    """[reader, image] table of one question's answers as given (NaN = not read by that
+    reader). Each cell is one real answer: repeat reads are dropped first (`first_reads`),
+    never averaged into a value nobody gave."""
+    answers, _ = first_reads(answers)
+    return answers.pivot(index="reader", columns="image_id", values=question)
 
 
 def pairwise_agreement(matrix: pd.DataFrame) -> float:
@@ -190,6 +210,7 @@ def groundtruth(answers: pd.DataFrame, labels: pd.DataFrame) -> dict[str, pd.Dat
     — and rated difficulty — and the true quality, per reader and pooled), and `sample`
     (true label-noise rate and mean true quality of the PIEs and non-PIEs that were read).
     """
+    answers, _ = first_reads(answers)
     truth = labels[["id", "label_noise", "quality"]].rename(
         columns={"id": "image_id", "quality": "true_quality"})
     truth = truth.assign(image_id=truth["image_id"].astype(str),

@@ -59,3 +59,21 @@ def candidates(n_pie: int = 50, n_non: int = 150, seed: int = 0) -> pd.DataFrame
     return pd.DataFrame({"image_id": [f"im{i}" for i in range(n)], "row": np.arange(n),
                          "is_pie": np.arange(n) < n_pie,
                          "n_findings": rng.integers(0, 6, n)})
+
+
+def enrol(db, *names: str, forms=None) -> dict[str, str]:
+    """Register readers (schema 2: answers need a registered, assigned reader) and assign
+    them `forms` (default: every form); returns {name: link token}. Names already
+    registered are only assigned."""
+    known = dict(zip(db.readers()["name"], db.readers()["reader_id"], strict=True))
+    tokens = {}
+    form_ids = list(db.forms()["form_id"]) if forms is None else list(forms)
+    for name in names:
+        if name in known:
+            reader_id = known[name]
+        else:
+            reader, tokens[name] = db.add_reader(name)
+            reader_id = reader.reader_id
+        for form_id in form_ids:
+            db.assign(reader_id, form_id)
+    return tokens

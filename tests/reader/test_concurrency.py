@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from core.reader import FormSpec, ReaderDB, make_forms
-from tests.reader.conftest import candidates
+from core.reader.db import SCHEMA_VERSION
+from tests.reader.conftest import candidates, enrol
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,6 +24,8 @@ def _new_db(tmp_path, n_pie=20, n_non_pie=20):
     plan = make_forms(candidates(), FormSpec("l1_global", 90, n_pie=n_pie, n_non_pie=n_non_pie,
                                              seed=3))
     [form_id] = db.add_form_set(plan.spec_record(), plan.forms)
+    enrol(db, *[f"thread reader {i}" for i in range(6)], *[f"process reader {i}" for i in range(4)],
+          "victim", "next reader")
     return db, form_id
 
 
@@ -141,4 +144,4 @@ def test_processes_creating_the_database_at_once(tmp_path):
         p.join(timeout=60)
         assert p.exitcode == 0
     db = ReaderDB(url)
-    assert db.integrity_ok() and db.meta()["schema_version"] == "1"
+    assert db.integrity_ok() and db.meta()["schema_version"] == str(SCHEMA_VERSION)

@@ -10,7 +10,7 @@ import pytest
 
 from core.reader import FormLocked, FormSpec, InputError, ReaderDB, ReaderDBError, make_forms
 from core.reader.db import SCHEMA_VERSION, parse_url, url_for
-from tests.reader.conftest import candidates
+from tests.reader.conftest import candidates, enrol
 
 
 @pytest.fixture
@@ -18,6 +18,7 @@ def db_form(tmp_path):
     db = ReaderDB(tmp_path / "reader" / "r.sqlite")
     plan = make_forms(candidates(), FormSpec("l1_global", 90, n_pie=3, n_non_pie=3, seed=1))
     [form_id] = db.add_form_set(plan.spec_record(), plan.forms)
+    enrol(db, "Dr Lee", "Dr Ng", "A", "B")
     return db, form_id
 
 
