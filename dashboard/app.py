@@ -19,9 +19,19 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
+from dashboard import reader_access  # noqa: E402
 from dashboard.sidebar import open_study, reader_pages  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
+
+# A reader's link (or a reading server): the Read page alone — no navigation, no sidebar, no
+# study picker or filters, a neutral title; the page itself checks the link's token.
+if reader_access.reader_only() or reader_access.token_in_url():
+    st.set_page_config(page_title="Reading room", page_icon=":material/visibility:",
+                       layout="wide")
+    st.navigation([st.Page(PAGES / "reader_read.py", title="Reading room", default=True)],
+                  position="hidden").run()
+    st.stop()
 
 st.set_page_config(page_title="PruneLens", page_icon=":material/biotech:", layout="wide")
 
@@ -40,11 +50,11 @@ sections = {
 reader = reader_pages()
 if reader:
     titles = {"reader_setup": ("Set up", ":material/assignment:"),
-              "reader_read": ("Read", ":material/visibility:"),
+              "reader_people": ("Readers and links", ":material/group:"),
               "reader_results": ("Results", ":material/bar_chart:")}
     sections["Reader study"] = [st.Page(p, title=titles[p.stem][0], icon=titles[p.stem][1])
                                 for p in reader]
 
 page = st.navigation(sections)
-open_study(reading=page.title == "Read")
+open_study()
 page.run()

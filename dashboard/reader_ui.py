@@ -24,6 +24,9 @@ from dashboard.data import StudyData
 # Clinicians read at a size where small findings are visible; the demo's model input
 # (e.g. 64 px) would be too small, so pixels are re-rendered or upscaled to this.
 DISPLAY_SIZE = 512
+# On the reading page the image is drawn this wide: with the questions beside it, one image
+# fits one 1280×800 laptop screen without scrolling.
+READ_IMAGE_PX = 520
 GROUP_COLORS = alt.Scale(domain=["PIE", "non-PIE"], range=["#c0392b", "#2c7fb8"])
 PAPER_MEANS = pd.DataFrame({  # Holste et al., reader study means (PAPER_FACTS.md)
     "question": ["agree", "quality", "difficulty"],
@@ -128,14 +131,34 @@ def _display_image(path: str, stamp: int, row: int) -> np.ndarray | None:
     return _study_view(path, stamp).display_image(row)
 
 
+def compact_layout() -> None:
+    """The reading screen: no app header (a reader needs no app menu, and it would cover the
+    top of the page) and less empty space, so one image and its questions fit a 1280×800
+    screen. Constant CSS, no data in it."""
+    st.html("<style>header[data-testid='stHeader']{display:none}"
+            ".block-container{padding-top:1rem;padding-bottom:0.5rem}"
+            "h1{padding-top:0}</style>")
+
+
 # --------------------------------------------------------------------------- charts
+def with_paper_means(table: pd.DataFrame) -> pd.DataFrame:
+    """The PIE vs non-PIE table with the paper's means beside each question's rows."""
+    ref = PAPER_MEANS.rename(columns={"PIE": "paper_mean_pie", "non-PIE": "paper_mean_non_pie"})
+    return table.merge(ref, on="question", how="left")
+
+
 def means_chart(table: pd.DataFrame) -> alt.FacetChart:
-    """Mean answer of PIEs and non-PIEs per question: bars pooled, points per reader."""
+    """Mean answer of PIEs and non-PIEs per question: bars pooled, points per reader, and a
+    tick at the paper's mean."""
     from core.reader.stats import POOLED
 
     long = table.melt(id_vars=["question", "reader"], value_vars=["mean_pie", "mean_non_pie"],
                       var_name="group", value_name="mean")
     long["group"] = long["group"].map({"mean_pie": "PIE", "mean_non_pie": "non-PIE"})
+    paper = PAPER_MEANS.melt(id_vars="question", var_name="group", value_name="mean")
+    paper["reader"] = "paper (Holste et al.)"
+    long = pd.concat([long, paper[paper["question"].isin(table["question"])]],
+                     ignore_index=True)
     x = alt.X("group:N", title=None, sort=["PIE", "non-PIE"], axis=alt.Axis(labelAngle=0))
     tip = ["reader", "group", alt.Tooltip("mean:Q", format=".3f")]
     # One data set with filters per layer: a faceted layer chart cannot carry its own data.
@@ -143,22 +166,30 @@ def means_chart(table: pd.DataFrame) -> alt.FacetChart:
         x=x, y=alt.Y("mean:Q", title="mean answer"), tooltip=tip,
         color=alt.Color("group:N", scale=GROUP_COLORS, legend=None),
     ).transform_filter(alt.datum.reader == POOLED)
+    is_reader = (alt.datum.reader != POOLED) & (alt.datum.reader != "paper (Holste et al.)")
     dots = alt.Chart().mark_point(filled=True, color="black", size=40).encode(
-        x=x, y="mean:Q", tooltip=tip).transform_filter(alt.datum.reader != POOLED)
-    return alt.layer(bars, dots, data=long).properties(width=140, height=200).facet(
+        x=x, y="mean:Q", tooltip=tip).transform_filter(is_reader)
+    ticks = alt.Chart().mark_tick(color="#555", thickness=2, size=30).encode(
+        x=x, y="mean:Q", tooltip=tip).transform_filter(
+        alt.datum.reader == "paper (Holste et al.)")
+    return alt.layer(bars, dots, ticks, data=long).properties(width=150, height=220).facet(
         column=alt.Column("question:N", title=None, sort=list(table["question"].unique())),
     ).resolve_scale(y="independent")
 
 
 def distribution_chart(dist: pd.DataFrame, title: str) -> alt.Chart:
-    """Share of each answer value within PIEs and within non-PIEs (side by side)."""
-    return alt.Chart(dist, title=title).mark_bar().encode(
+    """Share of each answer value within PIEs and within non-PIEs (side by side); the
+    question's scale goes into a subtitle so the title is never cut."""
+    name, _, scale = title.partition(" (")
+    return alt.Chart(dist, title=alt.TitleParams(name, subtitle=scale.rstrip(")"))).mark_bar(
+    ).encode(
         x=alt.X("value:O", title="answer", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("group:N", sort=["PIE", "non-PIE"]),
         y=alt.Y("share:Q", title="share of answers", axis=alt.Axis(format="%")),
-        color=alt.Color("group:N", scale=GROUP_COLORS, title=None),
+        color=alt.Color("group:N", scale=GROUP_COLORS, title=None,
+                        legend=alt.Legend(orient="bottom")),
         tooltip=["group", "value", "count", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(width=260, height=180)
+    ).properties(width=240, height=200)
 
 
 def form_set_label(row) -> str:

@@ -35,14 +35,16 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve(roots: Sequence[str | os.PathLike], port: int | None = None,
-          timeout: float = 60, log_path: Path | None = None) -> Iterator[str]:
-    """Run the app in a subprocess; yields its base URL once /_stcore/health answers."""
+          timeout: float = 60, log_path: Path | None = None,
+          app_args: Sequence[str] = ()) -> Iterator[str]:
+    """Run the app in a subprocess; yields its base URL once /_stcore/health answers.
+    `app_args` go to app.py after the roots (e.g. `--reader-only`)."""
     port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
-           "--", "--roots", *map(str, roots)]
+           "--", "--roots", *map(str, roots), *app_args]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     env = {**os.environ, "PRUNELENS_STUDY_ROOTS": ""}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)

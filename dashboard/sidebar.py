@@ -118,5 +118,5 @@ def _seed_text(seeds) -> str:
 def reader_pages(folder: Path | None = None) -> list[Path]:
     """The reader-study pages, where that feature is installed (the app works without)."""
     here = folder or Path(__file__).parent / "views"
-    return [p for p in (here / "reader_setup.py", here / "reader_read.py",
+    return [p for p in (here / "reader_setup.py", here / "reader_people.py",
                         here / "reader_results.py") if p.is_file()]

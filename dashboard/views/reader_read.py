@@ -1,61 +1,57 @@
-"""Reader study — reading: a clinician rates the images of a form, blinded.
+"""Reader study — reading: a clinician rates the images of their forms, blinded.
 
-What this screen shows: the image (with contrast control), its labels in words, three
-questions and a comment box, and progress. What it never shows: whether an image is a PIE,
-the pruning method or sparsity, correlations, or the image's id (which could be looked up in
-the PIE table). Answers are committed on every save; a reader can leave and resume, and
-correct any answer until the form is submitted.
+Reached only through a personal link (`?r=<token>`); app.py then serves this page alone,
+without navigation, sidebar or study facts. What the screen shows: the image (window /
+level), its labels in words, three questions and a comment box, progress. What it never
+shows, in the page, its HTML or its URL: whether an image is a PIE, the pruning method or
+sparsity, correlations, the image's id, the study's name. One screen per image at 1280×800;
+answers by keyboard (reader_keys); each save is committed at once with the time spent on the
+image; a reload resumes at the same image (form and position live in the URL).
 """
 from __future__ import annotations
 
-import zlib
+import time
 
 import streamlit as st
 
-from core.reader import FormLocked, InputError, clean_reader
-from dashboard import reader_ui
+from core.reader import FormLocked, InputError
+from dashboard import reader_access, reader_keys, reader_ui
 from dashboard.imaging import window_level
+from dashboard.safe import md_escape
 
-QUALITY = {1: "1 – poor", 2: "2", 3: "3", 4: "4", 5: "5 – excellent"}
-DIFFICULTY = {1: "1 – very easy", 2: "2", 3: "3", 4: "4", 5: "5 – very difficult"}
+QUALITY = {1: "1 poor", 2: "2", 3: "3", 4: "4", 5: "5 excellent"}
+DIFFICULTY = {1: "1 very easy", 2: "2", 3: "3", 4: "4", 5: "5 very difficult"}
 ss = st.session_state
 
-st.title("Reader study: reading")
-study = reader_ui.current_study()
-if study is None:
+link = reader_access.current_reader()
+if link is None:
     st.stop()
+study, me = link.study, link.reader
 db = reader_ui.reader_db(study)
 view = reader_ui.study_view(study)
-forms = db.forms()
+reader_ui.compact_layout()
+forms = db.forms_of(me.reader_id)
 if forms.empty:
-    st.info("There are no reading forms for this study yet. The researcher creates them on "
-            "the *Reader study → Set up* page.")
+    st.title("Reading room")
+    st.info("No forms are assigned to you at the moment. The coordinator will tell you when "
+            "there is something to read.")
     st.stop()
 
-name = st.text_input("Your name", key="rs_name", max_chars=100,
-                     help="Your answers are kept under this name; type the same name to resume.")
-try:
-    reader = clean_reader(name)
-except InputError as exc:
-    st.warning(str(exc))
-    st.stop()
-form_name = st.selectbox("Form", list(forms["name"]), key="rs_form")
-form_id = int(forms.loc[forms["name"] == form_name, "form_id"].iloc[0])
+# ---------------------------------------------------------------- which form, which image
+names = dict(zip(forms["form_id"].astype(int), forms["name"], strict=True))
+wanted = st.query_params.get("form")
+form_id = int(wanted) if wanted and wanted.isdigit() and int(wanted) in names else None
+if form_id is None:  # the first form not yet submitted, else the first
+    form_id = next((f for f in names if not db.submitted(me.name, f)), next(iter(names)))
 items = db.blind_items(form_id)
-answers = db.answers_of(reader, form_id)
+answers = db.answers_of(me.name, form_id)
 total, done = len(items), len(answers)
-st.progress(done / total if total else 0.0, text=f"{done} of {total} images rated")
-
-submitted = db.submitted(reader, form_id)
-if submitted:
-    st.success(f"You submitted {form_name} on {submitted} (UTC). Thank you; the answers are "
-               "final.")
-    st.stop()
+is_open = bool(forms.loc[forms["form_id"] == form_id, "open"].iloc[0])
 
 
 def first_unrated(after: int = 0) -> int:
     """Position of the next unrated image after `after` (wrapping), else `after` or 1."""
-    rated = db.answers_of(reader, form_id)
+    rated = db.answers_of(me.name, form_id)
     order = [it.position for it in items]
     for pos in order[after:] + order[:after]:
         if items[pos - 1].item_id not in rated:
@@ -63,93 +59,105 @@ def first_unrated(after: int = 0) -> int:
     return after or 1
 
 
-# A new reader or form starts at its first unrated image.
-context = (reader.casefold(), form_id)
-if ss.get("rs_context") != context:
-    ss["rs_context"] = context
-    ss["rs_pos"] = first_unrated()
-# Widget keys carry the reader, so another name typed in the same browser starts clean.
-tag = f"{form_id}_{zlib.crc32(reader.casefold().encode())}"
-
-
-def go_next_unrated() -> None:
-    ss["rs_pos"] = first_unrated(ss["rs_pos"])
-
-
-def save(pos: int) -> None:
-    """Form callback: runs before the next rerun, so it may move the position widget."""
-    item = items[pos - 1]
-    try:
-        db.save_answer(reader, item.item_id, ss.get(f"rs_agree_{tag}_{pos}"),
-                       ss.get(f"rs_quality_{tag}_{pos}"), ss.get(f"rs_difficulty_{tag}_{pos}"),
-                       ss.get(f"rs_comment_{tag}_{pos}", ""))
-    except FormLocked as exc:
-        ss["rs_msg"] = ("error", str(exc))
-        return
-    except InputError as exc:
-        ss["rs_msg"] = ("error", f"Not saved: {exc}")
-        return
-    ss["rs_msg"] = ("success", f"Saved image {pos}.")
-    ss["rs_pos"] = first_unrated(pos)
-
-
-nav1, nav2 = st.columns([3, 1], vertical_alignment="bottom")
-nav1.selectbox("Image", [it.position for it in items], key="rs_pos",
-               format_func=lambda p: f"{p} of {total}" + (
-                   "  ✓ rated" if items[p - 1].item_id in answers else ""),
-               help="Go back to any image to correct its answer until you submit the form.")
-nav2.button("Next unrated", on_click=go_next_unrated, disabled=done == total)
-pos = int(ss["rs_pos"])
+pos_param = st.query_params.get("i")
+pos = int(pos_param) if pos_param and pos_param.isdigit() and 1 <= int(pos_param) <= total \
+    else first_unrated()
+st.query_params.update({"form": str(form_id), "i": str(pos)})
 item = items[pos - 1]
 previous = answers.get(item.item_id)
+shown = ss.setdefault("rs_shown", {})
+shown.setdefault(item.item_id, time.monotonic())  # time on this image starts now
 
+
+def go(form: int, position: int) -> None:
+    st.query_params.update({"form": str(form), "i": str(position)})
+
+
+def save(item_id: str, position: int) -> None:
+    """Form callback: runs before the rerun, so it can move to the next image."""
+    key = f"{form_id}_{position}"
+    started = ss.get("rs_shown", {}).pop(item_id, None)
+    try:
+        db.save_answer(me.name, item_id, ss.get(f"rs_agree_{key}"), ss.get(f"rs_quality_{key}"),
+                       ss.get(f"rs_difficulty_{key}"), ss.get(f"rs_comment_{key}", ""),
+                       seconds=None if started is None else time.monotonic() - started)
+    except (FormLocked, InputError) as exc:
+        ss["rs_msg"] = ("error", f"Not saved: {exc}")
+        return
+    ss["rs_msg"] = ("success", f"Saved image {position}.")
+    go(form_id, first_unrated(position))
+
+
+# ---------------------------------------------------------------- top bar
+top = st.columns([2, 3, 1, 1], vertical_alignment="bottom")
+if len(names) > 1:
+    choice = top[0].selectbox("Form", list(names), index=list(names).index(form_id),
+                              format_func=lambda f: names[f], key="rs_form_pick")
+    if choice != form_id:
+        go(choice, 0)  # position 0 is no image: the form opens at its first unrated one
+        st.rerun()
+else:
+    top[0].markdown(f"**{md_escape(names[form_id])}**")
+top[1].progress(done / total if total else 0.0,
+                text=f"Image {pos} of {total} · {done} rated")
+top[2].button("◀ Previous", on_click=go, args=(form_id, max(1, pos - 1)), disabled=pos == 1,
+              width="stretch")
+top[3].button("Next ▶", on_click=go, args=(form_id, min(total, pos + 1)),
+              disabled=pos == total, width="stretch")
+
+submitted = db.submitted(me.name, form_id)
+if submitted:
+    st.success(f"You submitted this form on {submitted} (UTC). Thank you; the answers are "
+               "final.")
+    st.stop()
+if not is_open:
+    st.warning("The coordinator has closed this form for now: answers cannot be saved.")
 if "rs_msg" in ss:
     kind, text = ss.pop("rs_msg")
-    (st.success if kind == "success" else st.error)(text)
+    (st.toast if kind == "success" else st.error)(text)
 
-left, right = st.columns([3, 2])
+# ---------------------------------------------------------------- image and questions
+left, right = st.columns([3, 2], gap="medium")
 with left:
     pixels = reader_ui.image(study, item.row)
-    with st.expander("Contrast (window / level)"):
-        level = st.slider("Level (centre)", 0, 255, 128, key="rs_level")
-        width = st.slider("Window (width)", 1, 255, 255, key="rs_width")
-        st.button("Reset contrast", on_click=lambda: ss.update(rs_level=128, rs_width=255))
     if pixels is None:
-        st.warning("This image cannot be shown (its file is missing); rate it only if you "
-                   "can, or tell the researcher.")
+        st.warning("This image cannot be shown (its file is missing); tell the coordinator.")
     else:
-        st.image(window_level(pixels, level, width), caption=f"Image {pos} of {total}",
-                 width="stretch")
+        level, width = ss.get("rs_level", 128), ss.get("rs_width", 255)
+        st.image(window_level(pixels, level, width), width=reader_ui.READ_IMAGE_PX)
+        with st.popover("Contrast (window / level)"):
+            st.slider("Level (centre)", 0, 255, 128, key="rs_level")
+            st.slider("Window (width)", 1, 255, 255, key="rs_width")
 with right:
-    st.markdown(f"**Label:** {view.label_text(item.row)}")
-    with st.form(f"rs_form_{tag}_{pos}", border=True):
+    st.markdown(f"**Label:** {md_escape(view.label_text(item.row))}")
+    key = f"{form_id}_{pos}"
+    with st.form(f"rs_form_{key}", border=True):
         st.radio("Do you fully agree with the label?", ["Yes", "No"], horizontal=True,
-                 key=f"rs_agree_{tag}_{pos}",
+                 key=f"rs_agree_{key}",
                  index=None if previous is None else (0 if previous.agree else 1))
         st.radio("Image quality", list(QUALITY), format_func=QUALITY.get, horizontal=True,
-                 key=f"rs_quality_{tag}_{pos}",
+                 key=f"rs_quality_{key}",
                  index=None if previous is None else previous.quality - 1)
         st.radio("Diagnosis difficulty", list(DIFFICULTY), format_func=DIFFICULTY.get,
-                 horizontal=True, key=f"rs_difficulty_{tag}_{pos}",
+                 horizontal=True, key=f"rs_difficulty_{key}",
                  index=None if previous is None else previous.difficulty - 1)
-        st.text_area("Comment (optional)", key=f"rs_comment_{tag}_{pos}",
+        st.text_area("Comment (optional)", key=f"rs_comment_{key}", height=68,
                      value="" if previous is None else previous.comment, max_chars=2000)
-        st.form_submit_button("Save and next", type="primary", on_click=save, args=(pos,))
-    if previous is not None:
-        st.caption("Already rated: saving again replaces your earlier answer.")
-
-st.divider()
-if done < total:
-    st.caption(f"You can stop at any time and resume later under the same name. "
-               f"{total - done} image(s) left before the form can be submitted.")
-else:
-    st.subheader("Submit the form")
-    final = st.checkbox("My answers are final (they cannot be changed after submitting).",
-                        key=f"rs_final_{tag}")
-    if st.button("Submit form", disabled=not final, type="primary"):
-        try:
-            db.submit(reader, form_id)
-        except InputError as exc:
-            st.error(str(exc))
-        else:
-            st.rerun()
+        st.form_submit_button("Save and next", type="primary", on_click=save,
+                              args=(item.item_id, pos), disabled=not is_open)
+    st.caption(reader_keys.HINT + ("  \nAlready rated: saving again replaces your earlier "
+                                   "answer." if previous is not None else ""))
+    if done == total and is_open:
+        final = st.checkbox("My answers are final (they cannot be changed after submitting).",
+                            key=f"rs_final_{form_id}")
+        if st.button("Submit form", disabled=not final, type="primary"):
+            try:
+                db.submit(me.name, form_id)
+            except InputError as exc:
+                st.error(str(exc))
+            else:
+                st.rerun()
+    elif done < total:
+        st.caption(f"{total - done} image(s) left before the form can be submitted. You can "
+                   "stop at any time: your link resumes here.")
+reader_keys.install()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.reader import agreement, compare_groups, distributions, groundtruth, has_groundtruth
-from core.reader.stats import QUESTIONS
+from core.reader.stats import QUESTIONS, first_reads
 from dashboard import reader_ui
 from dashboard.export import show_chart, show_table
 
@@ -49,6 +49,11 @@ if answers.empty:
     st.info("No answers match these choices.")
     st.stop()
 
+answers, repeats = first_reads(answers)
+if repeats:
+    st.warning(f"{repeats} repeat read(s) — a reader answering an image a second time, on "
+               "another form (possible only in databases made before assignments) — are left "
+               "out: each (reader, image) counts once, with its first read.")
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("Readers", answers["reader"].nunique())
 m2.metric("Answers", len(answers))
@@ -58,19 +63,24 @@ m4.metric("Forms submitted", int(answers.drop_duplicates(["form_id", "reader"])[
 
 st.subheader("PIE vs non-PIE")
 table = compare_groups(answers)
-show_chart(reader_ui.means_chart(table), "reader_means")
-st.caption("Bars: pooled mean; dots: each reader. Paper (Holste et al., 6 forms): agreement "
-           "0.55 vs 0.575, quality 3.70 vs 3.85, difficulty 2.07 vs 1.98 (PIE vs non-PIE).")
-show_table(table, "reader_pie_vs_non_pie", column_config={
+show_chart(reader_ui.means_chart(table), "reader_means", stretch=False)
+st.caption("Bars: pooled mean; dots: each reader; ticks: the paper's means (Holste et al., "
+           "6 forms of 20 PIEs + 20 non-PIEs) for reference.")
+show_table(reader_ui.with_paper_means(table), "reader_pie_vs_non_pie", column_config={
     c: st.column_config.NumberColumn(format="%.4g") for c in
-    ("mean_pie", "mean_non_pie", "diff", "u", "p_mannwhitney", "h", "p_kruskal")})
+    ("mean_pie", "mean_non_pie", "diff", "u", "p_mannwhitney", "h", "p_kruskal",
+     "paper_mean_pie", "paper_mean_non_pie")})
+if answers["seconds"].notna().any():
+    timing = compare_groups(answers.assign(seconds=answers["seconds"]), questions=("seconds",))
+    st.markdown("**Time spent per image** (seconds, summed over saves of one answer):")
+    show_table(timing.drop(columns=["h", "p_kruskal"]), "reader_seconds")
 
 st.subheader("Distributions")
 cols = st.columns(len(QUESTIONS))
 for col, (q, title) in zip(cols, QUESTIONS.items(), strict=True):
     with col:
         show_chart(reader_ui.distribution_chart(distributions(answers, q), title),
-                   f"reader_distribution_{q}")
+                   f"reader_distribution_{q}", stretch=False)
 
 st.subheader("Inter-reader agreement")
 agree = agreement(answers)
@@ -98,4 +108,4 @@ comments = answers[answers["comment"].str.len() > 0]
 if len(comments):
     with st.expander(f"Comments ({len(comments)})"):
         st.dataframe(comments[["reader", "form", "position", "is_pie", "comment"]],
-                     hide_index=True)
+                     hide_index=True)  # dataframe cells are literal text, never Markdown

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import store
 from core.reader import FormSpec, ReaderDB, forms_from_study
-from tests.reader.conftest import build_study
+from dashboard.studies import ENV_VAR
+from tests.reader.conftest import build_study, enrol
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 # Words that would tell a reader how an image was chosen.
@@ -57,60 +60,63 @@ def _progress(at: AppTest) -> str:
     return at.get("progress")[0].proto.text
 
 
-def test_reading_refuses_empty_name(study):
-    _with_forms(study)
-    at = _page("reader_read.py", study).run()
-    assert not at.exception
-    assert "enter your name" in at.warning[0].value
-    assert not at.radio  # no question before a name is given
-    at.text_input(key="rs_name").input("   ").run()
-    assert "enter your name" in at.warning[0].value
+def _reader_page(study: Path, token: str | None, monkeypatch) -> AppTest:
+    """The Read page as a reader's link opens it: nothing in the URL but the token."""
+    monkeypatch.setenv(ENV_VAR, str(study.parent))
+    store.write_manifest(study)  # readers are only served from studies that verify
+    at = AppTest.from_file(str(PAGES / "reader_read.py"), default_timeout=30)
+    if token is not None:
+        at.query_params["r"] = token
+    return at
 
 
-def test_reading_without_forms_says_so(study):
-    at = _page("reader_read.py", study).run()
-    assert not at.exception
-    assert "no reading forms" in at.info[0].value
-
-
-def test_run_through_a_form_resume_correct_submit(study):
+@pytest.mark.parametrize("token", [None, "", "made-up-token-made-up-token-0000000000000"])
+def test_reading_needs_a_valid_link(study, monkeypatch, token):
     db = _with_forms(study)
+    enrol(db, "Dr Lee")
+    at = _reader_page(study, token, monkeypatch).run()
+    assert not at.exception
+    assert not at.radio and not at.image  # no questions, no image
+    shown = (at.error[0].value if token else at.info[0].value).lower()
+    assert ("not valid" if token else "personal reading link") in shown
+
+
+def test_run_through_a_form_resume_correct_submit(study, monkeypatch):
+    db = _with_forms(study)
+    token = enrol(db, "Dr Lee")["Dr Lee"]
     n = 6
-    at = _page("reader_read.py", study).run()
-    at.text_input(key="rs_name").input("Dr Lee").run()
-    assert _progress(at) == f"0 of {n} images rated"
-    assert at.selectbox(key="rs_pos").value == 1
-    assert at.markdown[0].value.startswith("**Label:** ")
+    at = _reader_page(study, token, monkeypatch).run()
+    assert _progress(at) == f"Image 1 of {n} · 0 rated"
+    assert at.query_params["i"] == "1"
+    assert at.markdown[1].value.startswith("**Label:** ")
     assert len(at.image) == 1  # pixels from the eval cache (the fixture has no real source)
-    at.slider(key="rs_level").set_value(40).run()
-    next(b for b in at.button if b.label == "Reset contrast").click().run()
-    assert at.slider(key="rs_level").value == 128
     # a missing answer is refused with a message, nothing is stored
     next(b for b in at.button if b.label == "Save and next").click().run()
     assert "Please answer every question" in at.error[0].value
     assert db.all_answers().empty
     at = _answer(at, "No", 2, 5, "blurry")
-    assert "Saved image 1" in at.success[0].value
-    assert _progress(at) == f"1 of {n} images rated"
-    assert at.selectbox(key="rs_pos").value == 2
+    assert _progress(at) == f"Image 2 of {n} · 1 rated"
     at = _answer(at, "Yes", 4, 1)
     saved = db.all_answers()
     assert len(saved) == 2 and saved.iloc[0]["comment"] == "blurry"
+    assert (saved["seconds"] >= 0).all()  # time on each image is recorded
 
-    # Stop, come back later in a new browser session: resume at the first unrated image.
-    at = _page("reader_read.py", study).run()
-    at.text_input(key="rs_name").input("dr lee").run()
-    assert _progress(at) == f"2 of {n} images rated"
-    assert at.selectbox(key="rs_pos").value == 3
+    # A reload (a new session with the same link) resumes where the reader was.
+    again = _reader_page(study, token, monkeypatch)
+    again.query_params["form"], again.query_params["i"] = at.query_params["form"], \
+        at.query_params["i"]
+    at = again.run()
+    assert _progress(at) == f"Image 3 of {n} · 2 rated"
     # Go back to image 1: the earlier answer is shown and can be corrected.
-    at.selectbox(key="rs_pos").set_value(1).run()
+    next(b for b in at.button if b.label == "◀ Previous").click().run()
+    next(b for b in at.button if b.label == "◀ Previous").click().run()
     assert at.radio[0].value == "No" and at.radio[1].value == 2 and at.radio[2].value == 5
     at = _answer(at, "Yes", 3, 3, "fine after all")
     first = db.all_answers().set_index("position").loc[1]
     assert (first["agree"], first["quality"], first["comment"]) == (1, 3, "fine after all")
     assert not [b for b in at.button if b.label == "Submit form"]
     while True:
-        done = int(_progress(at).split()[0])
+        done = int(_progress(at).split(" · ")[1].split()[0])
         if done == n:
             break
         at = _answer(at)
@@ -123,22 +129,62 @@ def test_run_through_a_form_resume_correct_submit(study):
     assert not at.exception
 
 
-def test_reading_page_reveals_nothing_about_pies(study):
-    _with_forms(study, n_forms=2, image_overlap="shared")
-    at = _page("reader_read.py", study).run()
-    at.text_input(key="rs_name").input("Reader One").run()
+def test_a_second_reader_neither_sees_nor_changes_the_first_readers_answers(study,
+                                                                            monkeypatch):
+    db = _with_forms(study, n_forms=2, image_overlap="shared")
+    tokens = enrol(db, "Dr Lee", forms=[1]) | enrol(db, "Dr Ng", forms=[2])
+    at = _answer(_reader_page(study, tokens["Dr Lee"], monkeypatch).run(), "No", 1, 5, "lee")
+    mine = db.all_answers()
+    at = _reader_page(study, tokens["Dr Ng"], monkeypatch).run()
+    assert _progress(at).endswith("0 rated") and at.radio[0].value is None
+    # Dr Ng cannot open Dr Lee's form by editing the URL: it is not one of theirs
+    at.query_params["form"] = "1"
+    at.run()
+    assert at.query_params["form"] == "2"
+    _answer(at, "Yes", 5, 1, "ng")
+    after = db.all_answers()
+    assert len(after) == 2
+    pd.testing.assert_frame_equal(after[after["reader"] == "Dr Lee"].reset_index(drop=True),
+                                  mine.reset_index(drop=True))
+
+
+def test_reading_page_reveals_nothing_about_pies(study, monkeypatch):
+    db = _with_forms(study, n_forms=2)
+    token = enrol(db, "Reader One")["Reader One"]
+    at = _reader_page(study, token, monkeypatch).run()
     texts = []
-    for form in ("Form 1", "Form 2"):
-        at.selectbox(key="rs_form").set_value(form).run()
-        for pos in range(1, 7):
-            at.selectbox(key="rs_pos").set_value(pos).run()
+    for form in (1, 2):
+        at.selectbox(key="rs_form_pick").set_value(form).run()
+        for _ in range(6):
             texts.append(_screen_text(at).lower())
             at = _answer(at)
     text = "\n".join(texts)
     assert "label:" in text and "do you fully agree with the label?" in text
-    leaks = [w for w in FORBIDDEN if w in text]
+    leaks = [w for w in (*FORBIDDEN, "tiny") if w in text]
     assert not leaks, f"reading page shows {leaks}"
+    assert set(at.query_params) == {"r", "form", "i"}
     assert not at.exception
+
+
+def test_readers_page_links_assignments_and_status(study):
+    db = _with_forms(study, n_forms=2, image_overlap="shared")
+    at = _page("reader_people.py", study).run()
+    assert not at.exception
+    at.text_input(key="rs_new_reader").input("Ärztin Öz")
+    next(b for b in at.button if b.label == "Add reader").click().run()
+    token = at.code[0].value.split("?r=")[1]
+    assert db.reader_for_token(token).name == "Ärztin Öz"
+    at.text_input(key="rs_new_reader").input("ärztin  öz")
+    next(b for b in at.button if b.label == "Add reader").click().run()
+    assert "already registered" in at.error[0].value
+    at.multiselect(key="rs_assign_forms").set_value([1, 2]).run()
+    next(b for b in at.button if b.label == "Assign").click().run()
+    assert "shares images" in at.error[0].value  # form 2 repeats form 1's images
+    assert db.assignments()["form_id"].tolist() == [1]
+    next(b for b in at.button if b.label == "Close").click().run()
+    assert db.form_sets()["status"].tolist() == ["closed"]
+    assert list(db.audit_log()["action"]) == ["add_form_set", "add_reader", "assign",
+                                              "set_status"]
 
 
 def test_setup_page_creates_forms(study):
@@ -173,6 +219,7 @@ def test_setup_page_without_pies_says_so(tmp_path):
 @pytest.mark.parametrize("with_answers", [False, True])
 def test_results_page(study, with_answers):
     db = _with_forms(study, n_forms=1)
+    enrol(db, "A", "B")
     if with_answers:
         for reader, q in (("A", 2), ("B", 4)):
             for it in db.blind_items(1):
