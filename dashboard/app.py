@@ -27,9 +27,9 @@ PAGES = Path(__file__).resolve().parent / "views"
 # A reader's link (or a reading server): the Read page alone — no navigation, no sidebar, no
 # study picker or filters, a neutral title; the page itself checks the link's token.
 if reader_access.reader_only() or reader_access.token_in_url():
-    st.set_page_config(page_title="Reading room", page_icon=":material/visibility:",
+    st.set_page_config(page_title="Reading", page_icon=":material/visibility:",
                        layout="wide")
-    st.navigation([st.Page(PAGES / "reader_read.py", title="Reading room", default=True)],
+    st.navigation([st.Page(PAGES / "reader_read.py", title="Reading", default=True)],
                   position="hidden").run()
     st.stop()
 

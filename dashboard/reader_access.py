@@ -67,7 +67,7 @@ def current_reader() -> ReaderLink | None:
     token = token_in_url()
     link = find_reader(token, study_roots(sys.argv[1:])) if token else None
     if link is None:
-        st.title("Reading room")
+        st.title("Reading")
         if token:
             st.error("This reading link is not valid (it may have been replaced or stopped). "
                      "Ask the study coordinator for your link.", icon=":material/block:")

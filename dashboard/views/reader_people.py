@@ -46,7 +46,7 @@ with st.form("rs_add_reader", clear_on_submit=True, border=False):
         try:
             reader, token = db.add_reader(new_name)
         except InputError as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             ss["rs_new_link"] = (reader.name, token)
 if "rs_new_link" in ss:
@@ -84,7 +84,7 @@ else:
             try:
                 db.assign(who, form_id)
             except InputError as exc:
-                st.error(f"{form_names[form_id]}: {exc}")
+                st.error(md_escape(f"{form_names[form_id]}: {exc}"))
     table = db.assignments()
     if table.empty:
         st.caption("Nothing assigned yet.")

@@ -32,7 +32,7 @@ view = reader_ui.study_view(study)
 reader_ui.compact_layout()
 forms = db.forms_of(me.reader_id)
 if forms.empty:
-    st.title("Reading room")
+    st.title("Reading")
     st.info("No forms are assigned to you at the moment. The coordinator will tell you when "
             "there is something to read.")
     st.stop()
@@ -114,7 +114,7 @@ if not is_open:
     st.warning("The coordinator has closed this form for now: answers cannot be saved.")
 if "rs_msg" in ss:
     kind, text = ss.pop("rs_msg")
-    (st.toast if kind == "success" else st.error)(text)
+    (st.toast if kind == "success" else st.error)(md_escape(text))
 
 # ---------------------------------------------------------------- image and questions
 left, right = st.columns([3, 2], gap="medium")
@@ -154,7 +154,7 @@ with right:
             try:
                 db.submit(me.name, form_id)
             except InputError as exc:
-                st.error(str(exc))
+                st.error(md_escape(exc))
             else:
                 st.rerun()
     elif done < total:

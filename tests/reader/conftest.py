@@ -2,6 +2,8 @@
 (with SynthCXR's ground-truth columns), the PIE analysis arrays and an eval image cache."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -46,6 +48,11 @@ def build_study(root, n: int = N_IMAGES, seed: int = 0, with_analysis: bool = Tr
             store.write_npy(paths.analysis_dir / "pie_corr" / f"{method}.npy", corr)
             store.write_npy(paths.analysis_dir / "pie_population" / f"{method}.npy", pop)
     return root
+
+
+def seal(root) -> None:
+    """Seal a fixture study: this test wrote every file in it."""
+    store.write_manifest(root, [p for p in Path(root).rglob("*") if p.is_file()])
 
 
 @pytest.fixture

@@ -160,6 +160,7 @@ def test_export_csv_has_every_answer(db_form):
 
 def test_export_csv_is_spreadsheet_safe(db_form):
     db, form_id = db_form
+    enrol(db, "=HYPERLINK(\"http://evil.example\")")
     for it in db.blind_items(form_id):
         db.save_answer("=HYPERLINK(\"http://evil.example\")", it.item_id, True, 4, 2,
                        "@SUM(A1:A2)")

@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import store
 from core.reader import FormSpec, ReaderDB, forms_from_study
 from dashboard.studies import ENV_VAR
-from tests.reader.conftest import build_study, enrol
+from tests.reader.conftest import build_study, enrol, seal
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 # Words that would tell a reader how an image was chosen.
@@ -63,7 +62,7 @@ def _progress(at: AppTest) -> str:
 def _reader_page(study: Path, token: str | None, monkeypatch) -> AppTest:
     """The Read page as a reader's link opens it: nothing in the URL but the token."""
     monkeypatch.setenv(ENV_VAR, str(study.parent))
-    store.write_manifest(study)  # readers are only served from studies that verify
+    seal(study)  # readers are only served from studies that verify
     at = AppTest.from_file(str(PAGES / "reader_read.py"), default_timeout=30)
     if token is not None:
         at.query_params["r"] = token

@@ -6,10 +6,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from core import store
 from core.reader import FormSpec, ReaderDB, forms_from_study
 from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
-from tests.reader.conftest import build_study, enrol
+from tests.reader.conftest import build_study, enrol, seal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,7 +36,7 @@ def test_reader_links_in_chromium(tmp_path):
                                             n_non_pie=3, n_forms=2))
     db.add_form_set(plan.spec_record(), plan.forms)
     tokens = enrol(db, "Dr Lee", forms=[1]) | enrol(db, "Dr Ng", forms=[2])
-    store.write_manifest(study)
+    seal(study)
     with serve([root], log_path=tmp_path / "streamlit.log", app_args=["--reader-only"]) as url, \
             sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
