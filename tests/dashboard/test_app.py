@@ -168,8 +168,8 @@ def test_reader_pages_are_optional(app_test, studies_root, tmp_path, monkeypatch
     import dashboard.sidebar as sidebar
 
     assert sidebar.reader_pages(tmp_path) == []
-    (tmp_path / "reader_read.py").write_text("")
-    assert sidebar.reader_pages(tmp_path) == [tmp_path / "reader_read.py"]
+    (tmp_path / "reader_people.py").write_text("")
+    assert sidebar.reader_pages(tmp_path) == [tmp_path / "reader_people.py"]
     monkeypatch.setattr(sidebar, "reader_pages", lambda folder=None: [])
     at = app_test([studies_root], study="alpha")
     at.run()
