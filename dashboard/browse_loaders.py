@@ -203,16 +203,17 @@ def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
     return pruned
 
 
-def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, cls: int
-             ) -> dict:
+def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, cls: int,
+             signed: bool = False) -> dict:
     """{dense, pruned, diff}: normalised maps at the model's input size; for an ensemble the
-    mean of its models' (ReLU'd, raw) maps, normalised after averaging. Cached."""
+    mean of its models' raw maps, normalised after averaging. ReLU'd (Grad-CAM as
+    published, [0, 1]) or `signed` ([−1, 1]: evidence against the class too). Cached."""
     import torch
 
     from core import models
     from core.explain import difference_map, gradcam, normalize_cam
 
-    key = ("cam", d.key, tuple(seeds), method, int(k), int(row), int(cls))
+    key = ("cam", d.key, tuple(seeds), method, int(k), int(row), int(cls), bool(signed))
     hit = _cache().get(key)
     if hit is not None:
         return hit
@@ -227,15 +228,16 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
                 torch.set_num_threads(1)
             for model, spec, cut in pairs:
                 x = models.preprocess(torch.from_numpy(pixels)[None], spec)
-                a = gradcam(model, spec.gradcam_layer, x, int(cls))
-                b = gradcam(cut, spec.gradcam_layer, x, int(cls))
+                a = gradcam(model, spec.gradcam_layer, x, int(cls), relu=not signed)
+                b = gradcam(cut, spec.gradcam_layer, x, int(cls), relu=not signed)
                 dense = a if dense is None else dense + a
                 pruned = b if pruned is None else pruned + b
         finally:
             torch.set_num_threads(threads)
     out = {"dense": normalize_cam(dense), "pruned": normalize_cam(pruned),
            "diff": difference_map(dense, pruned),
-           "empty": {"dense": float(np.max(dense)) <= 0, "pruned": float(np.max(pruned)) <= 0}}
+           "empty": {"dense": float(np.abs(dense).max() if signed else np.max(dense)) <= 0,
+                     "pruned": float(np.abs(pruned).max() if signed else np.max(pruned)) <= 0}}
     return _cache().put(key, out)
 
 

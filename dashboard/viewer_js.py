@@ -115,12 +115,13 @@ function paint(canvas, D, kind, opacity) {
   const w = D.w, h = D.h; canvas.width = w; canvas.height = h;
   const x = canvas.getContext('2d'), out = x.createImageData(w, h), o = out.data;
   const g = D.gray, t = greyLut(), map = kind ? D.maps[kind] : null;
-  const cm = kind === 'diff' ? D.div : D.heat;
+  const signed = kind === 'diff' || D.signed;   // 128 = 0, diverging colours
+  const cm = signed ? D.div : D.heat;
   for (let i = 0, j = 0; i < g.length; i++, j += 4) {
     let v = t[g[i]], r = v, gg = v, b = v;
     if (map) {
       const m = map[i];
-      const a = opacity * Math.sqrt(kind === 'diff' ? Math.abs(m - 128) / 127 : m / 255);
+      const a = opacity * Math.sqrt(signed ? Math.abs(m - 128) / 127 : m / 255);
       const k = m * 3;
       r = v * (1 - a) + cm[k] * a; gg = v * (1 - a) + cm[k + 1] * a;
       b = v * (1 - a) + cm[k + 2] * a;
@@ -255,10 +256,9 @@ export default function (component) {
     const lg = $('.legend');
     lg.style.visibility = kind ? 'visible' : 'hidden';
     if (kind) {
-      colourbar($('.cbar'), kind === 'diff' ? D.div : D.heat);
-      $('.cbar-lo').textContent = kind === 'diff' ? '−1 pruned looks less' : '0 no evidence';
-      $('.cbar-hi').textContent = kind === 'diff' ? '+1 pruned looks more'
-        : '1 = the map\u2019s maximum';
+      const lg = D.legend[kind];
+      colourbar($('.cbar'), kind === 'diff' || D.signed ? D.div : D.heat);
+      $('.cbar-lo').textContent = lg[0]; $('.cbar-hi').textContent = lg[1];
     }
     for (const c of root.querySelectorAll('.cam canvas.panel')) paint(c, D, c.dataset.k, S.opacity);
     window.__plv_drawn = {token: D.token, t: performance.now()};
@@ -298,7 +298,8 @@ export default function (component) {
     if (token !== data.token) return;
     Object.assign(D, {token, gray, w: data.image.w, h: data.image.h, file: data.file,
       maps: data.cams ? maps : null, heat: lut(data.colormaps.heat),
-      div: lut(data.colormaps.diverging)});
+      div: lut(data.colormaps.diverging), signed: !!(data.cams && data.cams.signed),
+      legend: data.cams ? data.cams.legend : {}});
     $('.meta').textContent = data.image.caption;
     const ov = $('.overlays'); ov.replaceChildren();
     const kinds = [['none', 'off']].concat(data.cams ? data.cams.order : []);
@@ -315,15 +316,14 @@ export default function (component) {
         const cap = document.createElement('div'); cap.className = 'cap';
         cap.textContent = data.cams.captions[k];
         const row = document.createElement('div'); row.className = 'row';
-        const bar = document.createElement('canvas'); colourbar(bar, k === 'diff' ? D.div : D.heat);
-        const lo = document.createElement('span'); lo.textContent = k === 'diff' ? '−1' : '0';
-        const hi = document.createElement('span');
-        hi.textContent = k === 'diff' ? '+1' : '1';
+        const div = k === 'diff' || D.signed;
+        const bar = document.createElement('canvas'); colourbar(bar, div ? D.div : D.heat);
+        const lo = document.createElement('span'); lo.textContent = div ? '−1' : '0';
+        const hi = document.createElement('span'); hi.textContent = div ? '+1' : '1';
         const dl = document.createElement('button'); dl.textContent = '⤓';
         dl.title = 'Download ' + title + ' with its colour bar (PNG, full resolution)';
         dl.onclick = () => download(c, D.file + '_gradcam_' + k + '.png', data.cams.captions[k],
-          k === 'diff' ? D.div : D.heat, k === 'diff' ? '-1 (pruned looks less)' : '0',
-          k === 'diff' ? '+1 (pruned looks more)' : '1 (map maximum)');
+          div ? D.div : D.heat, D.legend[k][0], D.legend[k][1]);
         row.append(lo, bar, hi, dl);
         d.append(c, cap, row); cams.appendChild(d);
       }

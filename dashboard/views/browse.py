@@ -90,8 +90,8 @@ def _initial_row() -> None:
 @st.fragment
 def room() -> None:
     _initial_row()
-    head = st.columns([5, 3], vertical_alignment="bottom")
-    with head[0].popover("Model and PIE definition"):
+    head = st.columns([2, 6, 4, 2], vertical_alignment="bottom")
+    with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
         method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
                        default=ctx.methods[0], options=ctx.methods,
                        valid=lambda v: v in ctx.methods, on_change=_reset)
@@ -110,9 +110,10 @@ def room() -> None:
                    "sidebar's seed range.")
     seeds = tuple(ctx.seeds) if model == "ens" else (int(model),)
     table = bl.gallery(d, d.key, method, seeds, k, float(pct))
-    head[0].markdown(f"{model_name(seeds, ctx.seeds, model)} · pruned with {esc(method)} "
-                     f"to **{k}%** · PIEs: bottom {pct:g}%  \n:small[The rank table, the "
-                     "words and the Grad-CAM captions all use this model selection.]")
+    head[1].markdown(f"**{model_name(seeds, ctx.seeds, model)}**, pruned with {esc(method)} "
+                     f"to **{k}%** · PIEs: bottom {pct:g}%",
+                     help="The rank table, the words and the Grad-CAM captions all use this "
+                          "model selection (change it with the Model button).")
 
     top = st.container()
     st.subheader("Gallery")
@@ -156,7 +157,13 @@ def room() -> None:
                     icon=":material/filter_alt_off:")
             st.query_params.pop("image", None)
         else:
-            _show(row, order, table, method, seeds, model, k, float(pct), head[1])
+            signed = bound(head[3].toggle, "Evidence against", key="br_signed", param="signed",
+                           default=False, parse=lambda v: v == "1",
+                           fmt=lambda v: "1" if v else "0",
+                           help="Off: Grad-CAM as published, only regions that raise the "
+                                "score. On: the signed map, red = raises the score, blue = "
+                                "lowers it.")
+            _show(row, order, table, method, seeds, model, k, float(pct), head[2], signed)
 
     pages = max(1, -(-len(order) // PAGE))
     page = min(int(ss.get("br_page") or 0), pages - 1)
@@ -184,7 +191,7 @@ def _thumb(info, r: int, src) -> dict:
             "title": f"{t['id']}\nlabels: {t['labels']}\nagreement (Spearman) {corr}{gt}"}
 
 
-def _show(row, order, table, method, seeds, model, k, pct, cls_slot) -> None:
+def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> None:
     lab = d.labels.iloc[row]
     image_id = str(lab["id"])
     st.query_params["image"] = image_id
@@ -212,17 +219,20 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot) -> None:
         cams = None
         if cam_seeds:
             try:
-                m = bl.cam_maps(d, cam_seeds, method, k, row, ci)
-                cams = {"maps": {"dense": png_data_url(cam_to_u8(m["dense"])),
-                                 "pruned": png_data_url(cam_to_u8(m["pruned"])),
+                m = bl.cam_maps(d, cam_seeds, method, k, row, ci, signed)
+                cams = {"maps": {"dense": png_data_url(cam_to_u8(m["dense"], signed)),
+                                 "pruned": png_data_url(cam_to_u8(m["pruned"], signed)),
                                  "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
                         "order": [["dense", "dense"], ["pruned", f"pruned {k}%"],
                                   ["diff", "difference"]],
+                        "signed": bool(signed), "legend": _legend(signed),
                         "captions": _captions(cls, dense[ci], pruned[ci], m["empty"], k,
-                                              len(cam_seeds)),
-                        "note": _cam_note(len(cam_seeds))}
+                                              signed),
+                        "note": _cam_note(len(cam_seeds), signed)}
             except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
                 cam_note = f"Grad-CAM failed: {exc}"
+        if cams is None:
+            st.info(esc(cam_note))
         try:
             img = bl.display_image(d, row)
         except Exception as exc:  # noqa: BLE001  (images on another machine, a moved folder, …)
@@ -266,20 +276,30 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot) -> None:
         bl.prefetch(d, nxt, (), method, k, None)
 
 
-def _captions(cls, p_dense, p_pruned, empty, k, n) -> dict:
+def _legend(signed: bool) -> dict:
+    ends = ("−1 lowers the score", "+1 raises it") if signed else ("0 no evidence",
+                                                                  "1 the map's maximum")
+    return {"dense": ends, "pruned": ends,
+            "diff": ("−1 pruned looks less", "+1 pruned looks more")}
+
+
+def _captions(cls, p_dense, p_pruned, empty, k, signed) -> dict:
     def none(flag):
-        return " · no region raises the score (empty map)" if flag else ""
+        return (" · flat map" if signed else " · no region raises the score (empty map)") \
+            if flag else ""
     return {"dense": f"dense · P({cls}) = {p_dense:.2f}{none(empty['dense'])}",
             "pruned": f"pruned {k}% · P({cls}) = {p_pruned:.2f}{none(empty['pruned'])}",
             "diff": "pruned − dense: red = the pruned model looks more, blue = less"}
 
 
-def _cam_note(n: int) -> str:
+def _cam_note(n: int, signed: bool) -> str:
     who = f"the mean of the {n} models' maps" if n > 1 else "one model"
+    what = ("red = regions whose features raise the score for the class, blue = lower it"
+            if signed else "bright = regions whose features raise the score for the class; "
+            "evidence against it is not drawn (switch on Evidence against)")
     return (f"Grad-CAM of the last convolutional stage ({who}), upsampled onto the image: "
-            "bright = regions whose features raise the score for the class; evidence "
-            "against it is not drawn. Each map is scaled to its own maximum, so the "
-            "difference compares where the two models look, not how strongly.")
+            f"{what}. Each map is scaled to its own maximum, so the difference compares "
+            "where the two models look, not how strongly.")
 
 
 room()

@@ -1,4 +1,5 @@
-"""PIEs: the images pruning changes most, what they have in common, and a viewer."""
+"""PIEs: the images pruning changes most and what they have in common. The images themselves
+are read on the Browse PIEs page (views/browse.py), which this page opens on the same PIEs."""
 import numpy as np
 import streamlit as st
 
@@ -12,7 +13,6 @@ from core.analysis.pies import select_bottom
 from dashboard import charts, derive, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
-from dashboard.viewer import image_viewer
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
@@ -92,4 +92,15 @@ st.caption("Lowest correlation first. " + (
 show_table(table, f"pies_{method}_{k}_p{pct:g}", height=260, column_config={
     "corr": st.column_config.NumberColumn("correlation", format="%.3f")})
 
-image_viewer(ctx, method, k, table, corr, mask)
+
+def _to_browse() -> None:
+    # the same PIEs on the Browse page: this method and percentile, PIEs only, first image
+    for key, value in (("br_method", method), ("br_pct", float(pct)), ("br_which", "pies")):
+        st.session_state[key] = st.session_state["_keep_" + key] = value
+    st.session_state["br_row"] = None
+
+
+st.button("Look at these PIEs: Browse PIEs (the image, Grad-CAM, why each is a PIE) →",
+          on_click=_to_browse, key="pie_to_browse")
+if st.session_state.get("pie_to_browse"):
+    st.switch_page("views/browse.py")
