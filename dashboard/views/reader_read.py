@@ -16,8 +16,8 @@ import streamlit as st
 
 from core.reader import FormLocked, InputError
 from dashboard import reader_access, reader_keys, reader_ui
-from dashboard.imaging import window_level
 from dashboard.safe import md_escape
+from dashboard.viewer_component import png_data_url, viewer
 
 QUALITY = {1: "1 poor", 2: "2", 3: "3", 4: "4", 5: "5 excellent"}
 DIFFICULTY = {1: "1 very easy", 2: "2", 3: "3", 4: "4", 5: "5 very difficult"}
@@ -88,6 +88,12 @@ def save(item_id: str, position: int) -> None:
     go(form_id, first_unrated(position))
 
 
+def on_viewer_nav() -> None:
+    step = ((ss.get("rs_viewer") or {}).get("nav") or {}).get("dir")
+    if step in (-1, 1):
+        go(form_id, min(total, max(1, pos + step)))
+
+
 # ---------------------------------------------------------------- top bar
 top = st.columns([2, 3, 1, 1], vertical_alignment="bottom")
 if len(names) > 1:
@@ -123,11 +129,14 @@ with left:
     if pixels is None:
         st.warning("This image cannot be shown (its file is missing); tell the coordinator.")
     else:
-        level, width = ss.get("rs_level", 128), ss.get("rs_width", 255)
-        st.image(window_level(pixels, level, width), width=reader_ui.READ_IMAGE_PX)
-        with st.popover("Contrast (window / level)"):
-            st.slider("Level (centre)", 0, 255, 128, key="rs_level")
-            st.slider("Window (width)", 1, 255, 255, key="rs_width")
+        # The Browse page's viewer: window/level, presets, invert and zoom in the browser
+        # (no rerun); its ◀ ▶ walk this form. It gets pixels and a position, nothing else.
+        viewer({"image": {"src": png_data_url(pixels), "w": int(pixels.shape[1]),
+                          "h": int(pixels.shape[0]), "caption": f"Image {pos} of {total}"},
+                "cams": None, "cam_note": "",
+                "nav": {"prev": pos > 1, "next": pos < total, "text": f"{pos} / {total}"},
+                "file": f"image_{pos}"},
+               key="rs_viewer", on_nav=on_viewer_nav)
 with right:
     st.markdown(f"**Label:** {md_escape(view.label_text(item.row))}")
     key = f"{form_id}_{pos}"
