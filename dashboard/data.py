@@ -93,11 +93,13 @@ class StudyData:
         return pd.read_parquet(self.paths.metrics_dir / "overall.parquet")
 
     def train_pos(self) -> np.ndarray:
-        """Train positives per class, in class order (the analysis' frequency source)."""
-        cc = self.class_counts
-        if "train_pos" in cc:
-            return cc.set_index("class")["train_pos"].reindex(self.classes).to_numpy(float)
-        return np.full(len(self.classes), np.nan)
+        """Train positives per class, in class order, by the analysis' own definition
+        (core.analysis.frequency.train_frequency: eval labels when there are no train
+        counts, as in an imported release), so the pages and the stored tables agree."""
+        from core.analysis.frequency import train_frequency
+
+        y = self.labels[list(self.classes)].to_numpy(dtype=np.float64)
+        return train_frequency(self.class_counts, self.classes, y)[0]
 
     # ------------------------------------------------------------------ arrays
     def predictions(self, method: str, seed: int) -> np.ndarray:

@@ -16,11 +16,19 @@ import pandas as pd
 
 from core.analysis.forgetting import (
     first_drop_sparsity,
+    first_drop_status,
+    first_drop_text,
     forgetting_curves,
     rel_change_at,
     summarise_over_seeds,
 )
-from core.analysis.frequency import correlate, fcd_matrix, log_frequency, pair_statistics
+from core.analysis.frequency import (
+    class_exclusions,
+    correlate,
+    fcd_matrix,
+    log_frequency,
+    pair_statistics,
+)
 from core.analysis.pie_stats import finding_bin, n_findings
 
 
@@ -72,26 +80,41 @@ def class_curves(per_class: pd.DataFrame, methods: Sequence[str], seeds: Sequenc
 def class_summary(per_class: pd.DataFrame, train_pos: Sequence[float], method: str,
                   seeds: Sequence[int], sparsities: Sequence[int], classes: Sequence[str],
                   drop_percent: float, at: int) -> pd.DataFrame:
-    """class, train_pos, log_train_freq, ap_dense_median, first_drop (NaN = never),
-    rel_ap_at (median relative AP change at sparsity `at`) for one method."""
+    """class, train_pos, log_train_freq, eval_pos, ap_dense_median, first_drop (NaN = no
+    drop), first_drop_status (drops | never | undefined: AP undefined, e.g. no positive in
+    the evaluation split), first_drop_text (what to show), rel_ap_at (median relative AP
+    change at sparsity `at`) for one method. `train_pos` comes from StudyData.train_pos()
+    (core.analysis.frequency.train_frequency)."""
     cube = ap_cube(per_class, method, seeds, sparsities, classes)
     fc = forgetting_curves(cube)
     dense = summarise_over_seeds(cube[:, :1, :]).median[0]
+    first = first_drop_sparsity(fc.median, sparsities, drop_percent)
+    status = first_drop_status(first, dense)
+    rows = per_class[per_class["method"] == method]
+    eval_pos = (rows.groupby("class")["n_pos"].max().reindex(list(classes))
+                .to_numpy(dtype=np.float64))   # n_pos is a property of the labels
     return pd.DataFrame({
         "class": list(classes), "train_pos": np.asarray(train_pos, dtype=np.float64),
-        "log_train_freq": log_frequency(train_pos), "ap_dense_median": dense,
-        "first_drop": first_drop_sparsity(fc.median, sparsities, drop_percent),
+        "log_train_freq": log_frequency(train_pos), "eval_pos": eval_pos,
+        "ap_dense_median": dense, "first_drop": first, "first_drop_status": status,
+        "first_drop_text": first_drop_text(status, first, eval_pos),
         "rel_ap_at": rel_change_at(fc.median, sparsities, at),
     })
 
 
 def frequency_relations(summary: pd.DataFrame) -> dict:
-    """Pearson/Spearman of log train frequency with first drop and with rel. change at k."""
-    never = summary.loc[summary["first_drop"].isna(), "class"].tolist()
-    first = correlate(summary["log_train_freq"], summary["first_drop"])
-    first["excluded"] = never
-    return {"first_drop": first,
-            "rel_ap_at": correlate(summary["log_train_freq"], summary["rel_ap_at"])}
+    """Pearson/Spearman of log train frequency with first drop and with rel. change at k;
+    `excluded`: {class: reason} as in correlations.json (core.analysis.frequency)."""
+    out = {}
+    for key, col, why in (("first_drop", "first_drop", "never drops"),
+                          ("rel_ap_at", "rel_ap_at", "undefined")):
+        res = correlate(summary["log_train_freq"], summary[col])
+        res["excluded"] = class_exclusions(summary["class"], summary[col],
+                                           summary["log_train_freq"],
+                                           summary["first_drop_status"], summary["eval_pos"],
+                                           missing=why)
+        out[key] = res
+    return out
 
 
 def pair_table(per_class: pd.DataFrame, cooc: np.ndarray, method: str, seeds: Sequence[int],

@@ -75,3 +75,32 @@ def rel_change_at(median_rel: np.ndarray, sparsities, at: int = 95) -> np.ndarra
     if hits.size == 0:
         return np.full(median_rel.shape[1:], np.nan)
     return median_rel[hits[0]]
+
+
+# A class whose AP is undefined cannot "never drop": there is nothing to drop from. Pages,
+# report and correlations take the status from here instead of reading NaN as "never".
+DROPS, NEVER, UNDEFINED = "drops", "never", "undefined"
+NO_POSITIVE = "undefined (no positive in the evaluation split)"
+AP_UNDEFINED = "undefined (AP is undefined)"
+
+
+def first_drop_status(first_drop, ap_dense) -> np.ndarray:
+    """Per class: 'drops' (first_drop is a sparsity), 'undefined' (the dense AP is NaN — no
+    positive in the evaluation split, or NaN predictions — so no drop can be measured) or
+    'never' (AP defined, never below the threshold on the grid)."""
+    first = np.asarray(first_drop, dtype=np.float64)
+    dense = np.asarray(ap_dense, dtype=np.float64)
+    return np.where(np.isfinite(first), DROPS, np.where(np.isfinite(dense), NEVER, UNDEFINED))
+
+
+def undefined_reason(eval_pos) -> np.ndarray:
+    """Why a class's AP is undefined: its eval positives (0 → NO_POSITIVE)."""
+    return np.where(np.asarray(eval_pos, dtype=np.float64) == 0, NO_POSITIVE, AP_UNDEFINED)
+
+
+def first_drop_text(status, first_drop, eval_pos) -> list[str]:
+    """What to print for a class's first drop: '45%', 'never' or the undefined reason."""
+    reasons = undefined_reason(eval_pos)
+    return [f"{int(f)}%" if st == DROPS else "never" if st == NEVER else str(r)
+            for st, f, r in zip(np.asarray(status), np.asarray(first_drop, dtype=np.float64),
+                                reasons, strict=True)]

@@ -8,6 +8,10 @@
 - `fcd_matrix(curves)`: forgettability curve dissimilarity = Euclidean distance between two
   classes' median forgetting curves (k > 0).
 - `ols(y, X)`: least squares with intercept; coefficients, standard errors, t, p, R², F.
+- `train_frequency(counts, classes, y)`: train positives per class and where they came from
+  (the eval labels when the study has no train counts, e.g. an imported release) — the one
+  definition the analysis and the dashboard both use.
+- `class_exclusions(...)`: why a class is left out of a class-level correlation.
 """
 from __future__ import annotations
 
@@ -17,6 +21,43 @@ import numpy as np
 from scipy import stats
 
 PAIR_VARIANTS = ("paper", "plain")
+FREQ_FROM_COUNTS = "class_counts.train_pos"
+FREQ_FROM_EVAL = "eval labels (no train counts in the study)"
+
+
+def train_frequency(counts, classes, y) -> tuple[np.ndarray, str]:
+    """(train positives per class in `classes` order, their source). `counts` is
+    data/class_counts.parquet (or None); `y` the eval labels [N, C] (1/0/NaN), used only
+    when the study has no complete train counts (then the source says so)."""
+    if counts is not None and "train_pos" in counts and counts["train_pos"].notna().all():
+        by = counts.set_index("class")["train_pos"]
+        return by.reindex(list(classes)).to_numpy(dtype=np.float64), FREQ_FROM_COUNTS
+    return (np.asarray(y, dtype=np.float64) == 1).sum(axis=0).astype(np.float64), FREQ_FROM_EVAL
+
+
+def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,
+                     missing: str = "undefined") -> dict[str, str]:
+    """{class: reason} for the classes without a finite (value, log frequency) point: an
+    undefined AP first (reason from core.analysis.forgetting), then no train positives, then
+    `missing` (e.g. 'never drops')."""
+    from core.analysis import forgetting as fg
+
+    v = np.asarray(values, dtype=np.float64)
+    lf = np.asarray(log_freq, dtype=np.float64)
+    st = np.asarray(status) if status is not None else np.full(v.shape, "")
+    why = (fg.undefined_reason(eval_pos) if eval_pos is not None
+           else np.full(v.shape, fg.AP_UNDEFINED))
+    out = {}
+    for i, cls in enumerate(classes):
+        if np.isfinite(v[i]) and np.isfinite(lf[i]):
+            continue
+        if st[i] == fg.UNDEFINED:
+            out[str(cls)] = str(why[i])
+        elif not np.isfinite(lf[i]):
+            out[str(cls)] = "no train positives"
+        else:
+            out[str(cls)] = missing
+    return out
 
 
 def correlate(x, y) -> dict:

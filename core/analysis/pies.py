@@ -6,8 +6,10 @@ k-sparse ensemble; PIEs are the images in the bottom p% of that correlation at k
 
 The cut (`select_bottom`): n = ⌊p/100 · N⌋ images with the lowest correlation, as the reference
 code's ``argsort(corrs)[:int(0.05 * N)]`` (bottom 5% of 21,081 → 1,054). Ties at the cut are
-broken by row order (stable sort). An image whose correlation is undefined (NaN: its class scores
-are all equal in one ensemble, so it has no ranking) is never a PIE — it is counted as such.
+broken by row order (stable sort), so the count stays the paper's N; `cut_ties` counts the
+images sitting exactly on the cut and how many of them are PIEs. An image whose correlation
+is undefined (NaN: its class scores are all equal in one ensemble, so it has no ranking) is
+never a PIE — it is counted as such.
 
 Population form (after Hooker et al., adapted to multi-label): each seed's outputs are
 thresholded at 0.5 (score ≥ 0.5 → 1); per class, the population's label is the majority over
@@ -99,6 +101,30 @@ def select_bottom(corr, percentile: float = 5.0) -> np.ndarray:
     mask = np.zeros(corr.size, dtype=bool)
     mask[order[:n]] = True
     return mask
+
+
+def cut_ties(corr, mask) -> dict:
+    """How the PIE cut meets ties: {cut_value: the highest PIE correlation (None without
+    PIEs), n_tied_at_cut: images with exactly that correlation, n_tied_pies: those of them
+    that are PIEs (the first in row order)}. n_tied_at_cut > n_tied_pies means images with the
+    cut value are left out only by row order; the PIE count stays the paper's N."""
+    corr = np.asarray(corr, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return {"cut_value": None, "n_tied_at_cut": 0, "n_tied_pies": 0}
+    cut = float(corr[mask].max())
+    tied = corr == cut
+    return {"cut_value": cut, "n_tied_at_cut": int(tied.sum()),
+            "n_tied_pies": int((tied & mask).sum())}
+
+
+def tie_text(ties: dict) -> str:
+    """`cut_ties` in words (the report and the PIEs page say the same)."""
+    if ties.get("cut_value") is None:
+        return "no PIEs, so no cut"
+    return (f"cut at correlation {ties['cut_value']:.4g}: {ties['n_tied_at_cut']:,} image(s) "
+            f"have exactly the cut value; {ties['n_tied_pies']:,} of them are PIEs (ties "
+            "broken by row order, keeping the paper's count)")
 
 
 def paper_pies(ensemble: np.ndarray, sparsities, pie_sparsity: int = 90,

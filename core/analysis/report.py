@@ -2,11 +2,14 @@
 
 `build_report(study_dir)` returns exactly the top-level keys of issue 4 (schema_version,
 classes, sparsities, methods, seeds, n_eval_images, overall, classes_summary, correlations,
-pies). `first_drop_20` (an integer percent, None = never) and `rel_ap_95` use the paper's
+pies). `first_drop_20` (an integer percent, None = no drop; `first_drop_20_status` says
+whether that is `never` or `undefined` — a class without positives in the evaluation split has
+no AP to drop — and `first_drop_20_text` says it in words) and `rel_ap_95` use the paper's
 fixed parameters (k = 20%, 95% sparsity), computed from the stored forgetting curves with the
 same functions the analysis uses, so the report is paper-comparable whatever
 `analysis.drop_percent` / `at_sparsity` the study used. The PIE entry uses the study's PIE
-parameters (paper definition), stated in the entry.
+parameters (paper definition), stated in the entry, with the tie rule's counts
+(`cut_value`, `n_tied_at_cut`, `n_tied_pies`; core.analysis.pies.cut_ties).
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ import pandas as pd
 from core import store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
+from core.analysis import pies
 from core.analysis.study_analysis import json_safe
 
 _CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
@@ -69,10 +73,13 @@ def build_report(study_dir) -> dict:
         first20 = fg.first_drop_sparsity(curve, sparsities, 20)
         rel95 = fg.rel_change_at(curve, sparsities, 95)
         cs = summary[summary["method"] == method].set_index("class").reindex(classes)
+        status = fg.first_drop_status(first20, cs["ap_dense_median"])
+        shown = fg.first_drop_text(status, first20, cs["eval_pos"])
         rep["classes_summary"][method] = [
             {"class": c, "train_freq": cs.loc[c, "train_pos"],
              "ap_dense_median": cs.loc[c, "ap_dense_median"],
              "first_drop_20": int(first20[i]) if np.isfinite(first20[i]) else None,
+             "first_drop_20_status": str(status[i]), "first_drop_20_text": shown[i],
              "rel_ap_95": rel95[i]}
             for i, c in enumerate(classes)]
         logf = cs["log_train_freq"].to_numpy(dtype=np.float64)
@@ -88,9 +95,11 @@ def build_report(study_dir) -> dict:
         cr = cls_ratio[(cls_ratio["method"] == method) & (cls_ratio["definition"] == "paper")]
         fr = fnd_ratio[(fnd_ratio["method"] == method) & (fnd_ratio["definition"] == "paper")]
         ids = pt.loc[pt["pie_paper"], "id"].astype(str).tolist()
+        ties = pies.cut_ties(pt["corr"].to_numpy(), pt["pie_paper"].to_numpy())
         rep["pies"][method] = {
             "definition": "paper", "sparsity": int(params["pie_sparsity"]),
             "percentile": float(params["pie_percentile"]), "n": len(ids), "ids": ids,
+            **ties,
             "class_ratio": dict(zip(cr["class"], cr["ratio"], strict=True)),
             "n_findings_ratio": dict(zip(fr["n_findings"], fr["ratio"], strict=True)),
         }
@@ -103,8 +112,6 @@ def _fmt(v, spec: str = ".3f") -> str:
     return format(v, spec) if isinstance(v, (int, float)) and spec else str(v)
 
 
-def _drop(v) -> str:
-    return "never" if v is None else f"{v}%"
 
 
 def format_report(rep: dict) -> str:
@@ -121,7 +128,7 @@ def format_report(rep: dict) -> str:
         for row in rep["classes_summary"][method]:
             out.append(f"{row['class']:<{width}}  {_fmt(row['train_freq'], '.0f'):>10}  "
                        f"{_fmt(row['ap_dense_median']):>8}  "
-                       f"{_drop(row['first_drop_20']):>14}  "
+                       f"{row['first_drop_20_text']:>14}  "
                        f"{_fmt(row['rel_ap_95']):>11}")
         out += ["", "relation                       r      p(r)     rho   p(rho)   n"]
         for name, c in rep["correlations"][method].items():
@@ -130,6 +137,7 @@ def format_report(rep: dict) -> str:
         p = rep["pies"][method]
         out += ["", f"PIEs ({p['definition']}, bottom {p['percentile']:g}% at "
                     f"{p['sparsity']}% sparsity): {p['n']} images",
+                pies.tie_text(p),
                 "PIE:non-PIE prevalence by class: " + ", ".join(
                     f"{k} {_fmt(v, '.2f')}" for k, v in p["class_ratio"].items()),
                 "PIE:non-PIE by number of findings: " + ", ".join(

@@ -65,12 +65,8 @@ def analysis_config(study: dict, override: AnalysisConfig | None = None) -> Anal
     return AnalysisConfig(**{k: v for k, v in raw.items() if k in names})
 
 
-def train_frequency(counts: pd.DataFrame | None, classes, y: np.ndarray) -> tuple[np.ndarray, str]:
-    """Train positives per class and where they came from (eval labels as a last resort)."""
-    if counts is not None and "train_pos" in counts and counts["train_pos"].notna().all():
-        by = counts.set_index("class")["train_pos"]
-        return by.reindex(classes).to_numpy(dtype=np.float64), "class_counts.train_pos"
-    return (y == 1).sum(axis=0).astype(np.float64), "eval labels (no train counts in the study)"
+# one definition, shared with the dashboard (dashboard/data.py calls it too)
+train_frequency = fq.train_frequency
 
 
 # ----------------------------------------------------------------------------- one method
@@ -158,31 +154,30 @@ def forgetting_table(method, sparsities, classes, ap, auc) -> tuple[pd.DataFrame
 
 def class_level(method, classes, sparsities, curves, train_pos, y, cfg) -> pd.DataFrame:
     med = curves["rel"].median
+    first = fg.first_drop_sparsity(med, sparsities, cfg.drop_percent)
     return pd.DataFrame({
         "method": method, "class": list(classes), "class_index": np.arange(len(classes)),
         "train_pos": train_pos, "log_train_freq": fq.log_frequency(train_pos),
         "eval_pos": (y == 1).sum(axis=0).astype(np.int64),
         "ap_dense_median": curves["ap"].median[0], "auc_dense_median": curves["auc"].median[0],
-        "first_drop": fg.first_drop_sparsity(med, sparsities, cfg.drop_percent),
+        "first_drop": first,
+        "first_drop_status": fg.first_drop_status(first, curves["ap"].median[0]),
         "rel_ap_at": fg.rel_change_at(med, sparsities, cfg.at_sparsity),
     })
 
 
 def class_correlations(summary: pd.DataFrame, first_col: str, at_col: str) -> dict:
-    """first-drop and rel-change-at vs log train frequency, with the excluded classes named."""
+    """first-drop and rel-change-at vs log train frequency, with the excluded classes named
+    and why (fq.class_exclusions: an undefined AP is never reported as 'never drops')."""
     out = {}
     logf = summary["log_train_freq"].to_numpy()
     for name, col, why in (("first_drop_vs_log_freq", first_col, "never drops"),
                            ("rel_ap_at_vs_log_freq", at_col, "undefined")):
         v = summary[col].to_numpy(dtype=np.float64)
         res = fq.correlate(v, logf)
-        excluded = {}
-        for cls, vi, li in zip(summary["class"], v, logf, strict=True):
-            if not np.isfinite(li):
-                excluded[cls] = "no train positives"
-            elif not np.isfinite(vi):
-                excluded[cls] = why
-        res["excluded"] = excluded
+        res["excluded"] = fq.class_exclusions(summary["class"], v, logf,
+                                              summary["first_drop_status"],
+                                              summary["eval_pos"], missing=why)
         out[name] = res
     return out
 
@@ -237,7 +232,8 @@ def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
         if g:
             gt[definition] = g
     info = {"n_paper": int(masks["paper"].sum()), "n_population": int(masks["population"].sum()),
-            "n_undefined_corr": int(np.isnan(corr[k]).sum())}
+            "n_undefined_corr": int(np.isnan(corr[k]).sum()),
+            **pies.cut_ties(corr[k], masks["paper"])}
     return {"corr": corr, "population": population.astype(np.uint8), "table": table,
             "class_ratio": pd.concat(cls, ignore_index=True),
             "findings_ratio": pd.concat(fnd, ignore_index=True), "groundtruth": gt,
@@ -339,6 +335,10 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         "freq_source": freq_source,
         "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "
                    "at pie_sparsity, ties by row order; NaN correlations are never PIEs",
+        "pie_ties": "images whose correlation equals the cut value (the highest PIE "
+                    "correlation) are PIEs in row order until the count N is reached; "
+                    "pies.<method>.n_tied_at_cut counts them all, n_tied_pies those that "
+                    "are PIEs",
         "majority_rule": "per seed score >= 0.5 -> 1; population label 1 when more than half "
                          "of the seeds say 1",
         "pies": pie_info, "seconds": round(time.perf_counter() - t0, 3),

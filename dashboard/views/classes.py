@@ -41,7 +41,9 @@ show_chart(charts.class_curves(curves, y_title, relative),
 
 st.subheader(f"When does each class drop by {drop}%?")
 st.caption(f"**First {drop}%-drop sparsity**: the smallest sparsity whose median relative AP "
-           f"change is below −{drop}% (\"never\" if it does not happen on the grid). "
+           f"change is below −{drop}% (\"never\" if it does not happen on the grid; "
+           "\"undefined\" when the class has no AP to lose, e.g. no positive in the "
+           "evaluation split). "
            f"**Change at {f.sparsity}%**: median relative AP change at the chosen sparsity "
            "(sidebar). Classes are in the study's order; sort by clicking a header.")
 rows = []
@@ -51,8 +53,7 @@ for m in ctx.methods:
     rows.append(pd.DataFrame({
         "method": m, "class": s["class"], "train images": s["train_pos"],
         "dense AP (median)": s["ap_dense_median"],
-        f"first {drop}% drop (sparsity %)": s["first_drop"].map(
-            lambda v: "never" if pd.isna(v) else f"{int(v)}"),
+        f"first {drop}% drop": s["first_drop_text"],
         f"change at {f.sparsity}%": s["rel_ap_at"],
     }))
 table = pd.concat(rows, ignore_index=True)

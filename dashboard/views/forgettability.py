@@ -40,13 +40,15 @@ st.caption("One point per class; x = natural log of its number of training image
            "Diseases chosen in the sidebar are highlighted; r and ρ are over all classes.")
 left, right = st.columns(2)
 with left:
-    never = rel["first_drop"]["excluded"]
+    left_out = rel["first_drop"]["excluded"]   # {class: why}, as in correlations.json
     show_chart(charts.labelled_scatter(summary, "log_train_freq", "first_drop",
                                        "log train frequency", f"first {drop}%-drop sparsity (%)",
                                        rel["first_drop"], highlight=highlight),
                f"freq_vs_first_drop_{method}")
-    if never:
-        st.caption(f"Never drop {drop}% (not plotted): {', '.join(never)}.")
+    if left_out:
+        st.caption("Not plotted: " + "; ".join(
+            f"{c} ({'never drops ' + str(drop) + '%' if why == 'never drops' else why})"
+            for c, why in left_out.items()) + ".")
 with right:
     show_chart(charts.labelled_scatter(summary, "log_train_freq", "rel_ap_at",
                                        "log train frequency",

@@ -9,7 +9,7 @@ from core.analysis.pie_stats import (
     findings_ratio,
     groundtruth_comparison,
 )
-from core.analysis.pies import select_bottom
+from core.analysis.pies import cut_ties, select_bottom, tie_text
 from dashboard import charts, derive, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
@@ -42,12 +42,15 @@ m = st.columns(4)
 m[0].metric("PIEs", f"{n_pie:,}", help="Images in the bottom percentile")
 m[1].metric("Eval images", f"{len(corr):,}")
 m[2].metric("Correlation cut", f"{cut:.3f}" if n_pie else "—",
-            help="PIEs have a correlation at or below this value")
+            help="The highest correlation among PIEs. Images tied at exactly this value are "
+                 "PIEs in row order until the count is reached (see below the chart)")
 m[3].metric("Median correlation, non-PIEs",
             f"{np.nanmedian(corr[~mask]):.3f}" if (~mask).any() else "—")
 show_chart(charts.corr_histogram(corr, cut if n_pie else None,
                                  f"Dense vs {k}%-pruned agreement per image (red: PIE cut)"),
            f"pie_correlation_histogram_{method}_{k}")
+ties = tie_text(cut_ties(corr, mask))
+st.caption(ties[:1].upper() + ties[1:] + ".")
 
 if n_pie == 0:
     st.warning("No PIEs at this percentile: raise it.")

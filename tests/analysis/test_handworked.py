@@ -114,6 +114,21 @@ def test_pies_by_hand():
     assert np.flatnonzero(pop[1]).tolist() == POPULATION_PIES
 
 
+def test_cut_ties_by_hand():
+    """Bottom 45% of 7 → ⌊3.15⌋ = 3 PIEs: -0.3 (row 6), -0.1 (row 1), then three images sit
+    exactly on 0.2 (rows 0, 2, 4): row order makes row 0 the third PIE; rows 2 and 4 are
+    tied with it and are not PIEs. The NaN image is never one."""
+    corr = np.array([0.2, -0.1, 0.2, 0.5, 0.2, np.nan, -0.3])
+    mask = pies.select_bottom(corr, 45)
+    assert np.flatnonzero(mask).tolist() == [0, 1, 6]
+    ties = pies.cut_ties(corr, mask)
+    assert ties == {"cut_value": 0.2, "n_tied_at_cut": 3, "n_tied_pies": 1}
+    assert pies.tie_text(ties).startswith("cut at correlation 0.2: 3 image(s) have exactly "
+                                          "the cut value; 1 of them are PIEs")
+    assert pies.cut_ties(corr, np.zeros(7, bool)) == {"cut_value": None, "n_tied_at_cut": 0,
+                                                      "n_tied_pies": 0}
+
+
 def test_pie_ratios_by_hand():
     mask = np.isin(np.arange(6), PAPER_PIES)
     labels = pd.DataFrame(Y, columns=CLASSES)
@@ -149,7 +164,8 @@ def test_end_to_end_on_the_handworked_study(tmp_path):
         store.write_npy(paths.predictions("l1_global", seed), PRED[seed])
     params = analyze_study(paths.root)
     assert params["pies"]["l1_global"] == {"n_paper": 2, "n_population": 5,
-                                           "n_undefined_corr": 1}
+                                           "n_undefined_corr": 1, "cut_value": -0.5,
+                                           "n_tied_at_cut": 1, "n_tied_pies": 1}
     table = pd.read_parquet(paths.analysis_dir / "pies.parquet")
     assert table.loc[table["pie_paper"], "row"].tolist() == PAPER_PIES
     assert table.loc[table["pie_population"], "row"].tolist() == POPULATION_PIES

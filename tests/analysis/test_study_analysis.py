@@ -24,7 +24,8 @@ COLUMNS = {
                                     "rel_ap_q75", "rel_auc_median", "n_seeds"],
     "analysis/class_summary.parquet": ["method", "class", "class_index", "train_pos",
                                        "log_train_freq", "eval_pos", "ap_dense_median",
-                                       "auc_dense_median", "first_drop", "rel_ap_at"],
+                                       "auc_dense_median", "first_drop", "first_drop_status",
+                                       "rel_ap_at"],
     "analysis/class_pairs.parquet": ["method", "variant", "class_a", "class_b", "fcd", "freq_a",
                                      "freq_b", "log_freq_diff", "iou", "iou4"],
     "analysis/pies.parquet": ["method", "row", "id", "corr", "pie_paper", "pie_population"],
@@ -85,10 +86,14 @@ def test_class_without_positives_and_no_groundtruth(tmp_path):
     pc = pd.read_parquet(paths.metrics_dir / "per_class.parquet")
     c_rows = pc[pc["class"] == "C"]
     assert c_rows["ap"].isna().all() and (c_rows["note"] == "no positive labels").all()
-    summary = pd.read_parquet(paths.analysis_dir / "class_summary.parquet")
-    assert np.isnan(summary.set_index("class").loc["C", "first_drop"])
+    summary = pd.read_parquet(paths.analysis_dir / "class_summary.parquet").set_index("class")
+    assert np.isnan(summary.loc["C", "first_drop"])
+    # AP is undefined, so C cannot "never drop": the status and the reason say so
+    assert summary.loc["C", "first_drop_status"] == "undefined"
+    assert set(summary["first_drop_status"]) <= {"drops", "never", "undefined"}
     corrs = store.read_json(paths.analysis_dir / "correlations.json")["l1_global"]
-    assert corrs["first_drop_vs_log_freq"]["excluded"]["C"] == "never drops"
+    for name in ("first_drop_vs_log_freq", "rel_ap_at_vs_log_freq"):
+        assert corrs[name]["excluded"]["C"] == "undefined (no positive in the evaluation split)"
     assert corrs["fcd_vs_iou4_paper"]["n_excluded"] == 3      # every pair with C
     assert store.read_json(paths.analysis_dir / "pie_groundtruth.json") == {}
     overall = pd.read_parquet(paths.metrics_dir / "overall.parquet")
@@ -113,7 +118,8 @@ def test_report_has_exactly_the_issue_keys(tmp_path, capsys):
         assert [set(o) for o in rep["overall"][method]] == [
             {"sparsity", "map_median", "mauc_median"}] * 5
         assert all(set(c) == {"class", "train_freq", "ap_dense_median", "first_drop_20",
-                              "rel_ap_95"} for c in rep["classes_summary"][method])
+                              "first_drop_20_status", "first_drop_20_text", "rel_ap_95"}
+                   for c in rep["classes_summary"][method])
         assert set(rep["correlations"][method]) == {
             "first_drop_20_vs_log_freq", "rel_ap_95_vs_log_freq", "fcd_vs_log_freq_diff",
             "fcd_vs_iou4"}
@@ -121,7 +127,7 @@ def test_report_has_exactly_the_issue_keys(tmp_path, capsys):
             assert set(c) == {"r", "p_r", "rho", "p_rho", "n"}
         p = rep["pies"][method]
         assert set(p) == {"definition", "sparsity", "percentile", "n", "ids", "class_ratio",
-                          "n_findings_ratio"}
+                          "n_findings_ratio", "cut_value", "n_tied_at_cut", "n_tied_pies"}
         assert p["n"] == len(p["ids"]) == 3 and p["sparsity"] == 90
         assert list(p["n_findings_ratio"]) == ["0", "1", "2", "3", "4+"]
     json.dumps(rep, allow_nan=False)                          # NaN became null
