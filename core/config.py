@@ -55,6 +55,13 @@ class AnalysisConfig:
     pie_sparsity: int = 90       # PIEs compare dense with this sparsity
     pie_percentile: float = 5.0  # bottom p% of per-image Spearman correlation
     pair_variant: str = "paper"  # FCD pair plots: paper (column sums) | plain (image counts)
+    # Beyond the paper (core.analysis.extended): bootstrap CIs, subgroups, missed findings.
+    bootstrap: int = 1000        # bootstrap replicates (percentile intervals)
+    bootstrap_seed: int = 0      # seeds the resampling: same tables on every run
+    ci_level: float = 0.95       # confidence level of every interval
+    threshold_rule: str = "youden"   # dense operating threshold on val: youden | f1
+    min_group_positives: int = 5     # a subgroup × class with fewer positives is not reported
+    calibration_bins: int = 10       # equal-width probability bins for ECE / reliability
 
 
 @dataclass
@@ -158,6 +165,16 @@ class StudyConfig:
         if not 0 < a.pie_percentile < 100:
             raise ConfigError(f"analysis.pie_percentile: {a.pie_percentile} outside (0, 100)")
         _choice("analysis.pair_variant", a.pair_variant, ["paper", "plain"])
+        if a.bootstrap < 1:
+            raise ConfigError(f"analysis.bootstrap: must be ≥ 1, got {a.bootstrap}")
+        if not 0 < a.ci_level < 1:
+            raise ConfigError(f"analysis.ci_level: {a.ci_level} outside (0, 1)")
+        _choice("analysis.threshold_rule", a.threshold_rule, ["youden", "f1"])
+        if a.min_group_positives < 1:
+            raise ConfigError(f"analysis.min_group_positives: must be ≥ 1, got "
+                              f"{a.min_group_positives}")
+        if a.calibration_bins < 1:
+            raise ConfigError(f"analysis.calibration_bins: must be ≥ 1, got {a.calibration_bins}")
         _choice("weights_dtype", self.weights_dtype, ["float32", "float16"])
 
 

@@ -1,6 +1,6 @@
 """`python -m core report STUDY [--json]`: a summary of an analysed study.
 
-`build_report(study_dir)` returns exactly the top-level keys of issue 4 (schema_version,
+`build_report(study_dir)` returns the top-level keys of issue 4 (schema_version,
 classes, sparsities, methods, seeds, n_eval_images, overall, classes_summary, correlations,
 pies). `first_drop_20` (an integer percent, None = no drop; `first_drop_20_status` says
 whether that is `never` or `undefined` — a class without positives in the evaluation split has
@@ -9,7 +9,9 @@ fixed parameters (k = 20%, 95% sparsity), computed from the stored forgetting cu
 same functions the analysis uses, so the report is paper-comparable whatever
 `analysis.drop_percent` / `at_sparsity` the study used. The PIE entry uses the study's PIE
 parameters (paper definition), stated in the entry, with the tie rule's counts
-(`cut_value`, `n_tied_at_cut`, `n_tied_pies`; core.analysis.pies.cut_ties).
+(`cut_value`, `n_tied_at_cut`, `n_tied_pies`; core.analysis.pies.cut_ties). After these
+keys, unchanged, come those of issue 13 (report_extended.KEYS: confidence_intervals,
+subgroups, missed_findings, calibration).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from core import store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pies
+from core.analysis import report_extended
 from core.analysis.study_analysis import json_safe
 
 _CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
@@ -103,6 +106,8 @@ def build_report(study_dir) -> dict:
             "class_ratio": dict(zip(cr["class"], cr["ratio"], strict=True)),
             "n_findings_ratio": dict(zip(fr["n_findings"], fr["ratio"], strict=True)),
         }
+    # Beyond the paper: new keys after the paper's ones (core.analysis.report_extended).
+    rep.update(report_extended.build(paths, params, methods, classes))
     return json_safe(rep)
 
 
@@ -142,6 +147,7 @@ def format_report(rep: dict) -> str:
                     f"{k} {_fmt(v, '.2f')}" for k, v in p["class_ratio"].items()),
                 "PIE:non-PIE by number of findings: " + ", ".join(
                     f"{k}: {_fmt(v, '.2f')}" for k, v in p["n_findings_ratio"].items())]
+        out += report_extended.format_lines(rep, method)
     return "\n".join(out)
 
 

@@ -285,7 +285,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
 
     per_class, overall, forget, summary, pairs = [], [], [], [], []
     cls_ratio, fnd_ratio, pie_rows = [], [], []
-    correlations, regression, groundtruth, pie_info = {}, {}, {}, {}
+    correlations, regression, groundtruth, pie_info, pie_masks = {}, {}, {}, {}, {}
     for method in methods:
         log(f"{method}: reading {len(seeds)} seed(s)")
         scan = scan_method(paths, method, seeds, y, len(sparsities))
@@ -314,6 +314,8 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         fnd_ratio.append(pa["findings_ratio"])
         groundtruth[method] = pa["groundtruth"]
         pie_info[method] = pa["info"]
+        pie_masks[method] = {d: pa["table"][f"pie_{d}"].to_numpy(dtype=bool)
+                             for d in PIE_DEFINITIONS}
 
     m, a = paths.metrics_dir, paths.analysis_dir
     store.write_parquet(m / "per_class.parquet", pd.concat(per_class, ignore_index=True))
@@ -329,8 +331,13 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     store.write_json(a / "regression.json", json_safe(regression))
     store.write_json(a / "pie_groundtruth.json",
                      json_safe({k: v for k, v in groundtruth.items() if v}))
+    # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
+    from core.analysis import extended
+
+    ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
+                       pie_masks, cfg, log=log)
     params = {
-        **dataclasses.asdict(cfg), "sparsities": sparsities, "methods": methods,
+        **dataclasses.asdict(cfg), "extended": ext, "sparsities": sparsities, "methods": methods,
         "seeds": seeds, "classes": classes, "n_eval_images": int(len(labels)),
         "freq_source": freq_source,
         "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "

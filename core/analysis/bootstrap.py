@@ -1,0 +1,193 @@
+"""Average precision for many bootstrap resamples at once, without resampling anything.
+
+A bootstrap resample of the evaluation images is a vector of multiplicities (how often each
+image was drawn). The AP of the resampled data is the AP with those counts as sample weights:
+
+    AP_w = Σ_t  wpos_t · TP_t / (TP_t + FP_t)  /  Σ_t wpos_t
+
+over the distinct score thresholds t (high → low) that contain a positive, where TP_t / FP_t are
+the weighted positives / negatives scoring >= t and wpos_t the weighted positives scoring
+exactly t. Tied scores form one threshold, as in `sklearn.metrics.average_precision_score`, and
+an image drawn k times counts k times — so AP_w equals scikit-learn's AP on the explicitly
+resampled data (tests/analysis/test_bootstrap.py checks this).
+
+Speed (paper scale: 30 seeds × 20 sparsities × 20 classes × 21,081 images × B = 1,000 is
+1.2e7 APs): each (model, class) column is sorted ONCE (an LSD radix sort of order-preserving
+uint32 keys), then one walk down the sorted images adds each image's row of B multiplicities
+into running TP/FP counts — B lanes per image, which the compiler vectorises. Counts are
+staged in uint8 lanes (32 per AVX2 instruction) and flushed into int32 before they can
+overflow. The walk stops at the lowest-scoring positive: negatives below it never count.
+numba compiles the kernels (cached on disk after the first call); numpy alone measured ~40×
+slower for the same walk (a gather + cumsum per resample), scipy's sparse product ~15×.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# Multiplicities are stored as uint8: drawing one image more than 255 times out of N draws has
+# probability below 1e-400 for N >= 256 (and is impossible for N <= 255); checked, not assumed.
+_MAX_COUNT = 255
+
+
+def resample_counts(n_images: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """Multiplicities [N, B] (uint8): column b = how often each image is drawn in resample b.
+
+    Each resample draws N images uniformly with replacement (the ordinary bootstrap). Drawing
+    indices then counting them is the same distribution as numpy's `multinomial` and ~50×
+    faster at N = 21,081.
+    """
+    if n_images < 1 or n_boot < 1:
+        raise ValueError(f"need at least one image and one resample ({n_images}, {n_boot})")
+    counts = np.zeros((n_boot, n_images), dtype=np.int64)
+    step = max(1, 2_000_000 // n_images)   # ~16 MB of indices per chunk
+    for start in range(0, n_boot, step):
+        stop = min(n_boot, start + step)
+        draws = rng.integers(0, n_images, size=(stop - start, n_images))
+        flat = draws + (np.arange(stop - start) * n_images)[:, None]
+        counts[start:stop] = np.bincount(flat.ravel(), minlength=(stop - start) * n_images
+                                         ).reshape(stop - start, n_images)
+    if counts.max() > _MAX_COUNT:
+        raise ValueError("an image was drawn more than 255 times; use more images")
+    # Image-major: the walk reads one image's B multiplicities as one contiguous row.
+    return np.ascontiguousarray(counts.T.astype(np.uint8))
+
+
+def score_keys(scores) -> np.ndarray:
+    """float scores [..., N, C] → uint32 keys, larger score ↔ SMALLER key (walk order).
+
+    Order-preserving for every finite float32 and ±inf; −0.0 and +0.0 get one key (they are
+    the same threshold, as for scikit-learn). NaN must be excluded beforehand.
+    """
+    s = np.asarray(scores, dtype=np.float32) + np.float32(0.0)   # −0.0 + 0.0 = +0.0
+    u = s.view(np.uint32)
+    asc = np.where(u & np.uint32(0x80000000), ~u, u | np.uint32(0x80000000))
+    return (~asc).astype(np.uint32)
+
+
+@njit(nogil=True, cache=True)
+def _radix_argsort(keys, order, tmp, count):
+    """Stable LSD radix argsort of uint32 `keys` (three 11-bit passes) into `order`."""
+    n = keys.size
+    for i in range(n):
+        order[i] = i
+    for shift in (0, 11, 22):
+        count[:] = 0
+        for i in range(n):
+            count[((keys[order[i]] >> shift) & 0x7FF) + 1] += 1
+        for d in range(1, count.size):
+            count[d] += count[d - 1]
+        for i in range(n):
+            j = order[i]
+            d = (keys[j] >> shift) & 0x7FF
+            tmp[count[d]] = j
+            count[d] += 1
+        order[:] = tmp[:]
+
+
+@njit(nogil=True, error_model="numpy", cache=True)
+def _walk(order, keys, codes, weights, flush, out):
+    """AP for every column of `weights` [N, B] along one sorted class column.
+
+    `order` sorts images by score high → low, `codes` 1 / 0 / 2 (positive / negative /
+    not labelled, skipped). Writes AP [B] into `out` (NaN where the weighted positives are 0).
+    """
+    nb = weights.shape[1]
+    n = order.size
+    last = -1
+    for i in range(n):
+        if codes[order[i]] == 1:
+            last = i
+    tp = np.zeros(nb, np.int32)
+    fp = np.zeros(nb, np.int32)
+    gp = np.zeros(nb, np.int32)       # weighted positives in the current tie group
+    fp8 = np.zeros(nb, np.uint8)      # staged negatives: flushed every `flush` images
+    acc = np.zeros(nb, np.float64)
+    staged = 0
+    group_has_pos = False
+    if last < 0:
+        out[:] = np.nan
+        return
+    # Extend to the end of the last positive's tie group: its tied negatives count for it.
+    stop = last + 1
+    while stop < n and keys[order[stop]] == keys[order[last]]:
+        stop += 1
+    for i in range(stop):
+        j = order[i]
+        c = codes[j]
+        if c == 2:
+            pass
+        elif c == 1:
+            row = weights[j]
+            for b in range(nb):
+                gp[b] += row[b]
+            group_has_pos = True
+        else:
+            row = weights[j]
+            for b in range(nb):
+                fp8[b] += row[b]
+            staged += 1
+            if staged == flush:
+                for b in range(nb):
+                    fp[b] += fp8[b]
+                    fp8[b] = 0
+                staged = 0
+        end = i + 1 == stop or keys[order[i + 1]] != keys[j]
+        if end and group_has_pos:
+            for b in range(nb):
+                fp[b] += fp8[b]
+                fp8[b] = 0
+                tp[b] += gp[b]
+                # gp = 0 adds 0; max(…, 1) avoids 0/0 when nothing has been drawn yet.
+                acc[b] += gp[b] * (tp[b] / max(tp[b] + fp[b], 1))
+                gp[b] = 0
+            staged = 0
+            group_has_pos = False
+    for b in range(nb):
+        out[b] = acc[b] / tp[b] if tp[b] > 0 else np.nan
+
+
+@njit(nogil=True, parallel=True, cache=True)
+def _ap_grid(keys, codes, weights, flush, out):
+    """keys [M, N, C] uint32, codes [Q, N, C] int8, weights [N, B] → out [M, Q, C, B]."""
+    m, n, c = keys.shape
+    q = codes.shape[0]
+    for task in prange(m * c):
+        mi = task // c
+        ci = task % c
+        col = np.ascontiguousarray(keys[mi, :, ci])
+        order = np.empty(n, np.int64)
+        tmp = np.empty(n, np.int64)
+        count = np.empty(2049, np.int64)
+        _radix_argsort(col, order, tmp, count)
+        for qi in range(q):
+            _walk(order, col, np.ascontiguousarray(codes[qi, :, ci]), weights, flush,
+                  out[mi, qi, ci])
+
+
+def weighted_ap(scores, codes, weights) -> np.ndarray:
+    """AP of every (model, group, class) under every resample: float64 [M, Q, C, B].
+
+    `scores` [M, N, C] (float; NaN not allowed — check first), `codes` [Q, N, C] int8 with
+    1 / 0 / 2 (positive / negative / not in this group or not labelled; Q = 1 for all images),
+    `weights` [N, B] uint8 multiplicities (`resample_counts`; all ones = the plain AP).
+    NaN where a group × class has no weighted positive; a resample without any negative gives
+    AP 1 when every positive is drawn at the top (as scikit-learn's AP does).
+    """
+    scores = np.asarray(scores)
+    codes = np.ascontiguousarray(codes, dtype=np.int8)
+    weights = np.ascontiguousarray(weights, dtype=np.uint8)
+    if scores.ndim != 3 or codes.ndim != 3 or scores.shape[1:] != codes.shape[1:]:
+        raise ValueError(f"scores {scores.shape} [M, N, C] and codes {codes.shape} [Q, N, C] "
+                         "must share N and C")
+    if weights.ndim != 2 or weights.shape[0] != scores.shape[1]:
+        raise ValueError(f"weights {weights.shape} must be [N, B] with N = {scores.shape[1]}")
+    if np.isnan(scores).any():
+        raise ValueError("scores contain NaN: AP is undefined for those columns")
+    keys = score_keys(scores)
+    m, _, c = scores.shape
+    out = np.empty((m, codes.shape[0], c, weights.shape[1]), dtype=np.float64)
+    peak = int(weights.max()) if weights.size else 1
+    flush = max(1, _MAX_COUNT // max(peak, 1))   # staged uint8 sums never exceed 255
+    _ap_grid(keys, codes, weights, flush, out)
+    return out

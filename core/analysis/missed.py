@@ -1,0 +1,58 @@
+"""Missed findings: what pruning changes at the dense model's fixed operating thresholds.
+
+A deployed model calls finding c when its probability >= t_c, with t_c chosen once for the
+dense model on the validation split (core.analysis.thresholds) and then kept. For every
+sparsity k, against the dense model's calls on the same images (same seed):
+
+- missed_rate      = #(dense positive call → pruned negative call, truly positive) / #truly positive
+                     (under-diagnosis that pruning adds);
+- false_alarm_rate = #(dense negative → pruned positive, truly negative) / #truly negative;
+- sensitivity      = #(pruned positive call, truly positive) / #truly positive;
+- specificity      = #(pruned negative call, truly negative) / #truly negative;
+- flip_rate        = #(pruned call ≠ dense call) / #labelled images.
+
+"Truly" is the evaluation label (1 / 0; NaN images are skipped for that class). At k = 0 the
+flip rates are 0 by definition. A class whose threshold is NaN (no positive or negative on the
+validation split) gets NaN everywhere.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+RATES = ("missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate")
+
+
+def missed_findings(probs, labels, thresholds, dense_index: int = 0) -> dict[str, np.ndarray]:
+    """`probs` [S, N, C] of one seed, `labels` [N, C] (1/0/NaN), `thresholds` [C] → rates.
+
+    Returns {rate: float64 [S, C]} for RATES plus n_pos, n_neg (int64 [C]).
+    """
+    probs = np.asarray(probs, dtype=np.float32)
+    labels = np.asarray(labels, dtype=np.float64)
+    t = np.asarray(thresholds, dtype=np.float64)
+    if probs.ndim != 3 or probs.shape[1:] != labels.shape or t.shape != (labels.shape[1],):
+        raise ValueError(f"probs {probs.shape} [S, N, C], labels {labels.shape} [N, C] and "
+                         f"thresholds {t.shape} [C] do not fit")
+    pos = labels == 1
+    neg = labels == 0
+    n_pos = pos.sum(axis=0)
+    n_neg = neg.sum(axis=0)
+    # Compare in float64: a float32 threshold chosen on float32 probabilities stays exact.
+    calls = probs.astype(np.float64) >= t            # [S, N, C]; NaN threshold → all False
+    dense = calls[dense_index]
+    flipped_off = dense & ~calls                      # positive → negative
+    flipped_on = ~dense & calls                       # negative → positive
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = {
+            "missed_rate": (flipped_off & pos).sum(axis=1) / n_pos,
+            "false_alarm_rate": (flipped_on & neg).sum(axis=1) / n_neg,
+            "sensitivity": (calls & pos).sum(axis=1) / n_pos,
+            "specificity": (~calls & neg).sum(axis=1) / n_neg,
+            "flip_rate": ((flipped_off | flipped_on) & (pos | neg)).sum(axis=1) / (n_pos + n_neg),
+        }
+    undefined = np.isnan(t)
+    for k in RATES:
+        out[k] = np.where(undefined, np.nan, out[k].astype(np.float64))
+    out["n_pos"] = n_pos.astype(np.int64)
+    out["n_neg"] = n_neg.astype(np.int64)
+    return out

@@ -1,0 +1,177 @@
+"""Bootstrap confidence intervals for the forgetting analysis (percentile method).
+
+Design (what is resampled, and why):
+- Level 1, images: each replicate b draws the N evaluation images with replacement
+  (`bootstrap.resample_counts`). The SAME draw is used for every sparsity, class, subgroup,
+  seed and method, so a relative change (AP_k − AP_0) / AP_0 is computed on paired data and its
+  interval reflects how much the change itself varies, not the two APs separately.
+- Level 2, seeds (when there are several): replicate b also draws K seeds with replacement
+  from the K trained seeds; its statistic is the median over the drawn seeds (with
+  multiplicity) of the per-seed values under image draw b — the same "median over seeds" the
+  point estimates use. Only seeds drawn in b need their APs under draw b, so each seed is
+  evaluated on the ~63% of replicates that drew it.
+- Interval: the 2.5th and 97.5th percentiles of the B replicate statistics (numpy's default
+  linear interpolation), NaN replicates (e.g. a resample without positives) left out and
+  counted. Sparsity-valued statistics (first drop) use the "inverted_cdf" percentile so a bound
+  is a grid sparsity; "never drops" ranks above every sparsity.
+- Point estimates are the statistics of the data as observed (all weights 1), i.e. the values
+  of analysis/forgetting.parquet and class_summary.parquet.
+- "First significant drop" of a class: the smallest sparsity > 0 whose upper bound of the
+  relative AP change is below −drop_percent/100 (the drop is beyond chance at that level).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.analysis import bootstrap
+from core.analysis import forgetting as fg
+from core.analysis import frequency as fq
+
+DEFAULT_N_BOOT = 1000
+DEFAULT_LEVEL = 0.95
+
+
+@dataclass
+class Plan:
+    """The resampling shared by every statistic of one analysis run."""
+
+    weights: np.ndarray      # uint8 [N, B] image multiplicities
+    seed_draws: np.ndarray   # int64 [B, K] indices into the study's seeds
+    rng_seed: int
+    level: float = DEFAULT_LEVEL
+
+    @property
+    def n_boot(self) -> int:
+        return int(self.weights.shape[1])
+
+    def replicates_of(self, seed_index: int) -> np.ndarray:
+        """Replicates whose seed draw contains this seed (the only ones that need it)."""
+        return np.flatnonzero((self.seed_draws == seed_index).any(axis=1))
+
+
+def make_plan(n_images: int, n_seeds: int, n_boot: int = DEFAULT_N_BOOT, rng_seed: int = 0,
+              level: float = DEFAULT_LEVEL) -> Plan:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    rng = np.random.default_rng(rng_seed)
+    weights = bootstrap.resample_counts(n_images, n_boot, rng)
+    if n_seeds > 1:
+        draws = rng.integers(0, n_seeds, size=(n_boot, n_seeds))
+    else:
+        draws = np.zeros((n_boot, 1), dtype=np.int64)
+    return Plan(weights, draws.astype(np.int64), rng_seed, level)
+
+
+def seed_replicates(scores, codes, plan: Plan, seed_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """AP of one seed: (point [S, Q, C], replicates float32 [S, Q, C, B], NaN where not drawn).
+
+    `scores` [S, N, C] of that seed; `codes` [Q, N, C] (1/0/2, see bootstrap.weighted_ap).
+    The point estimate is computed in the same call with one extra all-ones weight column.
+    """
+    idx = plan.replicates_of(seed_index)
+    n = plan.weights.shape[0]
+    w = np.concatenate([plan.weights[:, idx], np.ones((n, 1), dtype=np.uint8)], axis=1)
+    ap = bootstrap.weighted_ap(scores, codes, w)
+    reps = np.full(ap.shape[:-1] + (plan.n_boot,), np.nan, dtype=np.float32)
+    reps[..., idx] = ap[..., :-1]
+    return ap[..., -1], reps
+
+
+def _nanmedian(a, axis):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN slices stay NaN
+        return np.nanmedian(a, axis=axis)
+
+
+def _nanmean(a, axis):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=axis)
+
+
+def over_drawn_seeds(per_seed: np.ndarray, plan: Plan) -> np.ndarray:
+    """[K, ..., B] per-seed replicate values → [B, ...]: median over each replicate's seeds."""
+    k = per_seed.shape[0]
+    moved = np.moveaxis(per_seed, -1, 0)                  # [B, K, ...]
+    if k == 1:
+        return moved[:, 0].astype(np.float64)
+    b = np.arange(plan.n_boot)[:, None]
+    return _nanmedian(moved[b, plan.seed_draws], axis=1)   # [B, K_drawn, ...] → [B, ...]
+
+
+def relative(values: np.ndarray, sparsity_axis: int) -> np.ndarray:
+    """(v_k − v_0) / v_0 along `sparsity_axis` (NaN where undefined), as forgetting does."""
+    moved = np.moveaxis(np.asarray(values, dtype=np.float64), sparsity_axis, -2)
+    return np.moveaxis(fg.relative_change(moved), -2, sparsity_axis)
+
+
+def interval(samples: np.ndarray, level: float = DEFAULT_LEVEL, axis: int = 0,
+             method: str = "linear") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lower, upper, n_finite) percentile bounds over `axis`, NaN-aware."""
+    tail = (1 - level) / 2 * 100
+    finite = np.isfinite(samples).sum(axis=axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(samples, [tail, 100 - tail], axis=axis, method=method)
+    return lo, hi, finite
+
+
+def sparsity_interval(samples: np.ndarray, level: float = DEFAULT_LEVEL
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of a first-drop sparsity over replicates (axis 0); NaN = never drops.
+
+    "Never" ranks above every sparsity, so an upper bound of NaN means the drop may not
+    happen within the grid at this level.
+    """
+    tail = (1 - level) / 2 * 100
+    ranked = np.where(np.isnan(samples), np.inf, samples)
+    lo, hi = np.percentile(ranked, [tail, 100 - tail], axis=0, method="inverted_cdf")
+    return np.where(np.isinf(lo), np.nan, lo), np.where(np.isinf(hi), np.nan, hi)
+
+
+def first_significant_drop(rel_upper: np.ndarray, sparsities, drop_percent: float = 20
+                           ) -> np.ndarray:
+    """Smallest sparsity > 0 whose upper CI bound of relative change < −drop_percent/100."""
+    return fg.first_drop_sparsity(rel_upper, sparsities, drop_percent)
+
+
+def correlation_replicates(first_drop_b: np.ndarray, rel_at_b: np.ndarray, log_freq
+                           ) -> dict[str, np.ndarray]:
+    """Pearson r and Spearman ρ per replicate; inputs [B, C] → {name_r, name_rho: [B]}."""
+    out = {}
+    for name, values in (("first_drop_vs_log_freq", first_drop_b),
+                         ("rel_ap_at_vs_log_freq", rel_at_b)):
+        r = np.full(values.shape[0], np.nan)
+        rho = np.full(values.shape[0], np.nan)
+        for b in range(values.shape[0]):
+            res = fq.correlate(values[b], log_freq)
+            r[b], rho[b] = res["r"], res["rho"]
+        out[f"{name}.r"], out[f"{name}.rho"] = r, rho
+    return out
+
+
+@dataclass
+class MethodCI:
+    """Point estimates and replicate statistics of one method (all images, Q index 0)."""
+
+    ap: np.ndarray            # [S, C] median over seeds
+    ap_reps: np.ndarray       # [B, S, C]
+    rel: np.ndarray           # [S, C]
+    rel_reps: np.ndarray      # [B, S, C]
+    map: np.ndarray           # [S]
+    map_reps: np.ndarray      # [B, S]
+
+
+def summarise_method(points: np.ndarray, reps: np.ndarray, plan: Plan) -> MethodCI:
+    """`points` [K, S, C] per-seed AP, `reps` [K, S, C, B] → medians over (drawn) seeds."""
+    rel_seed = relative(points, 1)                          # [K, S, C]
+    rel_reps_seed = relative(reps, 1)                       # [K, S, C, B]
+    map_seed = _nanmean(points, axis=2)                     # [K, S]
+    map_reps_seed = _nanmean(reps, axis=2)                  # [K, S, B]
+    return MethodCI(
+        ap=_nanmedian(points, 0), ap_reps=over_drawn_seeds(reps, plan),
+        rel=_nanmedian(rel_seed, 0), rel_reps=over_drawn_seeds(rel_reps_seed, plan),
+        map=_nanmedian(map_seed, 0), map_reps=over_drawn_seeds(map_reps_seed, plan))
