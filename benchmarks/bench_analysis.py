@@ -9,12 +9,20 @@ float16 predictions of 30 seeds at 0, 5, …, 95% sparsity that degrade with spa
 classes first, as in the paper.
 
 - ours: `core.analysis.analyze_study` in a fresh subprocess — every table of the study
-  (per-class AP/AUC, forgetting, frequency/pair statistics, both PIE forms and their statistics),
-  timed end to end with its peak resident memory (ru_maxrss of that process).
+  (per-class AP/AUC, forgetting, frequency/pair statistics, both PIE forms and their statistics,
+  and beyond the paper: bootstrap CIs with B = 1,000 paired over sparsities and seeds as a second
+  level, 8 subgroups (sex, 4 age bands, view) with CIs, missed findings, calibration), timed end
+  to end with its peak resident memory (ru_maxrss of that process); the beyond-the-paper part
+  is also reported on its own (params.json → extended.seconds).
 - reference: what the paper's code does for the per-class metrics alone: scikit-learn
   `average_precision_score` and `roc_auc_score` per (seed, sparsity, class), on a subset of
   seeds, extrapolated linearly to all seeds (each seed costs the same); plus the paper's PIE
   correlations (pandas `corrwith(method="spearman", axis=1)`) at one sparsity, × 19.
+- reference for the bootstrap: the straightforward loop — per replicate, materialise the
+  resampled images and call `average_precision_score` per (seed, sparsity, class) — timed on a
+  subsample (1 seed × 2 sparsities × 20 classes × a few replicates) and extrapolated to every AP
+  the analysis computes (K × S × C × B for all images, the same again per subgroup attribute);
+  our `bootstrap.weighted_ap` is run on the same replicates and compared.
 Numbers are compared: max |ours − sklearn| over every (seed, sparsity, class) of the subset, and
 max |ours − pandas| over the per-image correlations (ours are stored as float32). Times are wall
 and CPU (user + sys): on a shared machine the CPU ratio is the stabler one. A row is added to
@@ -45,6 +53,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Analysis of a paper-scale study"
+SECTION_EXT = "## Beyond the paper at paper scale: bootstrap CIs, subgroups, missed findings"
 NIH_TRAIN_COUNTS = {   # PAPER_FACTS.md, NIH-CXR-LT train counts (of 78,506 images)
     "No Finding": 44625, "Infiltration": 12739, "Effusion": 7919, "Atelectasis": 7587,
     "Nodule": 4359, "Mass": 3689, "Consolidation": 2626, "Pneumothorax": 2432,
@@ -69,7 +78,18 @@ def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> st
                            "split": "test", "row": np.arange(n_images)})
     for j, c in enumerate(classes):
         labels[c] = y[:, j]
+    # NIH-CXR-LT gets sex, age and view from the ChestX-ray14 metadata: similar proportions.
+    labels["sex"] = np.where(rng.random(n_images) < 0.56, "M", "F")
+    labels["age"] = np.clip(rng.normal(47, 17, n_images).round(), 1, 95)
+    labels["view"] = np.where(rng.random(n_images) < 0.6, "PA", "AP")
     store.write_parquet(paths.labels, labels)
+    n_val = max(50, n_images * 12533 // 21081)        # the paper's val : test sizes
+    yv = (rng.random((n_val, len(classes))) < prev).astype(np.float32)
+    yv[0, :], yv[1, :] = 1, 0
+    val = pd.DataFrame({"row": np.arange(n_val), "id": [f"v{i:08d}.png" for i in range(n_val)]})
+    for j, c in enumerate(classes):
+        val[c] = yv[:, j]
+    store.write_parquet(paths.root / "data" / "val_labels.parquet", val)
     store.write_parquet(paths.class_counts, pd.DataFrame(
         {"class": classes, "train_pos": counts.astype(np.int64),
          "train_neg": (N_TRAIN - counts).astype(np.int64), "train_nan": 0}))
@@ -93,6 +113,9 @@ def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> st
         logits = base + signal[:, None, :] * sign[None] * 1.5 + noise
         pred = (1 / (1 + np.exp(-logits))).astype(np.float16)
         store.write_npy(paths.predictions("l1_global", seed), pred)
+        v = base + 1.8 * (2 * yv - 1) + r.standard_normal(yv.shape, dtype=np.float32)
+        store.write_npy(paths.root / "models" / f"seed-{seed}" / "val_predictions.npy",
+                        (1 / (1 + np.exp(-v))).astype(np.float32))
         store.write_json(paths.measured_sparsity("l1_global", seed),
                          {"requested": sparsities, "measured": [s / 100 for s in sparsities]})
     return paths
@@ -103,10 +126,10 @@ import json, resource, sys, time
 sys.path.insert(0, {root!r})
 t0 = time.perf_counter()
 from core.analysis import analyze_study
-analyze_study({study!r})
+params = analyze_study({study!r})
 use = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"seconds": time.perf_counter() - t0, "cpu_s": use.ru_utime + use.ru_stime,
-                  "maxrss_mb": use.ru_maxrss / 1024}}))
+                  "maxrss_mb": use.ru_maxrss / 1024, "extended": params["extended"]}}))
 """
 
 
@@ -152,12 +175,48 @@ def reference_pie_corr(paths: store.StudyPaths, seeds: list[int], sparsity_index
     return time.perf_counter() - t0, time.process_time() - c0, corr
 
 
+def reference_bootstrap(paths: store.StudyPaths, n_rep: int, sparsity_indices: list[int]
+                        ) -> dict:
+    """The straightforward bootstrap loop on a subsample, and ours on the same replicates."""
+    from sklearn.metrics import average_precision_score
+
+    from core.analysis import bootstrap, subgroups
+    from core.analysis.uncertainty import make_plan
+    from core.metrics import label_codes
+
+    study = store.read_json(paths.study_json)
+    classes = study["classes"]
+    labels = pd.read_parquet(paths.labels).sort_values("row")
+    y = labels[classes].to_numpy(dtype=np.float64)
+    plan = make_plan(len(y), len(study["seeds"]), n_boot=n_rep, rng_seed=1)
+    pred = np.asarray(store.open_npy(paths.predictions("l1_global", 0)))[sparsity_indices]
+    pred = pred.astype(np.float32)
+    t0, c0 = time.perf_counter(), time.process_time()
+    ref = np.full((len(sparsity_indices), len(classes), n_rep), np.nan)
+    for b in range(n_rep):
+        idx = np.repeat(np.arange(len(y)), plan.weights[:, b])
+        for i in range(len(sparsity_indices)):
+            for j in range(len(classes)):
+                yy = y[idx, j]
+                ok = ~np.isnan(yy)
+                if (yy[ok] == 1).any():   # a resample without positives: AP undefined
+                    ref[i, j, b] = average_precision_score(yy[ok], pred[i, idx, j][ok])
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    ours = bootstrap.weighted_ap(pred, label_codes(y)[None], plan.weights)[:, 0]
+    groups, _ = subgroups.define_groups(labels)
+    n_attr = len({a for a, _, _ in groups})
+    return {"per_ap_s": seconds / ref.size, "per_ap_cpu_s": cpu / ref.size, "n_ap": ref.size,
+            "max_diff": float(np.nanmax(np.abs(ours - ref))), "n_attributes": n_attr}
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--images", type=int, default=21081)
     ap.add_argument("--reference-seeds", type=int, default=3,
                     help="seeds the sklearn reference runs on (then extrapolated)")
+    ap.add_argument("--boot-reference", type=int, default=5,
+                    help="replicates the straightforward bootstrap loop runs (then extrapolated)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--tmp", default=None, help="parent folder of the temporary study")
     args = ap.parse_args(argv)
@@ -182,6 +241,13 @@ def main(argv=None) -> dict:
         pie_s, pie_cpu, pie_ref = reference_pie_corr(paths, list(range(args.seeds)), k)
         ours_corr = store.open_npy(paths.analysis_dir / "pie_corr" / "l1_global.npy")[k]
         pie_diff = float(np.nanmax(np.abs(ours_corr - pie_ref)))
+        boot = reference_bootstrap(paths, args.boot_reference, [0, k])
+        n_boot = ours["extended"]["n_boot"]
+        # Every AP the analysis computes: all images, then each attribute's groups (which
+        # together hold every image once), for every seed, sparsity, class and replicate.
+        n_ap_all = args.seeds * 20 * 20 * n_boot * (1 + boot["n_attributes"])
+        boot_ref_s = boot["per_ap_s"] * n_ap_all
+        boot_ref_cpu = boot["per_ap_cpu_s"] * n_ap_all
     # Wall time on a shared 2-core machine depends on what else runs; CPU time (user + sys of
     # the process) much less, so both are reported and the speed-up is given for both.
     res = {"seeds": args.seeds, "images": args.images, "ours_s": ours["seconds"],
@@ -192,7 +258,13 @@ def main(argv=None) -> dict:
            "speedup_metrics_wall": ref_s * scale / ours["seconds"],
            "speedup_metrics_cpu": ref_cpu * scale / ours["cpu_s"],
            "speedup_all_cpu": (ref_cpu * scale + 19 * pie_cpu) / ours["cpu_s"],
-           "max_diff": diff, "pie_diff": pie_diff, "load_avg": _load()}
+           "max_diff": diff, "pie_diff": pie_diff, "load_avg": _load(),
+           "extended_s": ours["extended"]["seconds"], "n_boot": n_boot,
+           "subgroups": len(ours["extended"]["subgroups"]),
+           "missed_findings": ours["extended"]["missed_findings"],
+           "boot_ref_s": boot_ref_s, "boot_ref_cpu_s": boot_ref_cpu,
+           "boot_ref_n_ap": boot["n_ap"], "boot_max_diff": boot["max_diff"],
+           "speedup_boot_wall": boot_ref_s / ours["extended"]["seconds"]["bootstrap"]}
     print(json.dumps(res, indent=2))
     if not args.no_write:
         header = ("| date | machine | study | ours, all tables: wall (CPU) | peak RSS | "
@@ -210,6 +282,24 @@ def main(argv=None) -> dict:
                f"{res['speedup_metrics_wall']:.0f}× / {res['speedup_metrics_cpu']:.0f}× / "
                f"{res['speedup_all_cpu']:.0f}× | {diff:.1e} | {pie_diff:.1e} |")
         append_to_section(SECTION, row, preamble=header)
+        ext = res["extended_s"]
+        missed = "yes" if res["missed_findings"] else "no (no validation predictions read)"
+        header2 = ("| date | machine | study | all tables incl. beyond the paper: wall (CPU) | "
+                   "peak RSS | beyond the paper: total / bootstrap APs / missed + calibration "
+                   "(wall) | straightforward sklearn bootstrap loop, extrapolated: wall (CPU) | "
+                   "speed-up (bootstrap, wall) | max \\|Δ\\| AP of resamples vs sklearn |\n"
+                   "|---|---|---|---|---|---|---|---|---|")
+        row2 = (f"| {dt.date.today()} | {platform.machine()} {_cpus()}-core CPU shared with "
+                f"other engineers' jobs (load avg {res['load_avg']}), Python "
+                f"{platform.python_version()} | {args.seeds} seeds × 20 sparsities × "
+                f"{args.images:,} images × 20 classes, B = {n_boot}, {res['subgroups']} "
+                f"subgroups, missed findings {missed} | {res['ours_s']:.1f} s "
+                f"({res['ours_cpu_s']:.1f} s) | "
+                f"{res['peak_mb']:.0f} MB | {ext['total']:.1f} s / {ext['bootstrap']:.1f} s / "
+                f"{ext['missed_calibration']:.1f} s | {res['boot_ref_s']:.0f} s "
+                f"({res['boot_ref_cpu_s']:.0f} s), {res['boot_ref_n_ap']} APs measured | "
+                f"{res['speedup_boot_wall']:.0f}× | {res['boot_max_diff']:.1e} |")
+        append_to_section(SECTION_EXT, row2, preamble=header2)
     return res
 
 

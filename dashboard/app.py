@@ -42,6 +42,7 @@ sections = {
         st.Page(PAGES / "classes.py", title="Classes", icon=":material/stacked_line_chart:"),
         st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
         st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
+        st.Page(PAGES / "who_is_hurt.py", title="Who is hurt", icon=":material/diversity_3:"),
     ],
     "Reading room": [
         st.Page(PAGES / "browse.py", title="Browse PIEs", icon=":material/radiology:"),

@@ -84,11 +84,13 @@ REL_CEILING = 0.5   # relative-AP axis stops at +50%: a rare class with a tiny d
                     # "gain" +1000% by chance and would flatten every other curve
 
 
-def class_curves(curves: pd.DataFrame, y_title: str, relative: bool) -> alt.Chart:
+def class_curves(curves: pd.DataFrame, y_title: str, relative: bool,
+                 band_title: str = "IQR") -> alt.Chart:
     """Median over seeds per class vs sparsity with its IQR band; one colour per class,
     one dash per method. Clicking a legend entry highlights that class. On the relative
     scale the y-axis runs from the lowest value (at least −100%) to at most +50%; higher
-    values are cut off at the top edge (their tooltips keep the true numbers)."""
+    values are cut off at the top edge (their tooltips keep the true numbers). The band is
+    the `q25`–`q75` columns, named `band_title` in tooltips (a 95% CI can be passed in them)."""
     pick = alt.selection_point(fields=["class"], bind="legend")
     n_methods = curves["method"].nunique()
     ks = curves["sparsity"]
@@ -122,7 +124,8 @@ def class_curves(curves: pd.DataFrame, y_title: str, relative: bool) -> alt.Char
                 axis=alt.Axis(format="%" if relative else ".2f")),
         opacity=fade,
         tooltip=["class:N", "method:N", "sparsity:Q", alt.Tooltip("median:Q", format=fmt),
-                 alt.Tooltip("q25:Q", format=fmt), alt.Tooltip("q75:Q", format=fmt),
+                 alt.Tooltip("q25:Q", format=fmt, title=f"{band_title} low"),
+                 alt.Tooltip("q75:Q", format=fmt, title=f"{band_title} high"),
                  "n_seeds:Q"])
     layers = [band, line]
     if relative:

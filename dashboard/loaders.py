@@ -202,3 +202,21 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
                                         relu=not signed)
         finally:
             torch.set_num_threads(threads)
+
+
+# --------------------------------------------------------------------------- beyond the paper
+@st.cache_data(show_spinner=False, max_entries=64)
+def analysis_table(_d: StudyData, key: str, name: str) -> pd.DataFrame | None:
+    """A table of analysis/ (e.g. ci_overall.parquet), or None when the study lacks it
+    (analysed before it existed): pages say so instead of failing."""
+    p = _d.paths.analysis_dir / name
+    return pd.read_parquet(p) if p.is_file() else None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def extended_params(_d: StudyData, key: str) -> dict:
+    """params.json → extended (what the beyond-the-paper analysis did), {} if absent."""
+    from core.store import read_json
+
+    p = _d.paths.analysis_dir / "params.json"
+    return (read_json(p).get("extended") or {}) if p.is_file() else {}

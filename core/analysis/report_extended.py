@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from core import store
+from core.analysis import missed as ms
 
 KEYS = ("confidence_intervals", "subgroups", "missed_findings", "calibration")
 NOT_ANALYSED = "not in this study's analysis: run `python -m core analyze STUDY`"
@@ -68,9 +69,12 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
                             "evaluation labels", "absent": ext.get("subgroups_absent", {})}
     missed = _read(a / "missed.parquet")
     if missed is not None and len(missed):
-        med = (missed.groupby(["method", "class", "sparsity"], sort=False)
-               [["missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate"]]
-               .median().reset_index())
+        rates = ["missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate"]
+        med = None
+        for r in rates:
+            s = ms.summarise_seeds(missed, r)[["method", "class", "sparsity", "median"]]
+            s = s.rename(columns={"median": r})
+            med = s if med is None else med.merge(s, on=["method", "class", "sparsity"])
         m_at = med[med["sparsity"] == at]
         out["missed_findings"] = {
             "available": True, "rule": ext.get("threshold_rule"), "at_sparsity": at,

@@ -28,7 +28,31 @@ if len(ctx.methods) > 1:
     chart_method = bound(right.selectbox, "Method shown in the chart", key="cl_method",
                          param="cm", default=ctx.methods[0], options=ctx.methods,
                          valid=lambda v: v in ctx.methods)
-curves = loaders.class_curves(d, d.key, (chart_method,), tuple(ctx.seeds), relative)
+band = bound(left.radio, "Band", key="cl_band", param="cb", default="iqr",
+             options=["iqr", "ci"], horizontal=True,
+             format_func={"iqr": "interquartile range over seeds",
+                          "ci": "95% bootstrap CI"}.get,
+             valid=lambda v: v in ("iqr", "ci"))
+ci_table = loaders.analysis_table(d, d.key, "ci_per_class.parquet")
+band_title = "IQR"
+if band == "ci" and ci_table is None:
+    st.info("This study has no confidence intervals yet (analysed before they existed): "
+            "run `python -m core analyze STUDY`. Showing the interquartile range.",
+            icon=":material/info:")
+if band == "ci" and ci_table is not None:
+    # Stored intervals: all of the study's seeds, at analysis time (not the seed filter).
+    col = "rel_ap" if relative else "ap"
+    c = ci_table[ci_table["method"] == chart_method]
+    curves = pd.DataFrame({"method": c["method"], "class": c["class"],
+                           "sparsity": c["sparsity"], "median": c[col],
+                           "q25": c[f"{col}_lo"], "q75": c[f"{col}_hi"],
+                           "n_seeds": len(d.seeds)})
+    band_title = "95% CI"
+    st.caption(f"Band: 95% percentile bootstrap interval (images resampled, paired across "
+               f"sparsities; seeds as a second level), over all {len(d.seeds)} seeds of the "
+               "study whatever the seed filter.")
+else:
+    curves = loaders.class_curves(d, d.key, (chart_method,), tuple(ctx.seeds), relative)
 curves = curves[curves["class"].isin(ctx.classes)
                 & curves["sparsity"].between(*f.sparsity_range)]
 if relative:
@@ -36,7 +60,7 @@ if relative:
                "0% = unchanged, −50% = half the dense AP lost; the dotted line is 0%. The "
                "axis stops at +50%: a class with a tiny dense AP can 'gain' wildly by chance.")
 y_title = "AP change relative to dense" if relative else "average precision (AP)"
-show_chart(charts.class_curves(curves, y_title, relative),
+show_chart(charts.class_curves(curves, y_title, relative, band_title),
            f"class_{mode}_ap_vs_sparsity_{chart_method}")
 
 st.subheader(f"When does each class drop by {drop}%?")
@@ -57,10 +81,29 @@ for m in ctx.methods:
         f"change at {f.sparsity}%": s["rel_ap_at"],
     }))
 table = pd.concat(rows, ignore_index=True)
+ci_summary = loaders.analysis_table(d, d.key, "ci_class_summary.parquet")
+if ci_table is not None and f.sparsity in d.sparsities:
+    at_k = ci_table[ci_table["sparsity"] == f.sparsity][["method", "class", "rel_ap_lo",
+                                                          "rel_ap_hi"]]
+    table = table.merge(at_k.rename(columns={
+        "rel_ap_lo": f"change at {f.sparsity}%: 95% CI low",
+        "rel_ap_hi": f"change at {f.sparsity}%: 95% CI high"}), on=["method", "class"],
+        how="left")
+if ci_summary is not None:
+    sig = ci_summary[["method", "class", "first_significant_drop"]].rename(
+        columns={"first_significant_drop": f"first significant {drop}% drop (sparsity %)"})
+    sig[sig.columns[-1]] = sig[sig.columns[-1]].map(
+        lambda v: "never" if pd.isna(v) else f"{int(v)}")
+    table = table.merge(sig, on=["method", "class"], how="left")
+    st.caption(f"**First significant {drop}% drop**: the smallest sparsity whose 95% CI "
+               f"upper bound of the relative change is below −{drop}% (all seeds); the CI "
+               "columns are for all of the study's seeds.")
 show_table(table, f"class_first_drop_and_change_at_{f.sparsity}", column_config={
     "dense AP (median)": st.column_config.NumberColumn(format="%.3f"),
     "train images": st.column_config.NumberColumn(format="%d"),
     f"change at {f.sparsity}%": st.column_config.NumberColumn(format="percent"),
+    f"change at {f.sparsity}%: 95% CI low": st.column_config.NumberColumn(format="percent"),
+    f"change at {f.sparsity}%: 95% CI high": st.column_config.NumberColumn(format="percent"),
 })
 
 with st.expander("Curve data (median and quartiles per class, method and sparsity)"):

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders
+from dashboard import charts, charts_hurt, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 
@@ -35,10 +35,21 @@ with left:
 
 with right:
     st.subheader("Accuracy vs sparsity")
-    band = bound(st.radio, "Band over seeds", key="ov_band", param="band", default="iqr",
-                 options=["iqr", "range"], horizontal=True,
-                 format_func={"iqr": "interquartile (25–75%)", "range": "min–max"}.get,
-                 valid=lambda v: v in ("iqr", "range"))
+    band = bound(st.radio, "Band", key="ov_band", param="band", default="iqr",
+                 options=["iqr", "range", "ci"], horizontal=True,
+                 format_func={"iqr": "interquartile over seeds (25–75%)",
+                              "range": "min–max over seeds",
+                              "ci": "95% bootstrap CI (mAP)"}.get,
+                 valid=lambda v: v in ("iqr", "range", "ci"))
+    ci = loaders.analysis_table(d, d.key, "ci_overall.parquet")
+    if ci is not None:
+        ci = ci[ci["method"].isin(ctx.methods)]
+    if band == "ci":
+        st.caption("95% CI: percentile bootstrap over evaluation images (paired across "
+                   "sparsities) and seeds, for all of the study's seeds; mAUC keeps the "
+                   "interquartile band." if ci is not None else
+                   "This study has no confidence intervals yet: run `python -m core analyze "
+                   "STUDY`. Showing the interquartile band.")
     st.caption("Line: **median over the selected seeds**; shaded band: spread over seeds. "
                "x: percentage of prunable weights removed. A flat start means weights can be "
                "removed for free; the bend shows where the model starts to forget.")
@@ -47,16 +58,26 @@ with right:
     for tab, metric, title in ((tabs[0], "map", "mAP"), (tabs[1], "mauc", "mAUC")):
         summary = loaders.metric_summary(d, d.key, tuple(ctx.methods), tuple(ctx.seeds), metric)
         tables.append(summary)
+        if metric == "map" and ci is not None:   # CIs in the table whatever the band
+            summary = summary.merge(ci[["method", "sparsity", "map_lo", "map_hi"]].rename(
+                columns={"map_lo": "ci95_lo", "map_hi": "ci95_hi"}),
+                on=["method", "sparsity"], how="left")
+            tables[-1] = summary
         with tab:
-            show_chart(charts.metric_curves(summary, title, band, f.sparsity_range),
-                       f"{metric}_vs_sparsity")
+            if band == "ci" and metric == "map" and ci is not None:
+                chart = charts_hurt.ci_metric_curves(ci, title, f.sparsity_range)
+            else:
+                chart = charts.metric_curves(summary, title, "range" if band == "range"
+                                             else "iqr", f.sparsity_range)
+            show_chart(chart, f"{metric}_vs_sparsity")
 
 st.subheader("Numbers behind the curves")
 table = pd.concat(tables, ignore_index=True)
 table = table[table["sparsity"].between(*f.sparsity_range)]
 four_digits = st.column_config.NumberColumn(format="%.4f")
 show_table(table, "overall_metrics_vs_sparsity",
-           column_config={c: four_digits for c in ("median", "q25", "q75", "min", "max")})
+           column_config={c: four_digits for c in ("median", "q25", "q75", "min", "max",
+                                                   "ci95_lo", "ci95_hi")})
 
 with st.expander("Study facts"):
     facts = {

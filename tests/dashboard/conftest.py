@@ -17,12 +17,12 @@ DEMO_DIRS = [REPO / "artifacts" / "demo"]
 @pytest.fixture(scope="session")
 def studies_root(tmp_path_factory) -> Path:
     """A root holding `alpha` (6 CXR classes, weights, SynthCXR-style ground truth) and
-    `beta` (4 other classes, other seeds, no weights, no ground truth)."""
+    `beta` (4 other classes, other seeds, no weights, no ground truth, no sex/age/view)."""
     root = tmp_path_factory.mktemp("studies")
     make_study(root / "alpha", classes=CLASSES_A)
     make_study(root / "beta", classes=CLASSES_B, seeds=(3, 4), methods=("l1_global",),
                sparsities=(0, 30, 60, 90), groundtruth=False, weights=False, n_images=60,
-               rng_seed=1)
+               rng_seed=1, metadata=False)
     return root
 
 

@@ -30,7 +30,7 @@ def make_study(root, *, seal=True, **kw) -> Path:
 def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
                  methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
                  image_size=32, groundtruth=True, weights=True, analyze=True,
-                 rng_seed=0, name=None) -> Path:
+                 rng_seed=0, name=None, metadata=True) -> Path:
     root = Path(root)
     rng = np.random.default_rng(rng_seed)
     classes = list(classes)
@@ -50,6 +50,13 @@ def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
         "path": [f"im{i:04d}.png" for i in range(n_images)], "split": "test",
         "patient_id": [f"p{i // 2}" for i in range(n_images)], "sex": "F", "age": 50.0,
         "view": "PA"})
+    if metadata:   # varied sex / age / view (own generator: the other draws stay as they were)
+        meta = np.random.default_rng(rng_seed + 1000)
+        labels["sex"] = np.where(meta.random(n_images) < 0.5, "M", "F")
+        labels["age"] = meta.integers(20, 90, n_images).astype(float)
+        labels["view"] = np.where(meta.random(n_images) < 0.6, "PA", "AP")
+    else:          # a study without metadata: the "Who is hurt" page says subgroups are absent
+        labels["sex"], labels["age"], labels["view"] = None, np.nan, None
     for j, cls in enumerate(classes):
         labels[cls] = y[:, j]
     if groundtruth:

@@ -12,7 +12,7 @@ from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
 
 PAGES = {"views/overview.py": "Overview", "views/classes.py": "Classes",
          "views/forgettability.py": "Forgettability", "views/pies.py": "PIEs",
-         "views/browse.py": "Browse PIEs"}
+         "views/browse.py": "Browse PIEs", "views/who_is_hurt.py": "Who is hurt"}
 
 
 def _render_all(at) -> dict[str, object]:
