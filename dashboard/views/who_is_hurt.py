@@ -7,20 +7,11 @@ from core.analysis.missed import RATES, summarise_seeds
 from dashboard import charts_hurt, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
+from dashboard.safe import literal, md_escape
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
 ext = loaders.extended_params(d, d.key)
-
-
-def literal(text: str) -> None:
-    """A string from the study shown as plain text (never Markdown)."""
-    try:
-        from dashboard.safe import literal as safe_literal
-    except ImportError:
-        st.text(text)
-    else:
-        safe_literal(text)
 
 
 st.title("Who is hurt")
@@ -105,10 +96,10 @@ else:
     rate = bound(st.radio, "Rate", key="wh_rate", param="wr", default="missed_rate",
                  options=list(RATES), format_func=names.get, horizontal=True,
                  valid=lambda v: v in RATES)
+    rule = md_escape(str(ext.get("threshold_rule")))
     st.caption(f"Each class is called positive when its probability ≥ the threshold chosen "
-               f"for that seed's dense model on the validation split "
-               f"({ext.get('threshold_rule')} rule) and kept fixed, as a deployed model's "
-               "would be. Lines: median over the selected seeds.")
+               f"for that seed's dense model on the validation split ({rule} rule) and kept "
+               "fixed, as a deployed model's would be. Lines: median over the selected seeds.")
     m = missed[(missed["method"] == method) & missed["class"].isin(ctx.classes)
                & missed["sparsity"].between(*f.sparsity_range)]
     summary = summarise_seeds(m, rate, ctx.seeds)

@@ -20,6 +20,15 @@ from .conftest import make_study
 CFG = AnalysisConfig(at_sparsity=90, pie_sparsity=90, bootstrap=200)
 
 
+def _analyze(paths, cfg=CFG) -> dict:
+    """analyze_study and seal what it wrote, as `python -m core analyze` does."""
+    base = store.require_verified(paths.root)
+    with store.record_writes() as written:
+        params = analyze_study(paths.root, analysis=cfg)
+    store.write_manifest(paths.root, written, base=base)
+    return params
+
+
 def _with_metadata(paths, rng_seed=0):
     labels = pd.read_parquet(paths.labels)
     rng = np.random.default_rng(rng_seed)
@@ -28,7 +37,10 @@ def _with_metadata(paths, rng_seed=0):
     labels["age"] = rng.integers(20, 90, n).astype(float)
     labels.loc[3, "age"] = np.nan
     labels["view"] = np.where(rng.random(n) < 0.7, "PA", "AP")
-    store.write_parquet(paths.labels, labels)
+    base = store.require_verified(paths.root)
+    with store.record_writes() as written:
+        store.write_parquet(paths.labels, labels)
+    store.write_manifest(paths.root, written, base=base)
     return labels
 
 
@@ -61,7 +73,7 @@ def study(tmp_path, monkeypatch):
     labels = _with_metadata(paths)
     fake, yv, probs = _fake_predictions(paths, val_seeds=(0, 1))
     monkeypatch.setattr(ext, "_predictions_module", lambda: fake)
-    params = analyze_study(paths.root, analysis=CFG)
+    params = _analyze(paths)
     return paths, labels, params, yv, probs
 
 
@@ -143,7 +155,7 @@ def test_without_metadata_or_validation_predictions_says_so(tmp_path, monkeypatc
     paths = make_study(tmp_path / "s", sparsities=(0, 50, 90))
     fake, *_ = _fake_predictions(paths, val_seeds=())
     monkeypatch.setattr(ext, "_predictions_module", lambda: fake)
-    params = analyze_study(paths.root, analysis=CFG)
+    params = _analyze(paths)
     assert params["extended"]["subgroups"] == []
     assert set(params["extended"]["subgroups_absent"]) == {"sex", "age", "view"}
     assert _table(paths, "subgroups.parquet").empty
@@ -157,12 +169,9 @@ def test_without_metadata_or_validation_predictions_says_so(tmp_path, monkeypatc
 
 def test_report_of_a_study_analysed_before_these_tables(tmp_path, monkeypatch):
     paths = make_study(tmp_path / "s", sparsities=(0, 50, 90))
-    analyze_study(paths.root, analysis=CFG)
-    for name in ext.TABLES:
-        (paths.analysis_dir / name).unlink()
-    params = store.read_json(paths.analysis_dir / "params.json")
-    params.pop("extended")
-    store.write_json(paths.analysis_dir / "params.json", params)
+    monkeypatch.setattr(ext, "run", lambda *a, **k: None)     # as the analysis was before
+    _analyze(paths)
+    assert not (paths.analysis_dir / "ci_per_class.parquet").exists()
     rep = build_report(paths.root)
-    assert rep["confidence_intervals"]["available"] is False
-    assert "analyze" in rep["confidence_intervals"]["note"]
+    for key in ("confidence_intervals", "subgroups", "missed_findings", "calibration"):
+        assert rep[key]["available"] is False and "analyze" in rep[key]["note"]
