@@ -24,8 +24,7 @@ import pandas as pd
 from core import store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
-from core.analysis import pies
-from core.analysis import report_extended
+from core.analysis import pies, report_extended
 from core.analysis.study_analysis import json_safe
 
 _CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
