@@ -147,3 +147,36 @@ def test_truncated_prediction_names_the_file(tmp_path):
         analyze_study(paths.root)
     assert str(p) in str(err.value) and "mmap length" in str(err.value)
     assert isinstance(err.value, ValueError)
+
+
+def test_interrupted_analyze_can_be_rerun_but_damage_is_still_refused(tmp_path, monkeypatch,
+                                                                      capsys):
+    """A disk full at the very end (the manifest) leaves rewritten tables the old manifest
+    does not match; the re-run recognises its own interrupted work (journal) and finishes.
+    Inputs, stray files and pickles are still refused in that state."""
+    paths = make_study(tmp_path / "s")
+    assert cli_main(["analyze", str(paths.root)]) == 0
+    _fail_replace_of(monkeypatch, "manifest.json")
+    assert cli_main(["analyze", str(paths.root)]) == 2
+    monkeypatch.setattr(os, "replace", _REAL_REPLACE)
+    table = paths.analysis_dir / "forgetting.parquet"
+    table.write_bytes(table.read_bytes()[:-5])     # as a run of other code would leave it
+    # params.json (its run time) and the table differ from the old manifest: without the
+    # journal, analyze would refuse this study for ever
+    damaged = {p.file for p in store.verify(paths.root)}
+    assert "analysis/forgetting.parquet" in damaged
+    assert damaged <= {"analysis/forgetting.parquet", "analysis/params.json"}
+    stray = paths.analysis_dir / "planted.parquet"
+    stray.write_bytes(b"x")
+    capsys.readouterr()
+    assert cli_main(["analyze", str(paths.root)]) == 1          # a stray file still refuses
+    assert "analysis/planted.parquet: not in the manifest" in capsys.readouterr().err
+    stray.unlink()
+    pred = paths.predictions("l1_global", 0)
+    good = pred.read_bytes()
+    pred.write_bytes(good[:-8])
+    assert cli_main(["analyze", str(paths.root)]) == 1          # so does a damaged input
+    pred.write_bytes(good)
+    assert cli_main(["analyze", str(paths.root)]) == 0          # its own tables: recomputed
+    assert store.verify(paths.root) == []
+    assert not (paths.root / "units" / "analyze.pending.json").exists()

@@ -18,6 +18,45 @@ def analyze_study(study_dir, analysis=None, log=None) -> dict:
     return _analyze(study_dir, analysis=analysis, log=log)
 
 
+# Tables `core analyze` rewrites; where an interrupted analyze may have left them changed.
+RECOMPUTED = ("metrics/", "analysis/")
+
+
+def _journal(root):
+    from pathlib import Path
+
+    return Path(root) / "units" / "analyze.pending.json"
+
+
+def verified_base(root, check_hashes: bool = True) -> dict:
+    """The verified manifest to re-seal from (store.require_verified).
+
+    One exception, so that an interrupted `core analyze` (killed, disk full) can be re-run:
+    when its journal (units/analyze.pending.json, written before the first table is
+    rewritten) names the manifest that is still on disk, problems in the content of the
+    listed tables under metrics/ and analysis/ are expected — they are analyze's own outputs
+    and are all recomputed now. Anything else (inputs, stray files, pickles) still refuses."""
+    from core import store
+
+    try:
+        return store.require_verified(root, check_hashes)
+    except store.StudyNotVerified as exc:
+        manifest = store.StudyPaths(root).manifest
+        journal = _journal(root)
+        if not (journal.is_file() and manifest.is_file()):
+            raise
+        try:
+            started_from = store.read_json(journal).get("manifest_sha256")
+        except (ValueError, AttributeError):
+            raise exc from None
+        own = all(p.file.startswith(RECOMPUTED) and
+                  p.problem.split(":")[0] in ("missing", "truncated", "grown", "modified")
+                  for p in exc.problems)
+        if not own or started_from != store.sha256_file(manifest):
+            raise
+        return store.read_json(manifest)
+
+
 def main_analyze(args) -> int:
     """`python -m core analyze STUDY`: verify, recompute every table, re-seal, summarise.
 
@@ -25,14 +64,21 @@ def main_analyze(args) -> int:
     analysing tampered predictions and sealing the result would launder the damage. The
     re-seal lists the verified manifest plus exactly the files this analysis wrote, so a
     stray file stays unlisted and `verify` keeps reporting it."""
+    import datetime as dt
+
     from core import lock, store
 
-    store.require_verified(args.study, check_hashes=False)  # cheap: before creating the lock
+    verified_base(args.study, check_hashes=False)  # cheap: before creating the lock
     with lock.study_lock(args.study):
-        base = store.require_verified(args.study)
+        base = verified_base(args.study)
+        journal = _journal(args.study)
+        store.write_json(journal, {
+            "manifest_sha256": store.sha256_file(store.StudyPaths(args.study).manifest),
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
         with store.record_writes() as written:
             params = analyze_study(args.study, log=lambda msg: print(f"  {msg}", flush=True))
         store.write_manifest(args.study, written, base=base)
+        journal.unlink()
     print(f"analysed {args.study}: {len(params['methods'])} method(s) × "
           f"{len(params['seeds'])} seed(s) × {len(params['sparsities'])} sparsities × "
           f"{params['n_eval_images']} images × {len(params['classes'])} classes "
