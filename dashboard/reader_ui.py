@@ -189,7 +189,13 @@ def distribution_chart(dist: pd.DataFrame, title: str) -> alt.Chart:
         color=alt.Color("group:N", scale=GROUP_COLORS, title=None,
                         legend=alt.Legend(orient="bottom")),
         tooltip=["group", "value", "count", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(width=240, height=200)
+    ).properties(width=180, height=200)
+
+
+def distributions_chart(charts: list[alt.Chart]) -> alt.HConcatChart:
+    """The per-question distribution charts side by side as one chart: a compound chart keeps
+    its own size (Streamlit squeezed single charts in columns to a ~45 px plot)."""
+    return alt.hconcat(*charts).resolve_scale(x="independent")
 
 
 def form_set_label(row) -> str:

@@ -76,11 +76,9 @@ if answers["seconds"].notna().any():
     show_table(timing.drop(columns=["h", "p_kruskal"]), "reader_seconds")
 
 st.subheader("Distributions")
-cols = st.columns(len(QUESTIONS))
-for col, (q, title) in zip(cols, QUESTIONS.items(), strict=True):
-    with col:
-        show_chart(reader_ui.distribution_chart(distributions(answers, q), title),
-                   f"reader_distribution_{q}", stretch=False)
+show_chart(reader_ui.distributions_chart(
+    [reader_ui.distribution_chart(distributions(answers, q), title)
+     for q, title in QUESTIONS.items()]), "reader_distributions", stretch=False)
 
 st.subheader("Inter-reader agreement")
 agree = agreement(answers)

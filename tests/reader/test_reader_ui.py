@@ -35,6 +35,10 @@ def test_charts_build():
     spec = reader_ui.means_chart(compare_groups(ans)).to_dict()
     assert spec["facet"]["column"]["field"] == "question"
     spec = reader_ui.distribution_chart(distributions(ans, "quality"), "Quality").to_dict()
+    combined = reader_ui.distributions_chart(
+        [reader_ui.distribution_chart(distributions(ans, q), q) for q in ("agree", "quality")]
+    ).to_dict()
+    assert len(combined["hconcat"]) == 2 and combined["resolve"]["scale"]["x"] == "independent"
     assert spec["mark"]["type"] == "bar"
 
 
