@@ -109,6 +109,7 @@ def study_lock(root, *, shared: bool = False) -> Iterator[None]:
             fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StudyLockedError(root, holders(root)) from None
+        holders(root)                      # drops the records of holders that died
         rec_path, rec_fd = _write_record(root, mode)
         with _guard:
             _held[key] = (mode, 1)

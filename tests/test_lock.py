@@ -50,7 +50,8 @@ def test_second_process_is_refused_naming_the_holder_then_sigkill_releases(tmp_p
     # the kernel released the flock with the process: never a stale lock after a crash
     with study_lock(study):
         assert [h["pid"] for h in lock.holders(study)] == [os.getpid()]
-    assert lock.holders(study) == []               # the dead holder's record is gone too
+        assert len(list((study / lock.HOLDERS_DIR).iterdir())) == 1   # dead record dropped
+    assert lock.holders(study) == []
 
 
 def test_shared_holders_coexist_and_exclude_an_exclusive_one(tmp_path):

@@ -95,6 +95,8 @@ if ci_summary is not None:
     sig[sig.columns[-1]] = sig[sig.columns[-1]].map(
         lambda v: "never" if pd.isna(v) else f"{int(v)}")
     table = table.merge(sig, on=["method", "class"], how="left")
+    undefined = table[f"first {drop}% drop"].str.startswith("undefined")   # no AP: not "never"
+    table.loc[undefined, sig.columns[-1]] = table.loc[undefined, f"first {drop}% drop"]
     st.caption(f"**First significant {drop}% drop**: the smallest sparsity whose 95% CI "
                f"upper bound of the relative change is below −{drop}% (all seeds); the CI "
                "columns are for all of the study's seeds.")
