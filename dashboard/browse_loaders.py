@@ -131,7 +131,7 @@ class _LRU:
 
 @st.cache_resource(show_spinner=False)
 def _cache() -> _LRU:
-    return _LRU(96)
+    return _LRU(256)   # display images (~0.3 MB), Grad-CAMs and thumbnails (~3 kB)
 
 
 def display_image(d: StudyData, row: int) -> dict:
@@ -148,8 +148,8 @@ def display_image(d: StudyData, row: int) -> dict:
 
 
 def thumbnails(d: StudyData, rows: Sequence[int]) -> list[str | None]:
-    """PNG data URLs of small images (None where an image cannot be read)."""
-    from dashboard.viewer_component import png_data_url
+    """JPEG data URLs of small images (None where an image cannot be read)."""
+    from dashboard.viewer_component import jpeg_data_url
 
     out: list[str | None] = [_cache().get(("th", d.key, int(r))) for r in rows]
     todo = [i for i, v in enumerate(out) if v is None]
@@ -167,7 +167,7 @@ def thumbnails(d: StudyData, rows: Sequence[int]) -> list[str | None]:
                     imgs[j] = None
         for j, i in enumerate(todo):
             if imgs[j] is not None:
-                out[i] = _cache().put(("th", d.key, int(rows[i])), png_data_url(imgs[j]))
+                out[i] = _cache().put(("th", d.key, int(rows[i])), jpeg_data_url(imgs[j]))
     return out
 
 

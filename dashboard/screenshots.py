@@ -1,6 +1,8 @@
 """Screenshots of every page from the real app in headless Chromium (README, e2e test).
 
     python -m dashboard.screenshots --roots artifacts --study demo --out docs/img
+    python -m dashboard.screenshots --study demo --pages browse --width 1280 --height 800 \
+        --viewport --suffix _1280x800        # what a user sees first, at a laptop's size
 
 Starts `streamlit run dashboard/app.py` on a free port, opens each page with playwright
 driving the system Chromium (never a downloaded browser), waits until the script has
@@ -24,6 +26,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # url path → file name; "" is the default page (Overview)
 PAGES = {"": "overview", "classes": "classes", "forgettability": "forgettability",
+         "browse": "browse",
          "pies": "pies"}
 
 
@@ -84,6 +87,13 @@ def wait_rendered(page, timeout_ms: int = 60_000) -> None:
         """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
                  .filter(c => c.offsetParent !== null)   // charts in hidden tabs wait
                  .every(c => c.querySelector('canvas, svg'))""", timeout=timeout_ms)
+    # Browse PIEs draws in the browser after the run: its components mark the last pixel
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stMain"] *') ||
+                 [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(r => r)
+                   .every(r => (!r.querySelector('.plv') || window.__plv_drawn)
+                            && (!r.querySelector('.plg') || window.__plg_drawn))""",
+        timeout=timeout_ms)
     page.wait_for_timeout(800)   # images and chart animations settle
 
 
@@ -126,14 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--query", default="", help="extra URL query, e.g. 'k=95&pm=random'")
     p.add_argument("--out", default=str(REPO / "docs" / "img"))
     p.add_argument("--width", type=int, default=1500)
+    p.add_argument("--height", type=int, default=1000)
+    p.add_argument("--viewport", action="store_true",
+                   help="only what fits the window (what a user sees first), not the whole page")
+    p.add_argument("--suffix", default="", help="added to each file name, e.g. _1280")
+    p.add_argument("--port", type=int, default=None, help="default: a free port")
     p.add_argument("--pages", nargs="+", choices=list(PAGES.values()),
                    default=list(PAGES.values()))
     args = p.parse_args(argv)
-    pages = {path: name for path, name in PAGES.items() if name in args.pages}
+    pages = {path: name + args.suffix for path, name in PAGES.items() if name in args.pages}
     query = "&".join(q for q in (f"study={args.study}" if args.study else "", args.query) if q)
-    with serve(args.roots) as url:
-        for name, path in shoot(url, Path(args.out), query, pages,
-                                width=args.width).items():
+    with serve(args.roots, port=args.port) as url:
+        for name, path in shoot(url, Path(args.out), query, pages, width=args.width,
+                                height=args.height, full_page=not args.viewport).items():
             print(f"{name}: {path}")
     return 0
 

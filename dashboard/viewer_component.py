@@ -44,6 +44,15 @@ def png_data_url(img: np.ndarray, compress_level: int = 1) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def jpeg_data_url(img: np.ndarray, quality: int = 85) -> str:
+    """Thumbnails only (lossy, ~3× smaller than PNG here); the viewer's image is PNG."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, "JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 def cam_to_u8(cam01: np.ndarray, signed: bool = False) -> np.ndarray:
     """A normalised map as 8-bit grey for the browser: [0, 1] → 0…255, or for a signed map
     [−1, 1] → 1…255 with 128 = 0 (the browser decodes with the same convention)."""
@@ -74,20 +83,44 @@ def _components():
     return _viewer, _gallery
 
 
-def viewer(payload: dict, *, key: str, on_nav) -> None:
+def _slim(data: dict, keep: tuple, memo, memo_key: str) -> dict:
+    """The payload, or only its token and `keep` fields when this session already sent it
+    (the browser keeps the last payload; it asks again with a 'resend' event if it lost
+    it). Every rerun would otherwise re-send ~0.3 MB of unchanged pixels."""
+    if memo.get(memo_key) == data["token"]:
+        return {"token": data["token"], "slim": True, **{k: data[k] for k in keep}}
+    memo[memo_key] = data["token"]
+    return data
+
+
+def viewer(payload: dict, *, key: str, on_nav, memo) -> None:
     """Mount the viewer. `payload`: image {src, w, h, caption}, cams (or None) {maps, order,
-    captions, note}, cam_note, nav {prev, next, text}, file (download name stem)."""
+    captions, note, signed, legend}, cam_note, nav {prev, next, text}, file (download name
+    stem). `memo`: the session's state (remembers what this browser already has)."""
     data = {**payload, "presets": {k: list(v) for k, v in PRESETS.items()},
             "colormaps": COLORMAPS}
     data["token"] = token({k: v for k, v in data.items() if k != "nav"})
-    _components()[0](key=key, data=data, on_nav_change=on_nav, height="content")
+    memo_key = f"_sent_{key}"
+
+    def resend():
+        memo[memo_key] = None
+
+    _components()[0](key=key, data=_slim(data, ("nav",), memo, memo_key), on_nav_change=on_nav,
+                     on_resend_change=resend, height="content")
 
 
-def gallery(payload: dict, *, key: str, on_pick, on_page) -> None:
+def gallery(payload: dict, *, key: str, on_pick, on_page, memo) -> None:
     """Mount the gallery. `payload`: items [{row, id, src, pie, line1, line2, title}],
     page, pages, info, selected (row or None)."""
     data = dict(payload)
     data["token"] = token({"items": [(i["row"], i["line1"], i["line2"], i["pie"])
                                      for i in data["items"]], "page": data["page"]})
-    _components()[1](key=key, data=data, on_pick_change=on_pick, on_page_change=on_page,
+    memo_key = f"_sent_{key}"
+
+    def resend():
+        memo[memo_key] = None
+
+    _components()[1](key=key, data=_slim(data, ("page", "pages", "info", "selected"), memo,
+                                         memo_key),
+                     on_pick_change=on_pick, on_page_change=on_page, on_resend_change=resend,
                      height="content")

@@ -163,10 +163,18 @@ function download(canvas, name, caption, cm, lo, hi) {
 }
 
 export default function (component) {
-  const { data, setTriggerValue, parentElement: root } = component;
+  const { setTriggerValue, parentElement: root } = component;
+  let data = component.data;
+  S.send = setTriggerValue;
+  // A payload already sent comes back 'slim' (token + nav): reuse the one kept here, or
+  // ask for it again (a reloaded page has none).
+  if (data.slim) {
+    if (S.last && S.last.token === data.token) data = Object.assign({}, S.last, {nav: data.nav});
+    else { setTriggerValue('resend', ++S.nav); return () => { S.onKey = null; }; }
+  } else S.last = data;
+  S.want = data.token;
   const $ = (s) => root.querySelector(s);
   const el = $('.plv');
-  S.send = setTriggerValue;
   S.el = el;
   const D = S.D = S.D || {};
   const nav = (dir) => {
@@ -284,7 +292,9 @@ export default function (component) {
   S.navOk = {'-1': !!data.nav.prev, '1': !!data.nav.next};
   $('.prev').disabled = !data.nav.prev; $('.next').disabled = !data.nav.next;
   $('.pos').textContent = data.nav.text;
-  if (D.token === data.token) { S.redraw(); return () => { S.onKey = null; }; }
+  if (el.dataset.built === data.token && D.token === data.token) {
+    S.redraw(); return () => { S.onKey = null; };
+  }
 
   (async () => {
     const token = data.token;
@@ -295,7 +305,7 @@ export default function (component) {
         maps[k] = await decodeGray(data.cams.maps[k], data.image.w, data.image.h);
       }
     }
-    if (token !== data.token) return;
+    if (token !== S.want) return;         // a newer image arrived meanwhile
     Object.assign(D, {token, gray, w: data.image.w, h: data.image.h, file: data.file,
       maps: data.cams ? maps : null, heat: lut(data.colormaps.heat),
       div: lut(data.colormaps.diverging), signed: !!(data.cams && data.cams.signed),
@@ -329,6 +339,7 @@ export default function (component) {
       }
     }
     $('.camnote').textContent = data.cams ? data.cams.note : data.cam_note;
+    el.dataset.built = token;
     S.layout();
     S.redraw();
   })();
@@ -371,10 +382,15 @@ GALLERY_CSS = """
 
 GALLERY_JS = r"""
 export default function (component) {
-  const { data, setTriggerValue, parentElement: root } = component;
+  const { setTriggerValue, parentElement: root } = component;
+  let data = component.data;
   const $ = (s) => root.querySelector(s);
   const G = (window.__plg = window.__plg || {n: 0});
   G.send = setTriggerValue;
+  if (data.slim) {                         // thumbnails already sent: reuse them
+    if (G.last && G.last.token === data.token) data = Object.assign({}, G.last, data);
+    else { setTriggerValue('resend', ++G.n); return; }
+  } else G.last = data;
   const page = (p) => { window.__pl_t0 = performance.now(); G.send('page', {page: p, n: ++G.n}); };
   $('.first').onclick = () => page(0);
   $('.back').onclick = () => page(data.page - 1);

@@ -174,7 +174,7 @@ def room() -> None:
                                                                      strict=True)],
              "page": page, "pages": pages, "selected": None if row is None else int(row),
              "info": f"{len(order):,} {filt} · page {page + 1} of {pages}"},
-            key="br_gallery", on_pick=_on_pick, on_page=_on_page)
+            key="br_gallery", on_pick=_on_pick, on_page=_on_page, memo=ss)
 
 
 def _thumb(info, r: int, src) -> dict:
@@ -246,7 +246,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
                     "cams": cams, "cam_note": cam_note, "nav": nav,
                     "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
                                     for ch in image_id)[:80] or "image"},
-                   key="br_viewer", on_nav=_on_nav)
+                   key="br_viewer", on_nav=_on_nav, memo=ss)
     with right:
         labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
             "none positive"

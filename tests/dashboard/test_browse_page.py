@@ -154,3 +154,64 @@ def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
     np.testing.assert_allclose(ens["dense"], normalize_cam(dense), atol=1e-5)
     np.testing.assert_allclose(ens["diff"], difference_map(dense, pruned), atol=1e-5)
     assert not np.allclose(ens["dense"], ens["pruned"]), "pruning changed nothing"
+
+
+def _fake_val(monkeypatch, d, n_val=40, rng_seed=3):
+    """Validation predictions for the fixture study through the core.predictions interface
+    (read_val_probabilities(root, seed) -> [Nval, C], read_val_labels(root) -> DataFrame with
+    `row` and class columns). Replaces the module's readers (or stands in for the module on
+    a branch without it), so only where the numbers come from is faked."""
+    import sys
+    import types
+
+    rng = np.random.default_rng(rng_seed)
+    y = (rng.random((n_val, len(d.classes))) < 0.4).astype(np.float64)
+    y[0], y[1] = 1, 0
+    probs = {s: np.clip(0.6 * y + 0.4 * rng.random(y.shape), 0, 1).astype(np.float32)
+             for s in d.seeds}
+    labels = pd.DataFrame(y, columns=d.classes)
+    labels.insert(0, "row", np.arange(n_val))
+    labels = labels.iloc[::-1]          # out of order on purpose: the reader sorts by row
+    try:
+        import core.predictions as mod
+    except ImportError:
+        mod = types.ModuleType("core.predictions")
+        monkeypatch.setitem(sys.modules, "core.predictions", mod)
+    monkeypatch.setattr(mod, "read_val_probabilities", lambda root, seed: probs[int(seed)],
+                        raising=False)
+    monkeypatch.setattr(mod, "read_val_labels", lambda root: labels, raising=False)
+    return probs, y
+
+
+def test_thresholds_are_chosen_on_the_validation_split_of_the_selection(studies_root,
+                                                                        monkeypatch):
+    from core.analysis.thresholds import choose_thresholds
+    from dashboard import browse_loaders as bl
+
+    d = StudyData(studies_root / "alpha")
+    probs, y = _fake_val(monkeypatch, d)
+    thr, why = bl.thresholds.__wrapped__(d, "k1", tuple(d.seeds))
+    assert why == ""
+    ens = np.mean([probs[s].astype(np.float64) for s in d.seeds], axis=0)
+    np.testing.assert_array_equal(thr, choose_thresholds(ens, y, rule="youden"))
+    one, _ = bl.thresholds.__wrapped__(d, "k2", (d.seeds[1],))
+    np.testing.assert_array_equal(one, choose_thresholds(probs[d.seeds[1]], y, rule="youden"))
+
+
+def test_page_shows_calls_at_the_thresholds_and_says_which_rule(app_test, studies_root,
+                                                                monkeypatch):
+    from dashboard import browse_loaders as bl
+
+    d = StudyData(studies_root / "alpha")
+    _fake_val(monkeypatch, d)
+    bl.thresholds.clear()       # other tests cached "unavailable" for this study
+    try:
+        at = _open(app_test, studies_root)
+    finally:
+        monkeypatch.undo()
+        bl.thresholds.clear()
+    text = _text(at).replace("\\", "")
+    assert "youden rule" in text and "Operating thresholds are unavailable" not in text
+    table = at.main.table[0].value
+    table = table.data if hasattr(table, "data") else table
+    assert {"dense call", "threshold"} <= set(table.columns)
