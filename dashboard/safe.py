@@ -11,7 +11,8 @@ this module:
 - `md_escape(text)` → the text with every ASCII punctuation character backslash-escaped
   (CommonMark allows exactly that set to be escaped, and an escaped character is never
   syntax: no link, image, emphasis, HTML tag, autolink, directive or maths can start), line
-  breaks flattened to spaces and edge spaces kept (as no-break spaces). Use it for a value
+  breaks flattened to spaces, edge spaces kept (as no-break spaces) and web addresses kept
+  from turning into links (an invisible word joiner after `http`, `www`, `@`). Use it for a value
   embedded in a Markdown string or in a label: `st.caption(f"class **{md_escape(name)}**")`.
 - `md_code(text)` → the text as an inline code span, for paths and identifiers that read
   best in monospace (`f"folder {md_code(path)}"`). Escapes do not work inside code spans,
@@ -31,6 +32,11 @@ from typing import Any
 _PUNCT = re.compile("([" + re.escape(string.punctuation) + "])")
 _BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029\x85]+")
 _NBSP = "&#160;"
+# GitHub-flavoured "autolink literals" (http://…, www.…, name@host.tld) are found in the
+# text *after* escapes are resolved, so escaping cannot stop them: an invisible word joiner
+# (U+2060) after the scheme, the "www" or the "@" does, and changes nothing that is shown.
+_JOINER = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?:\bhttps?(?=:)|\bwww(?=\.)|@)")
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
 
 
@@ -43,7 +49,7 @@ def _flat(text: Any) -> str:
 
 def md_escape(text: Any) -> str:
     """`text` (any object, via str) as Markdown source that renders as exactly that text."""
-    s = _PUNCT.sub(r"\\\1", _flat(text))
+    s = _PUNCT.sub(r"\\\1", _AUTOLINK.sub("\\g<0>" + _JOINER, _flat(text)))
     # Leading spaces would be dropped (or, four of them, open a code block) and trailing
     # ones trimmed: keep them as no-break spaces so what was typed is what is shown. As an
     # entity, because parsers trim a literal U+00A0 at a paragraph's edges too.
