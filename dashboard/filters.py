@@ -78,6 +78,22 @@ def decode(params: Mapping[str, Any], classes: Sequence[str], sparsities: Sequen
            methods: Sequence[str], seeds: Sequence[int], default_k: int) -> Filters:
     """Filters from URL parameters, each value checked against the study; anything missing
     or unusable falls back to the default (never an error: links outlive studies)."""
+    return decode_checked(params, classes, sparsities, methods, seeds, default_k)[0]
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A value a link asked for that is not there, and what is shown instead."""
+    what: str    # "disease", "method", "sparsity", …
+    asked: str   # as written in the link
+    shown: str   # what the page shows instead
+
+
+def decode_checked(params: Mapping[str, Any], classes: Sequence[str],
+                   sparsities: Sequence[int], methods: Sequence[str], seeds: Sequence[int],
+                   default_k: int) -> tuple[Filters, list[Miss]]:
+    """`decode`, plus every value of the link that this study does not have (a link to
+    another study's disease, a sparsity off the grid, …): the page says so, then falls back."""
     d = defaults(classes, sparsities, methods, seeds, default_k)
     cls = tuple(c for c in _list(params, P_CLASSES) if c in classes)
     k = _int(params.get(P_K))
@@ -91,10 +107,26 @@ def decode(params: Mapping[str, Any], classes: Sequence[str], sparsities: Sequen
         sr = (max(sr[0], min(seeds)), min(sr[1], max(seeds)))
         if not any(sr[0] <= s <= sr[1] for s in seeds):
             sr = None
-    return Filters(classes=cls or d.classes,
-                   sparsity=_snap(k, nonzero) if k is not None else d.sparsity,
-                   sparsity_range=kr or d.sparsity_range, methods=ms or d.methods,
-                   seed_range=sr or d.seed_range)
+    f = Filters(classes=cls or d.classes,
+                sparsity=_snap(k, nonzero) if k is not None else d.sparsity,
+                sparsity_range=kr or d.sparsity_range, methods=ms or d.methods,
+                seed_range=sr or d.seed_range)
+
+    misses = [Miss("disease", c, ", ".join(cls) if cls else "all diseases")
+              for c in _list(params, P_CLASSES) if c not in classes]
+    misses += [Miss("method", m, ", ".join(ms) if ms else "all methods")
+               for m in _list(params, P_METHODS) if m not in methods]
+    raw_k = params.get(P_K)
+    if raw_k is not None and (k is None or k != f.sparsity):
+        misses.append(Miss("sparsity (%)", str(raw_k), f"{f.sparsity}%"))
+    raw_kr = params.get(P_KRANGE)
+    if raw_kr is not None and (_pair(raw_kr) is None or _pair(raw_kr) != f.sparsity_range):
+        misses.append(Miss("sparsity range (%)", str(raw_kr),
+                           "{}–{}%".format(*f.sparsity_range)))
+    raw_sr = params.get(P_SEEDS)
+    if raw_sr is not None and sr is None:
+        misses.append(Miss("seed range", str(raw_sr), "seeds {}–{}".format(*f.seed_range)))
+    return f, misses
 
 
 def encode(f: Filters, all_classes: Sequence[str] = ()) -> dict[str, str | list[str]]:
@@ -111,6 +143,34 @@ def encode(f: Filters, all_classes: Sequence[str] = ()) -> dict[str, str | list[
 
 
 # --------------------------------------------------------------------------- Streamlit side
+def link_params() -> dict[str, list[str]]:
+    """The URL parameters this session started with: the link that was pasted or followed.
+    Only those are reported as "asked for and not found"; values the session itself wrote
+    into the URL later (another page's image, another study's classes) are not a link."""
+    import streamlit as st
+
+    ss = st.session_state
+    if "_link_params" not in ss:
+        qp = st.query_params
+        ss["_link_params"] = {name: qp.get_all(name) for name in qp}
+    return ss["_link_params"]
+
+
+def show_misses(misses: Sequence[Miss], container=None) -> None:
+    """One warning naming, as literal text, each thing the link asked for and that is not
+    here, and what is shown instead (links must never quietly open something else)."""
+    if not misses:
+        return
+    import streamlit as st
+
+    from dashboard.safe import md_code, md_escape
+
+    lines = [f"- {md_escape(m.what)} {md_code(m.asked)} was not found; showing "
+             f"{md_escape(m.shown)} instead" for m in misses]
+    (container or st).warning("This link asks for something that is not here:\n"
+                              + "\n".join(lines), icon=":material/link_off:")
+
+
 _KEYS = {"classes": "f_classes", "sparsity": "f_k", "sparsity_range": "f_kr",
          "methods": "f_methods", "seed_range": "f_seeds"}
 
@@ -123,9 +183,15 @@ def sidebar_filters(entry, container=None) -> Filters:
     classes, grid = list(entry.classes), list(entry.sparsities)
     methods, seeds = list(entry.methods), sorted(entry.seeds)
     if ss.get("_f_study") != entry.key:
-        f = decode(st.query_params.to_dict() | {P_CLASSES: st.query_params.get_all(P_CLASSES),
-                                                 P_METHODS: st.query_params.get_all(P_METHODS)},
-                   classes, grid, methods, seeds, entry.pie_sparsity)
+        f, misses = decode_checked(
+            st.query_params.to_dict() | {P_CLASSES: st.query_params.get_all(P_CLASSES),
+                                         P_METHODS: st.query_params.get_all(P_METHODS)},
+            classes, grid, methods, seeds, entry.pie_sparsity)
+        if not ss.get("_f_link_done"):
+            # the first study opened in this session is the link's: say what it lacks
+            # (later switches carry the previous study's filters, which is no link's fault)
+            ss["_f_link_done"] = True
+            show_misses(misses)
         for name, key in _KEYS.items():
             ss[key] = getattr(f, name)
         # An empty disease box means "all": twenty chips in the sidebar would bury the rest.
@@ -217,12 +283,17 @@ def bound(widget: Callable, label: str, *, key: str, param: str, default: Any,
     keep = "_keep_" + key
     if key not in ss:
         value = ss.get(keep, None)
-        if value is None and param in st.query_params:
+        raw = st.query_params.get(param) if value is None else None
+        if raw is not None:
             try:
-                value = parse(st.query_params[param])
+                value = parse(raw)
             except (TypeError, ValueError):
                 value = None
-        ss[key] = value if value is not None and valid(value) else default
+        usable = value is not None and valid(value)
+        ss[key] = value if usable else default
+        if raw is not None and not usable and raw in link_params().get(param, []):
+            shown = kwargs.get("format_func", fmt)(default)
+            show_misses([Miss(label, raw, str(shown))])
     elif not valid(ss[key]):
         ss[key] = default
     value = widget(label, key=key, **kwargs)

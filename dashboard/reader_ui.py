@@ -51,6 +51,10 @@ def current_study() -> Path | None:
     named = [e for e in entries if param and e.name == param]
     if len(named) == 1:
         return Path(named[0].path)
+    if param:
+        from dashboard.filters import Miss, show_misses
+
+        show_misses([Miss("study", param, "the study chosen below" if entries else "nothing")])
     if not entries:
         st.info("No study found. Run `python -m core demo` or point the dashboard at a folder "
                 "of studies (`--roots DIR`).")

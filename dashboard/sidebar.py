@@ -13,7 +13,8 @@ import streamlit as st
 
 from dashboard import loaders
 from dashboard.data import DATA_TABLES, METRIC_TABLES
-from dashboard.filters import P_STUDY, set_params, sidebar_filters
+from dashboard.filters import P_STUDY, Miss, link_params, set_params, show_misses, sidebar_filters
+from dashboard.safe import md_code, md_escape
 from dashboard.studies import DEFAULT_ROOT, ENV_VAR, StudyEntry, classify, study_roots
 
 HOW_TO_ADD = (f"Create the demo with `python -m core demo --out artifacts/demo`, or point the "
@@ -47,25 +48,31 @@ def open_study(reading: bool = False) -> None:
     """Study picker, verification and filters; `reading`: a clinician's page, where the
     research filters are folded away (they reveal nothing per image, but are not theirs)."""
     ss = st.session_state
+    link_params()   # remember the link this session started from, before anything rewrites it
     roots = study_roots(sys.argv[1:])
     entries = loaders.discover(tuple(str(r) for r in roots))
     sb = st.sidebar
     sb.markdown("### :material/biotech: PruneLens")
     missing_roots = [r for r in roots[1:] if not r.is_dir()]
     for r in missing_roots:
-        sb.warning(f"Study root not found: `{r}`")
+        sb.warning(f"Study root not found: {md_code(r)}")
     if not entries:
-        _fail("No study found under " + ", ".join(f"`{r}`" for r in roots) + ". " + HOW_TO_ADD)
+        _fail("No study found under " + ", ".join(md_code(r) for r in roots) + ". " + HOW_TO_ADD)
         return
     keys = [e.key for e in entries]
     if ss.get("study_pick") not in keys:
-        ss["study_pick"] = keys[_initial_index(entries)]
+        first = entries[_initial_index(entries)]
+        ss["study_pick"] = first.key
+        wanted = st.query_params.get(P_STUDY)
+        if wanted and wanted not in (first.name, first.key):
+            show_misses([Miss("study", wanted, first.name)])
     by_key = {e.key: e for e in entries}
     key = sb.selectbox("Study", keys, key="study_pick", format_func=lambda k: by_key[k].label,
-                       help="Every study found under: " + ", ".join(map(str, roots)))
+                       help="Every study found under: " + ", ".join(map(md_code, roots)))
     entry = by_key[key]
-    sb.caption(f"**{entry.dataset}** · model **{entry.model}** · seeds "
-               f"{_seed_text(entry.seeds)} · methods {', '.join(entry.methods) or '?'}")
+    sb.caption(f"**{md_escape(entry.dataset)}** · model **{md_escape(entry.model)}** · seeds "
+               f"{_seed_text(entry.seeds)} · methods "
+               f"{md_escape(', '.join(entry.methods) or '?')}")
     with sb.expander(f"All studies ({len(entries)})"):
         st.dataframe([{"study": e.name, "dataset": e.dataset, "model": e.model,
                        "seeds": len(e.seeds), "methods": ", ".join(e.methods),
@@ -74,7 +81,8 @@ def open_study(reading: bool = False) -> None:
     set_params({P_STUDY: _url_name(entry, entries)})
 
     if entry.error:
-        _fail(f"**{entry.name}** (`{entry.path}`) cannot be opened: {entry.error}.")
+        _fail(f"**{md_escape(entry.name)}** ({md_code(entry.path)}) cannot be opened: "
+              f"{md_escape(entry.error)}.")
         return
     problems = loaders.verify(entry.path)
     if problems:
@@ -83,18 +91,19 @@ def open_study(reading: bool = False) -> None:
                 "running" if kind == "incomplete" else
                 f"**does not verify** against its manifest ({len(problems)} problem(s)); "
                 "files were changed, truncated or removed after the study was sealed")
-        listing = "\n".join(f"- `{p}`" for p in problems[:25])
+        listing = "\n".join(f"- {md_code(p)}" for p in problems[:25])
         more = f"\n- … and {len(problems) - 25} more" if len(problems) > 25 else ""
-        _fail(f"Study **{entry.name}** (`{entry.path}`) {head}. It is not shown, because its "
-              f"numbers could be wrong.\n\n{listing}{more}\n\nCheck it with "
-              f"`python -m core verify {entry.path}`; re-run or resume the study to repair it.")
+        _fail(f"Study **{md_escape(entry.name)}** ({md_code(entry.path)}) {head}. It is not "
+              f"shown, because its numbers could be wrong.\n\n{listing}{more}\n\nCheck it "
+              f"with {md_code(f'python -m core verify {entry.path}')}; re-run or resume the "
+              "study to repair it.")
         return
     data = loaders.study_data(entry)
     missing = data.missing(METRIC_TABLES + DATA_TABLES)
     if missing:
-        _fail(f"Study **{entry.name}** verifies but lacks tables the dashboard reads: "
-              + ", ".join(f"`{m}`" for m in missing)
-              + f". Compute them with `python -m core analyze {entry.path}`.")
+        _fail(f"Study **{md_escape(entry.name)}** verifies but lacks tables the dashboard "
+              "reads: " + ", ".join(md_code(m) for m in missing)
+              + f". Compute them with {md_code(f'python -m core analyze {entry.path}')}.")
         return
     no_w = data.missing_weights()
     if no_w:

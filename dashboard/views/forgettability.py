@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import charts, derive, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
+from dashboard.safe import md_escape
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
@@ -46,9 +47,9 @@ with left:
                                        rel["first_drop"], highlight=highlight),
                f"freq_vs_first_drop_{method}")
     if left_out:
-        st.caption("Not plotted: " + "; ".join(
+        st.caption("Not plotted: " + md_escape("; ".join(
             f"{c} ({'never drops ' + str(drop) + '%' if why == 'never drops' else why})"
-            for c, why in left_out.items()) + ".")
+            for c, why in left_out.items())) + ".")
 with right:
     show_chart(charts.labelled_scatter(summary, "log_train_freq", "rel_ap_at",
                                        "log train frequency",

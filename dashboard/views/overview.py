@@ -5,19 +5,20 @@ import streamlit as st
 from dashboard import charts, charts_hurt, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
+from dashboard.safe import md_escape
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
 
-st.title(f"Overview · {d.name}")
+st.title(f"Overview · {md_escape(d.name)}")
 st.caption("A model is trained several times (seeds), then pruned one-shot — weights set to "
            "zero, no retraining — at increasing sparsity. This page shows the data's long tail "
            "and how much overall accuracy each pruning method costs.")
 
 n_eval = len(d.labels)
 c = st.columns(5)
-c[0].metric("Dataset", d.dataset_name)
-c[1].metric("Model", d.model_name)
+c[0].metric("Dataset", md_escape(d.dataset_name))
+c[1].metric("Model", md_escape(d.model_name))
 c[2].metric("Seeds", f"{len(ctx.seeds)} of {len(d.seeds)}")
 c[3].metric("Classes", len(d.classes))
 c[4].metric("Eval images", f"{n_eval:,}")

@@ -13,6 +13,7 @@ from core.analysis.pies import cut_ties, select_bottom, tie_text
 from dashboard import charts, derive, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
+from dashboard.safe import md_escape
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
@@ -90,7 +91,7 @@ st.subheader("The PIEs")
 diseases = ctx.classes if set(ctx.classes) != set(d.classes) else []
 table = derive.pie_table(labels, d.classes, corr, mask, diseases, d.groundtruth_columns)
 st.caption("Lowest correlation first. " + (
-    f"Only PIEs labelled with {', '.join(diseases)} (sidebar filter)." if diseases
+    f"Only PIEs labelled with {md_escape(', '.join(diseases))} (sidebar filter)." if diseases
     else "Filter by disease in the sidebar."))
 show_table(table, f"pies_{method}_{k}_p{pct:g}", height=260, column_config={
     "corr": st.column_config.NumberColumn("correlation", format="%.3f")})

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.reader import FormError, FormSpec, InputError, forms_from_study, study_candidates
 from dashboard import reader_ui
+from dashboard.safe import md_escape
 
 st.title("Reader study: set up forms")
 st.caption("Forms mix PIEs and non-PIEs in a shuffled order. Readers see only the image, its "
@@ -52,7 +53,7 @@ else:
     try:
         cand = study_candidates(study, method, int(sparsity), definition, float(percentile))
     except FormError as exc:
-        st.error(str(exc))
+        st.error(md_escape(exc))
         st.stop()
     n_p, n_n = int(cand["is_pie"].sum()), int((~cand["is_pie"]).sum())
     per = 1 if overlap == "shared" else int(n_forms)
@@ -70,10 +71,10 @@ else:
             plan = forms_from_study(study, spec, first_number=first)
             db.add_form_set(plan.spec_record(), plan.forms)
         except (FormError, InputError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(exc))
         else:
             names = [f.name for f in plan.forms]
-            st.success(f"Created {len(names)} form(s): {', '.join(names)}.")
+            st.success(f"Created {len(names)} form(s): {md_escape(', '.join(names))}.")
             if plan.unmatched:
                 st.warning(f"{plan.unmatched} non-PIE(s) came from a neighbouring "
                            "number-of-findings bin (too few exact matches).")
@@ -86,8 +87,8 @@ if sets.empty:
     st.caption("No forms yet.")
 else:
     for _, row in sets.iterrows():
-        st.markdown(f"- {reader_ui.form_set_label(row)} · seed {row['seed']} · "
-                    f"{row['image_overlap']} images · created {row['created']}")
+        st.markdown("- " + md_escape(f"{reader_ui.form_set_label(row)} · seed {row['seed']} · "
+                                     f"{row['image_overlap']} images · created {row['created']}"))
     st.subheader("Progress")
     st.dataframe(db.form_table().rename(columns={"readers_per_form": "readers planned",
                                                  "started": "readers started",

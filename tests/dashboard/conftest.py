@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
+from tests.dashboard.fixture_study import (
+    CLASSES_A,
+    CLASSES_B,
+    make_hostile_csv_study,
+    make_study,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "app.py")
@@ -23,6 +28,15 @@ def studies_root(tmp_path_factory) -> Path:
     make_study(root / "beta", classes=CLASSES_B, seeds=(3, 4), methods=("l1_global",),
                sparsities=(0, 30, 60, 90), groundtruth=False, weights=False, n_images=60,
                rng_seed=1, metadata=False)
+    return root
+
+
+@pytest.fixture(scope="session")
+def hostile_root(tmp_path_factory) -> Path:
+    """A root holding `hostile`: 19 classes, image ids, study name, reader name and comments
+    that are Markdown, HTML and spreadsheet formulas (issue 9: the page is a trust boundary)."""
+    root = tmp_path_factory.mktemp("hostile")
+    make_hostile_csv_study(root / "hostile")
     return root
 
 

@@ -30,7 +30,7 @@ def make_study(root, *, seal=True, **kw) -> Path:
 def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
                  methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
                  image_size=32, groundtruth=True, weights=True, analyze=True,
-                 rng_seed=0, name=None, metadata=True) -> Path:
+                 rng_seed=0, name=None, metadata=True, ids=None) -> Path:
     root = Path(root)
     rng = np.random.default_rng(rng_seed)
     classes = list(classes)
@@ -46,7 +46,7 @@ def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
     img_dir = root.parent / f"{root.name}-images"
     img_dir.mkdir(parents=True, exist_ok=True)
     labels = pd.DataFrame({
-        "id": [f"im{i:04d}.png" for i in range(n_images)],
+        "id": list(ids) if ids is not None else [f"im{i:04d}.png" for i in range(n_images)],
         "path": [f"im{i:04d}.png" for i in range(n_images)], "split": "test",
         "patient_id": [f"p{i // 2}" for i in range(n_images)], "sex": "F", "age": 50.0,
         "view": "PA"})
@@ -139,3 +139,54 @@ def _write_weights(paths: store.StudyPaths, classes, seeds, image_size: int) -> 
         models.save_model(paths.weights(seed), model, meta)
         store.write_json(paths.model_meta(seed), {**meta,
                                                   "spec": models.spec("smallcnn").to_dict()})
+
+
+# Names an attacker (or an unlucky CSV) could give: Markdown image and link, raw HTML,
+# spreadsheet formulas, Streamlit's own directives and maths, unicode, commas, table pipes.
+HOSTILE_CLASSES = (
+    "No Finding", "![x](http://evil.example/class.png)", "<img src=http://evil.example/h.png>",
+    '=HYPERLINK("http://evil.example","x")', "+SUM(1,2)", "-1+2", "@cmd", "Ödem (Lunge) 肺水腫",
+    "Effusion, left", "**bold** _it_", ":red[alarm] :material/home:", "$x^2$",
+    "[link](http://evil.example/a)", "<script>alert(1)</script>", "a|b|c", "`tick`",
+    "# heading", "1. list", "Hernia",
+)
+HOSTILE_STUDY_NAME = "![s](http://evil.example/study.png) <b>study</b> =1+1"
+HOSTILE_READER = '=HYPERLINK("http://evil.example/r","reader")'
+HOSTILE_COMMENT = "@SUM(A1) ![c](http://evil.example/comment.png) <i>note</i>, -2"
+
+
+def hostile_image_id(i: int) -> str:
+    return ["![i](http://evil.example/img.png)", "=cmd|' /C calc'!A0", "<b>id</b>, ök"][i % 3] \
+        + f" #{i}"
+
+
+def make_hostile_csv_study(root, n_images: int = 60) -> Path:
+    """A 19-class study read from a CSV file through the `csv` dataset reader (so the names
+    are what a user's CSV would give), with hostile class names, image ids, study name, and a
+    reader study whose reader name and comments are hostile too."""
+    from core.config import DatasetConfig
+    from core.data import load_dataset
+    from core.reader import FormSpec, ReaderDB, forms_from_study
+
+    root = Path(root)
+    csv = root.parent / f"{root.name}-labels.csv"
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"path": [f"im{i:04d}.png" for i in range(n_images)],
+                          "id": [hostile_image_id(i) for i in range(n_images)],
+                          "split": "test"})
+    for j, cls in enumerate(HOSTILE_CLASSES):
+        frame[cls] = (rng.random(n_images) < 0.5 * 0.8 ** j).astype(int)
+    frame.to_csv(csv, index=False)
+    ds = load_dataset(DatasetConfig(name="csv", options={
+        "path": str(csv), "split_column": "split", "id_column": "id"}))
+    assert tuple(ds.classes) == HOSTILE_CLASSES, ds.classes
+    make_study(root, classes=ds.classes, n_images=n_images, ids=ds.table["id"].tolist(),
+               name=HOSTILE_STUDY_NAME, sparsities=(0, 50, 90), seeds=(0, 1),
+               methods=("l1_global",))
+    db = ReaderDB.for_study(root)
+    plan = forms_from_study(root, FormSpec("l1_global", 90, percentile=10.0, n_pie=2,
+                                           n_non_pie=2, seed=0))
+    [form_id] = db.add_form_set(plan.spec_record(), plan.forms)
+    for item in db.blind_items(form_id):
+        db.save_answer(HOSTILE_READER, item.item_id, True, 3, 2, HOSTILE_COMMENT)
+    return root

@@ -1,0 +1,78 @@
+"""A 19-class CSV study with hostile names (Markdown image, HTML, formula, Streamlit
+directives, unicode, comma) renders every page with the names as literal text (issue 9
+items 16/17). Here through AppTest: every string Streamlit would render as Markdown is
+rendered by a CommonMark parser and may hold no image, link or HTML; the browser itself is
+checked by test_e2e.py."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from tests.dashboard.fixture_study import (
+    HOSTILE_CLASSES,
+    HOSTILE_READER,
+    HOSTILE_STUDY_NAME,
+    hostile_image_id,
+)
+from tests.dashboard.mdtext import elements, markdown_sources, plain
+
+pytest.importorskip("markdown_it")
+pytestmark = pytest.mark.slow
+
+PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py", "views/pies.py",
+         "views/reader_setup.py", "views/reader_read.py", "views/reader_results.py"]
+
+
+def _check(at, page: str) -> str:
+    """Every Markdown string of the page renders without image, link or HTML; returns the
+    page's Markdown text as shown."""
+    assert not at.exception, f"{page}: {[e.value for e in at.exception]}"
+    shown = []
+    for where, md in markdown_sources(at):
+        bad = elements(md) & {"img", "a", "script", "b", "i", "h1", "h2", "table"}
+        if where == "Heading.body":
+            bad -= {"h1", "h2"}
+        assert not bad, f"{page}: {where} renders {bad}: {md!r}"
+        assert ":red[" not in md and "$x^2$" not in md or "\\" in md, (page, where, md)
+        shown.append(plain(md))
+    return "\n".join(shown)
+
+
+def test_every_page_shows_hostile_names_as_literal_text(app_test, hostile_root):
+    at = app_test([hostile_root], study=str(hostile_root / "hostile"), src="any", img="0")
+    at.run()
+    text = {"views/overview.py": _check(at, "first run")}
+    for page in PAGES:
+        at.switch_page(page).run()
+        if page.endswith("reader_read.py"):
+            at.text_input(key="rs_name").input(HOSTILE_READER).run()
+        text[page] = _check(at, page)
+    assert f"Overview · {HOSTILE_STUDY_NAME}" in text["views/overview.py"]
+    # image row 0 is positive for every class: the viewer's label line names all 19, literally
+    viewer = text["views/pies.py"]
+    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in viewer
+    assert f"image {hostile_image_id(0)} (row 0)" in viewer
+    # the clinician's label line: class names as typed, nothing else
+    read = text["views/reader_read.py"]
+    assert "Label: " in read
+    line = read.split("Label: ", 1)[1].split("\n", 1)[0]
+    assert {c for c in HOSTILE_CLASSES if c in line}, line
+
+
+def test_csv_exports_of_hostile_names_are_spreadsheet_safe(hostile_root):
+    from core.reader import ReaderDB
+    from dashboard.export import csv_bytes
+
+    answers = pd.read_csv(io.BytesIO(ReaderDB.for_study(hostile_root / "hostile").export_csv()))
+    assert set(answers["reader"]) == {"'" + HOSTILE_READER}
+    assert answers["comment"].str.startswith("'@").all()
+    table = pd.DataFrame({"class": list(HOSTILE_CLASSES), "delta": -0.5})
+    raw = csv_bytes(table).decode()
+    back = pd.read_csv(io.StringIO(raw))
+    assert back["delta"].tolist() == [-0.5] * len(HOSTILE_CLASSES)
+    for cell in back["class"]:
+        assert not cell.startswith(("=", "+", "-", "@")), cell
+    assert "'=HYPERLINK" in raw and "'-1+2" in raw and "'@cmd" in raw
+    assert back["class"].str.removeprefix("'").tolist() == list(HOSTILE_CLASSES)
