@@ -24,16 +24,19 @@ from dashboard.sidebar import open_study, reader_pages  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
 
+# A local icon file: a Material-icon or emoji favicon is fetched by the browser from Google's
+# or a CDN's servers, and the page must not talk to any host but its own.
+ICON = Path(__file__).resolve().parent / "static" / "prunelens.png"
+
 # A reader's link (or a reading server): the Read page alone — no navigation, no sidebar, no
 # study picker or filters, a neutral title; the page itself checks the link's token.
 if reader_access.reader_only() or reader_access.token_in_url():
-    st.set_page_config(page_title="Reading", page_icon=":material/visibility:",
-                       layout="wide")
+    st.set_page_config(page_title="Reading", page_icon=str(ICON), layout="wide")
     st.navigation([st.Page(PAGES / "reader_read.py", title="Reading", default=True)],
                   position="hidden").run()
     st.stop()
 
-st.set_page_config(page_title="PruneLens", page_icon=":material/biotech:", layout="wide")
+st.set_page_config(page_title="PruneLens", page_icon=str(ICON), layout="wide")
 
 sections = {
     "Study": [

@@ -43,11 +43,11 @@ def serve(roots: Sequence[str | os.PathLike], port: int | None = None,
     """Run the app in a subprocess; yields its base URL once /_stcore/health answers.
     `app_args` go to app.py after the roots (e.g. `--reader-only`)."""
     port = port or free_port()
+    # Everything else (no usage statistics, viewer toolbar, headless) comes from the
+    # repository's .streamlit/config.toml, read from the working directory as for a user.
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer",
-           "--", "--roots", *map(str, roots), *app_args]
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--server.fileWatcherType", "none", "--", "--roots", *map(str, roots), *app_args]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     env = {**os.environ, "PRUNELENS_STUDY_ROOTS": ""}
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)

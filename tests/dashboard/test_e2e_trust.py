@@ -1,0 +1,118 @@
+"""The page as a trust boundary, in a real browser (issue 9 items 16-18): on a study whose
+class names, image ids, study name, reader name and comments are Markdown, HTML and
+spreadsheet formulas, every page shows them as literal text, nothing on the page points to
+another host, every request the browser makes goes to the app's own address, and the CSV
+download is spreadsheet-safe. The app is started as README says (its settings come from
+.streamlit/config.toml in the working directory)."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+
+import pandas as pd
+import pytest
+
+from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
+from tests.dashboard.fixture_study import (
+    HOSTILE_CLASSES,
+    HOSTILE_READER,
+    HOSTILE_STUDY_NAME,
+    hostile_image_id,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (installed by .ci/run: apt-get install chromium)",
+                allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+# url path → what the page must show, literally (the h1 of each page is checked too)
+PAGES = ["", "classes", "forgettability", "pies", "reader_setup", "reader_read",
+         "reader_results"]
+
+
+def _foreign_references(page, own: str) -> list[str]:
+    """src/href of every image, link, icon, frame, script or stylesheet not on `own`."""
+    urls = page.evaluate("""() => [...document.querySelectorAll(
+        'img[src], link[href], script[src], iframe[src], a[href], source[src], image')]
+        .map(e => e.getAttribute('src') || e.getAttribute('href') ||
+                  e.getAttribute('xlink:href') || '')
+        .map(u => { try { return new URL(u, location.href).href } catch (e) { return u } })""")
+    return [u for u in urls if urlsplit(u).scheme not in ("data", "blob", "javascript", "")
+            and urlsplit(u).netloc != own]
+
+
+def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root, tmp_path):
+    study = hostile_root / "hostile"
+    with serve([hostile_root], log_path=tmp_path / "streamlit.log") as url, \
+            sync_api.sync_playwright() as pw:
+        own = urlsplit(url).netloc
+        requests: list[str] = []
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                          accept_downloads=True)
+            # record everything; let only the app's own address through (a request to any
+            # other host is a failure, and must not wait on a network that is not there)
+            context.on("request", lambda r: requests.append(r.url))
+            context.route("**/*", lambda route: route.continue_()
+                          if urlsplit(route.request.url).netloc == own else route.abort())
+            page = context.new_page()
+            page.on("websocket", lambda ws: requests.append(ws.url))
+            main = page.locator('[data-testid="stMain"]')
+            shown = {}
+            for path in PAGES:
+                page.goto(f"{url}/{path}?study={quote(str(study))}&src=any&img=0")
+                wait_rendered(page)
+                if path == "reader_read":
+                    page.get_by_role("textbox", name="Your name").fill(HOSTILE_READER)
+                    page.get_by_role("textbox", name="Your name").press("Enter")
+                    page.get_by_text("Label:").wait_for()
+                    wait_rendered(page)
+                # U+2060 (word joiner, invisible) keeps web addresses in names from linking
+                shown[path] = main.inner_text().replace("\u2060", "")
+                assert "Traceback" not in shown[path] and "Error" not in shown[path][:200], path
+                assert not _foreign_references(page, own), (path, _foreign_references(page, own))
+                page.screenshot(path=str(tmp_path / f"hostile_{path or 'overview'}.png"))
+            # the CSV download of a table of class names
+            page.goto(f"{url}/classes?study={quote(str(study))}")
+            wait_rendered(page)
+            # tables offer no export of their own (it would write cells unescaped) ...
+            table = main.locator('[data-testid="stDataFrame"]').first
+            table.hover()
+            assert page.get_by_role("button", name="Download as CSV").count() == 0
+            # ... only PruneLens's CSV button
+            with page.expect_download() as dl:
+                main.locator('[data-testid="stDownloadButton"] button', has_text="CSV").first.click()
+            csv = Path(dl.value.path()).read_text(encoding="utf-8")
+        finally:
+            browser.close()
+
+    outside = [u for u in requests if urlsplit(u).netloc != own]
+    assert not outside, f"requests to other hosts: {outside}"
+    assert main is not None and len(requests) > 10      # the recording did record
+    assert shown[""].startswith(f"Overview · {HOSTILE_STUDY_NAME}")
+    # image row 0 is positive for every class: the viewer names all 19, literally
+    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in shown["pies"]
+    assert f"image {hostile_image_id(0)} (row 0)" in shown["pies"]
+    assert "Label:" in shown["reader_read"]
+    label_line = shown["reader_read"].split("Label:", 1)[1].strip().splitlines()[0]
+    assert any(c in label_line for c in HOSTILE_CLASSES[1:]), label_line
+    # the researcher's results: the reader's name and comment are data, not markup
+    table = pd.read_csv(io.StringIO(csv))
+    cells = [str(v) for v in table.to_numpy().ravel()] + list(table.columns)
+    assert not [c for c in cells if c.startswith(("=", "+", "@"))]
+    assert "'=HYPERLINK" in csv and "'-1+2" in csv and "'@cmd" in csv
+
+
+def test_app_settings_come_from_the_repository_config():
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = tomllib.loads((repo / ".streamlit" / "config.toml").read_text())
+    assert cfg["browser"]["gatherUsageStats"] is False
+    assert cfg["client"]["toolbarMode"] == "viewer"
+    assert cfg["server"]["headless"] is True
+    assert cfg["client"]["disableDataExport"] is True
