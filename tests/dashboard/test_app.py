@@ -9,6 +9,7 @@ import pytest
 from core import store
 from tests.dashboard.conftest import demo_studies
 from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
+from tests.dashboard.mdtext import plain
 
 PAGES = {"views/overview.py": "Overview", "views/classes.py": "Classes",
          "views/forgettability.py": "Forgettability", "views/pies.py": "PIEs",
@@ -96,7 +97,7 @@ def test_filter_change_changes_what_is_shown(app_test, studies_root):
     assert "change at 50%" in table.columns
     assert set(table["class"]) == {"Hernia", "Nodule"}
     at.switch_page("views/pies.py").run()
-    assert any("labelled with Nodule, Hernia" in c.value for c in at.caption)
+    assert any("labelled with Nodule, Hernia" in plain(c.value) for c in at.caption)
 
 
 def test_filters_reopen_from_the_url(app_test, studies_root):

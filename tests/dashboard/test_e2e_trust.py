@@ -29,7 +29,7 @@ if not Path(CHROMIUM).is_file():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # url path → what the page must show, literally (the h1 of each page is checked too)
-PAGES = ["", "classes", "forgettability", "pies", "reader_setup", "reader_read",
+PAGES = ["", "classes", "forgettability", "pies", "browse", "reader_setup", "reader_read",
          "reader_results"]
 
 
@@ -85,7 +85,8 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
             assert page.get_by_role("button", name="Download as CSV").count() == 0
             # ... only PruneLens's CSV button
             with page.expect_download() as dl:
-                main.locator('[data-testid="stDownloadButton"] button', has_text="CSV").first.click()
+                buttons = main.locator('[data-testid="stDownloadButton"] button')
+                buttons.filter(has_text="CSV").first.click()
             csv = Path(dl.value.path()).read_text(encoding="utf-8")
         finally:
             browser.close()

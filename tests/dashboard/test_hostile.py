@@ -22,6 +22,7 @@ pytest.importorskip("markdown_it")
 pytestmark = pytest.mark.slow
 
 PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py", "views/pies.py",
+         "views/browse.py",
          "views/reader_setup.py", "views/reader_read.py", "views/reader_results.py"]
 
 

@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.reader import FormSpec, ReaderDB, forms_from_study
 from dashboard.studies import ENV_VAR
+from tests.dashboard.mdtext import plain
 from tests.reader.conftest import build_study, enrol, seal
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
@@ -207,9 +208,9 @@ def test_setup_page_creates_forms(study):
     at.number_input(key="rs_nforms").set_value(2)
     at.run()
     next(b for b in at.button if b.label == "Create forms").click().run()
-    assert "Form 1, Form 2" in at.success[0].value
+    assert "Form 1, Form 2" in plain(at.success[0].value)   # shown text, not its Markdown
     next(b for b in at.button if b.label == "Create forms").click().run()
-    assert "Form 3, Form 4" in at.success[0].value  # numbering continues
+    assert "Form 3, Form 4" in plain(at.success[0].value)  # numbering continues
     db = ReaderDB.for_study(study)
     assert len(db.forms()) == 4 and len(db.form_sets()) == 2
     assert db.items().groupby("form_id")["is_pie"].sum().tolist() == [4, 4, 4, 4]
