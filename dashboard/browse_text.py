@@ -77,6 +77,9 @@ def rank_view(rt: pd.DataFrame, k: int, with_calls: bool) -> None:
     import streamlit as st
 
     df = rank_frame(rt, k, with_calls)
+    # st.table renders text cells as Markdown: class names are data, shown literally
+    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
+    df[text] = df[text].map(esc)
     movers = rt["mover"].to_numpy()
 
     def shade(row):

@@ -163,7 +163,8 @@ def hostile_image_id(i: int) -> str:
 def make_hostile_csv_study(root, n_images: int = 60) -> Path:
     """A 19-class study read from a CSV file through the `csv` dataset reader (so the names
     are what a user's CSV would give), with hostile class names, image ids, study name, and a
-    reader study whose reader name and comments are hostile too."""
+    reader study whose reader name and comments are hostile too. (The labels themselves are
+    make_study's synthetic ones; the CSV reader supplies the names and ids.)"""
     from core.config import DatasetConfig
     from core.data import load_dataset
     from core.reader import FormSpec, ReaderDB, forms_from_study
@@ -187,6 +188,15 @@ def make_hostile_csv_study(root, n_images: int = 60) -> Path:
     plan = forms_from_study(root, FormSpec("l1_global", 90, percentile=10.0, n_pie=2,
                                            n_non_pie=2, seed=0))
     [form_id] = db.add_form_set(plan.spec_record(), plan.forms)
-    for item in db.blind_items(form_id):
+    reader, token = db.add_reader(HOSTILE_READER)
+    db.assign(reader.reader_id, form_id)
+    for item in db.blind_items(form_id)[:-1]:   # one image left: the form stays open to read
         db.save_answer(HOSTILE_READER, item.item_id, True, 3, 2, HOSTILE_COMMENT)
+    hostile_token_file(root).write_text(token)
     return root
+
+
+def hostile_token_file(root) -> Path:
+    """Where make_hostile_csv_study leaves the hostile reader's link token (beside the study,
+    outside it: the token is a secret, never part of a study)."""
+    return Path(root).parent / f"{Path(root).name}-reader-token.txt"

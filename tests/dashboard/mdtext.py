@@ -57,6 +57,10 @@ def markdown_sources(at) -> list[tuple[str, str]]:
         proto = getattr(node, "proto", None)
         if proto is not None:
             fields(proto)
+        if type(proto).__name__ == "Table":   # st.table renders its text cells as Markdown
+            frame = node.value
+            out.extend(("Table.cell", v) for v in frame.to_numpy().ravel() if isinstance(v, str))
+            out.extend(("Table.column", str(c)) for c in frame.columns)
         for child in getattr(node, "children", {}).values():
             walk(child)
 
