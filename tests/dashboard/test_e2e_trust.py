@@ -73,7 +73,8 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
                                            '[data-test-script-state="notRunning"]')
                     page.wait_for_timeout(800)
                 else:
-                    page.goto(f"{url}/{path}?study={quote(str(study))}&src=any&img=0")
+                    page.goto(f"{url}/{path}?study={quote(str(study))}"
+                              f"&image={quote(hostile_image_id(0))}")
                     wait_rendered(page)
                 # U+2060 (word joiner, invisible) keeps web addresses in names from linking
                 shown[path] = main.inner_text().replace("\u2060", "")
@@ -99,9 +100,9 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
     assert not outside, f"requests to other hosts: {outside}"
     assert main is not None and len(requests) > 10      # the recording did record
     assert shown[""].startswith(f"Overview · {HOSTILE_STUDY_NAME}")
-    # image row 0 is positive for every class: the viewer names all 19, literally
-    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in shown["pies"]
-    assert f"image {hostile_image_id(0)} (row 0)" in shown["pies"]
+    # image row 0 is positive for every class: Browse names all 19, literally
+    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in shown["browse"]
+    assert f"{hostile_image_id(0)} · " in shown["browse"]
     label_line = shown["reading"].split("Label:", 1)[1].strip().splitlines()[0]
     assert label_line in _label_lines(study), label_line
     # the researcher's results: the reader's name and comment are data, not markup

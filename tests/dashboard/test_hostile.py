@@ -43,17 +43,18 @@ def _check(at, page: str) -> str:
 
 
 def test_every_page_shows_hostile_names_as_literal_text(app_test, hostile_root):
-    at = app_test([hostile_root], study=str(hostile_root / "hostile"), src="any", img="0")
+    at = app_test([hostile_root], study=str(hostile_root / "hostile"),
+                  image=hostile_image_id(0))
     at.run()
     text = {"views/overview.py": _check(at, "first run")}
     for page in PAGES:
         at.switch_page(page).run()
         text[page] = _check(at, page)
     assert f"Overview · {HOSTILE_STUDY_NAME}" in text["views/overview.py"]
-    # image row 0 is positive for every class: the viewer's label line names all 19, literally
-    viewer = text["views/pies.py"]
-    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in viewer
-    assert f"image {hostile_image_id(0)} (row 0)" in viewer
+    # image row 0 is positive for every class: Browse's label line names all 19, literally
+    browse = text["views/browse.py"]
+    assert f"{hostile_image_id(0)} · " in browse
+    assert "Labels: " + ", ".join(HOSTILE_CLASSES) in browse
     # the clinician's reading view (reached by the reader's own link): the label line names
     # the classes as typed, nothing else
     reading = app_test([hostile_root], r=hostile_token_file(hostile_root / "hostile")

@@ -59,17 +59,26 @@ def test_unknown_filter_values_are_named(app_test, studies_root):
     assert "sparsity (%) 33 was not found; showing 25% instead" in text
 
 
-def test_image_not_in_the_study_is_named(app_test, studies_root):
-    at = app_test([studies_root], study="alpha", src="any", img="99999")
+def test_page_setting_not_in_the_study_is_named(app_test, studies_root):
+    at = app_test([studies_root], study="alpha", pm="<b>nope</b>")
     at.run()
     at.switch_page("views/pies.py").run()
     assert not at.exception
-    text = _warnings(at)
-    assert "Image row (0 = first evaluation image) 99999 was not found; showing 0 instead" \
-        in text
-    # an image that is there: no note
-    ok = app_test([studies_root], study="alpha", src="any", img="3")
+    assert "Pruning method <b>nope</b> was not found; showing l1_global instead" \
+        in _warnings(at)
+    ok = app_test([studies_root], study="alpha", pm="random")
     ok.run()
     ok.switch_page("views/pies.py").run()
     assert "not found" not in _warnings(ok)
-    assert ok.number_input(key="vw_row_any").value == 3
+    assert ok.selectbox(key="pie_method").value == "random"
+
+
+def test_image_not_in_the_study_is_named(app_test, studies_root):
+    """Browse PIEs resolves `image=<id>` (its own check, views/browse.py): the id asked for is
+    named literally, even when it is Markdown."""
+    wanted = "![i](http://evil.example/nope.png)"
+    at = app_test([studies_root], study="alpha", image=wanted)
+    at.run()
+    at.switch_page("views/browse.py").run()
+    assert not at.exception
+    assert f"No image with the id {wanted} in this study" in _warnings(at)
