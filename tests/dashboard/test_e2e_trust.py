@@ -29,9 +29,9 @@ if not Path(CHROMIUM).is_file():
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-# url path → what the page must show, literally (the h1 of each page is checked too)
-PAGES = ["", "classes", "forgettability", "pies", "browse", "reader_setup", "reader_people",
-         "reader_results", "reading"]   # reading: the reader's own link (?r=token)
+# every page's url path; "reading" is the reader's own link (?r=token)
+PAGES = ["", "classes", "forgettability", "pies", "who_is_hurt", "browse", "reader_setup",
+         "reader_people", "reader_results", "reading"]
 
 
 def _foreign_references(page, own: str) -> list[str]:
