@@ -100,3 +100,18 @@ def test_web_addresses_do_not_become_links():
         assert not re.search(pattern, text, flags=re.I), (pattern, text)
     assert text.replace("\u2060", "") == ("see http://evil.example/x.png, WWW.evil.example "
                                           "and me@evil.example")
+
+
+def test_literal_draws_the_text_as_one_plain_paragraph():
+    pytest.importorskip("markdown_it")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.dashboard.mdtext import elements, plain
+
+    at = AppTest.from_string(
+        "from dashboard.safe import literal\n"
+        "literal('![x](http://evil.example/x.png) <b>b</b> :red[r] =1+1')\n").run()
+    assert not at.exception
+    [md] = [m.value for m in at.markdown]
+    assert elements(md) == {"p"}
+    assert plain(md) == "![x](http://evil.example/x.png) <b>b</b> :red[r] =1+1"
