@@ -116,13 +116,16 @@ def gradcam_dense_pruned(model: nn.Module, layer: str | nn.Module, x: torch.Tens
                          pruned: Callable[[], AbstractContextManager],
                          relu: bool = True) -> CamPair:
     """Grad-CAM on the dense model, then inside `pruned()` (a context manager that prunes
-    the model in place and restores the dense weights on exit, e.g. a `core.prune` call)."""
+    the model in place and restores the dense weights on exit, e.g. a `core.prune` call; or
+    that yields a pruned copy to explain instead, as structured pruning does — `layer` is
+    then a dotted name, looked up in the copy)."""
     model.eval()
     dense = gradcam(model, layer, x, target, relu)
     dense_prob = _prob(model, x, target)
-    with pruned():
-        pruned_map = gradcam(model, layer, x, target, relu)
-        pruned_prob = _prob(model, x, target)
+    with pruned() as net:
+        net = model if net is None else net
+        pruned_map = gradcam(net, layer, x, target, relu)
+        pruned_prob = _prob(net, x, target)
     return CamPair(dense, pruned_map, dense_prob, pruned_prob)
 
 

@@ -100,22 +100,24 @@ def predict_batches(model, x: torch.Tensor, device: torch.device, batch_size: in
 
 def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities, seed: int,
                  device: str | torch.device = "cpu", batch_size: int = 512,
-                 progress: bool = True, amp: bool = True, channels_last: bool = False
-                 ) -> dict[str, tuple[np.ndarray, list[float]]]:
+                 progress: bool = True, amp: bool = True, channels_last: bool = False,
+                 on_model=None) -> dict[str, tuple[np.ndarray, list[float]]]:
     """{method: (float16 sigmoid outputs [S, N, C], measured sparsity per requested one)}.
 
     `model` holds the dense weights (they are restored after each method); `sparsities` are
-    integer percents. Raises NonFiniteOutputError naming (method, seed, sparsity) on NaN or
+    integer percents. `on_model(method, k, measured, net)`, if given, is called with each
+    pruned model after its predictions (the study measures its cost there). Raises
+    NonFiniteOutputError naming (method, seed, sparsity) on NaN or
     inf outputs, before anything is returned.
     """
     device = torch.device(device)
     with flush_denormals(device):
         return _predict_grid(model, spec, eval_images, methods, sparsities, seed, device,
-                             batch_size, progress, amp, channels_last)
+                             batch_size, progress, amp, channels_last, on_model)
 
 
 def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, batch_size,
-                  progress, amp, channels_last):
+                  progress, amp, channels_last, on_model):
     from tqdm.auto import tqdm
 
     dtype = _amp_dtype(device) if amp else None
@@ -137,14 +139,15 @@ def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, b
     for method in methods:
         preds = None
         measured: list[float] = []
-        # the context manager restores the dense weights even when a check below raises
-        with prune.pruned_sequence(model, method, sparsities, seed) as seq:
-            for s_idx, (k, got) in enumerate(seq):
-                logits = predict_batches(model, x, device, batch_size, dtype)
+        # the context manager restores the dense weights even when a check below raises;
+        # structured methods yield a physically smaller copy instead (`net`)
+        with prune.sequence(model, method, sparsities, seed, x[:1].float()) as seq:
+            for s_idx, (k, got, net) in enumerate(seq):
+                logits = predict_batches(net, x, device, batch_size, dtype)
                 bar.update(n_batches)
                 bad = int((~torch.isfinite(logits)).sum())
                 if bad and dtype is not None:  # float16 overflow? float32 decides
-                    logits = predict_batches(model, x, device, batch_size, None)
+                    logits = predict_batches(net, x, device, batch_size, None)
                     bad = int((~torch.isfinite(logits)).sum())
                 if bad:
                     raise NonFiniteOutputError(method, seed, int(k), bad)
@@ -152,6 +155,8 @@ def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, b
                     preds = np.empty((len(sparsities), n, logits.shape[1]), dtype=np.float16)
                 preds[s_idx] = torch.sigmoid(logits).numpy().astype(np.float16)
                 measured.append(float(got))
+                if on_model is not None:
+                    on_model(method, int(k), float(got), net)
         if preds is None:  # no sparsities at all
             preds = np.empty((0, n, 0), dtype=np.float16)
         results[method] = (preds, measured)

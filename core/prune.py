@@ -18,6 +18,12 @@ any correct selection, ours included, returns it. When they tie, which of the ti
 topk keeps is an implementation detail, so for that sparsity we call the very same topk on
 the very same vector. `l1_layerwise` likewise equals `torch.nn.utils.prune.l1_unstructured`
 on each layer with the same amount.
+
+Methods have a `kind`: "unstructured" (above), "structured" (`channel_l1_global`,
+`channel_l1_uniform`: whole channels removed with Torch-Pruning, the model physically smaller;
+see core/structured.py) and "regime" (`gmp_finetune`: gradual pruning with fine-tuning, which
+needs training data and is run by core/regimes, not here). `sequence(...)` yields the model
+to run at each sparsity for the first two kinds.
 """
 from __future__ import annotations
 
@@ -32,29 +38,38 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["METHODS", "Method", "PrunedSequence", "masks_for", "measured_sparsity",
-           "n_to_prune", "prunable_parameters", "pruned_sequence", "register_method"]
+__all__ = ["KINDS", "METHODS", "Method", "PrunedSequence", "masks_for", "measured_sparsity",
+           "method_kind", "n_to_prune", "prunable_parameters", "pruned_sequence",
+           "register_method", "sequence"]
+
+KINDS = ("unstructured", "structured", "regime")
 
 
 @dataclass(frozen=True)
 class Method:
     """A pruning method: `scores(flat_weights, seed)` → one score per weight, lower = pruned
-    first; `layerwise` methods prune the same fraction of every layer, others prune globally."""
+    first; `layerwise` methods prune the same fraction of every layer, others prune globally.
+    Structured and regime methods have no scores (None): see the module docstring."""
 
     name: str
-    scores: Callable[[torch.Tensor, int], torch.Tensor]
+    scores: Callable[[torch.Tensor, int], torch.Tensor] | None
     layerwise: bool
     description: str
+    kind: str = "unstructured"
 
 
 METHODS: dict[str, Method] = {}
 
 
-def register_method(name: str, *, layerwise: bool = False):
+def register_method(name: str, *, layerwise: bool = False, kind: str = "unstructured"):
+    if kind not in KINDS:
+        raise ValueError(f"method kind {kind!r}; allowed: {', '.join(KINDS)}")
+
     def deco(fn):
         if name in METHODS:
             raise ValueError(f"pruning method {name!r} is already registered")
-        METHODS[name] = Method(name, fn, layerwise, inspect.getdoc(fn) or "")
+        scores = fn if kind == "unstructured" else None
+        METHODS[name] = Method(name, scores, layerwise, inspect.getdoc(fn) or "", kind)
         return fn
     return deco
 
@@ -82,12 +97,39 @@ def _random(flat: torch.Tensor, seed: int) -> torch.Tensor:
     return torch.randperm(flat.numel(), generator=gen).to(flat.device)
 
 
-def _method(name: str) -> Method:
+@register_method("channel_l1_global", kind="structured")
+def _channel_l1_global():
+    """Structured: whole channels with the lowest L1 norm across the network removed
+    (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
+
+
+@register_method("channel_l1_uniform", kind="structured")
+def _channel_l1_uniform():
+    """Structured: the same fraction of every layer group's channels removed, lowest L1 norm
+    first (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
+
+
+@register_method("gmp_finetune", kind="regime")
+def _gmp_finetune():
+    """Gradual magnitude pruning with fine-tuning (Zhu & Gupta's cubic schedule): global L1
+    unstructured masks raised through the sparsity grid in one run, fine-tuning between grid
+    points (core/regimes/gradual.py; budget in the config's `gradual` section)."""
+
+
+def _method(name: str, kind: str | None = "unstructured") -> Method:
     try:
-        return METHODS[name]
+        m = METHODS[name]
     except KeyError:
         raise KeyError(f"unknown pruning method {name!r}; available: "
                        f"{', '.join(sorted(METHODS))}") from None
+    if kind is not None and m.kind != kind:
+        raise ValueError(f"pruning method {name!r} is {m.kind}; this needs an {kind} method")
+    return m
+
+
+def method_kind(name: str) -> str:
+    """"unstructured", "structured" or "regime" (KeyError naming the known methods)."""
+    return _method(name, None).kind
 
 
 # --------------------------------------------------------------------------- parameters
@@ -370,3 +412,36 @@ def masks_for(model: nn.Module, method: str, sparsities, seed: int = 0) \
             out[k] = {name: part.view(p.shape)
                       for (name, p), part in zip(named, kept.split(sizes), strict=True)}
     return out
+
+
+@contextmanager
+def sequence(model: nn.Module, method: str, sparsities, seed: int = 0,
+             example_input: torch.Tensor | None = None):
+    """Context manager; iterating yields (k, measured sparsity, model to run) per sparsity.
+
+    Unstructured methods prune `model` in place (dense weights restored on exit) and yield
+    it; structured methods leave `model` untouched and yield a smaller copy, pruned further
+    at each step (`example_input`, one input batch on the model's device, is needed to trace
+    the network). Use each yielded model before asking for the next. Regime methods are
+    refused: they need training data (core/regimes).
+    """
+    m = _method(method, None)
+    if m.kind == "unstructured":
+        with pruned_sequence(model, method, sparsities, seed) as seq:
+            yield ((k, got, model) for k, got in seq)
+    elif m.kind == "structured":
+        from core.structured import ChannelSequence
+
+        if example_input is None:
+            raise ValueError(f"{method}: structured pruning needs example_input to trace "
+                             "the network")
+        yield iter(ChannelSequence(model, _check_sparsities(sparsities), scope=_SCOPES[method],
+                                   example_input=example_input))
+    else:
+        raise ValueError(f"{method!r} is a pruning regime: its pruned models are fine-tuned "
+                         "with training data during the study and not stored, so they cannot "
+                         "be re-derived here (core.regimes runs them)")
+
+
+# which ChannelSequence scope each structured method uses
+_SCOPES = {"channel_l1_global": "global", "channel_l1_uniform": "uniform"}

@@ -105,7 +105,20 @@ def test_non_finite_outputs_raise_with_method_seed_sparsity(setup):
 
 def test_methods_registry_all_predict(setup):
     model, spec, images = setup
-    out = predict_grid(model, spec, images[:8], sorted(prune.METHODS), [0, 50], 1, "cpu",
-                       8, False)
-    for preds, _ in out.values():
+    # regimes (gradual pruning) need training data: run by core.regimes, tested there
+    methods = sorted(m for m, v in prune.METHODS.items() if v.kind != "regime")
+    assert {"channel_l1_global", "channel_l1_uniform"} <= set(methods)
+    before = copy.deepcopy(model.state_dict())
+    out = predict_grid(model, spec, images[:8], methods, [0, 50], 1, "cpu", 8, False)
+    assert set(out) == set(methods)
+    for preds, measured in out.values():
         assert np.isfinite(preds.astype(np.float32)).all()
+        assert measured[0] == 0.0 and abs(measured[1] - 0.5) < 0.02
+    for k, v in model.state_dict().items():  # structured pruning worked on copies
+        assert torch.equal(v, before[k]), k
+
+
+def test_predict_grid_refuses_a_regime(setup):
+    model, spec, images = setup
+    with pytest.raises(ValueError, match="regime"):
+        predict_grid(model, spec, images[:8], ["gmp_finetune"], [0, 50], 1, "cpu", 8, False)

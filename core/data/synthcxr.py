@@ -35,6 +35,10 @@ _PREVALENCE = np.array([19894, 13317, 11559, 6331, 5782, 5302, 4667, 3385, 2776,
 OPTIONS = {
     "seed": 0,            # rendering, label noise, quality, subsampling and split all follow it
     "n_images": None,     # None: all 112,120; else whole patients at random until about n
+    # None: the subsample keeps the real prevalences. A number α in (0, 1]: images are drawn
+    # so that class counts follow about count^α (rare classes kept more often, order kept);
+    # see `_subsample_tempered`.
+    "prevalence_power": None,
     "fractions": [0.7, 0.1, 0.2],  # train / val / test, by patient
     "noise_rate": 0.04,   # fraction of images whose drawn findings differ from their labels
     "difficulty": 1.0,    # >1 fainter, smaller signatures; <1 stronger (see synth_findings)
@@ -134,6 +138,14 @@ def _check(opts: dict) -> dict:
     n = opts["n_images"]
     if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
         raise ConfigError(f"dataset.options.n_images: a positive integer or null, got {n!r}")
+    a = opts["prevalence_power"]
+    if a is not None and (not isinstance(a, int | float) or isinstance(a, bool)
+                          or not 0 < a <= 1):
+        raise ConfigError(f"dataset.options.prevalence_power: a number in (0, 1] or null, "
+                          f"got {a!r}")
+    if a is not None and n is None:
+        raise ConfigError("dataset.options.prevalence_power needs n_images (the subsample "
+                          "size it tempers)")
     fr = opts["fractions"]
     if (not isinstance(fr, list | tuple) or len(fr) != 3
             or any(not isinstance(f, int | float) or f < 0 for f in fr)
@@ -159,11 +171,51 @@ def _subsample(meta: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
     return meta[meta["patient_id"].isin(set(keep))]
 
 
+def tempered_inclusion(findings: np.ndarray, n_images: int, power: float) -> np.ndarray:
+    """Inclusion probability per image [n] so that class counts follow about count^power.
+
+    A class with n_c images gets rate K · n_c^(power-1) (≤ 1), and an image is kept with the
+    rate of its rarest positive class ("No Finding" counts as a class), so each class keeps
+    about K · n_c^power of its images; co-occurring findings come along with the rare ones,
+    so common classes end a little above that. K is set by bisection so that the expected
+    number of images is `n_images`. Counts stay ordered like the source's as long as power > 0.
+    """
+    Y = np.asarray(findings) > 0.5
+    n_c = Y.sum(axis=0).astype(np.float64)
+    rate_c = np.where(n_c > 0, np.maximum(n_c, 1.0) ** (power - 1.0), 0.0)
+    rate = np.where(Y, rate_c[None, :], 0.0).max(axis=1)
+    if not rate.any():
+        return np.zeros(len(Y))
+    lo, hi = 0.0, 1.0 / rate[rate > 0].min()
+    for _ in range(60):  # expected count is monotone in K
+        k = (lo + hi) / 2
+        if np.minimum(1.0, k * rate).sum() < n_images:
+            lo = k
+        else:
+            hi = k
+    return np.minimum(1.0, hi * rate)
+
+
+def _subsample_tempered(meta: pd.DataFrame, n_images: int, power: float, seed: int
+                        ) -> pd.DataFrame:
+    """About n_images images drawn with `tempered_inclusion` (seeded, image by image).
+
+    Images, not whole patients, are drawn, so a patient may keep only some of their images;
+    the train/val/test split is made afterwards by patient, so no patient spans two splits.
+    """
+    p = tempered_inclusion(meta[CLASSES].to_numpy(), n_images, power)
+    u = np.random.default_rng([seed, 0x5B, 1]).random(len(meta))
+    return meta[u < p]
+
+
 def build_table(opts: dict) -> pd.DataFrame:
     """The SynthCXR table for checked options (see `OPTIONS`)."""
     meta = read_metadata(opts["metadata_path"])
     meta["synth_index"] = np.arange(len(meta), dtype=np.int64)
-    if opts["n_images"] is not None and opts["n_images"] < len(meta):
+    if opts["n_images"] is not None and opts["prevalence_power"] is not None:
+        meta = _subsample_tempered(meta, opts["n_images"], float(opts["prevalence_power"]),
+                                   opts["seed"]).reset_index(drop=True)
+    elif opts["n_images"] is not None and opts["n_images"] < len(meta):
         meta = _subsample(meta, opts["n_images"], opts["seed"]).reset_index(drop=True)
     seed = opts["seed"]
     idx = meta["synth_index"].to_numpy()
