@@ -116,9 +116,3 @@ def test_methods_registry_all_predict(setup):
         assert measured[0] == 0.0 and abs(measured[1] - 0.5) < 0.02
     for k, v in model.state_dict().items():  # structured pruning worked on copies
         assert torch.equal(v, before[k]), k
-
-
-def test_predict_grid_refuses_a_regime(setup):
-    model, spec, images = setup
-    with pytest.raises(ValueError, match="regime"):
-        predict_grid(model, spec, images[:8], ["gmp_finetune"], [0, 50], 1, "cpu", 8, False)

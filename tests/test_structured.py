@@ -22,7 +22,6 @@ def _bytes(model: nn.Module) -> int:
 
 def test_registry_kinds():
     assert STRUCTURED == ["channel_l1_global", "channel_l1_uniform"]
-    assert prune.method_kind("gmp_finetune") == "regime"
     assert prune.method_kind("l1_global") == "unstructured"
     with pytest.raises(ValueError, match="structured"):
         prune.masks_for(nn.Linear(3, 2), "channel_l1_global", [0, 50])
@@ -102,11 +101,8 @@ def test_removed_channels_are_the_lowest_l1():
         assert pruned[-1].out_features == 3 and pruned[-1].in_features == 5
 
 
-def test_sequence_refuses_regime_and_needs_example():
+def test_sequence_needs_example_for_structured():
     model = models.create("smallcnn", 3)
-    with pytest.raises(ValueError, match="regime"), \
-            prune.sequence(model, "gmp_finetune", [0, 50]) as seq:
-        list(seq)
     with pytest.raises(ValueError, match="example_input"), \
             prune.sequence(model, "channel_l1_global", [0, 50]) as seq:
         list(seq)
