@@ -141,11 +141,35 @@ def test_class_frequencies_rank_like_chestxray14(ds20k):
     assert spearmanr(counts, REAL_COUNTS)[0] >= 0.95
 
 
+def test_tempered_subsample_keeps_the_order_and_lifts_the_tail():
+    """prevalence_power α: class counts ≈ K · count^α, ranked like ChestX-ray14, long-tailed,
+    and the rarest class far more common than in a plain subsample of the same size."""
+    from core.data.synthcxr import tempered_inclusion
+
+    t = load_synthcxr({"n_images": 10000, "seed": 0, "prevalence_power": 0.5}).table
+    assert abs(len(t) - 10000) < 300
+    counts = t[CLASSES].sum().to_numpy()
+    assert spearmanr(counts, REAL_COUNTS)[0] >= 0.95
+    assert counts.max() / counts.min() > 5        # still long-tailed
+    assert counts[CLASSES.index("Hernia")] >= 100  # ~20 in a 20% evaluation split
+    assert (t.groupby("patient_id")["split"].nunique() == 1).all()
+    # inclusion probabilities by hand: one class of 100 images, one of 25, α = 0.5 →
+    # rates K/10 and K/5; n = 30 expected images solves 100·K/10 + 25·K/5 = 30 → K = 2
+    y = np.zeros((125, 2))
+    y[:100, 0] = 1
+    y[100:, 1] = 1
+    p = tempered_inclusion(y, 30, 0.5)
+    assert np.allclose(p[:100], 0.2) and np.allclose(p[100:], 0.4)
+    again = load_synthcxr({"n_images": 10000, "seed": 0, "prevalence_power": 0.5}).table
+    pd.testing.assert_frame_equal(t, again)
+
+
 def test_options_are_checked():
     with pytest.raises(ConfigError, match="unknown option"):
         load_synthcxr({"n_image": 10})
     for bad in ({"difficulty": 0}, {"noise_rate": 0.9}, {"fractions": [0.5, 0.5]},
-                {"n_images": -3}, {"seed": "x"}):
+                {"n_images": -3}, {"seed": "x"}, {"prevalence_power": 1.5},
+                {"prevalence_power": 0.5}):
         with pytest.raises(ConfigError, match="dataset.options"):
             load_synthcxr(bad)
 
