@@ -65,6 +65,16 @@ class AnalysisConfig:
 
 
 @dataclass
+class GradualConfig:
+    """The `gmp_finetune` regime (core/regimes/gradual.py): fine-tuning between grid points."""
+    finetune_steps: int = 100   # optimiser steps between consecutive grid sparsities
+    lr: float = 1e-4            # Adam learning rate of the fine-tuning
+    batch_size: int = 0         # 0: train.batch_size
+    prune_every: int = 10       # steps between mask updates while the sparsity ramps up
+    ramp: float = 0.5           # share of each interval's steps over which the cubic ramp runs
+
+
+@dataclass
 class StudyConfig:
     name: str = "study"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
@@ -80,6 +90,7 @@ class StudyConfig:
     weights_dtype: str = "float32"
     train: TrainConfig = field(default_factory=TrainConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    gradual: GradualConfig = field(default_factory=GradualConfig)
 
     # ------------------------------------------------------------------ io
     def to_dict(self) -> dict:
@@ -176,6 +187,18 @@ class StudyConfig:
         if a.calibration_bins < 1:
             raise ConfigError(f"analysis.calibration_bins: must be ≥ 1, got {a.calibration_bins}")
         _choice("weights_dtype", self.weights_dtype, ["float32", "float16"])
+        gr = self.gradual
+        if not isinstance(gr.finetune_steps, int) or gr.finetune_steps < 0:
+            raise ConfigError(f"gradual.finetune_steps: a non-negative integer, got "
+                              f"{gr.finetune_steps!r}")
+        if not gr.lr > 0:
+            raise ConfigError(f"gradual.lr: must be > 0, got {gr.lr}")
+        if not isinstance(gr.batch_size, int) or gr.batch_size < 0:
+            raise ConfigError(f"gradual.batch_size: 0 (= train.batch_size) or a positive "
+                              f"integer, got {gr.batch_size!r}")
+        _positive("gradual.prune_every", gr.prune_every)
+        if not 0 <= gr.ramp <= 1:
+            raise ConfigError(f"gradual.ramp: a share of the steps in 0–1, got {gr.ramp}")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -213,7 +236,8 @@ def _build(cls, data, path: str):
     return cls(**kwargs)
 
 
-_SUBCONFIGS = {"dataset": DatasetConfig, "train": TrainConfig, "analysis": AnalysisConfig}
+_SUBCONFIGS = {"dataset": DatasetConfig, "train": TrainConfig, "analysis": AnalysisConfig,
+               "gradual": GradualConfig}
 
 
 def _coerce(key: str, value, f: dataclasses.Field):

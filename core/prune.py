@@ -109,6 +109,14 @@ def _channel_l1_uniform():
     first (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
 
 
+@register_method("gmp_finetune", kind="regime")
+def _gmp_finetune():
+    """Gradual magnitude pruning with fine-tuning (Zhu & Gupta's cubic schedule): global L1
+    unstructured masks raised through the sparsity grid in one run from the dense weights,
+    fine-tuning on the training split between grid points (core/regimes/gradual.py; budget
+    and learning rate in the config's `gradual` section)."""
+
+
 def _method(name: str, kind: str | None = "unstructured") -> Method:
     try:
         m = METHODS[name]

@@ -85,6 +85,10 @@ def config_differences(stored: dict, cfg: StudyConfig) -> list[str]:
     keys excluded."""
     a, b = _flatten(stored), _flatten(cfg.to_dict())
     keys = sorted((set(a) | set(b)) - set(EXECUTION_KEYS))
+    if not any("gmp_finetune" in (c.get("methods") or []) for c in (stored, cfg.to_dict())):
+        # the gradual section changes nothing unless gmp_finetune runs (and studies made
+        # before it existed have no such keys)
+        keys = [k for k in keys if not k.startswith("gradual.")]
     return [f"{k}: {a.get(k)!r} in the folder, {b.get(k)!r} now" for k in keys
             if a.get(k) != b.get(k)]
 
@@ -278,9 +282,26 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
              f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
              f"{info['seconds']:.1f} s")
     ex, _ = data["eval"]
-    grid = predict_grid(model, spec, ex, cfg.methods, cfg.sparsities, seed, device,
-                        cfg.predict_batch_size, progress, amp=cfg.train.amp,
-                        channels_last=cfg.train.channels_last)
+    from core import cost, prune
+
+    # cost of every pruned model, measured where it is used; latency on the first seed only
+    costs = cost.Collector(models.preprocess(torch.from_numpy(np.array(ex[:1])), spec),
+                           cfg.weights_dtype, latency=seed == cfg.seeds[0])
+    # regimes (gradual pruning) fine-tune with training data: run here, not in predict_grid
+    regimes = [m for m in cfg.methods if prune.method_kind(m) == "regime"]
+    grid = predict_grid(model, spec, ex, [m for m in cfg.methods if m not in regimes],
+                        cfg.sparsities, seed, device, cfg.predict_batch_size, progress,
+                        amp=cfg.train.amp, channels_last=cfg.train.channels_last,
+                        on_model=costs)
+    for method in regimes:
+        from core.regimes import run_regime
+
+        preds, measured, rinfo = run_regime(method, cfg, model, *data["train"], ex,
+                                            cfg.sparsities, seed, device,
+                                            cfg.predict_batch_size, progress, costs, method)
+        grid[method] = (preds, measured)
+        info = {**info, f"{method}_seconds": rinfo["seconds"]}
+        _say(f"seed {seed}: {method} in {rinfo['seconds']:.1f} s")
     outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
     for method, (preds, measured) in grid.items():
         store.write_npy(paths.predictions(method, seed), preds)
@@ -288,6 +309,7 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
             "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
             "measured": measured})
         outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
+    outputs.append(costs.write(paths.model_dir(seed) / "cost.json", seed))
     seconds = time.perf_counter() - t0
     _mark(paths, paths.unit_done(seed), seed, outputs, {"seconds": seconds, "training": info})
     _say(f"seed {seed}: done in {seconds:.1f} s")
@@ -365,6 +387,7 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
         _say(f"not finalised: seed(s) {missing} still to run")
         return False
     from core.analysis import analyze_study  # an ImportError is a broken install: raise it
+    from core.cost import write_cost_table
 
     with lock.study_lock(paths.root):
         store.clean_temp_files(paths.root)
@@ -372,6 +395,7 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
         checked = _checked_marker_files(paths, markers)
         _say("analysing")
         with store.record_writes() as written:
+            write_cost_table(paths.root, cfg.seeds)   # metrics/cost.parquet
             analyze_study(paths.root, log=lambda msg: _say(f"  {msg}"))
         store.write_manifest(paths.root, {**checked, **written})
     return True

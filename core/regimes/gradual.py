@@ -1,0 +1,165 @@
+"""Gradual magnitude pruning with fine-tuning (`gmp_finetune`), after Zhu & Gupta (2017).
+
+One run per seed starts from the dense (stored) weights and climbs the sparsity grid
+k_0 = 0 < k_1 < … : between consecutive grid points it fine-tunes `gradual.finetune_steps`
+optimiser steps on the training split and raises the sparsity on Zhu & Gupta's cubic
+schedule, applied within each interval:
+
+    s(t) = k_j + (k_{j-1} − k_j) · (1 − t / R)³   for the pruning updates t = 0, Δ, 2Δ, … < R,
+
+with Δ = `gradual.prune_every` steps and R = round(`gradual.ramp` · steps), so the mask reaches
+exactly k_j at step R (fast at first, gently near the target) and the remaining steps only
+recover. The model's predictions on the evaluation images are saved at each grid point, so
+the cost grows with the number of fine-tuning steps, not with the number of grid points.
+
+Masks are global L1 over the weights of every Conv2d and Linear (as `l1_global`): a pruning
+update keeps the largest-magnitude weights among those still alive, so a pruned weight never
+comes back (its score is below every live weight's). Masked weights stay exactly zero: the
+mask is multiplied into the weights after every optimiser step (no hooks or
+parametrisations are left on the model). Training pieces are core/train.py's: masked BCE
+(NaN labels skipped), Adam, the same batch augmentation, deterministic on the CPU.
+The fine-tuned models are not stored (only their predictions), like every pruned model.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import torch
+
+from core import models, prune
+from core.predict import flush_denormals, predict_batches, preprocess_all
+
+__all__ = ["cubic_sparsity", "raise_masks", "run_gradual"]
+
+
+def cubic_sparsity(k_from: float, k_to: float, t: int, ramp_steps: int) -> float:
+    """Zhu & Gupta's cubic schedule between two sparsities (same units as given)."""
+    if ramp_steps <= 0 or t >= ramp_steps:
+        return float(k_to)
+    return float(k_to + (k_from - k_to) * (1 - t / ramp_steps) ** 3)
+
+
+def raise_masks(params, masks: list[torch.Tensor], n_pruned: int) -> list[torch.Tensor]:
+    """New keep-masks with exactly `n_pruned` weights pruned (globally), never un-pruning.
+
+    Weights already pruned score −1, below any live weight's |w|, so they are always among
+    the n smallest once n ≥ their number; asking for fewer is refused.
+    """
+    with torch.no_grad():
+        scores = torch.cat([torch.where(m, p.detach().abs(), torch.full_like(p, -1.0)).reshape(-1)
+                            for p, m in zip(params, masks, strict=True)])
+        already = int((scores < 0).sum())
+        if n_pruned < already:
+            raise ValueError(f"cannot lower sparsity ({already} weights already pruned, asked "
+                             f"for {n_pruned}): gradual masks never un-prune")
+        keep = torch.ones_like(scores, dtype=torch.bool)
+        if n_pruned:
+            keep[torch.topk(scores, n_pruned, largest=False, sorted=False).indices] = False
+        sizes = [p.numel() for p in params]
+        return [k.view(p.shape) for k, p in zip(keep.split(sizes), params, strict=True)]
+
+
+def _apply(params, masks) -> None:
+    with torch.no_grad():
+        for p, m in zip(params, masks, strict=True):
+            p.mul_(m)
+
+
+def _batches_forever(images, labels, batch_size: int, gen: torch.Generator):
+    """Shuffled training batches, epoch after epoch (a last batch of one image is dropped:
+    BatchNorm needs two)."""
+    n = len(images)
+    while True:
+        order = torch.randperm(n, generator=gen).numpy()
+        for i in range(0, n, batch_size):
+            idx = np.sort(order[i:i + batch_size])
+            if len(idx) < 2:
+                continue
+            yield (torch.from_numpy(np.ascontiguousarray(images[idx])),
+                   torch.from_numpy(np.ascontiguousarray(labels[idx], dtype=np.float32)))
+
+
+def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_images,
+                sparsities, seed: int, device="cpu", batch_size: int = 512,
+                progress: bool = True, on_model=None, method: str = "gmp_finetune"):
+    """(float16 sigmoid outputs [S, N, C], measured sparsity per grid point, info).
+
+    `model` holds the dense weights and is not modified (a copy is fine-tuned). `cfg` is the
+    StudyConfig (its `gradual` and `train` sections). `on_model(method, k, measured, net)`
+    is called at each grid point, as predict_grid does.
+    """
+    from tqdm.auto import tqdm
+
+    from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
+
+    g, t = cfg.gradual, cfg.train
+    ks = prune._check_sparsities(sparsities)
+    if ks[0] != 0:
+        raise ValueError(f"gradual pruning starts from the dense model: sparsities must start "
+                         f"at 0, got {ks}")
+    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+    spec = models.spec(cfg.model)
+    net = copy.deepcopy(model).to(device)
+    params = [p for _, p in prune.prunable_parameters(net)]
+    total = sum(p.numel() for p in params)
+    masks = [torch.ones_like(p, dtype=torch.bool) for p in params]
+    steps = int(g.finetune_steps)
+    ramp = int(round(g.ramp * steps))
+    opt = torch.optim.Adam(net.parameters(), lr=g.lr, weight_decay=t.weight_decay)
+    shuffle_gen = torch.Generator().manual_seed(seed + 0x6A0)
+    aug_gen = torch.Generator().manual_seed(seed + 0x6A1)
+    batches = _batches_forever(train_images, train_labels, g.batch_size or t.batch_size,
+                               shuffle_gen)
+    fill = _black(spec).to(device)
+    started = time.perf_counter()
+    bar = tqdm(total=steps * (len(ks) - 1), desc=f"gmp seed {seed}", unit="step",
+               disable=not progress, leave=False)
+    preds, measured = None, []
+    with flush_denormals(device):
+        x_eval = preprocess_all(eval_images, spec, device)
+        for j, k in enumerate(ks):
+            if j > 0:
+                k_prev = ks[j - 1]
+                for step in range(steps):
+                    if step <= ramp and (step % max(1, g.prune_every) == 0 or step == ramp):
+                        s = cubic_sparsity(k_prev, k, step, ramp)
+                        masks = raise_masks(params, masks, prune.n_to_prune(s, total))
+                        _apply(params, masks)
+                    net.train()
+                    xb, yb = next(batches)
+                    x = augment_batch(_to_input(xb, spec, device, False), aug_gen, t.hflip,
+                                      t.rotation_degrees, fill)
+                    y = yb.to(device)
+                    c = int((~torch.isnan(yb)).sum())
+                    loss = masked_bce_sum(net(x), y) / max(c, 1)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    _apply(params, masks)   # masked weights stay exactly zero
+                    bar.update(1)
+                    if not math.isfinite(float(loss.detach())):
+                        raise FloatingPointError(f"{method} seed {seed}: non-finite loss at "
+                                                 f"{k}%; lower gradual.lr")
+                masks = raise_masks(params, masks, prune.n_to_prune(k, total))
+                _apply(params, masks)
+            net.eval()
+            logits = predict_batches(net, x_eval, device, batch_size)
+            bad = int((~torch.isfinite(logits)).sum())
+            if bad:
+                from core.predict import NonFiniteOutputError
+
+                raise NonFiniteOutputError(method, seed, k, bad)
+            if preds is None:
+                preds = np.empty((len(ks), len(x_eval), logits.shape[1]), dtype=np.float16)
+            preds[j] = torch.sigmoid(logits).numpy().astype(np.float16)
+            got = prune.measured_sparsity(params)
+            measured.append(float(got))
+            if on_model is not None:
+                on_model(method, int(k), float(got), net)
+    bar.close()
+    info = {"seconds": time.perf_counter() - started, "finetune_steps": steps,
+            "ramp_steps": ramp, "prune_every": int(g.prune_every), "lr": float(g.lr)}
+    return preds, measured, info
