@@ -192,13 +192,18 @@ def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
     the stored predictions: this method, sparsity and seed, through core.prune."""
     import copy
 
+    import torch
+
     from core import prune
 
-    model, _ = loaders._model(_d, _d.key, seed)
-    pruned = copy.deepcopy(model)
-    with _d.model_lock, prune.pruned_sequence(model, method, [k], seed) as seq:
-        for _ in seq:
-            pruned.load_state_dict(model.state_dict())
+    model, spec = loaders._model(_d, _d.key, seed)
+    # structured methods trace the network with one input and yield a smaller model;
+    # unstructured ones prune `model` in place (restored on exit): either way, copy it
+    x = torch.zeros(1, spec.in_chans, spec.input_size, spec.input_size)
+    pruned = None
+    with _d.model_lock, prune.sequence(model, method, [k], seed, x) as seq:
+        for _, _, net in seq:
+            pruned = copy.deepcopy(net)
     pruned.eval()
     return pruned
 
