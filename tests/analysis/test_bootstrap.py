@@ -2,6 +2,8 @@
 percentile intervals; coverage of the 95% interval by simulation."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -162,3 +164,39 @@ def test_coverage_of_the_95_percent_interval():
         lo, hi, _ = unc.interval(ap[0, 0, 0], 0.95)
         covered += lo <= truth <= hi
     assert 0.90 <= covered / reps <= 0.99, covered
+
+
+def test_fast_nan_median_and_percentiles_equal_numpy():
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(50, 7, 3))
+    a[rng.random(a.shape) < 0.2] = np.nan
+    a[0, :, 0] = np.nan                                     # all-NaN slices along axis 1
+    a[:, 1, 1] = np.nan                                     # … and along axis 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # numpy warns on all-NaN slices
+        want_med = np.nanmedian(a, axis=1)
+        want = np.nanpercentile(a, [2.5, 97.5], axis=0)
+    assert np.isnan(want_med[0, 0]) and np.isnan(want[0][1, 1])
+    np.testing.assert_allclose(unc._nanmedian(a, 1), want_med, equal_nan=True, atol=1e-12)
+    got = unc.nan_percentiles(a, [2.5, 97.5], axis=0)
+    np.testing.assert_allclose(got, want, equal_nan=True, atol=1e-12)
+
+
+def test_correlation_replicates_equal_scipy_row_by_row():
+    from core.analysis import frequency as fq
+
+    rng = np.random.default_rng(6)
+    lf = np.log(rng.integers(5, 5000, 12).astype(float))
+    lf[3] = np.nan                                        # a class without train positives
+    first = rng.choice([5.0, 10, 20, 40, 60, np.nan], size=(40, 12))   # ties and "never"
+    first[0, :] = 20.0                                    # constant: undefined
+    first[1, 2:] = np.nan                                 # fewer than 3 points
+    rel = rng.normal(size=(40, 12))
+    got = unc.correlation_replicates(first, rel, lf)
+    for b in range(40):
+        for name, v in (("first_drop_vs_log_freq", first[b]), ("rel_ap_at_vs_log_freq",
+                                                               rel[b])):
+            want = fq.correlate(v, lf)
+            for stat in ("r", "rho"):
+                np.testing.assert_allclose(got[f"{name}.{stat}"][b], want[stat],
+                                           equal_nan=True, atol=1e-12)
