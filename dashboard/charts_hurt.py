@@ -53,7 +53,8 @@ def subgroup_heatmap(table: pd.DataFrame, classes, title: str) -> alt.Chart:
         width=alt.Step(step), height=alt.Step(22))
 
 
-def rate_curves(summary: pd.DataFrame, rate: str, rate_title: str) -> alt.Chart:
+def rate_curves(summary: pd.DataFrame, rate: str, rate_title: str,
+                legend_columns: int = 4) -> alt.Chart:
     """Median over seeds of a missed-finding rate per class vs sparsity (IQR on hover)."""
     scheme = "tableau10" if summary["class"].nunique() <= 10 else "tableau20"
     pick = alt.selection_point(fields=["class"], bind="legend")
@@ -62,7 +63,8 @@ def rate_curves(summary: pd.DataFrame, rate: str, rate_title: str) -> alt.Chart:
                 scale=alt.Scale(nice=False)),
         color=alt.Color("class:N", sort=None, title="class (click to highlight)",
                         scale=alt.Scale(scheme=scheme),
-                        legend=alt.Legend(orient="bottom", columns=4, symbolType="stroke",
+                        legend=alt.Legend(orient="bottom", columns=legend_columns,
+                                          symbolType="stroke",
                                           labelLimit=180)))
     line = base.mark_line(point=alt.OverlayMarkDef(size=16)).encode(
         y=alt.Y("median:Q", title=rate_title, axis=alt.Axis(format="%")),
@@ -73,9 +75,10 @@ def rate_curves(summary: pd.DataFrame, rate: str, rate_title: str) -> alt.Chart:
     return line.add_params(pick).properties(width=WIDTH, height=HEIGHT + 60)
 
 
-def calibration_metric_curves(summary: pd.DataFrame, metric: str, title: str) -> alt.Chart:
+def calibration_metric_curves(summary: pd.DataFrame, metric: str, title: str,
+                              legend_columns: int = 4) -> alt.Chart:
     """ECE or Brier (median over seeds) per class vs sparsity."""
-    return rate_curves(summary, metric, title).encode(
+    return rate_curves(summary, metric, title, legend_columns).encode(
         y=alt.Y("median:Q", title=title, axis=alt.Axis(format=".2f")),
         tooltip=["class:N", "sparsity:Q", alt.Tooltip("median:Q", format=".3f"),
                  alt.Tooltip("q25:Q", format=".3f"), alt.Tooltip("q75:Q", format=".3f"),

@@ -51,7 +51,9 @@ with right:
                    "interquartile band." if ci is not None else
                    "This study has no confidence intervals yet: run `python -m core analyze "
                    "STUDY`. Showing the interquartile band.")
-    st.caption("Line: **median over the selected seeds**; shaded band: spread over seeds. "
+    shaded = ("the 95% CI (mAP, all seeds)" if band == "ci" and ci is not None
+              else "spread over seeds")
+    st.caption(f"Line: **median over the selected seeds**; shaded band: {shaded}. "
                "x: percentage of prunable weights removed. A flat start means weights can be "
                "removed for free; the bend shows where the model starts to forget.")
     tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"])

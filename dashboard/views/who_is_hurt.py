@@ -32,7 +32,7 @@ if len(ctx.methods) > 1:
                    default=ctx.methods[0], options=ctx.methods,
                    valid=lambda v: v in ctx.methods)
 k = f.sparsity
-st.caption(f"Chosen sparsity (sidebar): **{k}%** · method shown: see selector · "
+st.caption(f"Chosen sparsity (sidebar): **{k}%** · method: **{md_escape(method)}** · "
            f"B = {ext.get('n_boot')} bootstrap replicates.")
 
 # ----------------------------------------------------------------------------- subgroups
@@ -134,8 +134,8 @@ else:
                    "image-weighted gap between mean probability and the fraction positive; "
                    "Brier: mean squared error of the probability. Lower is better.")
         cs = summarise_seeds(c, metric, ctx.seeds)
-        show_chart(charts_hurt.calibration_metric_curves(cs, metric, metric.upper()
-                                                          if metric == "ece" else "Brier"),
+        show_chart(charts_hurt.calibration_metric_curves(
+            cs, metric, "ECE" if metric == "ece" else "Brier", legend_columns=2),
                    f"{metric}_vs_sparsity_{method}")
     with right:
         cls = bound(st.selectbox, "Class (reliability diagram)", key="wh_cls", param="wk",
