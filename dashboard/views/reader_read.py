@@ -136,7 +136,7 @@ with left:
                 "cams": None, "cam_note": "",
                 "nav": {"prev": pos > 1, "next": pos < total, "text": f"{pos} / {total}"},
                 "file": f"image_{pos}"},
-               key="rs_viewer", on_nav=on_viewer_nav)
+               key="rs_viewer", on_nav=on_viewer_nav, memo=ss)
 with right:
     st.markdown(f"**Label:** {md_escape(view.label_text(item.row))}")
     key = f"{form_id}_{pos}"

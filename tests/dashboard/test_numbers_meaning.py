@@ -15,6 +15,7 @@ from core.analysis.report import build_report, format_report
 from dashboard import derive
 from dashboard.data import StudyData
 from tests.dashboard.fixture_study import make_study
+from tests.dashboard.mdtext import plain
 
 UNDEF = "undefined (no positive in the evaluation split)"
 
@@ -77,7 +78,7 @@ def test_classes_and_forgettability_pages_say_undefined(app_test, no_hernia):
         assert UNDEF not in set(table.loc[table["class"] != "Hernia", col])
     at.switch_page("views/forgettability.py").run()
     assert not at.exception
-    captions = " ".join(c.value for c in at.caption)
+    captions = " ".join(plain(c.value) for c in at.caption)   # as shown: names are escaped
     assert f"Hernia ({UNDEF})" in captions and "Hernia (never" not in captions
 
 
