@@ -62,7 +62,8 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, hflip: bool, degrees: f
     angle = (torch.rand(n, generator=gen) * 2 - 1) * math.radians(degrees)
     cos, sin = torch.cos(angle), torch.sin(angle)
     sx = torch.where(flip, -1.0, 1.0)
-    # Output pixel (u, v) samples the input at R·(sx·u, v): flip then rotate.
+    # Output pixel (u, v) samples the input at R·(sx·u, v): the image rotated by the angle,
+    # then mirrored (= mirrored, then rotated by −angle; the angles are drawn symmetric).
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0] = cos * sx
     theta[:, 0, 1] = -sin

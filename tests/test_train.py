@@ -66,15 +66,63 @@ def test_augment_flip_only_is_exact_and_seeded():
     assert torch.equal(out, again)
 
 
-def test_augment_rotation_fills_corners_with_black_value():
-    x = torch.full((1, 1, 16, 16), 5.0)
-    # a generator whose first draws give a clearly non-zero angle
-    gen = torch.Generator().manual_seed(0)
-    out = train.augment_batch(x, gen, hflip=False, degrees=45.0, fill=-2.0)
-    assert out[0, 0, 8, 8] == pytest.approx(5.0, abs=1e-4)  # centre unchanged
-    corner = out[0, 0, 0, 0].item()
-    assert -2.0 - 1e-4 <= corner < 5.0  # rotated-in area takes the fill value
-    assert out.min().item() >= -2.0 - 1e-4
+def _asymmetric_image(size: int = 32) -> torch.Tensor:
+    """Bars and a ramp: no rotation or flip of it equals it, so an augmentation that does
+    nothing (or the wrong thing) cannot pass."""
+    x = torch.zeros(1, 1, size, size)
+    x[0, 0, 4:10, 6:26] = 1.0                  # horizontal bar near the top
+    x[0, 0, 10:28, 6:10] = 0.5                 # vertical bar on the left
+    return x + torch.linspace(0, 0.3, size)[None, None, None, :]
+
+
+def test_augment_rotation_equals_an_independent_rotation_by_the_drawn_angle():
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import rotate
+
+    # seed 3's first draw is 0.0043 → angle (2·0.0043 − 1)·30° = −29.74°: far from 0
+    seed, degrees = 3, 30.0
+    draw = torch.rand(1, generator=torch.Generator().manual_seed(seed)).item()
+    angle = (2 * draw - 1) * degrees
+    assert abs(angle) > 25, f"seed {seed} draws angle {angle}°"
+    x = _asymmetric_image()
+    out = train.augment_batch(x, torch.Generator().manual_seed(seed), hflip=False,
+                              degrees=degrees, fill=-2.0)
+    ref = rotate(x, angle, interpolation=InterpolationMode.BILINEAR, fill=-2.0)
+    inner = _disc(32, 14)
+    # torchvision blends its fill at the rotated-in edge differently; inside, both are bilinear
+    assert torch.allclose(out[inner], ref[inner], atol=1e-4), \
+        f"angle {angle:.2f}°: max diff {(out - ref)[inner].abs().max():.3g}"
+    assert (out - x)[inner].abs().max() > 0.5           # it did move the bars
+    assert (out - rotate(x, -angle, interpolation=InterpolationMode.BILINEAR,
+                         fill=-2.0))[inner].abs().max() > 0.5   # and in the drawn direction
+    assert out[0, 0, 0, 0].item() == pytest.approx(-2.0, abs=1e-4)  # rotated-in corner: fill
+
+
+def _disc(size: int, radius: float) -> torch.Tensor:
+    """[1, 1, size, size] mask of pixels whose centre is within `radius` of the image centre
+    (they stay inside the image under any rotation)."""
+    c = torch.arange(size) - (size - 1) / 2
+    return ((c[:, None] ** 2 + c[None, :] ** 2) <= radius ** 2)[None, None]
+
+
+def test_augment_flip_and_rotation_compose_as_rotate_then_flip():
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.functional import rotate
+
+    x = _asymmetric_image().repeat(8, 1, 1, 1)
+    gen = torch.Generator().manual_seed(5)
+    check = torch.Generator().manual_seed(5)      # the same draws, in the documented order
+    flips = torch.rand(8, generator=check) < 0.5
+    angles = (torch.rand(8, generator=check) * 2 - 1) * 20.0
+    out = train.augment_batch(x, gen, hflip=True, degrees=20.0, fill=0.0)
+    assert flips.any() and not flips.all()
+    inner = _disc(32, 14)
+    for i in range(8):
+        # output pixel p samples the input at R·S·p: rotate by the angle, then mirror
+        ref = rotate(x[i:i + 1], angles[i].item(), interpolation=InterpolationMode.BILINEAR)
+        ref = ref.flip(-1) if flips[i] else ref
+        assert torch.allclose(out[i:i + 1][inner], ref[inner], atol=1e-4), \
+            f"image {i}: flip {bool(flips[i])}, angle {angles[i]:.2f}°"
 
 
 def test_copy_state_is_a_real_copy():
