@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 __all__ = ["CamPair", "gradcam", "gradcam_dense_pruned", "normalize_cam", "difference_map",
-           "count_hooks", "no_new_hooks", "resolve_layer"]
+           "count_hooks", "no_new_hooks", "eval_mode", "resolve_layer"]
 
 # Every per-module hook registry in torch >= 2.0; missing names are skipped, so an older
 # or newer torch only loses the defensive clean-up of the hooks it does not have.
@@ -80,18 +80,26 @@ def gradcam(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: i
     if x.ndim != 4 or x.shape[0] != 1:
         raise ValueError(f"expected one image shaped [1, C, H, W], got {tuple(x.shape)}")
     module = resolve_layer(model, layer)
-    was_training = model.training
+    with eval_mode(model), no_new_hooks(model), torch.enable_grad():
+        inp = x.detach().clone().requires_grad_(True)
+        attr = LayerGradCam(model, module).attribute(inp, target=int(target),
+                                                     relu_attributions=relu)
+        up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]),
+                                          interpolate_mode="bilinear")
+    return up.detach()[0, 0].float().cpu().numpy()
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode inside the block; on exit (also on error) every sub-module gets back its
+    own previous mode (a model may be in train mode with some layers frozen in eval)."""
+    modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        with no_new_hooks(model), torch.enable_grad():
-            inp = x.detach().clone().requires_grad_(True)
-            attr = LayerGradCam(model, module).attribute(inp, target=int(target),
-                                                         relu_attributions=relu)
-            up = LayerAttribution.interpolate(attr, tuple(x.shape[-2:]),
-                                              interpolate_mode="bilinear")
-        return up.detach()[0, 0].float().cpu().numpy()
+        yield model
     finally:
-        model.train(was_training)
+        for m, training in modes:
+            m.training = training
 
 
 @dataclass
@@ -118,14 +126,16 @@ def gradcam_dense_pruned(model: nn.Module, layer: str | nn.Module, x: torch.Tens
     """Grad-CAM on the dense model, then inside `pruned()` (a context manager that prunes
     the model in place and restores the dense weights on exit, e.g. a `core.prune` call; or
     that yields a pruned copy to explain instead, as structured pruning does — `layer` is
-    then a dotted name, looked up in the copy)."""
-    model.eval()
-    dense = gradcam(model, layer, x, target, relu)
-    dense_prob = _prob(model, x, target)
-    with pruned() as net:
-        net = model if net is None else net
-        pruned_map = gradcam(net, layer, x, target, relu)
-        pruned_prob = _prob(net, x, target)
+    then a dotted name, looked up in the copy). Both maps and probabilities use eval mode;
+    the model's own mode comes back afterwards."""
+    with eval_mode(model):
+        dense = gradcam(model, layer, x, target, relu)
+        dense_prob = _prob(model, x, target)
+        with pruned() as net:
+            net = model if net is None else net
+            with eval_mode(net):
+                pruned_map = gradcam(net, layer, x, target, relu)
+                pruned_prob = _prob(net, x, target)
     return CamPair(dense, pruned_map, dense_prob, pruned_prob)
 
 

@@ -1,5 +1,5 @@
-"""Grad-CAM helper: shape, no hooks left (also when it raises), dense vs pruned differ, the
-dense weights and the model's mode come back."""
+"""Grad-CAM helper: values equal Grad-CAM computed by hand, shape, no hooks left (also when
+it raises), dense vs pruned differ, the dense weights and the model's mode come back."""
 from __future__ import annotations
 
 import contextlib
@@ -73,11 +73,28 @@ def test_no_new_hooks_removes_only_what_the_block_added(model_and_x):
     assert count_hooks(model) == 0
 
 
-def test_dense_and_pruned_differ_and_weights_come_back(model_and_x):
+@pytest.mark.parametrize("start", ["train", "eval", "mixed"])
+def test_dense_and_pruned_differ_and_weights_and_mode_come_back(model_and_x, start):
     model, spec, x = model_and_x
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.train()
-    pair = gradcam_dense_pruned(model, spec.gradcam_layer, x, 1, _pruned(model))
+    model.train(start != "eval")
+    if start == "mixed":                      # train mode with one layer frozen in eval
+        model.layer1.eval()
+    modes = {name: m.training for name, m in model.named_modules()}
+    seen = []
+
+    @contextlib.contextmanager
+    def pruned():
+        seen.append(model.training)           # the pruned map is taken in eval mode too
+        with _pruned(model)():
+            yield
+
+    try:
+        pair = gradcam_dense_pruned(model, spec.gradcam_layer, x, 1, pruned)
+        assert {name: m.training for name, m in model.named_modules()} == modes
+        assert seen == [False]
+    finally:
+        model.eval()
     assert pair.dense.shape == pair.pruned.shape == (64, 64)
     assert not np.allclose(pair.dense, pair.pruned)
     assert pair.dense_prob != pytest.approx(pair.pruned_prob, abs=1e-6)
@@ -86,6 +103,75 @@ def test_dense_and_pruned_differ_and_weights_come_back(model_and_x):
         assert torch.equal(v, before[k]), k
     diff = pair.difference
     assert diff.shape == (64, 64) and diff.min() >= -1 and diff.max() <= 1
+
+
+def test_mode_comes_back_when_grad_cam_raises(model_and_x):
+    model, spec, x = model_and_x
+    model.train()
+    try:
+        with pytest.raises(IndexError):
+            gradcam_dense_pruned(model, spec.gradcam_layer, x, 99, _pruned(model))
+        assert model.training and all(m.training for m in model.modules())
+    finally:
+        model.eval()
+
+
+class _Tiny(torch.nn.Module):
+    """conv → ReLU (the Grad-CAM layer) → conv → ReLU → global mean → linear: small enough
+    to compute Grad-CAM by hand, nonlinear after the layer so the weights are not constant."""
+
+    def __init__(self, head_conv: bool = True):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.act = torch.nn.ReLU()
+        self.head_conv = head_conv
+        self.conv2 = torch.nn.Conv2d(4, 3, 3, padding=1)
+        self.fc = torch.nn.Linear(3 if head_conv else 4, 2)
+
+    def forward(self, x):
+        a = self.act(self.conv(x))
+        if self.head_conv:
+            a = torch.relu(self.conv2(a))
+        return self.fc(a.mean(dim=(2, 3)))
+
+
+def _by_hand(model, layer, x, target):
+    """Grad-CAM from its definition: A = the layer's output (forward hook), α_k = mean over
+    positions of ∂y_target/∂A_k (torch.autograd.grad), map = ReLU(Σ_k α_k A_k)."""
+    store = {}
+    handle = layer.register_forward_hook(lambda m, i, o: store.setdefault("a", o))
+    try:
+        y = model(x)[0, target]
+    finally:
+        handle.remove()
+    (grad,) = torch.autograd.grad(y, store["a"])
+    alpha = grad[0].mean(dim=(1, 2))                            # [K]
+    return torch.relu((alpha[:, None, None] * store["a"][0]).sum(0)).detach().numpy()
+
+
+@pytest.mark.parametrize("target", [0, 1])
+def test_grad_cam_values_equal_a_computation_by_hand(target):
+    torch.manual_seed(3)
+    model = _Tiny().eval()
+    x = torch.randn(1, 1, 12, 12, generator=torch.Generator().manual_seed(4))
+    want = _by_hand(model, model.act, x, target)
+    got = gradcam(model, model.act, x, target)          # same resolution: no upsampling
+    assert want.max() > 0                               # a map with evidence to compare
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    assert count_hooks(model) == 0
+
+
+def test_grad_cam_of_a_linear_head_is_the_weighted_feature_sum():
+    # with only a mean and a linear layer after A, ∂y_c/∂A_k(i, j) = W[c, k] / (h·w), so
+    # Grad-CAM = ReLU(Σ_k W[c, k] A_k) / (h·w): worked out on paper, no autograd needed
+    torch.manual_seed(5)
+    model = _Tiny(head_conv=False).eval()
+    x = torch.randn(1, 1, 8, 8, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        a = torch.relu(model.conv(x))[0]                       # [4, 8, 8]
+        want = torch.relu((model.fc.weight[1][:, None, None] * a).sum(0)) / 64
+    np.testing.assert_allclose(gradcam(model, model.act, x, 1), want.numpy(), rtol=1e-5,
+                               atol=1e-8)
 
 
 def test_normalise_and_difference():
