@@ -38,6 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.threads import torch_threads
+
 __all__ = ["KINDS", "METHODS", "Method", "PrunedSequence", "masks_for", "measured_sparsity",
            "method_kind", "n_to_prune", "prunable_parameters", "pruned_sequence",
            "register_method", "sequence"]
@@ -271,17 +273,11 @@ def _one_cpu_thread(device: torch.device):
     took 14 ms on one thread but 60–500 ms on two whenever other processes were running,
     because each parallel op waits for a descheduled OpenMP thread. Copies are memory bound,
     so one thread loses little on an idle machine; the few whole-model ops keep every thread.
-    The thread count is process-wide, so it is restored before any caller code runs.
+    The thread count is process-wide, so it is scoped (`core.threads.torch_threads`) and
+    restored before any caller code runs.
     """
-    threads = torch.get_num_threads()
-    one = device.type == "cpu" and threads > 1
-    if one:
-        torch.set_num_threads(1)
-    try:
+    with torch_threads(1 if device.type == "cpu" else None):
         yield
-    finally:
-        if one:
-            torch.set_num_threads(threads)
 
 
 _CHUNK = 1 << 20  # below 2^24: a float32 sum of 0/1 values stays an exact integer

@@ -408,9 +408,15 @@ def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
     `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
     `finalize`: write analysis and manifest when all seeds are done.
     Raises core.lock.StudyLockedError when another coordinator holds the folder.
+    `train.threads` applies inside the call only (the caller's thread count comes back).
     """
-    import torch
+    from core.threads import torch_threads
 
+    with torch_threads(cfg.train.threads or None):
+        return _run_study(cfg, out_dir, progress, only_seeds, finalize)
+
+
+def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: bool) -> Path:
     from core.train import resolve_device
 
     check_config(cfg)
@@ -419,8 +425,6 @@ def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
         if unknown:
             raise ConfigError(f"only_seeds: {unknown} not among the config's seeds {cfg.seeds}")
     device = resolve_device(cfg.train.device)
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
     out = Path(out_dir)
     _check_not_foreign(out)
     t0 = time.perf_counter()

@@ -178,6 +178,7 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
 
     from core import models, prune
     from core.explain import gradcam_dense_pruned
+    from core.threads import torch_threads
 
     model, spec = _model(d, d.key, seed)
     pixels = d.image(row) if image is None else image
@@ -194,15 +195,12 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
     # One small image is too little work to split: on a busy 2-core machine, torch's
     # intra-op threads made a 16 ms Grad-CAM take up to 1.8 s (measured), so small inputs
     # run on one thread; paper-size inputs (ResNet50 at 256 px) keep torch's default.
-    threads = torch.get_num_threads()
-    with d.model_lock:   # the model is shared by all sessions and pruned in place
-        try:
-            if x.shape[-1] <= 128:
-                torch.set_num_threads(1)
-            return gradcam_dense_pruned(model, spec.gradcam_layer, x, cls, pruned,
-                                        relu=not signed)
-        finally:
-            torch.set_num_threads(threads)
+    # torch_threads: sessions run in their own threads and overlap; it restores the count
+    # the process had when the last of them leaves (a bare save/set/restore did not).
+    with d.model_lock, torch_threads(1 if x.shape[-1] <= 128 else None):
+        # the model is shared by all sessions and pruned in place: one at a time
+        return gradcam_dense_pruned(model, spec.gradcam_layer, x, cls, pruned,
+                                    relu=not signed)
 
 
 # --------------------------------------------------------------------------- beyond the paper
