@@ -74,7 +74,8 @@ def split_by_patient(patient_ids, fractions=(0.7, 0.1, 0.2), seed: int = 0,
     cum = np.cumsum(counts.to_numpy()[order]) / len(pids)
     edges = np.cumsum(fractions)[:-1]
     which = np.searchsorted(edges, cum, side="left")
-    # the patient whose images cross an edge goes to the earlier split
+    # a patient goes to the split in which its last image lands (so the one whose images
+    # cross an edge goes to the later split; one ending exactly on an edge, to the earlier)
     which = np.minimum(which, len(names) - 1)
     mapping = dict(zip(patients, np.asarray(names)[which], strict=True))
     return pids.map(mapping).to_numpy()

@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from core import store
 from core.analysis import analyze_study, main_analyze
-from core.analysis.report import build_report, format_report, main_report
+from core.analysis.report import build_report, main_report
 from tests.analysis.conftest import make_study
 
 # The columns documented in docs/ARCHITECTURE.md, "Analysis tables" (the dashboard's contract).
@@ -133,13 +133,48 @@ def test_report_has_exactly_the_issue_keys(tmp_path, capsys):
         assert p["n"] == len(p["ids"]) == 3 and p["sparsity"] == 90
         assert list(p["n_findings_ratio"]) == ["0", "1", "2", "3", "4+"]
     json.dumps(rep, allow_nan=False)                          # NaN became null
+    # what the CLI prints, against numbers computed here from the raw predictions with
+    # scikit-learn and scipy (not against build_report, which the CLI itself calls)
+    want = _independent_summary(paths, "l1_global", seeds=(0, 1, 2),
+                                sparsities=(0, 20, 50, 90, 95), pie_sparsity=90, pct=5.0)
     capsys.readouterr()
     assert main_report(SimpleNamespace(study=str(paths.root), json=True)) == 0
-    assert json.loads(capsys.readouterr().out) == rep
+    printed = json.loads(capsys.readouterr().out)
+    got_map = [o["map_median"] for o in printed["overall"]["l1_global"]]
+    np.testing.assert_allclose(got_map, want["map_median"], rtol=1e-9)
+    assert printed["pies"]["l1_global"]["ids"] == want["pie_ids"]
     assert main_report(SimpleNamespace(study=str(paths.root), json=False)) == 0
     text = capsys.readouterr().out
-    assert "first 20% drop" in text and "PIEs (paper" in text
-    assert format_report(rep) in text
+    assert "first 20% drop" in text
+    assert "PIEs (paper, bottom 5% at 90% sparsity): 3 images" in text
+    for k, m in zip((0, 20, 50, 90, 95), want["map_median"], strict=True):
+        assert f"{k:>7}%  {m:>11.3f}" in text, (k, m)
+
+
+def _independent_summary(paths, method, seeds, sparsities, pie_sparsity, pct) -> dict:
+    """mAP medians over seeds (sklearn AP per class, NaN labels skipped) and the paper's
+    PIE ids (scipy Spearman per image between seed-mean dense and pruned outputs, the
+    ⌊pct % · N⌋ lowest, ties by row), from the stored labels and prediction files only."""
+    from scipy.stats import spearmanr
+
+    study = store.read_json(paths.study_json)
+    labels = pd.read_parquet(paths.labels).sort_values("row").reset_index(drop=True)
+    y = labels[study["classes"]].to_numpy(dtype=np.float64)
+    preds = [np.load(paths.predictions(method, s)).astype(np.float64) for s in seeds]
+    maps = np.empty((len(seeds), len(sparsities)))
+    for i, p in enumerate(preds):
+        for j in range(len(sparsities)):
+            aps = [average_precision_score(y[~np.isnan(y[:, c]), c],
+                                           p[j][~np.isnan(y[:, c]), c])
+                   for c in range(y.shape[1])]
+            maps[i, j] = np.mean(aps)
+    dense = np.mean([p[0] for p in preds], axis=0)
+    pruned = np.mean([p[list(sparsities).index(pie_sparsity)] for p in preds], axis=0)
+    corr = np.array([spearmanr(a, b).statistic for a, b in zip(dense, pruned, strict=True)])
+    n = int(pct / 100 * len(corr))
+    rows = sorted(np.lexsort((np.arange(len(corr)), corr))[:n])   # NaN sorts last
+    return {"map_median": np.median(maps, axis=0).tolist(),
+            "pie_ids": labels["id"].iloc[rows].astype(str).tolist()}
 
 
 def test_report_before_analysis_says_what_to_do(small_study):

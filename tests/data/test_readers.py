@@ -282,11 +282,28 @@ def test_chestxray14_real_counts_and_patient_disjoint_splits(chestxray14):
     assert abs(share["train"] - 0.7) < 0.01 and abs(share["test"] - 0.2) < 0.01
     n = findings_per_image(ds.labels(), ds.classes)
     assert list(findings_histogram(n, top=5)) == [60_361, 30_963, 14_306, 4_856, 1_247, 387]
-    # the split is a fixed function of the seed
+    # patients are cut by cumulative image counts: each split ends within one patient's
+    # images of its requested edge (0.7, 0.8 of the images), never past it
+    most = int(t["patient_id"].value_counts().max()) / len(t)
+    cum = np.cumsum([share["train"], share["val"]])
+    for got, edge in zip(cum, (0.7, 0.8), strict=True):
+        assert edge - most < got <= edge + 1e-12, (got, edge, most)
+    other = load_dataset(DatasetConfig("chestx-ray14", {"seed": 1})).table
+    assert (other["id"] == t["id"]).all() and (other["split"] != t["split"]).mean() > 0.3
+
+
+def test_split_by_patient_hand_worked():
     from core.data.chestxray14 import split_by_patient
 
-    assert (split_by_patient(t["patient_id"], seed=0) == t["split"].to_numpy()).all()
-    assert not (split_by_patient(t["patient_id"], seed=1) == t["split"].to_numpy()).all()
+    ids = ["a", "a", "b", "c", "c", "c", "d", "e", "e", "e"]   # 10 images, 5 patients
+    # default_rng(0).permutation(5) = [2, 4, 3, 0, 1]: patients c, e, d, a, b in that order,
+    # cumulative images 3, 6, 7, 9, 10 of 10 = 0.3, 0.6, 0.7, 0.9, 1.0; edges 0.5 and 0.7.
+    # A patient goes to the split where its last image lands, one ending on an edge to the
+    # earlier split: c → train (0.3), e → val (0.6), d → val (0.7 = edge), a, b → test.
+    assert np.random.default_rng(0).permutation(5).tolist() == [2, 4, 3, 0, 1]
+    got = split_by_patient(ids, (0.5, 0.2, 0.3), seed=0)
+    assert got.tolist() == ["test", "test", "test", "train", "train", "train", "val",
+                            "val", "val", "val"]
 
 
 # --------------------------------------------------------------------------- csv
