@@ -217,6 +217,7 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
 
     from core import models
     from core.explain import difference_map, gradcam, normalize_cam
+    from core.threads import torch_threads
 
     key = ("cam", d.key, tuple(seeds), method, int(k), int(row), int(cls), bool(signed))
     hit = _cache().get(key)
@@ -226,19 +227,15 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
     pixels = np.ascontiguousarray(loaders.image(d, d.key, int(row)))
     pairs = [(*loaders._model(d, d.key, int(s)), _pruned_copy(d, d.key, int(s), method, int(k)))
              for s in seeds]     # (loaded before the lock: the copy takes it while pruning)
-    threads = torch.get_num_threads()
-    with d.model_lock:   # models are shared by sessions and the prefetcher; hooks are not
-        try:
-            if pixels.shape[-1] <= 128:   # see loaders.compute_gradcam: small = one thread
-                torch.set_num_threads(1)
-            for model, spec, cut in pairs:
-                x = models.preprocess(torch.from_numpy(pixels)[None], spec)
-                a = gradcam(model, spec.gradcam_layer, x, int(cls), relu=not signed)
-                b = gradcam(cut, spec.gradcam_layer, x, int(cls), relu=not signed)
-                dense = a if dense is None else dense + a
-                pruned = b if pruned is None else pruned + b
-        finally:
-            torch.set_num_threads(threads)
+    # models are shared by sessions and the prefetcher; hooks are not. Small images run on
+    # one thread (see loaders.compute_gradcam), scoped so overlapping sessions restore it.
+    with d.model_lock, torch_threads(1 if pixels.shape[-1] <= 128 else None):
+        for model, spec, cut in pairs:
+            x = models.preprocess(torch.from_numpy(pixels)[None], spec)
+            a = gradcam(model, spec.gradcam_layer, x, int(cls), relu=not signed)
+            b = gradcam(cut, spec.gradcam_layer, x, int(cls), relu=not signed)
+            dense = a if dense is None else dense + a
+            pruned = b if pruned is None else pruned + b
     out = {"dense": normalize_cam(dense), "pruned": normalize_cam(pruned),
            "diff": difference_map(dense, pruned),
            "empty": {"dense": float(np.abs(dense).max() if signed else np.max(dense)) <= 0,
