@@ -174,7 +174,7 @@ def _demo(out: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
-def _kill_when(proc: subprocess.Popen, ready, timeout: float = 60) -> bool:
+def _kill_when(proc: subprocess.Popen, ready, timeout: float = 600) -> bool:
     """SIGKILL `proc` as soon as `ready()`; False if it finished first."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -191,7 +191,7 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 60) -> bool:
 
 def _finish(out: Path) -> str:
     proc = _demo(out)
-    text, _ = proc.communicate(timeout=120)
+    text, _ = proc.communicate(timeout=900)   # a shared 2-core machine can take minutes
     assert proc.returncode == 0, text
     return text
 
