@@ -190,8 +190,16 @@ def make_hostile_csv_study(root, n_images: int = 60) -> Path:
     [form_id] = db.add_form_set(plan.spec_record(), plan.forms)
     reader, token = db.add_reader(HOSTILE_READER)
     db.assign(reader.reader_id, form_id)
-    for item in db.blind_items(form_id)[:-1]:   # one image left: the form stays open to read
-        db.save_answer(HOSTILE_READER, item.item_id, True, 3, 2, HOSTILE_COMMENT)
+    # one image left unrated, the one with the most findings: the reading view shows its
+    # label line (hostile class names) and the form stays open
+    labels = pd.read_parquet(store.StudyPaths(root).labels)
+    findings = labels[list(HOSTILE_CLASSES[1:])].fillna(0).sum(axis=1)
+    items = db.blind_items(form_id)
+    left = max(items, key=lambda it: findings[it.row])
+    assert findings[left.row] > 0, "the fixture needs an image with a finding to read"
+    for item in items:
+        if item.item_id != left.item_id:
+            db.save_answer(HOSTILE_READER, item.item_id, True, 3, 2, HOSTILE_COMMENT)
     hostile_token_file(root).write_text(token)
     return root
 

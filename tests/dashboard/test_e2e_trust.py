@@ -105,6 +105,7 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
     assert f"{hostile_image_id(0)} · " in shown["browse"]
     label_line = shown["reading"].split("Label:", 1)[1].strip().splitlines()[0]
     assert label_line in _label_lines(study), label_line
+    assert label_line != "No Finding"      # the fixture leaves an image with findings to read
     # the researcher's results: the reader's name and comment are data, not markup
     table = pd.read_csv(io.StringIO(csv))
     cells = [str(v) for v in table.to_numpy().ravel()] + list(table.columns)
