@@ -250,8 +250,14 @@ def main(argv=None) -> dict:
         boot_ref_cpu = boot["per_ap_cpu_s"] * n_ap_all
     # Wall time on a shared 2-core machine depends on what else runs; CPU time (user + sys of
     # the process) much less, so both are reported and the speed-up is given for both.
-    res = {"seeds": args.seeds, "images": args.images, "ours_s": ours["seconds"],
-           "ours_cpu_s": ours["cpu_s"], "peak_mb": ours["maxrss_mb"],
+    ext_s = ours["extended"]["seconds"]
+    # Section 1 compares the paper's tables: the beyond-the-paper part (timed inside the same
+    # run, wall and CPU) is taken out; section 2 reports it.
+    paper_s = ours["seconds"] - ext_s["total"]
+    paper_cpu = ours["cpu_s"] - ext_s.get("total_cpu", 0.0)
+    res = {"seeds": args.seeds, "images": args.images, "ours_s": paper_s,
+           "ours_cpu_s": paper_cpu, "peak_mb": ours["maxrss_mb"],
+           "all_s": ours["seconds"], "all_cpu_s": ours["cpu_s"],
            "ref_seeds": len(ref_seeds), "ref_metrics_s": ref_s * scale,
            "ref_metrics_cpu_s": ref_cpu * scale, "ref_pie_s": 19 * pie_s,
            "ref_pie_cpu_s": 19 * pie_cpu,
@@ -264,7 +270,8 @@ def main(argv=None) -> dict:
            "missed_findings": ours["extended"]["missed_findings"],
            "boot_ref_s": boot_ref_s, "boot_ref_cpu_s": boot_ref_cpu,
            "boot_ref_n_ap": boot["n_ap"], "boot_max_diff": boot["max_diff"],
-           "speedup_boot_wall": boot_ref_s / ours["extended"]["seconds"]["bootstrap"]}
+           "speedup_boot_wall": boot_ref_s / ext_s["bootstrap"],
+           "speedup_ext_cpu": boot_ref_cpu / ext_s.get("total_cpu", float("nan"))}
     print(json.dumps(res, indent=2))
     if not args.no_write:
         header = ("| date | machine | study | ours, all tables: wall (CPU) | peak RSS | "
@@ -287,18 +294,20 @@ def main(argv=None) -> dict:
         header2 = ("| date | machine | study | all tables incl. beyond the paper: wall (CPU) | "
                    "peak RSS | beyond the paper: total / bootstrap APs / missed + calibration "
                    "(wall) | straightforward sklearn bootstrap loop, extrapolated: wall (CPU) | "
-                   "speed-up (bootstrap, wall) | max \\|Δ\\| AP of resamples vs sklearn |\n"
-                   "|---|---|---|---|---|---|---|---|---|")
+                   "speed-up: bootstrap wall / all beyond-the-paper CPU | max \\|Δ\\| AP of "
+                   "resamples vs sklearn |\n|---|---|---|---|---|---|---|---|---|")
         row2 = (f"| {dt.date.today()} | {platform.machine()} {_cpus()}-core CPU shared with "
                 f"other engineers' jobs (load avg {res['load_avg']}), Python "
                 f"{platform.python_version()} | {args.seeds} seeds × 20 sparsities × "
                 f"{args.images:,} images × 20 classes, B = {n_boot}, {res['subgroups']} "
-                f"subgroups, missed findings {missed} | {res['ours_s']:.1f} s "
-                f"({res['ours_cpu_s']:.1f} s) | "
+                f"subgroups, missed findings {missed} | {res['all_s']:.1f} s "
+                f"({res['all_cpu_s']:.1f} s) | "
                 f"{res['peak_mb']:.0f} MB | {ext['total']:.1f} s / {ext['bootstrap']:.1f} s / "
-                f"{ext['missed_calibration']:.1f} s | {res['boot_ref_s']:.0f} s "
+                f"{ext['missed_calibration']:.1f} s; CPU {ext.get('total_cpu', float('nan')):.1f} s"
+                f" | {res['boot_ref_s']:.0f} s "
                 f"({res['boot_ref_cpu_s']:.0f} s), {res['boot_ref_n_ap']} APs measured | "
-                f"{res['speedup_boot_wall']:.0f}× | {res['boot_max_diff']:.1e} |")
+                f"{res['speedup_boot_wall']:.0f}× / {res['speedup_ext_cpu']:.0f}× | "
+                f"{res['boot_max_diff']:.1e} |")
         append_to_section(SECTION_EXT, row2, preamble=header2)
     return res
 

@@ -87,71 +87,83 @@ def _radix_argsort(keys, order, tmp, count):
 
 @njit(nogil=True, error_model="numpy", cache=True)
 def _walk(order, keys, codes, weights, flush, out):
-    """AP for every column of `weights` [N, B] along one sorted class column.
+    """AP of every group for every column of `weights` [N, B] along one sorted class column.
 
-    `order` sorts images by score high → low, `codes` 1 / 0 / 2 (positive / negative /
-    not labelled, skipped). Writes AP [B] into `out` (NaN where the weighted positives are 0).
+    `order` sorts images by score high → low; `codes` [N, Q]: per image and group 1 / 0 / 2
+    (positive / negative / not in the group or not labelled). One walk serves every group:
+    each image's row of multiplicities is loaded once and added into the running counts of
+    the groups it belongs to (the row load, not the add, is what costs). Writes AP into
+    `out` [Q, B] (NaN where a group's weighted positives are 0).
     """
     nb = weights.shape[1]
     n = order.size
+    q = codes.shape[1]
     last = -1
     for i in range(n):
-        if codes[order[i]] == 1:
-            last = i
-    tp = np.zeros(nb, np.int32)
-    fp = np.zeros(nb, np.int32)
-    gp = np.zeros(nb, np.int32)       # weighted positives in the current tie group
-    fp8 = np.zeros(nb, np.uint8)      # staged negatives: flushed every `flush` images
-    acc = np.zeros(nb, np.float64)
-    staged = 0
-    group_has_pos = False
+        for g in range(q):
+            if codes[order[i], g] == 1:
+                last = i
+    tp = np.zeros((q, nb), np.int32)
+    fp = np.zeros((q, nb), np.int32)
+    gp = np.zeros((q, nb), np.int32)      # weighted positives in the current tie group
+    fp8 = np.zeros((q, nb), np.uint8)     # staged negatives: flushed every `flush` images
+    acc = np.zeros((q, nb), np.float64)
+    staged = np.zeros(q, np.int64)
+    has_pos = np.zeros(q, np.bool_)
     if last < 0:
-        out[:] = np.nan
+        out[:, :] = np.nan
         return
     # Extend to the end of the last positive's tie group: its tied negatives count for it.
+    # Negatives below a group's own last positive never count for that group (no update
+    # follows them), so one stop serves every group.
     stop = last + 1
     while stop < n and keys[order[stop]] == keys[order[last]]:
         stop += 1
     for i in range(stop):
         j = order[i]
-        c = codes[j]
-        if c == 2:
-            pass
-        elif c == 1:
-            row = weights[j]
-            for b in range(nb):
-                gp[b] += row[b]
-            group_has_pos = True
-        else:
-            row = weights[j]
-            for b in range(nb):
-                fp8[b] += row[b]
-            staged += 1
-            if staged == flush:
+        row = weights[j]
+        for g in range(q):
+            c = codes[j, g]
+            if c == 1:
+                gpg = gp[g]
                 for b in range(nb):
-                    fp[b] += fp8[b]
-                    fp8[b] = 0
-                staged = 0
+                    gpg[b] += row[b]
+                has_pos[g] = True
+            elif c == 0:
+                f8 = fp8[g]
+                for b in range(nb):
+                    f8[b] += row[b]
+                staged[g] += 1
+                if staged[g] == flush:
+                    fpg = fp[g]
+                    for b in range(nb):
+                        fpg[b] += f8[b]
+                        f8[b] = 0
+                    staged[g] = 0
         end = i + 1 == stop or keys[order[i + 1]] != keys[j]
-        if end and group_has_pos:
-            for b in range(nb):
-                fp[b] += fp8[b]
-                fp8[b] = 0
-                tp[b] += gp[b]
-                # gp = 0 adds 0; max(…, 1) avoids 0/0 when nothing has been drawn yet.
-                acc[b] += gp[b] * (tp[b] / max(tp[b] + fp[b], 1))
-                gp[b] = 0
-            staged = 0
-            group_has_pos = False
-    for b in range(nb):
-        out[b] = acc[b] / tp[b] if tp[b] > 0 else np.nan
+        if end:
+            for g in range(q):
+                if not has_pos[g]:
+                    continue
+                tpg, fpg, gpg, f8, ag = tp[g], fp[g], gp[g], fp8[g], acc[g]
+                for b in range(nb):
+                    fpg[b] += f8[b]
+                    f8[b] = 0
+                    tpg[b] += gpg[b]
+                    # gp = 0 adds 0; max(…, 1) avoids 0/0 when nothing has been drawn yet.
+                    ag[b] += gpg[b] * (tpg[b] / max(tpg[b] + fpg[b], 1))
+                    gpg[b] = 0
+                staged[g] = 0
+                has_pos[g] = False
+    for g in range(q):
+        for b in range(nb):
+            out[g, b] = acc[g, b] / tp[g, b] if tp[g, b] > 0 else np.nan
 
 
 @njit(nogil=True, parallel=True, cache=True)
-def _ap_grid(keys, codes, weights, flush, out):
-    """keys [M, N, C] uint32, codes [Q, N, C] int8, weights [N, B] → out [M, Q, C, B]."""
+def _ap_grid(keys, codes_t, weights, flush, out):
+    """keys [M, N, C] uint32, codes_t [C, N, Q] int8, weights [N, B] → out [M, Q, C, B]."""
     m, n, c = keys.shape
-    q = codes.shape[0]
     for task in prange(m * c):
         mi = task // c
         ci = task % c
@@ -160,9 +172,7 @@ def _ap_grid(keys, codes, weights, flush, out):
         tmp = np.empty(n, np.int64)
         count = np.empty(2049, np.int64)
         _radix_argsort(col, order, tmp, count)
-        for qi in range(q):
-            _walk(order, col, np.ascontiguousarray(codes[qi, :, ci]), weights, flush,
-                  out[mi, qi, ci])
+        _walk(order, col, codes_t[ci], weights, flush, out[mi, :, ci, :])
 
 
 def weighted_ap(scores, codes, weights) -> np.ndarray:
@@ -189,5 +199,6 @@ def weighted_ap(scores, codes, weights) -> np.ndarray:
     out = np.empty((m, codes.shape[0], c, weights.shape[1]), dtype=np.float64)
     peak = int(weights.max()) if weights.size else 1
     flush = max(1, _MAX_COUNT // max(peak, 1))   # staged uint8 sums never exceed 255
-    _ap_grid(keys, codes, weights, flush, out)
+    # [C, N, Q]: one class's codes of an image for every group sit together.
+    _ap_grid(keys, np.ascontiguousarray(codes.transpose(2, 1, 0)), weights, flush, out)
     return out
