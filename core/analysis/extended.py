@@ -68,8 +68,10 @@ def validation_thresholds(root, seeds, classes, rule: str) -> tuple[pd.DataFrame
         return pd.DataFrame(columns=cols), "no validation predictions (core.predictions absent)"
     try:
         val = predictions.read_val_labels(root)
-    except (FileNotFoundError, AttributeError) as exc:
+    except (FileNotFoundError, AttributeError, KeyError, ValueError) as exc:
         return pd.DataFrame(columns=cols), f"no validation labels in the study ({exc})"
+    if val is None:
+        return pd.DataFrame(columns=cols), "no validation labels in the study"
     missing = [c for c in classes if c not in val.columns]
     if missing:
         return pd.DataFrame(columns=cols), f"validation labels lack classes {missing}"
@@ -81,7 +83,9 @@ def validation_thresholds(root, seeds, classes, rule: str) -> tuple[pd.DataFrame
     for seed in seeds:
         try:
             probs = predictions.read_val_probabilities(root, seed)
-        except FileNotFoundError:
+        except (FileNotFoundError, KeyError, ValueError):   # not stored for this seed
+            probs = None
+        if probs is None or np.shape(probs) != y.shape:
             absent.append(seed)
             continue
         t = th.choose_thresholds(np.asarray(probs, dtype=np.float64), y, rule)
