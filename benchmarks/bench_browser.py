@@ -242,6 +242,7 @@ def bench_pages(url: str, trials: int, pw) -> dict:
             change = []
             for i in range(trials):
                 key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
+                label.scroll_into_view_if_needed()
                 box = label.bounding_box()
                 page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 12)
                 change.append(_act(page, lambda p, key=key: p.keyboard.press(key)))
@@ -276,6 +277,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--trials", type=int, default=10)
     ap.add_argument("--restarts", type=int, default=3, help="fresh servers for cold renders")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    ap.add_argument("--parts", nargs="+", default=["cold", "browse", "pages", "next-cold"],
+                    choices=["cold", "browse", "pages", "next-cold"])
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -295,16 +298,20 @@ def main(argv=None) -> dict:
         print(json.dumps({name: res.get(name)}, indent=1), flush=True)
 
     with sync_playwright() as pw:
-        part("cold", bench_cold, args.trials, pw, args.restarts)
+        if "cold" in args.parts:
+            part("cold", bench_cold, args.trials, pw, args.restarts)
         with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
-            part("browse", bench_browse, url, args.trials, pw)
-            part("pages", bench_pages, url, args.trials, pw)
-        os.environ["PRUNELENS_PREFETCH"] = "0"
-        try:
-            with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
-                part("browse", bench_next_cold, url, args.trials, pw)
-        finally:
-            del os.environ["PRUNELENS_PREFETCH"]
+            if "browse" in args.parts:
+                part("browse", bench_browse, url, args.trials, pw)
+            if "pages" in args.parts:
+                part("pages", bench_pages, url, args.trials, pw)
+        if "next-cold" in args.parts:
+            os.environ["PRUNELENS_PREFETCH"] = "0"
+            try:
+                with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
+                    part("browse", bench_next_cold, url, args.trials, pw)
+            finally:
+                del os.environ["PRUNELENS_PREFETCH"]
     res["load_after"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - t
     print(json.dumps(res, indent=2))
@@ -329,15 +336,17 @@ def _target(name: str) -> str:
 def _markdown(res: dict, args) -> str:
     la = " ".join(f"{x:.1f}" for x in res["load_before"])
     lb = " ".join(f"{x:.1f}" for x in res["load_after"])
-    rows = [_row(k, v, _target(k)) for part in ("cold", "browse", "pages")
+    rows = [_row(("browse: " if part == "browse" else "") + k, v, _target(k))
+            for part in ("cold", "browse", "pages")
             for k, v in (res.get(part) or {}).items() if isinstance(v, dict)]
     errors = "".join(f"\n- not measured: {e}" for e in res.get("errors", []))
     return (f"### {dt.date.today()} · {platform.machine()} CPU (2 cores) shared with other "
             f"engineers' jobs (load average {la} before, {lb} after), headless Chromium "
             f"1280×800, demo study\n\n"
             f"`python benchmarks/bench_browser.py --trials {args.trials} --restarts "
-            f"{args.restarts}` ({res['wall_s']:.0f} s). Times from the action to the last "
-            "pixel drawn, measured in the page (see the script's docstring).\n\n"
+            f"{args.restarts} --parts {' '.join(args.parts)}` ({res['wall_s']:.0f} s). "
+            "Times from the action to the last pixel drawn, measured in the page (see the "
+            "script's docstring).\n\n"
             "| measurement | median | max | trials | target |\n|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n" + errors + ("\n" if errors else ""))
 

@@ -90,7 +90,7 @@ def _initial_row() -> None:
 @st.fragment
 def room() -> None:
     _initial_row()
-    head = st.columns([2, 6, 4, 2], vertical_alignment="bottom")
+    head = st.columns([2, 5, 4, 3], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
         method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
                        default=ctx.methods[0], options=ctx.methods,
@@ -204,7 +204,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
     cut = float(table["corr"][mask].max()) if mask.any() else None
     pos, prev_, next_ = neighbours(order, row)
 
-    left, right = st.columns([11, 9], gap="medium")
+    left, right = st.columns([3, 2], gap="medium")
     default = default_cam_class(dense, pruned, y, d.classes)
     positives = set(rt.loc[rt["label"] == "positive", "class"])
     with cls_slot:
