@@ -7,8 +7,9 @@ column holding the image's positive classes joined by "|" — with the ratio as 
 (``0`` for dense, then ``0.05``, ``0.1``, …, ``0.95``); and the test label CSV (``id`` or
 ``path``, one 0/1 column per class, optionally ``subj_id``).
 
-Output: a study folder (study.json, data/, predictions/<method>/seed-<s>.npy float16 with
-integer sparsity percents, analysis tables, manifest). Pickles can execute arbitrary code when
+Output: a study folder (study.json, data/, predictions/<method>/seed-<s>.npy: the released
+sigmoid outputs at full float32 precision, `core.predictions.IMPORTED`; integer sparsity
+percents, analysis tables, manifest). Pickles can execute arbitrary code when
 they are read, so nothing is unpickled without ``--trust-pickles``. The study itself holds no
 pickle. What the release does not contain is said in study.json: measured sparsity (null) and,
 unless ``*_labels_train.csv`` lies beside the test CSV, train counts (class frequencies then
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core import store
+from core import predictions, store
 from core.analysis import pie_stats
 from core.config import StudyConfig
 
@@ -159,7 +160,7 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
     log(f"importing {len(seeds)} seed(s) × {len(sparsities)} sparsities × {n} images × "
         f"{c} classes as method {method!r}")
     for seed in seeds:
-        pred = np.empty((len(sparsities), n, c), dtype=np.float16)
+        pred = np.empty((len(sparsities), n, c), dtype=predictions.IMPORTED.dtype)
         for i, k in enumerate(sparsities):
             frame = first if (seed, k) == (seeds[0], 0) else pd.read_pickle(grid[seed][k])
             if not set(classes) <= set(frame.columns):
@@ -167,7 +168,8 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
                                    "first file's")
             if len(frame) != n:
                 raise ReleaseError(f"{grid[seed][k].name}: {len(frame)} rows, expected {n}")
-            # float16 keeps paper-scale predictions under 500 MB and is the store's dtype.
+            # Full precision, as released: float16 would move per-class AP by ~1e-3
+            # (benchmarks/bench_precision.py).
             pred[i] = frame[classes].to_numpy(dtype=np.float32)
         store.write_npy(paths.predictions(method, seed), pred)
         store.write_json(paths.measured_sparsity(method, seed),
@@ -214,6 +216,8 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         "imported_from": {"kind": "PruneCXR release", "pred_dir": str(pred_dir),
                           "files": len(seeds) * len(sparsities), "measured_sparsity": None},
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        # the release has no model, so no validation predictions
+        "predictions": predictions.encoding_record(predictions.IMPORTED, validation=False),
     })
     from core.analysis import analyze_study
 

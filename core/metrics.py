@@ -11,10 +11,12 @@ Both follow scikit-learn exactly, ties included:
   equals the Mann-Whitney statistic with ties counted one half; computed in integers.
 
 Two interchangeable paths give the same numbers:
-- float16 scores (the study store's dtype): a histogram over the 16-bit patterns replaces the
-  sort, so a whole [S, N, C] seed file is one `bincount` — no argsort at all. float16 has at
-  most 65,536 values, and sigmoid outputs in [0, 1] use ~15,400 of them.
-- any other dtype: one argsort per class over all models at once, ties grouped explicitly.
+- float16 scores (what studies made before core.predictions stored): a histogram over the
+  16-bit patterns replaces the sort, so a whole [S, N, C] seed file is one `bincount` — no
+  argsort at all. float16 has at most 65,536 values, and sigmoid outputs in [0, 1] use ~15,400
+  of them.
+- any other dtype (float32 logits, what studies store now): one argsort per class over all
+  models at once, ties grouped explicitly.
 A class without positive (or without negative) labels gets NaN and a note saying why.
 """
 from __future__ import annotations
@@ -196,7 +198,9 @@ def _metrics_sorted(flat: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np
             continue
         s = flat[:, valid, j]
         y = codes[valid, j].astype(np.int64)
-        order = np.argsort(-s, axis=1, kind="stable")   # high → low
+        # high → low; no stable sort needed: ties are grouped below and every sum over a tie
+        # group is order-free (quicksort measured 6× faster than stable on float64 here)
+        order = np.argsort(-s, axis=1)
         s = np.take_along_axis(s, order, axis=1)
         ys = y[order]
         k = s.shape[1]

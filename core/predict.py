@@ -1,5 +1,6 @@
-"""The prediction grid of one seed: sigmoid outputs of every (method, sparsity) pruned model
-on the evaluation images, float16 [sparsity, image, class] per method.
+"""The prediction grid of one seed: outputs of every (method, sparsity) pruned model on the
+evaluation images, [sparsity, image, class] per method, encoded for storage by
+`core.predictions.encode` (float32 logits for new studies; see that module for why).
 
 Where the speed comes from (vs. the reference loop, which re-creates the model, prunes it
 with hooks and decodes every image file again for each of the 20 sparsities):
@@ -8,7 +9,7 @@ with hooks and decodes every image file again for each of the 20 sparsities):
 - pruned models are derived in place from the dense weights in memory by
   `core.prune.pruned_sequence` (one sort of the magnitudes gives every sparsity's mask);
 - inference runs under torch.inference_mode, with autocast on CUDA.
-float16 outputs keep paper-scale grids (30 seeds × 20 × 21,081 × 20) under 500 MB per method.
+A paper-scale grid (30 seeds × 20 × 21,081 × 20) is 1.0 GB per method as float32.
 """
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ import math
 import numpy as np
 import torch
 
-from core import models, prune
+from core import models, predictions, prune
 
 __all__ = ["NonFiniteOutputError", "flush_denormals", "preprocess_all", "predict_grid",
-           "predict_batches"]
+           "predict_batches", "predict_dense"]
 
 
 class NonFiniteOutputError(FloatingPointError):
@@ -83,13 +84,51 @@ def preprocess_all(images, spec, device: torch.device, dtype: torch.dtype = torc
     return out
 
 
+def _head(model: torch.nn.Module) -> torch.nn.Linear | None:
+    last = None
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear):
+            last = mod
+    return last
+
+
+@contextlib.contextmanager
+def float32_head(model: torch.nn.Module, device: torch.device):
+    """Run the classifier head (the last Linear) in float32 under autocast.
+
+    Under autocast the head would return float16 logits: rounded to float16's grid, they tie
+    where float32 logits differ, which moves per-class AP by ~1e-3 at paper scale
+    (benchmarks/bench_precision.py) — the very error float32 storage avoids. The head is a
+    tiny share of the compute. Only the instance's forward is replaced (module tree and
+    parameter names unchanged) and restored after.
+    """
+    head = _head(model)
+    if head is None:
+        yield
+        return
+
+    def forward(x):
+        with torch.autocast(device_type=device.type, enabled=False):
+            return torch.nn.functional.linear(x.float(), head.weight.float(),
+                                              None if head.bias is None else head.bias.float())
+
+    head.forward = forward
+    try:
+        yield
+    finally:
+        del head.forward
+
+
 def predict_batches(model, x: torch.Tensor, device: torch.device, batch_size: int,
                     dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Logits [N, C] as float32 on the CPU for a preprocessed input tensor."""
+    """Logits [N, C] as float32 on the CPU for a preprocessed input tensor (under autocast,
+    the head still computes in float32)."""
     outs = []
-    ctx = (torch.autocast(device_type=device.type, dtype=dtype) if dtype is not None
-           else contextlib.nullcontext())
-    with torch.inference_mode(), ctx:
+    with contextlib.ExitStack() as ctx:
+        ctx.enter_context(torch.inference_mode())
+        if dtype is not None:
+            ctx.enter_context(torch.autocast(device_type=device.type, dtype=dtype))
+            ctx.enter_context(float32_head(model, device))
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].to(device, non_blocking=True)
             if dtype is None and xb.dtype != torch.float32:
@@ -98,11 +137,42 @@ def predict_batches(model, x: torch.Tensor, device: torch.device, batch_size: in
     return torch.cat(outs).cpu() if outs else torch.empty(0)
 
 
+def _finite_logits(model, x, device, batch_size, dtype, method, seed, sparsity):
+    logits = predict_batches(model, x, device, batch_size, dtype)
+    bad = int((~torch.isfinite(logits)).sum())
+    if bad and dtype is not None:  # float16 overflow? float32 decides
+        logits = predict_batches(model, x, device, batch_size, None)
+        bad = int((~torch.isfinite(logits)).sum())
+    if bad:
+        raise NonFiniteOutputError(method, seed, sparsity, bad)
+    return logits
+
+
+def predict_dense(model: torch.nn.Module, spec, images, seed: int,
+                  device: str | torch.device = "cpu", batch_size: int = 512, amp: bool = True,
+                  channels_last: bool = False) -> np.ndarray:
+    """float32 logits [N, C] of the dense model on cached uint8 images (e.g. the validation
+    split), computed as the grid's dense row is. Raises NonFiniteOutputError (method
+    "dense")."""
+    device = torch.device(device)
+    with flush_denormals(device):
+        dtype = _amp_dtype(device) if amp else None
+        model.eval()
+        model.to(device)
+        channels_last = channels_last and device.type == "cuda"
+        if channels_last:
+            model.to(memory_format=torch.channels_last)
+        x = preprocess_all(images, spec, device, dtype or torch.float32,
+                           channels_last=channels_last)
+        return _finite_logits(model, x, device, batch_size, dtype, "dense", seed, 0).numpy()
+
+
 def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities, seed: int,
                  device: str | torch.device = "cpu", batch_size: int = 512,
                  progress: bool = True, amp: bool = True, channels_last: bool = False,
-                 on_model=None) -> dict[str, tuple[np.ndarray, list[float]]]:
-    """{method: (float16 sigmoid outputs [S, N, C], measured sparsity per requested one)}.
+                 on_model=None, encoding: predictions.Encoding = predictions.DEFAULT
+                 ) -> dict[str, tuple[np.ndarray, list[float]]]:
+    """{method: (outputs [S, N, C] encoded as `encoding`, measured sparsity per requested one)}.
 
     `model` holds the dense weights (they are restored after each method); `sparsities` are
     integer percents. `on_model(method, k, measured, net)`, if given, is called with each
@@ -113,11 +183,11 @@ def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities,
     device = torch.device(device)
     with flush_denormals(device):
         return _predict_grid(model, spec, eval_images, methods, sparsities, seed, device,
-                             batch_size, progress, amp, channels_last, on_model)
+                             batch_size, progress, amp, channels_last, on_model, encoding)
 
 
 def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, batch_size,
-                  progress, amp, channels_last, on_model):
+                  progress, amp, channels_last, on_model, encoding):
     from tqdm.auto import tqdm
 
     dtype = _amp_dtype(device) if amp else None
@@ -143,22 +213,18 @@ def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, b
         # structured methods yield a physically smaller copy instead (`net`)
         with prune.sequence(model, method, sparsities, seed, x[:1].float()) as seq:
             for s_idx, (k, got, net) in enumerate(seq):
-                logits = predict_batches(net, x, device, batch_size, dtype)
+                logits = _finite_logits(net, x, device, batch_size, dtype, method, seed,
+                                        int(k))
                 bar.update(n_batches)
-                bad = int((~torch.isfinite(logits)).sum())
-                if bad and dtype is not None:  # float16 overflow? float32 decides
-                    logits = predict_batches(net, x, device, batch_size, None)
-                    bad = int((~torch.isfinite(logits)).sum())
-                if bad:
-                    raise NonFiniteOutputError(method, seed, int(k), bad)
                 if preds is None:
-                    preds = np.empty((len(sparsities), n, logits.shape[1]), dtype=np.float16)
-                preds[s_idx] = torch.sigmoid(logits).numpy().astype(np.float16)
+                    preds = np.empty((len(sparsities), n, logits.shape[1]),
+                                     dtype=encoding.dtype)
+                preds[s_idx] = predictions.encode(logits.numpy(), encoding)
                 measured.append(float(got))
                 if on_model is not None:
                     on_model(method, int(k), float(got), net)
         if preds is None:  # no sparsities at all
-            preds = np.empty((0, n, 0), dtype=np.float16)
+            preds = np.empty((0, n, 0), dtype=encoding.dtype)
         results[method] = (preds, measured)
     bar.close()
     return results

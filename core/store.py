@@ -24,6 +24,10 @@ import numpy as np
 import pandas as pd
 
 # Version 1: first layout (study.json, data/, models/, predictions/, metrics/, analysis/).
+# Still 1 after study.json gained "predictions" (the encoding of the prediction files, see
+# core/predictions.py) and data/val_labels.parquet + models/seed-<s>/val_predictions.npy were
+# added: both are additive, and a missing "predictions" key means the float16 probabilities
+# every earlier version-1 study holds, so every reader of version 1 reads old and new studies.
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS = (1,)
 
@@ -321,6 +325,7 @@ class StudyPaths:
     study_json = property(lambda self: self.root / STUDY_JSON)
     manifest = property(lambda self: self.root / MANIFEST)
     labels = property(lambda self: self.root / "data" / "labels.parquet")
+    val_labels = property(lambda self: self.root / "data" / "val_labels.parquet")
     class_counts = property(lambda self: self.root / "data" / "class_counts.parquet")
     dataset_json = property(lambda self: self.root / "data" / "dataset.json")
     eval_cache = property(lambda self: self.root / "cache" / "eval_images.npy")
@@ -344,8 +349,13 @@ class StudyPaths:
         return self.model_dir(seed) / "history.parquet"
 
     def predictions(self, method: str, seed: int) -> Path:
-        """float16 [sparsity, image, class] sigmoid outputs."""
+        """[sparsity, image, class] model outputs; read them with core.predictions only
+        (the encoding is in study.json "predictions")."""
         return self.root / "predictions" / method / f"seed-{seed}.npy"
+
+    def val_predictions(self, seed: int) -> Path:
+        """[image, class] dense-model outputs on the validation split (core.predictions)."""
+        return self.model_dir(seed) / "val_predictions.npy"
 
     def measured_sparsity(self, method: str, seed: int) -> Path:
         return self.root / "predictions" / method / f"seed-{seed}.sparsity.json"

@@ -8,10 +8,13 @@ resume"). In short:
   dataset, image size and row ids (the key is written after the .npy);
 - study.json is written after the data/ files, so its existence means they are complete;
   it also pins the config: a folder holding a study with a different config is refused;
-- a seed is done when units/seed-<s>.json exists and the sha256 of every file it lists
-  still matches; anything else is redone. units/seed-<s>.trained.json marks the trained
-  weights alone, so a run killed while predicting does not train again;
-- the data/ files and study.json are one more unit, marked by units/data.json;
+- a seed is done when units/seed-<s>.json exists, lists the dense model's validation
+  predictions and the sha256 of every file it lists still matches; anything else is redone.
+  units/seed-<s>.trained.json marks the trained weights alone, so a run killed while
+  predicting does not train again; a unit finished before validation predictions existed
+  (its marker verifies but does not list them) gets only those added, from its weights;
+- the data/ files and study.json are one more unit, marked by units/data.json (it must list
+  every file of `_data_files`, so a study begun before data/val_labels.parquet gets it);
 - finalisation (analysis, then manifest.json last) runs once every seed of the config is
   done — seeds may be run by separate processes on separate GPUs or machines (`only_seeds`,
   `finalize=False`) and finalised by one last call. The manifest lists exactly the files the
@@ -163,7 +166,7 @@ def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
 
 
 def _data_files(paths: StudyPaths) -> list[Path]:
-    return [paths.labels, paths.class_counts, paths.cooccurrence("train"),
+    return [paths.labels, paths.val_labels, paths.class_counts, paths.cooccurrence("train"),
             paths.cooccurrence("eval"), paths.dataset_json, paths.study_json]
 
 
@@ -178,6 +181,10 @@ def _write_data(paths: StudyPaths, dataset, rows: dict[str, pd.DataFrame]) -> No
     labels = rows["eval"].copy()
     labels.insert(0, "row", np.arange(len(labels), dtype=np.int64))
     store.write_parquet(paths.labels, labels)
+    # validation rows (kept images) + `row` = index into models/seed-<s>/val_predictions.npy
+    val = rows["val"].reset_index(drop=True).copy()
+    val.insert(0, "row", np.arange(len(val), dtype=np.int64))
+    store.write_parquet(paths.val_labels, val)
     counts = pd.DataFrame({"class": classes})
     for name, frame in rows.items():  # kept rows: skipped images are not counted
         for kind, n in stats.label_counts(frame[classes].to_numpy(np.float32)).items():
@@ -195,9 +202,17 @@ def _write_data(paths: StudyPaths, dataset, rows: dict[str, pd.DataFrame]) -> No
     store.write_json(paths.dataset_json, {"splits": info})
 
 
-def _study_json(cfg, dataset, spec, size, skipped) -> dict:
+def _study_json(cfg, dataset, spec, size, skipped, previous: dict | None = None) -> dict:
+    """study.json; `previous` = the one in the folder, whose prediction encoding is kept (its
+    prediction files are in it: no record = float16 probabilities, see core.predictions)."""
     import dataclasses
 
+    from core import predictions
+
+    if previous is None:
+        record = {"predictions": predictions.encoding_record(predictions.DEFAULT, True)}
+    else:
+        record = {k: previous[k] for k in ("predictions",) if k in previous}
     return {
         "schema_version": store.SCHEMA_VERSION,
         "name": cfg.name,
@@ -214,24 +229,40 @@ def _study_json(cfg, dataset, spec, size, skipped) -> dict:
         "skipped_image_ids": {k: v[:100] for k, v in skipped.items()},
         "code_version": code_version(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        **record,
     }
 
 
 # --------------------------------------------------------------------------- units
-def unit_is_done(paths: StudyPaths, seed: int | None, marker: Path | None = None) -> bool:
-    """True when the unit marker exists and every file it lists has its recorded sha256."""
-    marker = marker or paths.unit_done(seed)
+def _verified_files(paths: StudyPaths, marker: Path) -> list[str] | None:
+    """The files a marker lists when every one still has its recorded sha256, else None."""
     if not marker.is_file():
-        return False
+        return None
     try:
         files = store.read_json(marker)["files"]
     except (ValueError, KeyError, TypeError):
-        return False
+        return None
     for rel, sha in files.items():
         p = paths.root / rel
         if not p.is_file() or store.sha256_file(p) != sha:
-            return False
-    return True
+            return None
+    return list(files)
+
+
+def _rel(paths: StudyPaths, path: Path) -> str:
+    return path.relative_to(paths.root).as_posix()
+
+
+def unit_is_done(paths: StudyPaths, seed: int | None, marker: Path | None = None,
+                 required: list[Path] = ()) -> bool:
+    """True when the marker exists, every file it lists has its recorded sha256 and it lists
+    `required`; a seed's unit marker (the default) must list the validation predictions."""
+    files = _verified_files(paths, marker or paths.unit_done(seed))
+    if files is None:
+        return False
+    if marker is None:
+        required = [*required, paths.val_predictions(seed)]
+    return all(_rel(paths, p) in files for p in required)
 
 
 def _mark(paths: StudyPaths, marker: Path, seed: int | None, files: list[Path],
@@ -251,8 +282,8 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
     """One seed: train (or reuse verified trained weights) → predict every method → mark."""
     import torch
 
-    from core import models
-    from core.predict import predict_grid
+    from core import models, predictions
+    from core.predict import predict_dense, predict_grid
     from core.train import train_seed
 
     spec = models.spec(cfg.model)
@@ -281,35 +312,52 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
         _say(f"seed {seed}: trained {info['epochs_run']} epochs, best epoch "
              f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
              f"{info['seconds']:.1f} s")
-    ex, _ = data["eval"]
-    from core import cost, prune
+    # The study's encoding, not today's default: a study begun by an older version keeps its
+    # own (study.json has no "predictions" record → float16 probabilities).
+    encoding = predictions.study_encoding(paths.root)
+    earlier = _verified_files(paths, paths.unit_done(seed))
+    val_path = paths.val_predictions(seed)
+    if earlier is not None:   # grid done before validation predictions existed: keep it
+        _say(f"seed {seed}: adding the dense model's validation predictions")
+        outputs = [paths.root / rel for rel in earlier if rel != _rel(paths, val_path)]
+    else:
+        ex, _ = data["eval"]
+        from core import cost, prune
 
-    # cost of every pruned model, measured where it is used; latency on the first seed only
-    costs = cost.Collector(models.preprocess(torch.from_numpy(np.array(ex[:1])), spec),
-                           cfg.weights_dtype, latency=seed == cfg.seeds[0])
-    # regimes (gradual pruning) fine-tune with training data: run here, not in predict_grid
-    regimes = [m for m in cfg.methods if prune.method_kind(m) == "regime"]
-    grid = predict_grid(model, spec, ex, [m for m in cfg.methods if m not in regimes],
-                        cfg.sparsities, seed, device, cfg.predict_batch_size, progress,
-                        amp=cfg.train.amp, channels_last=cfg.train.channels_last,
-                        on_model=costs)
-    for method in regimes:
-        from core.regimes import run_regime
+        # cost of every pruned model, measured where it is used; latency on the first seed
+        costs = cost.Collector(models.preprocess(torch.from_numpy(np.array(ex[:1])), spec),
+                               cfg.weights_dtype, latency=seed == cfg.seeds[0])
+        # regimes (gradual pruning) fine-tune with training data: run here, not in predict_grid
+        regimes = [m for m in cfg.methods if prune.method_kind(m) == "regime"]
+        grid = predict_grid(model, spec, ex, [m for m in cfg.methods if m not in regimes],
+                            cfg.sparsities, seed, device, cfg.predict_batch_size, progress,
+                            amp=cfg.train.amp, channels_last=cfg.train.channels_last,
+                            on_model=costs, encoding=encoding)
+        for method in regimes:
+            from core.regimes import run_regime
 
-        preds, measured, rinfo = run_regime(method, cfg, model, *data["train"], ex,
-                                            cfg.sparsities, seed, device,
-                                            cfg.predict_batch_size, progress, costs, method)
-        grid[method] = (preds, measured)
-        info = {**info, f"{method}_seconds": rinfo["seconds"]}
-        _say(f"seed {seed}: {method} in {rinfo['seconds']:.1f} s")
-    outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
-    for method, (preds, measured) in grid.items():
-        store.write_npy(paths.predictions(method, seed), preds)
-        store.write_json(paths.measured_sparsity(method, seed), {
-            "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
-            "measured": measured})
-        outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
-    outputs.append(costs.write(paths.model_dir(seed) / "cost.json", seed))
+            preds, measured, rinfo = run_regime(method, cfg, model, *data["train"], ex,
+                                                cfg.sparsities, seed, device,
+                                                cfg.predict_batch_size, progress, costs,
+                                                method, encoding=encoding)
+            grid[method] = (preds, measured)
+            info = {**info, f"{method}_seconds": rinfo["seconds"]}
+            _say(f"seed {seed}: {method} in {rinfo['seconds']:.1f} s")
+        outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
+        for method, (preds, measured) in grid.items():
+            store.write_npy(paths.predictions(method, seed), preds)
+            store.write_json(paths.measured_sparsity(method, seed), {
+                "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
+                "measured": measured})
+            outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
+        outputs.append(costs.write(paths.model_dir(seed) / "cost.json", seed))
+    # Dense model on the validation split: operating thresholds are chosen there, not on
+    # the evaluation images.
+    val_logits = predict_dense(model, spec, data["val"][0], seed, device,
+                               cfg.predict_batch_size, amp=cfg.train.amp,
+                               channels_last=cfg.train.channels_last)
+    store.write_npy(val_path, predictions.encode(val_logits, encoding))
+    outputs.append(val_path)
     seconds = time.perf_counter() - t0
     _mark(paths, paths.unit_done(seed), seed, outputs, {"seconds": seconds, "training": info})
     _say(f"seed {seed}: done in {seconds:.1f} s")
@@ -356,10 +404,12 @@ def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
     # so the seal can list them as files this code wrote and verified, never "what is there".
     # Under a blocking lock: two `--seeds` runs starting on a new folder write them once.
     with lock.setup_lock(paths.root):
-        if not unit_is_done(paths, None, _data_marker(paths)):
+        if not unit_is_done(paths, None, _data_marker(paths), _data_files(paths)):
+            previous = (store.read_json(paths.study_json) if paths.study_json.is_file()
+                        else None)
             _write_data(paths, dataset, rows)
-            store.write_json(paths.study_json,
-                             _study_json(cfg, dataset, models.spec(cfg.model), size, skipped))
+            store.write_json(paths.study_json, _study_json(
+                cfg, dataset, models.spec(cfg.model), size, skipped, previous))
             _mark(paths, _data_marker(paths), None, _data_files(paths), {})
     return paths, dataset, data
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import predictions
 from core.data.base import ground_truth_columns
 from core.store import StudyPaths, open_npy, read_json
 
@@ -102,9 +103,14 @@ class StudyData:
         return train_frequency(self.class_counts, self.classes, y)[0]
 
     # ------------------------------------------------------------------ arrays
-    def predictions(self, method: str, seed: int) -> np.ndarray:
-        """float16 [S, N, C] memory map."""
-        return open_npy(self.paths.predictions(method, seed))
+    @functools.cached_property
+    def prediction_encoding(self) -> predictions.Encoding:
+        return predictions.study_encoding(self.meta)
+
+    def predictions(self, method: str, seed: int) -> predictions.Stored:
+        """The memory-mapped [S, N, C] grid; index it with `.scores(...)` (AP/AUC) or
+        `.probabilities(...)` (averages, thresholds)."""
+        return predictions.open_predictions(self.path, method, seed, self.prediction_encoding)
 
     def pie_corr(self, method: str) -> np.ndarray | None:
         """Stored float32 [S, N] per-image correlations (all seeds), or None if absent."""

@@ -124,7 +124,7 @@ def ensemble(d: StudyData, method: str, seeds: Sequence[int], k_index: int,
     """Mean sigmoid output over seeds at one sparsity index: float32 [rows, C]."""
     acc = None
     for s in seeds:
-        part = np.asarray(d.predictions(method, s)[k_index][rows], dtype=np.float32)
+        part = d.predictions(method, s).probabilities(k_index, rows)
         acc = part if acc is None else acc + part
     return acc / max(len(seeds), 1)
 

@@ -1,5 +1,6 @@
 """Prediction grid: shapes, dense row = plain inference, same as the hook-based reference,
-NaN/inf outputs reported with (method, seed, sparsity) and never returned."""
+NaN/inf outputs reported with (method, seed, sparsity) and never returned; stored as float32
+logits (or a study's older encoding); the head computes in float32 under autocast."""
 from __future__ import annotations
 
 import copy
@@ -9,8 +10,14 @@ import pytest
 import torch
 import torch.nn.utils.prune as tprune
 
-from core import models, prune
-from core.predict import NonFiniteOutputError, predict_grid
+from core import models, predictions, prune
+from core.predict import (
+    NonFiniteOutputError,
+    float32_head,
+    predict_batches,
+    predict_dense,
+    predict_grid,
+)
 
 SPARSITIES = [0, 30, 60, 90]
 
@@ -24,10 +31,14 @@ def setup():
     return model, spec, images
 
 
-def _dense_probs(model, spec, images):
+def _dense_logits(model, spec, images):
     with torch.inference_mode():
         x = models.preprocess(torch.from_numpy(images), spec)
-        return torch.sigmoid(model(x)).numpy()
+        return model(x).numpy()
+
+
+def _dense_probs(model, spec, images):
+    return 1 / (1 + np.exp(-_dense_logits(model, spec, images).astype(np.float64)))
 
 
 def test_grid_shapes_dtype_and_dense_row(setup):
@@ -37,12 +48,12 @@ def test_grid_shapes_dtype_and_dense_row(setup):
                        device="cpu", batch_size=16, progress=False)
     assert set(out) == {"l1_global", "random"}
     for preds, measured in out.values():
-        assert preds.shape == (len(SPARSITIES), 50, 4) and preds.dtype == np.float16
+        assert preds.shape == (len(SPARSITIES), 50, 4) and preds.dtype == np.float32
         assert len(measured) == len(SPARSITIES)
         assert measured[0] == 0.0
         assert all(abs(m - k / 100) < 0.01 for m, k in zip(measured, SPARSITIES, strict=True))
-        # sparsity 0 is the dense model
-        np.testing.assert_allclose(preds[0], _dense_probs(model, spec, images), atol=1e-3)
+        # sparsity 0 is the dense model; stored as float32 logits
+        np.testing.assert_allclose(preds[0], _dense_logits(model, spec, images), atol=1e-5)
     # pruning was undone: dense weights are back
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -54,8 +65,7 @@ def test_grid_is_deterministic_and_batch_size_free(setup):
     b = predict_grid(model, spec, images, ["random"], SPARSITIES, 5, "cpu", 50, False)
     c = predict_grid(model, spec, images, ["random"], SPARSITIES, 5, "cpu", 7, False)
     assert np.array_equal(a["random"][0], b["random"][0])
-    np.testing.assert_allclose(a["random"][0].astype(np.float32),
-                               c["random"][0].astype(np.float32), atol=2e-3)
+    np.testing.assert_allclose(a["random"][0], c["random"][0], atol=1e-5)
 
 
 def test_l1_global_grid_matches_torch_prune_reference(setup):
@@ -70,8 +80,7 @@ def test_l1_global_grid_matches_torch_prune_reference(setup):
         if k:
             tprune.global_unstructured(params, pruning_method=tprune.L1Unstructured,
                                        amount=k / 100)
-        np.testing.assert_allclose(ours[i].astype(np.float32),
-                                   _dense_probs(ref, spec, images), atol=1e-3)
+        np.testing.assert_allclose(ours[i], _dense_logits(ref, spec, images), atol=1e-5)
 
 
 class _Fragile(torch.nn.Module):
@@ -116,3 +125,39 @@ def test_methods_registry_all_predict(setup):
         assert measured[0] == 0.0 and abs(measured[1] - 0.5) < 0.02
     for k, v in model.state_dict().items():  # structured pruning worked on copies
         assert torch.equal(v, before[k]), k
+
+
+def test_older_study_encoding_stores_float16_probabilities(setup):
+    model, spec, images = setup
+    out = predict_grid(model, spec, images, ["l1_global"], [0, 50], 0, "cpu", 64, False,
+                       encoding=predictions.LEGACY)["l1_global"][0]
+    assert out.dtype == np.float16
+    np.testing.assert_array_equal(out[0], _dense_probs(model, spec, images).astype(np.float16))
+
+
+def test_predict_dense_is_the_plain_forward_pass(setup):
+    model, spec, images = setup
+    got = predict_dense(model, spec, images, seed=0, device="cpu", batch_size=7)
+    assert got.dtype == np.float32 and got.shape == (50, 4)
+    np.testing.assert_allclose(got, _dense_logits(model, spec, images), atol=1e-5)
+
+
+def test_head_runs_in_float32_under_autocast(setup):
+    """On the CPU, bfloat16 autocast stands in for CUDA's float16: without the float32 head
+    every logit would lie on bfloat16's grid (8 bits of mantissa)."""
+    model, spec, images = setup
+    x = models.preprocess(torch.from_numpy(images), spec)
+    cpu = torch.device("cpu")
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = model(x)
+    assert plain.dtype == torch.bfloat16   # what the head returns without the fix
+    got = predict_batches(model, x, cpu, 16, torch.bfloat16)
+    assert got.dtype == torch.float32
+    off_grid = (got != got.to(torch.bfloat16).float()).float().mean()
+    assert off_grid > 0.9
+    # close to the float32 forward pass (the body still ran in bfloat16)
+    np.testing.assert_allclose(got.numpy(), _dense_logits(model, spec, images), atol=0.1)
+    assert "forward" not in vars(model.fc)   # the instance's forward is restored
+    with float32_head(model, cpu):
+        assert "forward" in vars(model.fc)
+    assert "forward" not in vars(model.fc)

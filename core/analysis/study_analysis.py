@@ -1,6 +1,7 @@
 """analyze_study: read a study's predictions once, compute every analysis, write the tables.
 
-One pass per (method, seed) over the memory-mapped float16 predictions [S, N, C] feeds three
+One pass per (method, seed) over the memory-mapped predictions [S, N, C] (read through
+core.predictions: AP/AUC on its ranking-equivalent scores, PIEs on probabilities) feeds three
 accumulators at once — per-class AP/AUC (core.metrics), the seed-ensemble sum for the paper's
 PIEs and the per-class threshold votes for the population PIEs — so a paper-scale study (30 seeds
 × 20 sparsities × 21,081 images × 20 classes) is read exactly once and stays well under 4 GB:
@@ -17,7 +18,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from core import store
+from core import predictions, store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pie_stats, pies
@@ -88,19 +89,20 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
     ens = np.zeros((n_sparsities, n, c), dtype=np.float64)
     votes = np.zeros((n_sparsities, n, c), dtype=np.uint16)
     n_pos = n_neg = None
+    encoding = predictions.study_encoding(paths.root)
     for i, seed in enumerate(seeds):
         p = paths.predictions(method, seed)
         if not p.is_file():
             raise FileNotFoundError(f"{p} is missing: the study is incomplete "
                                     f"(method {method}, seed {seed})")
-        pred = store.open_npy(p)
+        pred = predictions.open_predictions(paths.root, method, seed, encoding)
         if pred.shape != (n_sparsities, n, c):
             raise ValueError(f"{p}: shape {pred.shape}, expected {(n_sparsities, n, c)}")
-        m = per_class_metrics(pred, y)
+        m = per_class_metrics(pred.scores(), y)
         ap[i], auc[i], notes[i] = m.ap, m.auc, m.note
         n_pos, n_neg = m.n_pos, m.n_neg
         for s in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
-            block = np.asarray(pred[s])
+            block = pred.probabilities(s)
             ens[s] += block
             votes[s] += block >= pies.THRESHOLD
         measured[i] = _measured(paths, method, seed, n_sparsities)

@@ -84,8 +84,10 @@ def _batches_forever(images, labels, batch_size: int, gen: torch.Generator):
 
 def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_images,
                 sparsities, seed: int, device="cpu", batch_size: int = 512,
-                progress: bool = True, on_model=None, method: str = "gmp_finetune"):
-    """(float16 sigmoid outputs [S, N, C], measured sparsity per grid point, info).
+                progress: bool = True, on_model=None, method: str = "gmp_finetune",
+                encoding=None):
+    """(outputs [S, N, C] stored as `encoding` (core.predictions; default: today's),
+    measured sparsity per grid point, info).
 
     `model` holds the dense weights and is not modified (a copy is fine-tuned). `cfg` is the
     StudyConfig (its `gradual` and `train` sections). `on_model(method, k, measured, net)`
@@ -95,6 +97,9 @@ def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_im
 
     from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
 
+    from core import predictions
+
+    encoding = encoding or predictions.DEFAULT
     g, t = cfg.gradual, cfg.train
     ks = prune._check_sparsities(sparsities)
     if ks[0] != 0:
@@ -153,8 +158,9 @@ def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_im
 
                 raise NonFiniteOutputError(method, seed, k, bad)
             if preds is None:
-                preds = np.empty((len(ks), len(x_eval), logits.shape[1]), dtype=np.float16)
-            preds[j] = torch.sigmoid(logits).numpy().astype(np.float16)
+                preds = np.empty((len(ks), len(x_eval), logits.shape[1]),
+                                 dtype=encoding.dtype)
+            preds[j] = predictions.encode(logits.numpy(), encoding)
             got = prune.measured_sparsity(params)
             measured.append(float(got))
             if on_model is not None:

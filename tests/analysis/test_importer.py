@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import store
+from core import predictions, store
 from core.analysis.report import build_report
 from core.importer import ReleaseError, import_release, main_import, ratio_to_percent
 
@@ -81,9 +81,14 @@ def test_import_builds_a_verified_study(tmp_path, capsys):
     assert study["classes"] == CLASSES
     assert "unknown" in study["train_counts_source"]
     paths = store.StudyPaths(out)
-    pred = store.open_npy(paths.predictions("l1_global", 1))
-    assert pred.dtype == np.float16 and pred.shape == (20, N, len(CLASSES))
-    np.testing.assert_array_equal(pred[3], frames[1, 15][CLASSES].to_numpy().astype(np.float16))
+    assert study["predictions"] == {"kind": "probability", "dtype": "float32",
+                                    "validation": False}
+    pred = predictions.read_scores(out, "l1_global", 1)    # full precision, as released
+    assert pred.dtype == np.float32 and pred.shape == (20, N, len(CLASSES))
+    np.testing.assert_array_equal(pred[3], frames[1, 15][CLASSES].to_numpy())
+    np.testing.assert_array_equal(predictions.read_probabilities(out, "l1_global", 1), pred)
+    assert predictions.read_val_probabilities(out, 0) is None     # the release has no model
+    assert predictions.read_val_labels(out) is None
     table = pd.read_parquet(paths.labels)
     assert table["row"].tolist() == list(range(N)) and table["id"][0] == "00000000_000.png"
     assert table["patient_id"][3] == "1"

@@ -1,0 +1,223 @@
+"""The one reader (and encoder) of stored model outputs: every module that needs predictions
+goes through here, never through the .npy files directly.
+
+What is stored, and why (measured in benchmarks/bench_precision.py, see RESULTS.md):
+- studies made by PruneLens store float32 LOGITS (`{"kind": "logit", "dtype": "float32"}` in
+  study.json under "predictions"). No 16-bit encoding keeps per-class AP within 1e-4 of
+  float32 on paper-scale outputs: float16 probabilities and float16 logits both move AP by
+  ~1e-3 (ties between a positive and a negative collapse) — float16 probabilities saturate
+  near p = 1, float16 logits are coarse at large |logit|. Logits, not probabilities, because
+  a float32 sigmoid saturates to exactly 1.0 past logit ≈ 17 and so invents ties.
+- imported paper predictions (core/importer.py) are probabilities as released: float32.
+- a study.json without "predictions" is a study made before this module: float16 sigmoid
+  probabilities (`LEGACY`), still read correctly. The key is additive and defaulted, so the
+  study schema stays version 1.
+
+Two views of a stored grid [S, N, C] (sparsity, image, class):
+- `read_scores`: float32 values that rank exactly as the stored outputs (the logits, or the
+  stored probabilities) — compute AP/AUC on these;
+- `read_probabilities`: float32 sigmoid probabilities (sigmoid in float64, then cast) — for
+  anything that averages or thresholds outputs (PIE ensembles, majority votes, operating
+  points).
+
+Dense-model validation predictions (`models/seed-<s>/val_predictions.npy`, [Nval, C], same
+encoding; rows = `data/val_labels.parquet` row) exist in studies run after they were added.
+`read_val_probabilities` / `read_val_labels` return None for a study that has none (made
+before, e.g. the demo shipped before this change, or imported: the release has no model) and
+raise `PredictionFileError` when study.json says they were written but the file is gone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from core import store
+from core.store import StudyPaths
+
+__all__ = ["Encoding", "LEGACY", "DEFAULT", "IMPORTED", "PredictionFileError", "Stored",
+           "study_encoding", "encode", "sigmoid", "open_predictions", "read_scores",
+           "read_probabilities", "has_val_predictions", "read_val_probabilities",
+           "read_val_labels"]
+
+KINDS = ("logit", "probability")
+DTYPES = ("float16", "float32")
+
+
+class PredictionFileError(store.StoreError):
+    """A prediction file (or its encoding record) is missing or malformed; the message names
+    the file. (A damaged .npy raises store.UnreadableFile, which names it too.)"""
+
+
+@dataclass(frozen=True)
+class Encoding:
+    kind: str    # "logit" | "probability"
+    dtype: str   # "float16" | "float32"
+
+    def __post_init__(self):
+        if self.kind not in KINDS or self.dtype not in DTYPES:
+            raise ValueError(f"unknown prediction encoding kind={self.kind!r}, "
+                             f"dtype={self.dtype!r} (kinds {KINDS}, dtypes {DTYPES})")
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "dtype": self.dtype}
+
+    @classmethod
+    def from_json(cls, obj) -> Encoding:
+        if not isinstance(obj, dict):
+            raise ValueError(f"'predictions' must be an object, got {obj!r}")
+        return cls(str(obj.get("kind")), str(obj.get("dtype")))
+
+
+LEGACY = Encoding("probability", "float16")   # studies without a "predictions" record
+DEFAULT = Encoding("logit", "float32")        # what new studies store
+IMPORTED = Encoding("probability", "float32")  # the paper's released sigmoid outputs
+
+
+# --------------------------------------------------------------------------- encoding
+def sigmoid(x) -> np.ndarray:
+    """float64 sigmoid (scipy's expit: no overflow for large |x|)."""
+    return expit(np.asarray(x, dtype=np.float64))
+
+
+def encode(logits, encoding: Encoding = DEFAULT) -> np.ndarray:
+    """Model logits (any float dtype, any shape) → the array to store under `encoding`."""
+    logits = np.asarray(logits)
+    if encoding.kind == "logit":
+        return logits.astype(encoding.dtype)
+    return sigmoid(logits).astype(encoding.dtype)
+
+
+def study_encoding(root_or_meta) -> Encoding:
+    """The encoding of a study's prediction files (study.json "predictions"; absent = LEGACY).
+
+    Accepts a study folder or its already-read study.json dict."""
+    if isinstance(root_or_meta, dict):
+        meta, where = root_or_meta, "study.json"
+    else:
+        path = StudyPaths(root_or_meta).study_json
+        meta, where = store.read_json(path), str(path)
+    rec = meta.get("predictions")
+    if rec is None:
+        return LEGACY
+    try:
+        return Encoding.from_json(rec)
+    except ValueError as exc:
+        raise PredictionFileError(f"{where}: {exc}") from exc
+
+
+def encoding_record(encoding: Encoding, validation: bool) -> dict:
+    """The study.json "predictions" value: the encoding, and whether dense-model validation
+    predictions were written (so a missing file is an error, not an old study)."""
+    return {**encoding.to_json(), "validation": bool(validation)}
+
+
+# --------------------------------------------------------------------------- reading
+def _open(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise PredictionFileError(f"{path}: missing")
+    return store.open_npy(path)   # a truncated or damaged file: store.UnreadableFile
+
+
+@dataclass
+class Stored:
+    """One stored prediction file, memory-mapped, with its encoding.
+
+    Index it lazily (`scores(k)`, `probabilities(k, rows)`) to touch only part of a
+    paper-scale file."""
+
+    path: Path
+    encoding: Encoding
+    raw: np.ndarray
+
+    @property
+    def shape(self) -> tuple:
+        return self.raw.shape
+
+    def check_dtype(self) -> None:
+        if self.raw.dtype != np.dtype(self.encoding.dtype):
+            raise PredictionFileError(
+                f"{self.path}: dtype {self.raw.dtype}, study.json says {self.encoding.dtype}")
+
+    def scores(self, *index) -> np.ndarray:
+        """float32 ranking-equivalent scores of `raw[index]` (a memmap view when float32)."""
+        part = self.raw[index] if index else self.raw
+        return part if part.dtype == np.float32 else np.asarray(part, dtype=np.float32)
+
+    def probabilities(self, *index) -> np.ndarray:
+        """float32 sigmoid probabilities of `raw[index]`."""
+        part = self.raw[index] if index else self.raw
+        if self.encoding.kind == "probability":
+            return np.asarray(part, dtype=np.float32)
+        return sigmoid(part).astype(np.float32)
+
+
+def _stored(root, path: Path, encoding: Encoding | None) -> Stored:
+    enc = encoding or study_encoding(root)
+    out = Stored(path, enc, _open(path))
+    out.check_dtype()
+    return out
+
+
+def open_predictions(root, method: str, seed: int, encoding: Encoding | None = None) -> Stored:
+    """The memory-mapped prediction grid [S, N, C] of (method, seed)."""
+    return _stored(root, StudyPaths(root).predictions(method, seed), encoding)
+
+
+def read_scores(root, method: str, seed: int) -> np.ndarray:
+    """float32 [S, N, C] scores ranking exactly as the stored outputs: use for AP/AUC."""
+    return open_predictions(root, method, seed).scores()
+
+
+def read_probabilities(root, method: str, seed: int) -> np.ndarray:
+    """float32 [S, N, C] sigmoid probabilities."""
+    return open_predictions(root, method, seed).probabilities()
+
+
+# --------------------------------------------------------------------------- validation
+def has_val_predictions(root) -> bool:
+    """Whether the study was made with dense-model validation predictions."""
+    rec = store.read_json(StudyPaths(root).study_json).get("predictions")
+    return isinstance(rec, dict) and bool(rec.get("validation"))
+
+
+def _val_or_none(root, path: Path):
+    if path.is_file():
+        return path
+    if has_val_predictions(root):
+        raise PredictionFileError(f"{path}: missing (study.json says validation predictions "
+                                  "were written; the study is incomplete or damaged)")
+    return None
+
+
+def read_val_probabilities(root, seed: int) -> np.ndarray | None:
+    """float32 [Nval, C] sigmoid outputs of seed's dense model on the validation split, rows
+    as `read_val_labels`; None for a study without them (made before they existed, or
+    imported)."""
+    path = _val_or_none(root, StudyPaths(root).val_predictions(seed))
+    return None if path is None else _stored(root, path, None).probabilities()
+
+
+def read_val_scores(root, seed: int) -> np.ndarray | None:
+    """float32 [Nval, C] ranking-equivalent scores of the same (for AP/AUC); None as above."""
+    path = _val_or_none(root, StudyPaths(root).val_predictions(seed))
+    return None if path is None else _stored(root, path, None).scores()
+
+
+def read_val_labels(root) -> pd.DataFrame | None:
+    """data/val_labels.parquet sorted by `row` (row, id, patient_id, sex, age, view, class
+    columns 1/0/NaN, ground-truth columns if the dataset has them); None as above."""
+    path = _val_or_none(root, StudyPaths(root).val_labels)
+    if path is None:
+        return None
+    return _sorted_rows(path)
+
+
+def _sorted_rows(path: Path) -> pd.DataFrame:
+    df = pd.read_parquet(path).sort_values("row", kind="stable").reset_index(drop=True)
+    if not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
+        raise PredictionFileError(f"{path}: column `row` is not 0..N-1")
+    return df
