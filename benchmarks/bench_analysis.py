@@ -2,11 +2,13 @@
 
     python benchmarks/bench_analysis.py                  # 30 seeds × 20 sparsities × 21,081 × 20
     python benchmarks/bench_analysis.py --seeds 2 --images 2000 --no-write   # smoke run
+    python benchmarks/bench_analysis.py --legacy-float16   # as studies stored before float32
 
 Setup (generated here in a temp folder): NIH-CXR-LT-shaped test labels — 21,081 images, the 20
 classes with prevalences from the paper's train counts (No Finding = no other finding) — and
-float16 predictions of 30 seeds at 0, 5, …, 95% sparsity that degrade with sparsity, rare
-classes first, as in the paper.
+predictions of 30 seeds at 0, 5, …, 95% sparsity that degrade with sparsity, rare classes first,
+as in the paper, stored as studies store them (float32 logits, core.predictions; or float16
+probabilities with --legacy-float16, as studies made before that).
 
 - ours: `core.analysis.analyze_study` in a fresh subprocess — every table of the study
   (per-class AP/AUC, forgetting, frequency/pair statistics, both PIE forms and their statistics,
@@ -46,7 +48,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import store  # noqa: E402
+from core import predictions, store  # noqa: E402
 from core.config import StudyConfig  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -65,7 +67,8 @@ NIH_TRAIN_COUNTS = {   # PAPER_FACTS.md, NIH-CXR-LT train counts (of 78,506 imag
 N_TRAIN = 78506
 
 
-def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> store.StudyPaths:
+def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0,
+               encoding: predictions.Encoding = predictions.DEFAULT) -> store.StudyPaths:
     rng = np.random.default_rng(rng_seed)
     classes = list(NIH_TRAIN_COUNTS)
     counts = np.array(list(NIH_TRAIN_COUNTS.values()), dtype=np.float64)
@@ -89,7 +92,7 @@ def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> st
     val = pd.DataFrame({"row": np.arange(n_val), "id": [f"v{i:08d}.png" for i in range(n_val)]})
     for j, c in enumerate(classes):
         val[c] = yv[:, j]
-    store.write_parquet(paths.root / "data" / "val_labels.parquet", val)
+    store.write_parquet(paths.val_labels, val)
     store.write_parquet(paths.class_counts, pd.DataFrame(
         {"class": classes, "train_pos": counts.astype(np.int64),
          "train_neg": (N_TRAIN - counts).astype(np.int64), "train_nan": 0}))
@@ -98,7 +101,9 @@ def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> st
     cfg = StudyConfig(name="bench", seeds=list(range(n_seeds)), methods=["l1_global"])
     store.write_json(paths.study_json, {
         "schema_version": store.SCHEMA_VERSION, "config": cfg.to_dict(), "classes": classes,
-        "sparsities": sparsities, "methods": ["l1_global"], "seeds": list(range(n_seeds))})
+        "sparsities": sparsities, "methods": ["l1_global"], "seeds": list(range(n_seeds)),
+        **({} if encoding == predictions.LEGACY else
+           {"predictions": predictions.encoding_record(encoding, validation=True)})})
     # Separation shrinks with sparsity, steeply past ~70%; rarer classes break down earlier.
     logf = np.log(counts)
     hardness = (logf.max() - logf) / (logf.max() - logf.min())          # 0 common … 1 rare
@@ -111,11 +116,10 @@ def make_study(root: Path, n_seeds: int, n_images: int, rng_seed: int = 0) -> st
         r = np.random.default_rng(1000 + seed)
         noise = r.standard_normal((len(sparsities), n_images, len(classes)), dtype=np.float32)
         logits = base + signal[:, None, :] * sign[None] * 1.5 + noise
-        pred = (1 / (1 + np.exp(-logits))).astype(np.float16)
-        store.write_npy(paths.predictions("l1_global", seed), pred)
+        store.write_npy(paths.predictions("l1_global", seed),
+                        predictions.encode(logits, encoding))
         v = base + 1.8 * (2 * yv - 1) + r.standard_normal(yv.shape, dtype=np.float32)
-        store.write_npy(paths.root / "models" / f"seed-{seed}" / "val_predictions.npy",
-                        (1 / (1 + np.exp(-v))).astype(np.float32))
+        store.write_npy(paths.val_predictions(seed), predictions.encode(v, encoding))
         store.write_json(paths.measured_sparsity("l1_global", seed),
                          {"requested": sparsities, "measured": [s / 100 for s in sparsities]})
     return paths
@@ -149,7 +153,7 @@ def run_reference(paths: store.StudyPaths, seeds: list[int]
     rows = []
     t0, c0 = time.perf_counter(), time.process_time()
     for seed in seeds:
-        pred = np.load(paths.predictions("l1_global", seed))
+        pred = predictions.read_scores(paths.root, "l1_global", seed)
         for i, k in enumerate(sparsities):
             for j, c in enumerate(classes):
                 y = labels[c].to_numpy()
@@ -166,10 +170,10 @@ def reference_pie_corr(paths: store.StudyPaths, seeds: list[int], sparsity_index
     """The paper's per-image correlation at one sparsity: seed-mean, then pandas corrwith."""
     classes = store.read_json(paths.study_json)["classes"]
     t0, c0 = time.perf_counter(), time.process_time()
-    dense = np.mean([store.open_npy(paths.predictions("l1_global", s))[0].astype(np.float64)
-                     for s in seeds], axis=0)
-    sparse = np.mean([store.open_npy(paths.predictions("l1_global", s))[sparsity_index]
-                      .astype(np.float64) for s in seeds], axis=0)
+    stored = [predictions.open_predictions(paths.root, "l1_global", s) for s in seeds]
+    dense = np.mean([p.probabilities(0).astype(np.float64) for p in stored], axis=0)
+    sparse = np.mean([p.probabilities(sparsity_index).astype(np.float64) for p in stored],
+                     axis=0)
     corr = pd.DataFrame(dense, columns=classes).corrwith(
         pd.DataFrame(sparse, columns=classes), method="spearman", axis=1).to_numpy()
     return time.perf_counter() - t0, time.process_time() - c0, corr
@@ -219,11 +223,14 @@ def main(argv=None) -> dict:
                     help="replicates the straightforward bootstrap loop runs (then extrapolated)")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--tmp", default=None, help="parent folder of the temporary study")
+    ap.add_argument("--legacy-float16", action="store_true",
+                    help="store float16 probabilities, as studies made before float32 logits")
     args = ap.parse_args(argv)
     ref_seeds = list(range(min(args.reference_seeds, args.seeds)))
     with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
         t0 = time.perf_counter()
-        paths = make_study(Path(tmp) / "study", args.seeds, args.images)
+        encoding = predictions.LEGACY if args.legacy_float16 else predictions.DEFAULT
+        paths = make_study(Path(tmp) / "study", args.seeds, args.images, encoding=encoding)
         gen = time.perf_counter() - t0
         print(f"generated {args.seeds} seeds × 20 sparsities × {args.images} × 20 in {gen:.1f} s",
               flush=True)
@@ -282,7 +289,8 @@ def main(argv=None) -> dict:
         row = (f"| {dt.date.today()} | {platform.machine()} {_cpus()}-core CPU shared with "
                f"other jobs (load avg {res['load_avg']}), Python {platform.python_version()} | "
                f"{args.seeds} seeds × 20 sparsities × {args.images:,} images × 20 classes, "
-               f"float16 | {res['ours_s']:.1f} s ({res['ours_cpu_s']:.1f} s) | "
+               f"{encoding.dtype} {encoding.kind}s | "
+               f"{res['ours_s']:.1f} s ({res['ours_cpu_s']:.1f} s) | "
                f"{res['peak_mb']:.0f} MB | {res['ref_metrics_s']:.0f} s "
                f"({res['ref_metrics_cpu_s']:.0f} s), measured on {len(ref_seeds)} seeds × "
                f"{scale:g} | +{res['ref_pie_cpu_s']:.0f} s (1 sparsity measured × 19) | "
