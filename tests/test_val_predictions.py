@@ -62,6 +62,11 @@ def test_unit_finished_before_val_predictions_gets_them_on_resume(tmp_path, fake
     del meta["predictions"]
     store.write_json(paths.study_json, meta)
     paths.val_labels.unlink()
+    data_marker = out / "units" / "data.json"     # an older data unit: no val_labels listed
+    marker = store.read_json(data_marker)
+    files = {p: sha for p, sha in marker["files"].items() if "val_labels" not in p}
+    files["study.json"] = store.sha256_file(paths.study_json)
+    store.write_json(data_marker, {**marker, "files": files})
     for seed in (0, 1):
         for method in ("l1_global", "random"):
             logits = np.array(store.open_npy(paths.predictions(method, seed)))
@@ -74,7 +79,6 @@ def test_unit_finished_before_val_predictions_gets_them_on_resume(tmp_path, fake
             rel = paths.predictions(method, seed).relative_to(out).as_posix()
             files[rel] = store.sha256_file(paths.predictions(method, seed))
         store.write_json(paths.unit_done(seed), {**marker, "files": files})
-    store.write_manifest(out)
     assert predictions.read_val_probabilities(out, 0) is None      # an old study: no error
     grid_file = paths.predictions("random", 1)
     before, mtime = grid_file.read_bytes(), grid_file.stat().st_mtime_ns
