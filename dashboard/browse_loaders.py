@@ -61,14 +61,17 @@ def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
     except ImportError:
         return None, ("this version of PruneLens cannot read validation predictions yet "
                       "(core.predictions)")
+    from core.store import StoreError
+
     try:
-        probs = np.mean([np.asarray(read_val_probabilities(_d.path, s), dtype=np.float64)
-                         for s in seeds], axis=0)
+        per_seed = [read_val_probabilities(_d.path, s) for s in seeds]
         vl = read_val_labels(_d.path)
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        return None, (f"this study has no validation predictions of the dense model ({exc}); "
-                      "a study made by this version stores them "
-                      "(models/seed-N/val_predictions.npy)")
+    except (FileNotFoundError, KeyError, ValueError, StoreError) as exc:
+        return None, f"the validation predictions of the dense model cannot be read ({exc})"
+    if vl is None or any(p is None for p in per_seed):   # a study made before they existed
+        return None, ("this study has no validation predictions of the dense model; a study "
+                      "made by this version stores them (models/seed-N/val_predictions.npy)")
+    probs = np.mean([np.asarray(p, dtype=np.float64) for p in per_seed], axis=0)
     if "row" in vl:
         vl = vl.sort_values("row", kind="stable")
     y = vl[list(_d.classes)].to_numpy(dtype=np.float64)
