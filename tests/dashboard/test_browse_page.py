@@ -31,7 +31,7 @@ def _first_pie(root, study="alpha") -> tuple[int, str]:
 
     d = StudyData(root / study)
     k = d.param("pie_sparsity", 90)
-    ens = [np.mean([np.asarray(d.predictions("l1_global", s)[i], np.float64)
+    ens = [np.mean([np.asarray(d.predictions("l1_global", s).probabilities(i), np.float64)
                     for s in d.seeds], axis=0) for i in (0, d.sparsities.index(k))]
     corr = rowwise_spearman(*ens)
     t = gallery_table(d.labels, d.classes, corr, select_bottom(corr, d.param(
@@ -53,7 +53,7 @@ def test_browse_opens_on_the_lowest_agreement_pie_with_its_rank_table(app_test,
     d = StudyData(studies_root / "alpha")
     assert len(table) == len(d.classes)
     # the rank table's dense P is the ensemble mean of the stored predictions for that row
-    dense = np.mean([np.asarray(d.predictions("l1_global", s)[0][row], np.float64)
+    dense = np.mean([np.asarray(d.predictions("l1_global", s).probabilities(0, row), np.float64)
                      for s in d.seeds], axis=0)
     top = d.classes[int(np.argmax(dense))]
     assert table["finding"].iloc[0].lstrip("●? ") == top
@@ -101,7 +101,7 @@ def test_single_seed_selection_uses_that_seeds_numbers(app_test, studies_root):
     image_id = image_id[0] if isinstance(image_id, list) else image_id
     d = StudyData(studies_root / "alpha")
     row = int(np.flatnonzero(d.labels["id"].astype(str) == image_id)[0])
-    dense = np.asarray(d.predictions("l1_global", 1)[0][row], np.float64)
+    dense = np.asarray(d.predictions("l1_global", 1).probabilities(0, row), np.float64)
     table = at.main.table[0].value
     table = table.data if hasattr(table, "data") else table
     assert np.allclose(np.sort(table["dense P"].to_numpy(float))[::-1], np.sort(dense)[::-1],

@@ -103,10 +103,10 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             # the stored predictions' probabilities; the captions use the same numbers
             k = d.param("pie_sparsity", 90)
             ki = d.sparsities.index(k)
-            dense = np.mean([np.asarray(d.predictions("l1_global", s)[0][row], np.float64)
-                             for s in d.seeds], axis=0)
-            pruned = np.mean([np.asarray(d.predictions("l1_global", s)[ki][row], np.float64)
-                              for s in d.seeds], axis=0)
+            stored = [d.predictions("l1_global", s) for s in d.seeds]
+            dense = np.mean([p.probabilities(0, row).astype(np.float64) for p in stored], axis=0)
+            pruned = np.mean([p.probabilities(ki, row).astype(np.float64) for p in stored],
+                             axis=0)
             table = page.locator('[data-testid="stTable"] table').first
             rows = table.locator("tbody tr")
             assert rows.count() == len(d.classes)
