@@ -66,10 +66,7 @@ def validation_thresholds(root, seeds, classes, rule: str) -> tuple[pd.DataFrame
     predictions = _predictions_module()
     if predictions is None:
         return pd.DataFrame(columns=cols), "no validation predictions (core.predictions absent)"
-    try:
-        val = predictions.read_val_labels(root)
-    except (FileNotFoundError, AttributeError, KeyError, ValueError) as exc:
-        return pd.DataFrame(columns=cols), f"no validation labels in the study ({exc})"
+    val = predictions.read_val_labels(root)   # None: a study made before them, or imported
     if val is None:
         return pd.DataFrame(columns=cols), "no validation labels in the study"
     missing = [c for c in classes if c not in val.columns]
@@ -81,10 +78,7 @@ def validation_thresholds(root, seeds, classes, rule: str) -> tuple[pd.DataFrame
     n_pos, n_neg = th.class_counts(y)
     frames, absent = [], []
     for seed in seeds:
-        try:
-            probs = predictions.read_val_probabilities(root, seed)
-        except (FileNotFoundError, KeyError, ValueError):   # not stored for this seed
-            probs = None
+        probs = predictions.read_val_probabilities(root, seed)
         if probs is None or np.shape(probs) != y.shape:
             absent.append(seed)
             continue
