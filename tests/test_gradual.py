@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import models, prune
+from core import models, predictions, prune
 from core.config import ConfigError, StudyConfig
 from core.regimes.gradual import cubic_sparsity, raise_masks, run_gradual
 
@@ -66,7 +66,7 @@ def test_masks_never_unprune_and_stay_zero_during_finetuning():
 
     preds, measured, info = run_gradual(_cfg(), model, tx, ty, ex, [0, 30, 60], 0, "cpu",
                                         8, False, grab)
-    assert preds.shape == (3, 10, 3) and preds.dtype == np.float16
+    assert preds.shape == (3, 10, 3) and preds.dtype == predictions.DEFAULT.dtype
     assert np.isfinite(preds.astype(np.float32)).all()
     n_steps = 2 * 6
     assert len(zero_sets) >= n_steps

@@ -95,9 +95,8 @@ def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_im
     """
     from tqdm.auto import tqdm
 
-    from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
-
     from core import predictions
+    from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
 
     encoding = encoding or predictions.DEFAULT
     g, t = cfg.gradual, cfg.train
