@@ -14,32 +14,25 @@ from core.config import DEFAULT_SPARSITIES, StudyConfig, apply_override
 DEMO_CONFIG: dict = {
     "name": "demo",
     # ~10,000 images split by patient 70/10/20: ~7,000 train, ~2,000 evaluation images.
-    # prevalence_power 0.5 draws images so class counts follow ≈ count^0.5 (ranked as in
-    # ChestX-ray14, still long-tailed: ~16× between the most and least common class), so the
-    # rarest class (Hernia) has ~50 evaluation positives instead of 2 and is learned;
-    # difficulty 0.7 makes the signatures that the rebalanced set made hardest (Infiltration,
-    # Nodule: their look-alikes Fibrosis and Mass became common negatives) learnable.
-    # docs/demo.md has the calibration.
-    "dataset": {"name": "synthcxr",
-                "options": {"seed": 0, "n_images": 10000, "prevalence_power": 0.5,
-                            "difficulty": 0.7},
+    # This is the config of the shipped artifacts/demo study. A tempered subsample that
+    # would let every class be learned (prevalence_power 0.5, difficulty 0.7) with the
+    # structured and gradual methods is in docs/demo.md; it was not calibrated in time to
+    # replace this one (see that page).
+    "dataset": {"name": "synthcxr", "options": {"seed": 0, "n_images": 10000},
                 "eval_split": "test"},
     "model": "smallcnn",
     "pretrained": False,
     "image_size": 64,
-    # 3 seeds, not 5: four methods × 20 sparsities of predictions must fit in 25 MB
-    "seeds": [0, 1, 2],
-    "methods": ["l1_global", "random", "channel_l1_global", "gmp_finetune"],
+    "seeds": [0, 1, 2, 3, 4],
+    "methods": ["l1_global", "random"],
     "sparsities": list(DEFAULT_SPARSITIES),
     "predict_batch_size": 512,
-    # float16 weights keep the committed demo study under 25 MB (3 × 1.2M parameters)
+    # float16 weights keep the committed demo study under 25 MB (5 × 1.2M parameters)
     "weights_dtype": "float16",
     # Calibrated (docs/demo.md): validation loss of this small BatchNorm net is noisy from
     # epoch to epoch, so patience 3–4 stopped runs at a fraction of their accuracy.
-    "train": {"epochs": 18, "batch_size": 128, "lr": 1e-3, "patience": 8,
+    "train": {"epochs": 16, "batch_size": 128, "lr": 1e-3, "patience": 8,
               "rotation_degrees": 15.0, "device": "auto"},
-    # gradual pruning: 20 fine-tuning steps (batch 128) between grid points, 380 in all
-    "gradual": {"finetune_steps": 20, "lr": 3e-4, "prune_every": 5, "ramp": 0.5},
 }
 
 QUICK_CONFIG: dict = {
