@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core import executors
 from core.config import ConfigError
 
 
@@ -86,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seeds", default=None, metavar="S,S,…",
                        help="run only these seeds of the config (spread a study over GPUs)")
         s.add_argument("--no-finalize", action="store_true",
-                       help="skip analysis + manifest (another process finishes the study)")
+                       help="skip analysis + manifest (another process finishes the study); "
+                            "with --seeds, for schedulers without Ray (job arrays)")
+        executors.add_arguments(s)
         s.set_defaults(func=_cmd_study if name == "study" else _cmd_demo)
 
     s = sub.add_parser("analyze", help="(re)compute all analysis tables of a study")

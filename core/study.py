@@ -159,6 +159,43 @@ def ensure_cache(paths: StudyPaths, split: str, dataset, rows, size: int,
                               progress=progress)
 
 
+def _cache_labels(paths: StudyPaths, split: str) -> Path:
+    """float32 [n, C] labels of the rows in a split's image cache, in cache order."""
+    return getattr(paths, f"{split}_cache").with_name(f"{split}_labels.npy")
+
+
+def _write_cache_labels(paths: StudyPaths, split: str, labels: np.ndarray) -> None:
+    # Beside the cache so that a unit can reopen its inputs from the folder alone (a Ray
+    # worker on another machine has no dataset object); rewritten only when it changed, so
+    # concurrent `--seeds` runs never replace a file a unit is reading with other bytes.
+    path = _cache_labels(paths, split)
+    labels = np.ascontiguousarray(labels, dtype=np.float32)
+    if path.is_file():
+        old = store.open_npy(path, mmap=False)
+        if old.shape == labels.shape and np.array_equal(old, labels, equal_nan=True):
+            return
+    store.write_npy(path, labels)
+
+
+def open_data(paths: StudyPaths) -> dict:
+    """{split: (uint8 memmap [n, H, W], float32 labels [n, C])} reopened from the study
+    folder that `prepare` filled: what a unit needs, without the dataset."""
+    from core.data import images
+
+    data = {}
+    for split in _SPLIT_CACHES:
+        npy, lab = getattr(paths, f"{split}_cache"), _cache_labels(paths, split)
+        if not (npy.is_file() and lab.is_file()):
+            raise StudyError(f"{npy.parent}: the {split} image cache or its labels are missing; "
+                             "run the study command once (it prepares them) before its units")
+        arr, y = images.open_cache(npy), store.open_npy(lab, mmap=False)
+        if len(arr) != len(y):
+            raise StudyError(f"{npy}: {len(arr)} cached images but {len(y)} label rows in "
+                             f"{lab.name}; rerun the study command to rebuild the cache")
+        data[split] = (arr, y)
+    return data
+
+
 def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
     if not skipped:
         return rows
@@ -278,8 +315,11 @@ def _trained_marker(paths: StudyPaths, seed: int) -> Path:
 
 
 def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int,
-             device, progress: bool) -> dict:
-    """One seed: train (or reuse verified trained weights) → predict every method → mark."""
+             device, progress: bool, placement: dict | None = None) -> dict:
+    """One seed: train (or reuse verified trained weights) → predict every method → mark.
+
+    `placement` (where the unit ran: executor, host, GPU ids, start time) is recorded in
+    the unit's marker, never in a result file, so it cannot change what a unit computes."""
     import torch
 
     from core import models, predictions
@@ -312,6 +352,7 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
         _say(f"seed {seed}: trained {info['epochs_run']} epochs, best epoch "
              f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
              f"{info['seconds']:.1f} s")
+        _test_kill_point()
     # The study's encoding, not today's default: a study begun by an older version keeps its
     # own (study.json has no "predictions" record → float16 probabilities).
     encoding = predictions.study_encoding(paths.root)
@@ -359,9 +400,22 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
     store.write_npy(val_path, predictions.encode(val_logits, encoding))
     outputs.append(val_path)
     seconds = time.perf_counter() - t0
-    _mark(paths, paths.unit_done(seed), seed, outputs, {"seconds": seconds, "training": info})
+    extra = {"seconds": seconds, "training": info}
+    if placement is not None:
+        extra["placement"] = {**placement, "end": time.time()}
+    _mark(paths, paths.unit_done(seed), seed, outputs, extra)
     _say(f"seed {seed}: done in {seconds:.1f} s")
     return info
+
+
+def _test_kill_point() -> None:
+    """Fault injection for the executor tests: when PRUNELENS_TEST_KILL_AFTER_TRAINING names
+    a flag file that does not exist yet, create it and SIGKILL this process — right after a
+    unit's trained weights are written, once (the retried attempt finds the flag)."""
+    flag = os.environ.get("PRUNELENS_TEST_KILL_AFTER_TRAINING")
+    if flag and not os.path.exists(flag):
+        Path(flag).touch()
+        os.kill(os.getpid(), 9)
 
 
 def _spec_dict(spec) -> dict:
@@ -400,6 +454,7 @@ def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
         if len(rows[name]) == 0:
             raise ConfigError(f"no readable {name} images left after skipping missing ones")
         data[name] = (arr, dataset.labels(rows[name]))
+        _write_cache_labels(paths, name, data[name][1])
     # data/ + study.json are a unit of their own: written (again) unless their marker checks,
     # so the seal can list them as files this code wrote and verified, never "what is there".
     # Under a blocking lock: two `--seeds` runs starting on a new folder write them once.
@@ -452,21 +507,25 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
 
 
 def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
-              finalize: bool = True) -> Path:
+              finalize: bool = True, executor=None) -> Path:
     """Run (or resume) a study into `out_dir`; returns the study folder.
 
     `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
-    `finalize`: write analysis and manifest when all seeds are done.
-    Raises core.lock.StudyLockedError when another coordinator holds the folder.
+    `finalize`: write analysis and manifest when all seeds are done;
+    `executor`: what runs the unfinished units (core.executors; default: this process).
+    Raises core.lock.StudyLockedError when another coordinator holds the folder; the
+    executor's workers write without it (the coordinator holds it for them).
     `train.threads` applies inside the call only (the caller's thread count comes back).
     """
     from core.threads import torch_threads
 
     with torch_threads(cfg.train.threads or None):
-        return _run_study(cfg, out_dir, progress, only_seeds, finalize)
+        return _run_study(cfg, out_dir, progress, only_seeds, finalize, executor)
 
 
-def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: bool) -> Path:
+def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: bool,
+               executor) -> Path:
+    from core.executors import LocalExecutor, Unit, execute_unit
     from core.train import resolve_device
 
     check_config(cfg)
@@ -474,7 +533,8 @@ def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: 
         unknown = sorted(set(only_seeds) - set(cfg.seeds))
         if unknown:
             raise ConfigError(f"only_seeds: {unknown} not among the config's seeds {cfg.seeds}")
-    device = resolve_device(cfg.train.device)
+    # local: the device is checked before any work; a Ray worker resolves its own
+    executor = executor or LocalExecutor(resolve_device(cfg.train.device))
     out = Path(out_dir)
     _check_not_foreign(out)
     t0 = time.perf_counter()
@@ -485,13 +545,16 @@ def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: 
             n = store.clean_temp_files(out)   # no other writer can be running: we hold it
             if n:
                 _say(f"removed {n} stale temp file(s) left by an interrupted run")
-        paths, dataset, data = prepare(cfg, out, progress)
+        paths = prepare(cfg, out, progress)[0]
         seeds = list(cfg.seeds if only_seeds is None else only_seeds)
+        todo = []
         for seed in seeds:
             if unit_is_done(paths, seed):
                 _say(f"seed {seed}: already done, skipped")
-                continue
-            run_unit(cfg, paths, dataset.classes, data, seed, device, progress)
+            else:
+                todo.append(Unit(cfg.to_dict(), str(paths.root), seed, progress))
+        # a unit reopens the caches from the folder by itself: the same code wherever it runs
+        executor.run(todo, execute_unit)
         if finalize and only_seeds is None and finalize_study(paths, cfg):
             _say(f"study finished in {time.perf_counter() - t0:.1f} s: {paths.root}")
     if finalize and only_seeds is not None:
@@ -527,12 +590,15 @@ def _seed_args(args):
 
 
 def main_study(args) -> int:
+    from core import executors
+
     passive_omp_threads()
     cfg = StudyConfig.load(args.config, args.set)
     out = Path(args.out) if args.out else Path("studies") / cfg.name
     seeds, finalize = _seed_args(args)
     try:
-        run_study(cfg, out, progress=not args.no_progress, only_seeds=seeds, finalize=finalize)
+        run_study(cfg, out, progress=not args.no_progress, only_seeds=seeds, finalize=finalize,
+                  executor=executors.from_args(args))
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -540,6 +606,7 @@ def main_study(args) -> int:
 
 
 def main_demo(args) -> int:
+    from core import executors
     from core.demo import demo_config
 
     passive_omp_threads()
@@ -547,7 +614,7 @@ def main_demo(args) -> int:
     seeds, finalize = _seed_args(args)
     try:
         run_study(cfg, Path(args.out), progress=not args.no_progress, only_seeds=seeds,
-                  finalize=finalize)
+                  finalize=finalize, executor=executors.from_args(args))
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
