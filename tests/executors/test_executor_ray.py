@@ -47,7 +47,6 @@ def fake_data():
     with pytest.MonkeyPatch.context() as mp:
         ds = _fake_dataset()
         mp.setattr(core.data, "load_dataset", lambda cfg, image_size=None: ds)
-        mp.setitem(__import__("sys").modules, "core.analysis", None)
         yield ds
 
 
@@ -136,3 +135,26 @@ def test_fake_gpu_placement(tmp_path, local_ray):
     # never more than two units on one id at once: check at every unit's start
     for gpu, start, _ in spans:
         assert sum(g == gpu and a <= start < b for g, a, b in spans) <= 2, spans
+
+
+def test_second_coordinator_is_refused_before_any_unit(tmp_path, local_ray, fake_data):
+    """The Ray driver is the coordinator: while another process holds the study's lock, a
+    Ray run of the same folder stops with the holder named, and no unit starts."""
+    import subprocess
+    import sys
+
+    from core.lock import StudyLockedError
+
+    out = tmp_path / "s"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from core.lock import study_lock\n"
+         f"with study_lock({str(out)!r}):\n print('held', flush=True); sys.stdin.read()"],
+        cwd=Path(__file__).resolve().parents[2], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(StudyLockedError, match=f"pid {holder.pid}"):
+            run_study(_tiny(), out, progress=False, executor=RayExecutor(progress=False))
+    finally:
+        holder.communicate("", timeout=60)
+    assert not list(out.glob("units/seed-*"))
