@@ -76,6 +76,14 @@ def _ray_unit(fn, unit: Unit, cpus: float) -> dict:
         return fn(unit, device=device, threads=max(1, math.floor(cpus)), placement=placement)
 
 
+def _import_unit_code() -> int:
+    """Warm-up task: load what a unit imports (torch, the pipeline) into a worker."""
+    import core.study  # noqa: F401
+    import core.train  # noqa: F401
+
+    return os.getpid()
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -145,6 +153,25 @@ class RayExecutor:
                              f"{gpus:g} GPU (nodes: {have or 'none'}); lower --cpus-per-unit "
                              "or --gpus-per-unit")
 
+    def _task_options(self, cpus: float, gpus: float) -> dict:
+        path = os.pathsep.join(p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
+        env = {"PYTHONPATH": path, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY",
+                                                                    "PASSIVE"), **self.env_vars}
+        return {"num_cpus": cpus, "num_gpus": gpus, "max_retries": self.max_retries,
+                "retry_exceptions": False, "runtime_env": {"env_vars": env},
+                "max_calls": 1 if gpus > 0 else 0}
+
+    def warm_up(self, n: int, cpus: float = 1.0) -> float:
+        """Start `n` CPU workers and import the unit code in them (seconds taken), so a
+        measurement of units excludes worker start-up. Only for CPU units: a GPU unit gets
+        a fresh worker anyway. Ray must be initialised."""
+        import ray
+
+        t0 = time.perf_counter()
+        task = ray.remote(**self._task_options(cpus, 0.0))(_import_unit_code)
+        ray.get([task.remote() for _ in range(n)])
+        return time.perf_counter() - t0
+
     # ------------------------------------------------------------------ run
     def run(self, units, fn) -> dict:
         if not units:
@@ -164,12 +191,7 @@ class RayExecutor:
         train = units[0].config.get("train", {})
         cpus, gpus = self.resources(str(train.get("device", "auto")), train.get("threads"))
         self._check_fits(cpus, gpus)
-        path = os.pathsep.join(p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
-        env = {"PYTHONPATH": path, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY",
-                                                                    "PASSIVE"), **self.env_vars}
-        task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=self.max_retries,
-                          retry_exceptions=False, runtime_env={"env_vars": env},
-                          max_calls=1 if gpus > 0 else 0)(_ray_unit)
+        task = ray.remote(**self._task_options(cpus, gpus))(_ray_unit)
         pending = {task.remote(fn, u, cpus): u for u in units}
         results = {}
         bar = tqdm(total=len(units), unit="unit", desc=f"units ({cpus:g} CPU, {gpus:g} GPU each)",
