@@ -12,7 +12,7 @@
    compared byte for byte with the first local run. Then `python -m core demo --quick
    --executor ray` once as a user runs it (its own local Ray instance), followed by `verify`.
 2. Placement: a Ray instance declaring 4 GPUs (and 8 CPUs) on this CPU-only machine, 8 real
-   units (the quick demo with 8 seeds, 1 epoch, sparsities 0/50/90, `train.device=auto`) at
+   units (the quick demo with 8 seeds, 1 epoch, sparsities 0/50/90/95, `train.device=auto`) at
    `--gpus-per-unit 0.5 --cpus-per-unit 1`; each unit's marker records the GPU ids Ray gave
    it, its device and its start/end times.
 3. Projection for a paper-scale study on 1/4/8/32 GPUs from the H100 throughputs measured by
@@ -118,7 +118,7 @@ def overhead(work: Path, reps: int) -> dict:
 # --------------------------------------------------------------------------- 2. placement
 def placement(work: Path) -> dict:
     cfg = demo_config(quick=True, overrides=["seeds=[0,1,2,3,4,5,6,7]", "train.epochs=1",
-                                             "sparsities=[0,50,90]", "train.device=auto"])
+                                             "sparsities=[0,50,90,95]", "train.device=auto"])
     ray.init(num_cpus=8, num_gpus=4, include_dashboard=False, log_to_driver=False)
     out = work / "placement"
     try:
@@ -194,7 +194,7 @@ def markdown(ov: dict, pl: dict, proj: list[dict]) -> str:
         f"start-up, exit {ov['cli_rc']}, then `verify`: {ov['verify']!r}.",
         "",
         "**Placement** — Ray instance declaring 4 GPUs and 8 CPUs on this CPU-only machine; 8 "
-        "real units (quick demo, 8 seeds, 1 epoch, sparsities 0/50/90, `train.device=auto`) at "
+        "real units (quick demo, 8 seeds, 1 epoch, sparsities 0/50/90/95, `train.device=auto`) at "
         f"`--gpus-per-unit 0.5 --cpus-per-unit 1`: {pl['wall']:.1f} s. Every unit saw one GPU "
         f"id: **{'yes' if pl['all_saw_ids'] else 'NO'}**; ran on the CPU (no CUDA behind the "
         f"ids): **{'yes' if pl['all_cpu'] else 'NO'}**; most units at once per id: "

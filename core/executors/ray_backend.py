@@ -121,11 +121,24 @@ class RayExecutor:
         # Nothing leaves the machine unless the user asks for it (Ray's usage statistics
         # would be sent from a local instance by default).
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        from core.study import StudyError
+
         t0 = time.perf_counter()
-        if self.address:
-            ray.init(address=self.address, log_to_driver=True)
-        else:
-            ray.init(include_dashboard=False, log_to_driver=True)
+        for attempt in (1, 2):
+            try:
+                if self.address:
+                    ray.init(address=self.address, log_to_driver=True)
+                else:
+                    ray.init(include_dashboard=False, log_to_driver=True)
+                break
+            except Exception as exc:  # Ray raises plain Exception on a start-up timeout
+                # Ray gives a new raylet 30 s to register, too short on an overloaded
+                # machine: one more try, then one line instead of Ray's traceback
+                ray.shutdown()
+                if attempt == 2:
+                    where = self.address or "a local instance"
+                    raise StudyError(_one_line(f"cannot start or join Ray ({where}): "
+                                               f"{type(exc).__name__}: {exc}")) from exc
         self.startup_seconds = time.perf_counter() - t0
         return True
 

@@ -35,7 +35,14 @@ def local_ray():
             mp.setenv(k, v)
         if ray.is_initialized():
             ray.shutdown()
-        ray.init(num_cpus=4, num_gpus=4, include_dashboard=False, log_to_driver=False)
+        for attempt in (1, 2, 3):
+            try:  # Ray gives its raylet 30 s to register: too short on an overloaded machine
+                ray.init(num_cpus=4, num_gpus=4, include_dashboard=False, log_to_driver=False)
+                break
+            except Exception:
+                ray.shutdown()
+                if attempt == 3:
+                    raise
         try:
             yield ray
         finally:
