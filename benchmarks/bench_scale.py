@@ -25,6 +25,7 @@ import datetime as dt
 import math
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,7 +166,7 @@ def _hm(s: float) -> str:
 def markdown(ov: dict, pl: dict, proj: list[dict]) -> str:
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     lw, rw = ov["walls"]["local"], ov["walls"]["ray"]
-    ml, mr = sorted(lw)[len(lw) // 2], sorted(rw)[len(rw) // 2]
+    ml, mr = statistics.median(lw), statistics.median(rw)
     lines = [
         f"### {dt.date.today()} · {platform.machine()} {os.cpu_count()}-core CPU shared with "
         f"other jobs (load avg {load} at the end), Python {platform.python_version()}, "
@@ -243,8 +244,7 @@ def main(argv=None) -> int:
         if ov["cli_rc"] != 0:
             print(ov["cli_tail"], file=sys.stderr)
         pl = placement(work)
-    ml = sorted(ov["walls"]["local"])[len(ov["walls"]["local"]) // 2]
-    mr = sorted(ov["walls"]["ray"])[len(ov["walls"]["ray"]) // 2]
+    ml, mr = statistics.median(ov["walls"]["local"]), statistics.median(ov["walls"]["ray"])
     text = markdown(ov, pl, projection(max((mr - ml) / 2, 0.0), ov["startup"] + ov["warm"]))
     print(text)
     if not args.no_write:
