@@ -218,26 +218,6 @@ def ratio_bars(df: pd.DataFrame, category: str, title: str, sort: Sequence | str
     return alt.layer(bars, one, title=title).properties(width=WIDTH - 200, height=alt.Step(20))
 
 
-def prediction_bars(df: pd.DataFrame) -> alt.Chart:
-    """Dense vs pruned sigmoid output per class for one image, side by side; the image's
-    positive labels are written in bold with a ● on the axis."""
-    d = df.copy()
-    d["class_shown"] = np.where(d["label"] == 1, "● " + d["class"].astype(str),
-                                d["class"].astype(str))
-    order = list(dict.fromkeys(d["class_shown"]))
-    return alt.Chart(d).mark_bar().encode(
-        y=alt.Y("class_shown:N", sort=order, title=None,
-                axis=alt.Axis(labelFontWeight=alt.ExprRef(
-                    "indexof(datum.label, '●') == 0 ? 'bold' : 'normal'"))),
-        yOffset=alt.YOffset("model:N"),
-        x=alt.X("prob:Q", title="predicted probability (sigmoid)",
-                scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("model:N", title=None, scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        tooltip=["class:N", "model:N", alt.Tooltip("prob:Q", format=".3f"),
-                 alt.Tooltip("label:Q", title="label (1 = positive)")],
-    ).properties(width=WIDTH - 220, height=alt.Step(16))
-
-
 def corr_histogram(corr: np.ndarray, cut: float | None, title: str, bins: int = 50
                    ) -> alt.Chart:
     """Distribution of per-image dense-vs-pruned Spearman correlations, with the PIE cut.

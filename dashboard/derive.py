@@ -168,15 +168,3 @@ def pie_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray,
         keep = (sub[list(diseases)].to_numpy(dtype=np.float64) == 1).any(axis=1)
         out = out[keep]
     return out.sort_values(["corr", "row"], kind="stable").reset_index(drop=True)
-
-
-def prediction_pair(dense: np.ndarray, pruned: np.ndarray, label: np.ndarray,
-                    classes: Sequence[str], sparsity: int) -> pd.DataFrame:
-    """Long table class, model, prob, label for the dense-vs-pruned bar chart of one image."""
-    model_p = f"pruned {sparsity}%"
-    return pd.DataFrame({
-        "class": list(classes) * 2,
-        "model": ["dense"] * len(classes) + [model_p] * len(classes),
-        "prob": np.concatenate([np.asarray(dense, float), np.asarray(pruned, float)]),
-        "label": np.concatenate([label, label]),
-    })

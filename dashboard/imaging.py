@@ -1,4 +1,5 @@
-"""Pixels for the image viewer: window/level, colour maps, Grad-CAM overlays. Pure numpy."""
+"""Pixels for the image viewer: window/level and the Grad-CAM colour maps (the browser viewer
+draws the overlays with these tables). Pure numpy."""
 from __future__ import annotations
 
 import numpy as np
@@ -37,27 +38,6 @@ def heat_rgb(cam01: np.ndarray) -> np.ndarray:
 def diverging_rgb(diff: np.ndarray) -> np.ndarray:
     """diff in [−1, 1] → blue…white…red."""
     return _lut(_DIVERGING, (np.asarray(diff, dtype=np.float32) + 1) / 2)
-
-
-def overlay(gray: np.ndarray, cam01: np.ndarray, opacity: float) -> np.ndarray:
-    """Heat map over the radiograph. The blend weight is opacity × attribution, so regions the
-    model ignores keep the X-ray visible instead of a uniform dark wash."""
-    g = np.asarray(gray, dtype=np.float32)[..., None].repeat(3, axis=-1)
-    cam = np.clip(np.asarray(cam01, dtype=np.float32), 0, 1)
-    if cam.shape != g.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {g.shape[:2]} differ in size")
-    a = (float(opacity) * np.sqrt(cam))[..., None]
-    return (g * (1 - a) + heat_rgb(cam).astype(np.float32) * a + 0.5).astype(np.uint8)
-
-
-def overlay_signed(gray: np.ndarray, cam11: np.ndarray, opacity: float) -> np.ndarray:
-    """Signed map over the radiograph: red = evidence for the class, blue = against."""
-    g = np.asarray(gray, dtype=np.float32)[..., None].repeat(3, axis=-1)
-    cam = np.clip(np.asarray(cam11, dtype=np.float32), -1, 1)
-    if cam.shape != g.shape[:2]:
-        raise ValueError(f"map {cam.shape} and image {g.shape[:2]} differ in size")
-    a = (float(opacity) * np.sqrt(np.abs(cam)))[..., None]
-    return (g * (1 - a) + diverging_rgb(cam).astype(np.float32) * a + 0.5).astype(np.uint8)
 
 
 def upscale(img: np.ndarray, size: int = 320) -> np.ndarray:

@@ -93,19 +93,12 @@ def test_heatmap_keeps_class_order_and_counts():
     assert len(data) == 9 and {d["count"] for d in data} == {0, 1, 2, 3, 5, 9}
 
 
-def test_ratio_and_prediction_and_groundtruth_charts():
+def test_ratio_and_groundtruth_charts():
     r = pd.DataFrame({"class": ["A", "B", "C"], "ratio": [3.0, 0.5, np.nan]})
     spec = _spec(charts.ratio_bars(r, "class", "t"))
     data = spec["datasets"][spec["layer"][0]["data"]["name"]]
     assert [d["over"] for d in data] == ["more common in PIEs", "less common in PIEs",
                                          "undefined"]
-    from dashboard.derive import prediction_pair
-
-    preds = prediction_pair([.9, .1], [.4, .2], np.array([1.0, 0.0]), ["A", "B"], 90)
-    spec = _spec(charts.prediction_bars(preds))
-    assert spec["encoding"]["yOffset"]["field"] == "model"
-    shown = {d["class_shown"] for d in spec["datasets"][spec["data"]["name"]]}
-    assert shown == {"● A", "B"}
     gt = {"label_noise": {"rate_pie": .2, "rate_nonpie": .05, "n_pie": 10, "n_nonpie": 190,
                           "p": .01},
           "quality": {"mean_pie": .4, "mean_nonpie": .6, "n_pie": 10, "n_nonpie": 190, "p": .2}}
