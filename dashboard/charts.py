@@ -65,7 +65,16 @@ def metric_curves(summary: pd.DataFrame, metric_title: str, band: str = "iqr",
     """Median over seeds per method vs sparsity, with a band: 'iqr' (q25–q75) or 'range'
     (min–max over seeds). `summary` is derive.metric_summary's table."""
     lo, hi = ("q25", "q75") if band == "iqr" else ("min", "max")
-    df = summary if k_range is None else summary[summary["sparsity"].between(*k_range)]
+    return band_curves(summary, metric_title, "median", lo, hi, k_range,
+                       [alt.Tooltip("median:Q", format=".3f"),
+                        alt.Tooltip(f"{lo}:Q", format=".3f"),
+                        alt.Tooltip(f"{hi}:Q", format=".3f"), "n_seeds:Q"])
+
+
+def band_curves(df: pd.DataFrame, metric_title: str, mid: str, lo: str, hi: str,
+                k_range: tuple[int, int] | None, tooltip: list) -> alt.Chart:
+    """A line per method vs sparsity (column `mid`) over a band from `lo` to `hi`."""
+    df = df if k_range is None else df[df["sparsity"].between(*k_range)]
     domain = [int(df["sparsity"].min()), int(df["sparsity"].max())] if len(df) else [0, 100]
     base = alt.Chart(df).encode(
         x=alt.X("sparsity:Q", title="sparsity (% of weights removed)",
@@ -73,10 +82,8 @@ def metric_curves(summary: pd.DataFrame, metric_title: str, band: str = "iqr",
         color=alt.Color("method:N", scale=alt.Scale(scheme=PALETTE), title="method"))
     area = base.mark_area(opacity=0.2).encode(y=f"{lo}:Q", y2=f"{hi}:Q")
     line = base.mark_line(point=True).encode(
-        y=alt.Y("median:Q", title=metric_title),
-        tooltip=["method:N", "sparsity:Q", alt.Tooltip("median:Q", format=".3f"),
-                 alt.Tooltip(f"{lo}:Q", format=".3f"), alt.Tooltip(f"{hi}:Q", format=".3f"),
-                 "n_seeds:Q"])
+        y=alt.Y(f"{mid}:Q", title=metric_title),
+        tooltip=["method:N", "sparsity:Q", *tooltip])
     return (area + line).properties(width=WIDTH, height=HEIGHT)
 
 

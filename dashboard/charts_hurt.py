@@ -7,7 +7,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import HEIGHT, PALETTE, WIDTH
+from dashboard.charts import HEIGHT, WIDTH, band_curves
 
 # Relative change is coloured on [−100%, +100%] (diverging around 0); larger gains are
 # clipped to the top colour (their tooltips keep the true value).
@@ -112,16 +112,7 @@ def reliability(bins: pd.DataFrame, title: str) -> alt.Chart:
 def ci_metric_curves(table: pd.DataFrame, metric_title: str,
                      k_range: tuple[int, int] | None = None) -> alt.Chart:
     """mAP per method vs sparsity with its 95% bootstrap CI band (analysis/ci_overall)."""
-    df = table if k_range is None else table[table["sparsity"].between(*k_range)]
-    domain = [int(df["sparsity"].min()), int(df["sparsity"].max())] if len(df) else [0, 100]
-    base = alt.Chart(df).encode(
-        x=alt.X("sparsity:Q", title="sparsity (% of weights removed)",
-                scale=alt.Scale(domain=domain, nice=False)),
-        color=alt.Color("method:N", scale=alt.Scale(scheme=PALETTE), title="method"))
-    area = base.mark_area(opacity=0.2).encode(y="map_lo:Q", y2="map_hi:Q")
-    line = base.mark_line(point=True).encode(
-        y=alt.Y("map:Q", title=metric_title),
-        tooltip=["method:N", "sparsity:Q", alt.Tooltip("map:Q", title="median", format=".3f"),
-                 alt.Tooltip("map_lo:Q", title="95% CI low", format=".3f"),
-                 alt.Tooltip("map_hi:Q", title="95% CI high", format=".3f")])
-    return (area + line).properties(width=WIDTH, height=HEIGHT)
+    return band_curves(table, metric_title, "map", "map_lo", "map_hi", k_range,
+                       [alt.Tooltip("map:Q", title="median", format=".3f"),
+                        alt.Tooltip("map_lo:Q", title="95% CI low", format=".3f"),
+                        alt.Tooltip("map_hi:Q", title="95% CI high", format=".3f")])
