@@ -44,9 +44,9 @@ def _fail(message: str) -> None:
     st.session_state["_ctx_error"] = message
 
 
-def open_study(reading: bool = False) -> None:
-    """Study picker, verification and filters; `reading`: a clinician's page, where the
-    research filters are folded away (they reveal nothing per image, but are not theirs)."""
+def open_study() -> None:
+    """Study picker, verification and filters (readers' links never come here: app.py
+    serves them the reading page alone)."""
     ss = st.session_state
     link_params()   # remember the link this session started from, before anything rewrites it
     roots = study_roots(sys.argv[1:])
@@ -109,8 +109,7 @@ def open_study(reading: bool = False) -> None:
     if no_w:
         sb.info(f"No model weights for seed(s) {_seed_text(no_w)}: everything is shown "
                 "except Grad-CAM for those seeds.", icon=":material/info:")
-    box = sb.expander("Research filters (not used while reading)") if reading else None
-    filters = sidebar_filters(entry, container=box)
+    filters = sidebar_filters(entry)
     ss["_ctx"] = loaders.Context(entry=entry, data=data, filters=filters, problems=[])
     ss["_ctx_error"] = None
 
