@@ -15,6 +15,9 @@
   is put on their PYTHONPATH) and read/write the study folder at the driver's path; both
   must be visible on every node (a shared filesystem). A worker that cannot see the study
   folder fails at once naming it (core.executors.unit.check_study_folder).
+- Priority: workers run as nice as their raylet (Ray's default is 15 steps nicer, which
+  starves units on a machine shared with other jobs); `RAY_worker_niceness` in the driver's
+  environment overrides it.
 - Output: a unit's own lines go to units/seed-<s>.log in the study folder; the driver
   shows one progress bar over units and one line per finished unit.
 """
@@ -29,11 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-from core.executors.unit import Unit, check_study_folder
+from core.executors.unit import Unit, check_study_folder, preload
 
 # Repository root: workers put it on their path so `import core` finds the same code.
 _CODE_ROOT = str(Path(__file__).resolve().parents[2])
 DEFAULT_MAX_RETRIES = 2
+WORKER_NICENESS = "RAY_worker_niceness"  # Ray's setting: nice steps of a worker below its raylet
 
 
 def task_device(config_device: str, gpu_ids) -> str:
@@ -64,7 +68,7 @@ def _ray_unit(fn, unit: Unit, cpus: float) -> dict:
     ids = [str(i) for i in ray.get_gpu_ids()]
     placement = {"executor": "ray", "host": socket.gethostname(), "pid": os.getpid(),
                  "node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ids,
-                 "num_cpus": cpus, "start": time.time()}
+                 "num_cpus": cpus, "niceness": os.nice(0), "start": time.time()}
     log = root / "units" / f"{unit.key}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", buffering=1) as fh, contextlib.redirect_stdout(fh):
@@ -74,14 +78,6 @@ def _ray_unit(fn, unit: Unit, cpus: float) -> dict:
         device = task_device(str(unit.config.get("train", {}).get("device", "auto")), ids)
         placement["device"] = device
         return fn(unit, device=device, threads=max(1, math.floor(cpus)), placement=placement)
-
-
-def _import_unit_code() -> int:
-    """Warm-up task: load what a unit imports (torch, the pipeline) into a worker."""
-    import core.study  # noqa: F401
-    import core.train  # noqa: F401
-
-    return os.getpid()
 
 
 def _one_line(text: str) -> str:
@@ -168,20 +164,27 @@ class RayExecutor:
 
     def _task_options(self, cpus: float, gpus: float) -> dict:
         path = os.pathsep.join(p for p in (_CODE_ROOT, os.environ.get("PYTHONPATH")) if p)
-        env = {"PYTHONPATH": path, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY",
-                                                                    "PASSIVE"), **self.env_vars}
+        env = {"PYTHONPATH": path,
+               "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+               # Ray starts each worker 15 nice steps below its raylet, so on a machine shared
+               # with other jobs a unit got a sliver of the CPU that the same unit run locally
+               # gets (bench_scale.py, 2 cores at load 10-24: Ray 1.86x the local wall). 0:
+               # as nice as the raylet, i.e. as the command that started a local instance (or
+               # `ray start` on a cluster), like Ray's own job supervisor sets it.
+               WORKER_NICENESS: os.environ.get(WORKER_NICENESS, "0"),
+               **self.env_vars}
         return {"num_cpus": cpus, "num_gpus": gpus, "max_retries": self.max_retries,
                 "retry_exceptions": False, "runtime_env": {"env_vars": env},
                 "max_calls": 1 if gpus > 0 else 0}
 
     def warm_up(self, n: int, cpus: float = 1.0) -> float:
-        """Start `n` CPU workers and import the unit code in them (seconds taken), so a
-        measurement of units excludes worker start-up. Only for CPU units: a GPU unit gets
-        a fresh worker anyway. Ray must be initialised."""
+        """Start `n` CPU workers and import the unit code in them (unit.preload; seconds
+        taken), so a measurement of units excludes worker start-up. Only for CPU units: a
+        GPU unit gets a fresh worker anyway. Ray must be initialised."""
         import ray
 
         t0 = time.perf_counter()
-        task = ray.remote(**self._task_options(cpus, 0.0))(_import_unit_code)
+        task = ray.remote(**self._task_options(cpus, 0.0))(preload)
         ray.get([task.remote() for _ in range(n)])
         return time.perf_counter() - t0
 

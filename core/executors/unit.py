@@ -40,6 +40,25 @@ def check_study_folder(root) -> Path:
     return root
 
 
+# What a unit imports on its way (most of it lazily, inside functions): loaded at once by
+# `preload`, so that a worker's start-up can be paid, and timed, before its first unit.
+UNIT_MODULES = ("torch", "core.study", "core.train", "core.predict", "core.prune", "core.cost",
+                "core.models", "core.predictions", "core.data.images", "core.regimes",
+                "safetensors.torch", "torch.utils.flop_counter", "tqdm.auto")
+
+
+def preload() -> int:
+    """Import every module of UNIT_MODULES into this process; returns its pid. Architectures
+    or methods with their own packages (torchvision models, torch_pruning) still load on
+    first use."""
+    import importlib
+    import os
+
+    for name in UNIT_MODULES:
+        importlib.import_module(name)
+    return os.getpid()
+
+
 def execute_unit(unit: Unit, *, device=None, threads: int | None = None,
                  placement: dict | None = None) -> dict:
     """Run `unit` (skipped when already done); returns what the driver reports about it.
@@ -65,6 +84,9 @@ def execute_unit(unit: Unit, *, device=None, threads: int | None = None,
     device = device if device is not None else resolve_device(cfg.train.device)
     t0 = time.perf_counter()
     with torch_threads(threads):
+        import torch
+
+        n_threads = torch.get_num_threads()  # what the unit really runs with (benchmarks)
         study.run_unit(cfg, paths, classes, data, unit.seed, device, unit.progress, placement)
     return {**result, "skipped": False, "seconds": time.perf_counter() - t0,
-            "device": str(device)}
+            "device": str(device), "torch_threads": n_threads}

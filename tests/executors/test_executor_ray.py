@@ -7,6 +7,7 @@ reopens its inputs from the study folder.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,8 @@ def test_ray_study_is_byte_identical_to_local(tmp_path, local_ray, local_study):
     marker = store.read_json(StudyPaths(out).unit_done(0))
     assert marker["placement"]["executor"] == "ray"
     assert marker["placement"]["device"] == "cpu" and marker["placement"]["gpu_ids"] == []
+    # as nice as this process, which started the raylet (Ray's own default: 15 steps nicer)
+    assert marker["placement"]["niceness"] == os.nice(0)
     assert (out / "units" / "seed-0.log").read_text().count("seed 0: done") == 1
 
 

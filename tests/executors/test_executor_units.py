@@ -10,7 +10,7 @@ import torch
 from core import executors, store
 from core.config import ConfigError
 from core.executors import LocalExecutor, Unit, execute_unit
-from core.executors.ray_backend import task_device
+from core.executors.ray_backend import WORKER_NICENESS, RayExecutor, task_device
 from core.store import StudyPaths
 from core.study import StudyError, open_data, prepare, run_study
 from tests.test_study import _cfg, fake  # noqa: F401  (fixture)
@@ -80,3 +80,12 @@ def test_cli_executor_options():
     for bad in ({"gpus_per_unit": -1.0}, {"cpus_per_unit": 0.0}):
         with pytest.raises(ConfigError, match="per-unit"):
             executors.from_args(_args(executor="ray", **bad))
+
+
+def test_ray_workers_are_as_nice_as_their_raylet(monkeypatch):
+    # Ray's default starts workers 15 nice steps lower: starved on a shared machine
+    monkeypatch.delenv(WORKER_NICENESS, raising=False)
+    env = RayExecutor()._task_options(1.0, 0.0)["runtime_env"]["env_vars"]
+    assert env[WORKER_NICENESS] == "0"
+    monkeypatch.setenv(WORKER_NICENESS, "5")  # the user's own choice is kept
+    assert RayExecutor()._task_options(1.0, 0.0)["runtime_env"]["env_vars"][WORKER_NICENESS] == "5"
