@@ -45,15 +45,21 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import ray  # noqa: E402
 from results_md import append_to_section  # noqa: E402
 
-import core.predict  # noqa: E402, F401  (torch and the pipeline loaded before any timing)
-import core.train  # noqa: E402, F401
+import core.analysis.study_analysis  # noqa: E402, F401  (the driver's finalising, both sides)
 from core import store  # noqa: E402
 from core.demo import demo_config  # noqa: E402
-from core.executors.ray_backend import RayExecutor  # noqa: E402
+from core.executors import LocalExecutor  # noqa: E402
+from core.executors.ray_backend import WORKER_NICENESS, RayExecutor  # noqa: E402
+from core.executors.unit import preload  # noqa: E402
 from core.store import StudyPaths  # noqa: E402
 from core.study import run_study  # noqa: E402
+from core.train import resolve_device  # noqa: E402
 
 SECTION = "## Scale-out with Ray"
+
+# The same modules a Ray worker's warm-up imports (RayExecutor.warm_up), loaded here before
+# any timing: neither side pays imports inside its timed runs.
+preload()
 
 # Paper scale (PAPER_FACTS / issue 10) and the H100 throughputs of RESULTS.md
 # ("Prediction grid and training on CUDA", bench_predict.py --cuda, 2026-11-25).
@@ -68,30 +74,60 @@ def _predictions(root: Path) -> dict:
             for p in sorted(root.glob("predictions/*/*.npy"))}
 
 
+class _Recording:
+    """An executor that keeps what its units returned (in-unit seconds, torch threads)."""
+
+    def __init__(self, inner):
+        self.inner, self.results = inner, {}
+
+    def run(self, units, fn) -> dict:
+        self.results = self.inner.run(units, fn)
+        return self.results
+
+
 def _quiet_run(cfg, out, executor=None) -> float:
     t0 = time.perf_counter()
     run_study(cfg, out, progress=False, executor=executor)
     return time.perf_counter() - t0
 
 
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 # --------------------------------------------------------------------------- 1. overhead
-def overhead(work: Path, reps: int) -> dict:
+def overhead(work: Path, reps: int, niceness: str | None = None) -> dict:
     cfg = demo_config(quick=True)
     t0 = time.perf_counter()
     ray.init(num_cpus=1, num_gpus=0, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - t0
     # the worker process's own start-up (a fresh interpreter importing torch and the
     # pipeline), paid once per worker: timed apart, like ray.init
-    warm = RayExecutor(cpus_per_unit=1, progress=False).warm_up(1)
+    # niceness: RAY_worker_niceness for the Ray side (None: the executor's default)
+    env = {} if niceness is None else {WORKER_NICENESS: niceness}
+    warm = RayExecutor(cpus_per_unit=1, progress=False, env_vars=env).warm_up(1)
     walls = {"local": [], "ray": []}
+    in_units = {"local": [], "ray": []}  # sum over units of the time inside execute_unit
+    threads = {"local": set(), "ray": set()}  # torch.get_num_threads() inside each unit
+    nice = {"local": {os.nice(0)}, "ray": set()}  # the process niceness a unit ran at
     ref = None
     identical = True
     try:
         for i in range(reps):
             for kind in (("local", "ray") if i % 2 == 0 else ("ray", "local")):
                 out = work / f"{kind}-{i}"
-                ex = RayExecutor(cpus_per_unit=1, progress=False) if kind == "ray" else None
+                ex = _Recording(RayExecutor(cpus_per_unit=1, progress=False, env_vars=env)
+                                if kind == "ray"
+                                else LocalExecutor(resolve_device(cfg.train.device)))
                 walls[kind].append(_quiet_run(cfg, out, ex))
+                in_units[kind].append(sum(r["seconds"] for r in ex.results.values()))
+                threads[kind] |= {r["torch_threads"] for r in ex.results.values()}
+                if kind == "ray":
+                    nice["ray"] |= {r["placement"]["niceness"] for r in ex.results.values()}
+                else:  # checked after each run too: someone may renice a running benchmark
+                    nice["local"].add(os.nice(0))
+                print(f"{kind} {i}: {walls[kind][-1]:.1f} s, in units "
+                      f"{in_units[kind][-1]:.1f} s, load {_load()}", file=sys.stderr)
                 if store.verify(out):
                     raise SystemExit(f"{out}: does not verify")
                 preds = _predictions(out)
@@ -99,6 +135,11 @@ def overhead(work: Path, reps: int) -> dict:
                 identical &= preds == ref and len(preds) == 4
     finally:
         ray.shutdown()
+    return {"startup": startup, "warm": warm, "walls": walls, "in_units": in_units,
+            "threads": threads, "nice": nice, "identical": identical, "ref": ref}
+
+
+def cli_run(work: Path, ref: dict) -> dict:
     # as a user runs it: its own local Ray instance (sized to the machine), then verify
     out = work / "cli"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -109,9 +150,7 @@ def overhead(work: Path, reps: int) -> dict:
     cli_wall = time.perf_counter() - t0
     ver = subprocess.run([sys.executable, "-m", "core", "verify", str(out)], cwd=ROOT, env=env,
                          capture_output=True, text=True)
-    identical &= _predictions(out) == ref
-    return {"startup": startup, "warm": warm, "walls": walls, "identical": identical,
-            "cli_wall": cli_wall,
+    return {"identical": _predictions(out) == ref, "cli_wall": cli_wall,
             "cli_rc": run.returncode, "verify": ver.stdout.strip() or ver.stderr.strip(),
             "cli_tail": run.stdout[-2000:] + run.stderr[-2000:]}
 
@@ -163,37 +202,70 @@ def _hm(s: float) -> str:
         f"{s / 60:.1f} min"
 
 
-def markdown(ov: dict, pl: dict, proj: list[dict]) -> str:
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+def _header(parts, load_before: str) -> list[str]:
+    return [
+        f"### {dt.date.today()} · {platform.machine()} {os.cpu_count()}-core CPU shared with "
+        f"other jobs (load avg {load_before} before, {_load()} after), Python "
+        f"{platform.python_version()}, ray {ray.__version__}",
+        "",
+        f"`python benchmarks/bench_scale.py {' '.join(sys.argv[1:])}`. No GPU machine was lent "
+        "to this session: the ResNet50 2-seed `--gpus-per-unit 0.5` vs 1.0 comparison on one "
+        "GPU is not measured.",
+        ""]
+
+
+def overhead_md(ov: dict) -> list[str]:
     lw, rw = ov["walls"]["local"], ov["walls"]["ray"]
     ml, mr = statistics.median(lw), statistics.median(rw)
-    lines = [
-        f"### {dt.date.today()} · {platform.machine()} {os.cpu_count()}-core CPU shared with "
-        f"other jobs (load avg {load} at the end), Python {platform.python_version()}, "
-        f"ray {ray.__version__}",
-        "",
-        "`python benchmarks/bench_scale.py`. No GPU machine was lent to this session: the "
-        "ResNet50 2-seed `--gpus-per-unit 0.5` vs 1.0 comparison on one GPU is not measured.",
-        "",
+    ul, ur = statistics.median(ov["in_units"]["local"]), statistics.median(ov["in_units"]["ray"])
+
+    def runs(xs):
+        return ", ".join(f"{x:.1f} s" for x in xs)
+
+    def thr(kind):
+        return ", ".join(str(t) for t in sorted(ov["threads"][kind]))
+
+    def nic(kind):
+        return ", ".join(str(t) for t in sorted(ov["nice"][kind]))
+
+    return [
         "**Overhead** — quick demo (2 seeds), whole study from an empty folder, same resources "
         "(local: one process, one thread; Ray: an instance of 1 CPU, `--cpus-per-unit 1`), "
-        "alternated in one run:",
+        "alternated in one run. *In units*: the time inside the units (train + prediction "
+        "grid, summed over both seeds); the rest of a run is preparing the caches, scheduling "
+        "and finalising.",
         "",
-        "| executor | wall per study, each run | median |",
-        "|---|---|---:|",
-        f"| local | {', '.join(f'{w:.1f} s' for w in lw)} | {ml:.1f} s |",
-        f"| ray (start-up excluded) | {', '.join(f'{w:.1f} s' for w in rw)} | {mr:.1f} s |",
+        "| executor | wall per study, each run | median | in units, each run | median | "
+        "torch threads in a unit | process niceness of a unit |",
+        "|---|---|---:|---|---:|---|---|",
+        f"| local | {runs(lw)} | {ml:.1f} s | {runs(ov['in_units']['local'])} | {ul:.1f} s | "
+        f"{thr('local')} | {nic('local')} |",
+        f"| ray (start-up excluded) | {runs(rw)} | {mr:.1f} s | {runs(ov['in_units']['ray'])} | "
+        f"{ur:.1f} s | {thr('ray')} | {nic('ray')} |",
         "",
-        f"Ray / local (medians): **{mr / ml:.2f}×** (goal ≤ 1.10×). Ray start-up, apart: "
-        f"`ray.init` of a local instance {ov['startup']:.1f} s, then its worker process "
-        f"starting and importing torch + the pipeline {ov['warm']:.1f} s (once per worker; "
-        f"the local runs import them in this process before timing). Predictions "
-        "byte-identical to the first local run in every run: "
-        f"**{'yes' if ov['identical'] else 'NO'}**. "
+        f"Ray / local (medians of wall): **{mr / ml:.2f}×** (goal ≤ 1.10×); in units "
+        f"{ur / ul:.2f}×. Ray start-up, apart (counted once, not in the walls above): "
+        f"`ray.init` of a local instance {ov['startup']:.1f} s, then `RayExecutor.warm_up`: "
+        f"its one worker process starting and importing torch + every module a unit uses "
+        f"(`core.executors.unit.preload`) {ov['warm']:.1f} s, once per worker, reused by "
+        "every unit after. The local side imports the same modules in this process before "
+        "timing; anything else a first unit pays (torch's first-call set-up) is inside the "
+        "first run of each side. Predictions byte-identical to the first local run in every run: "
+        f"**{'yes' if ov['identical'] else 'NO'}**.",
+        ""]
+
+
+def cli_md(cli: dict) -> list[str]:
+    return [
         f"`python -m core demo --quick --executor ray` as a user runs it (own Ray instance "
-        f"sized to the machine, 2 units in parallel): {ov['cli_wall']:.1f} s including "
-        f"start-up, exit {ov['cli_rc']}, then `verify`: {ov['verify']!r}.",
-        "",
+        f"sized to the machine, 2 units in parallel): {cli['cli_wall']:.1f} s including "
+        f"start-up, exit {cli['cli_rc']}, then `verify`: {cli['verify']!r}; predictions "
+        f"identical to the local run: **{'yes' if cli['identical'] else 'NO'}**.",
+        ""]
+
+
+def placement_md(pl: dict) -> list[str]:
+    lines = [
         "**Placement** — Ray instance declaring 4 GPUs and 8 CPUs on this CPU-only machine; 8 "
         "real units (quick demo, 8 seeds, 1 epoch, sparsities 0/50/90/95, `train.device=auto`) at "
         f"`--gpus-per-unit 0.5 --cpus-per-unit 1`: {pl['wall']:.1f} s. Every unit saw one GPU "
@@ -208,19 +280,23 @@ def markdown(ov: dict, pl: dict, proj: list[dict]) -> str:
     for u in pl["units"]:
         lines.append(f"| {u['seed']} | {','.join(u['gpu_ids'])} | {u['device']} | "
                      f"{u['start'] - pl['t0']:.1f} | {u['end'] - pl['t0']:.1f} |")
-    per_unit = (mr - ml) / 2
-    p0 = proj[0]
-    lines += [
-        "",
+    return lines + [""]
+
+
+def projection_md(ov: dict) -> list[str]:
+    ml, mr = statistics.median(ov["walls"]["local"]), statistics.median(ov["walls"]["ray"])
+    per_unit = max((mr - ml) / 2, 0.0)
+    proj = projection(per_unit, ov["startup"] + ov["warm"])
+    lines = [
         "**Projection, paper scale** (30 seeds ResNet50, 78,506 training images × 60 epochs, "
         "then 2 methods × 20 sparsities × 21,081 test images), one unit per GPU "
         "(`--gpus-per-unit 1`). Rests on: H100 training 2,832 img/s and prediction grid "
         f"9,234 img/s (bench_predict.py --cuda above), so one unit = "
         f"{PAPER['epochs'] * PAPER['train_images'] / H100_TRAIN_IMG_S:,.0f} s training + "
         f"{PAPER['methods'] * PAPER['sparsities'] * PAPER['eval_images'] / H100_GRID_IMG_S:,.0f}"
-        f" s grid + {max(per_unit, 0):.1f} s Ray overhead per unit measured above = "
-        f"{_hm(p0['unit_s'])}; plus {ov['startup'] + ov['warm']:.0f} s start-up. Assumes all "
-        "60 epochs (early stopping only shortens it), each GPU as fast as the measured H100 "
+        f" s grid + {per_unit:.1f} s Ray overhead per unit measured above = "
+        f"{_hm(proj[0]['unit_s'])}; plus {ov['startup'] + ov['warm']:.0f} s start-up. Assumes "
+        "all 60 epochs (early stopping only shortens it), each GPU as fast as the measured H100 "
         "alone, and a shared filesystem that keeps up; excludes decoding the image caches "
         "once and the analysis (7.3 s at this scale, above).",
         "",
@@ -230,22 +306,45 @@ def markdown(ov: dict, pl: dict, proj: list[dict]) -> str:
     for r in proj:
         lines.append(f"| {r['gpus']} | {r['rounds']} | {_hm(r['wall_s'])} | "
                      f"{100 * r['busy']:.0f}% |")
-    return "\n".join(lines) + "\n"
+    return lines + [""]
+
+
+PARTS = ("overhead", "cli", "placement", "projection")
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=2, help="local/ray pairs (default 2)")
+    ap.add_argument("--parts", default=",".join(PARTS),
+                    help=f"comma-separated, of {', '.join(PARTS)} (default all; cli and "
+                         "projection need overhead)")
+    ap.add_argument("--ray-worker-niceness", default=None, metavar="N",
+                    help="RAY_worker_niceness for the overhead part's Ray workers (default: "
+                         "the executor's, 0; Ray's own default is 15)")
     ap.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = ap.parse_args(argv)
+    parts = [p for p in args.parts.split(",") if p]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or ({"cli", "projection"} & set(parts) and "overhead" not in parts):
+        ap.error(f"--parts: {args.parts!r} (of {', '.join(PARTS)}; cli and projection need "
+                 "overhead)")
+    load_before = _load()
+    lines = []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
-        ov = overhead(work, args.reps)
-        if ov["cli_rc"] != 0:
-            print(ov["cli_tail"], file=sys.stderr)
-        pl = placement(work)
-    ml, mr = statistics.median(ov["walls"]["local"]), statistics.median(ov["walls"]["ray"])
-    text = markdown(ov, pl, projection(max((mr - ml) / 2, 0.0), ov["startup"] + ov["warm"]))
+        if "overhead" in parts:
+            ov = overhead(work, args.reps, args.ray_worker_niceness)
+            lines += overhead_md(ov)
+        if "cli" in parts:
+            cli = cli_run(work, ov["ref"])
+            if cli["cli_rc"] != 0:
+                print(cli["cli_tail"], file=sys.stderr)
+            lines += cli_md(cli)
+        if "placement" in parts:
+            lines += placement_md(placement(work))
+        if "projection" in parts:
+            lines += projection_md(ov)
+    text = "\n".join(_header(parts, load_before) + lines)
     print(text)
     if not args.no_write:
         append_to_section(SECTION, "\n" + text)
