@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import altair as alt  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from dashboard import reader_access  # noqa: E402
@@ -37,6 +38,10 @@ if reader_access.reader_only() or reader_access.token_in_url():
     st.stop()
 
 st.set_page_config(page_title="PruneLens", page_icon=str(ICON), layout="wide")
+# Altair validates every schema object against Vega-Lite's JSON schema as it is built (its
+# "debug mode"): about half of building a page's charts. The builders are validated in the
+# tests (tests/dashboard/test_charts.py), so the server skips it.
+alt.utils.schemapi.disable_debug_mode()
 
 sections = {
     "Study": [

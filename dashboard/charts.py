@@ -269,3 +269,13 @@ def groundtruth_bars(gt: Mapping) -> alt.Chart:
                                                                labelAnchor="start")),
         tooltip=["group:N", alt.Tooltip("value:Q", format=".3f"), "n:Q"],
     ).properties(width=WIDTH - 260, height=60).resolve_scale(x="independent")
+
+
+# The page-level builders are memoised by their inputs (dashboard/chart_memo.py): a rerun
+# with unchanged tables reuses the built chart and its spec instead of rebuilding them.
+# Done here, at the end, so each builder above stays a plain, separately tested function.
+from dashboard.chart_memo import memoise  # noqa: E402
+
+memoise(globals(), ("long_tail", "metric_curves", "class_curves", "stat_scatter",
+                    "labelled_scatter", "heatmap", "ratio_bars", "corr_histogram",
+                    "groundtruth_bars"))

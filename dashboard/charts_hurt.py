@@ -116,3 +116,10 @@ def ci_metric_curves(table: pd.DataFrame, metric_title: str,
                        [alt.Tooltip("map:Q", title="median", format=".3f"),
                         alt.Tooltip("map_lo:Q", title="95% CI low", format=".3f"),
                         alt.Tooltip("map_hi:Q", title="95% CI high", format=".3f")])
+
+
+# Memoised by their inputs, as charts.py's builders (dashboard/chart_memo.py).
+from dashboard.chart_memo import memoise  # noqa: E402
+
+memoise(globals(), ("subgroup_heatmap", "rate_curves", "calibration_metric_curves",
+                    "reliability", "ci_metric_curves"))
