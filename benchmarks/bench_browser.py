@@ -16,8 +16,9 @@ with playwright over Debian's chromium. What "done" means:
 - window/level: from the slider's input event to the end of the next animation frame.
 
 Cold and warm:
-- first render, cold: the first page load of a fresh server (imports, study verification,
-  models); `--restarts` fresh servers (each costs tens of seconds on 2 cores);
+- first render, cold: the first page load of a fresh server (Browse: imports, study
+  verification, models), then every other page's first visit on that server (its tables and
+  charts not yet cached); `--restarts` fresh servers (each costs tens of seconds on 2 cores);
 - first render, warm: a new browser tab on the warm server (new session, caches warm);
 - next image, cold: previous/next to images never shown, prefetch off (PRUNELENS_PREFETCH=0),
   so the display image and both Grad-CAMs are computed on the click; warm: next at reading
@@ -88,7 +89,7 @@ LOADED = """() => {
 }"""
 
 PAGES = {"overview": "", "classes": "classes", "forgettability": "forgettability",
-         "pies": "pies"}
+         "pies": "pies", "who is hurt": "who_is_hurt"}
 
 
 def _stats(xs: list[float]) -> dict:
@@ -224,52 +225,68 @@ def bench_pages(url: str, trials: int, pw) -> dict:
     try:
         ctx = b.new_context(viewport={"width": 1280, "height": 800})
         for name, path in PAGES.items():
-            first = []
-            _, p = _load(ctx, f"{url}/{path}?study=demo", False)   # warms this page
-            p.close()
-            for _ in range(trials):
-                t, p = _load(ctx, f"{url}/{path}?study=demo", False)
-                first.append(t)
-                p.close()
-            out[f"{name}: first render, warm (new tab)"] = _stats(first)
-            page = ctx.new_page()
-            page.goto(f"{url}/{path}?study=demo")
-            page.wait_for_function(LOADED, polling="raf", timeout=120_000)
-            # the sidebar's first slider (Chosen sparsity): click its thumb (just under its
-            # value label) to focus it, then ← / → moves it one grid step (one rerun)
-            label = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] '
-                                 '[data-testid="stSliderThumbValue"]').first
-            change = []
-            for i in range(trials):
-                key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
-                label.scroll_into_view_if_needed()
-                box = label.bounding_box()
-                page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 12)
-                change.append(_act(page, lambda p, key=key: p.keyboard.press(key)))
-            out[f"{name}: filter change (chosen sparsity)"] = _stats(change)
-            page.close()
+            try:   # one page timing out on a loaded machine must not lose the others
+                out.update(_bench_page(ctx, url, name, path, trials))
+            except Exception as exc:  # noqa: BLE001
+                out.setdefault("_errors", []).append(
+                    f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
         b.close()
     return out
 
 
+def _bench_page(ctx, url: str, name: str, path: str, trials: int) -> dict:
+    out: dict = {}
+    first = []
+    _, p = _load(ctx, f"{url}/{path}?study=demo", False)   # warms this page
+    p.close()
+    for _ in range(trials):
+        t, p = _load(ctx, f"{url}/{path}?study=demo", False)
+        first.append(t)
+        p.close()
+    out[f"{name}: first render, warm (new tab)"] = _stats(first)
+    page = ctx.new_page()
+    page.goto(f"{url}/{path}?study=demo")
+    page.wait_for_function(LOADED, polling="raf", timeout=120_000)
+    # the sidebar's first slider (Chosen sparsity): click its thumb (just under its
+    # value label) to focus it, then ← / → moves it one grid step (one rerun)
+    label = page.locator('[data-testid="stSidebar"] [data-testid="stSlider"] '
+                         '[data-testid="stSliderThumbValue"]').first
+    change = []
+    for i in range(trials):
+        key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
+        label.scroll_into_view_if_needed()
+        box = label.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] + 12)
+        change.append(_act(page, lambda p, key=key: p.keyboard.press(key)))
+    out[f"{name}: filter change (chosen sparsity)"] = _stats(change)
+    page.close()
+    return out
+
+
 def bench_cold(trials: int, pw, restarts: int) -> dict:
+    """Per fresh server: Browse first (the server's very first page: imports, study
+    verification, models), then each other page's first visit on that server (its
+    loaders and charts not yet cached)."""
     from dashboard.screenshots import serve
 
-    xs, pages = [], []
+    xs: dict[str, list[float]] = {}
     for _ in range(restarts):
-        with serve([ROOT / "artifacts"], port=PORT) as url:
+        with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
             b = _browser(pw)
             try:
                 ctx = b.new_context(viewport={"width": 1280, "height": 800})
                 t, p = _load(ctx, f"{url}/browse?study=demo", True, timeout=300_000)
-                xs.append(t)
-                t, p = _load(ctx, f"{url}/?study=demo", False, timeout=300_000)
-                pages.append(t)
+                xs.setdefault("browse: first render, cold (fresh server)", []).append(t)
+                p.close()
+                for name, path in PAGES.items():
+                    t, p = _load(ctx, f"{url}/{path}?study=demo", False, timeout=300_000)
+                    xs.setdefault(f"{name}: first render, cold (first visit, after Browse "
+                                  "on a fresh server)", []).append(t)
+                    p.close()
             finally:
                 b.close()
-    return {"browse: first render, cold (fresh server)": _stats(xs),
-            "overview: first render after Browse on that server": _stats(pages)}
+    return {k: _stats(v) for k, v in xs.items()}
 
 
 def main(argv=None) -> dict:
@@ -339,7 +356,9 @@ def _markdown(res: dict, args) -> str:
     rows = [_row(("browse: " if part == "browse" else "") + k, v, _target(k))
             for part in ("cold", "browse", "pages")
             for k, v in (res.get(part) or {}).items() if isinstance(v, dict)]
-    errors = "".join(f"\n- not measured: {e}" for e in res.get("errors", []))
+    errs = res.get("errors", []) + [e for part in ("cold", "browse", "pages")
+                                    for e in (res.get(part) or {}).get("_errors", [])]
+    errors = "".join(f"\n- not measured: {e}" for e in errs)
     return (f"### {dt.date.today()} · {platform.machine()} CPU (2 cores) shared with other "
             f"engineers' jobs (load average {la} before, {lb} after), headless Chromium "
             f"1280×800, demo study\n\n"

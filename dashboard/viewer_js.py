@@ -295,6 +295,10 @@ export default function (component) {
   S.navOk = {'-1': !!data.nav.prev, '1': !!data.nav.next};
   $('.prev').disabled = !data.nav.prev; $('.next').disabled = !data.nav.next;
   $('.pos').textContent = data.nav.text;
+  // previous/next rerun only the viewer's fragment: the gallery moves its highlight itself
+  if (data.nav.row !== undefined) {
+    window.dispatchEvent(new CustomEvent('plv-row', {detail: data.nav.row}));
+  }
   if (el.dataset.built === data.token && D.token === data.token) {
     S.redraw(); return () => { S.onKey = null; };
   }
@@ -414,7 +418,15 @@ export default function (component) {
   $('.first').disabled = $('.back').disabled = data.page <= 0;
   $('.fwd').disabled = $('.last').disabled = data.page >= data.pages - 1;
   $('.info').textContent = data.info;
-  const grid = $('.grid');
+  const grid = G.grid = $('.grid');
+  if (!G.wired) {                          // the viewer's image changed without a rerun here
+    G.wired = true;
+    window.addEventListener('plv-row', (e) => {
+      if (!G.grid || !G.grid.isConnected) return;
+      for (const t of G.grid.children) t.classList.toggle('sel', +t.dataset.row === e.detail);
+      if (G.last) G.last.selected = e.detail;
+    });
+  }
   if (grid.dataset.token !== data.token) {
     grid.dataset.token = data.token;
     grid.replaceChildren();

@@ -90,7 +90,7 @@ def _initial_row() -> None:
 @st.fragment
 def room() -> None:
     _initial_row()
-    head = st.columns([2, 5, 4, 3], vertical_alignment="bottom")
+    head = st.columns([2, 12], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
         method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
                        default=ctx.methods[0], options=ctx.methods,
@@ -145,28 +145,12 @@ def room() -> None:
 
     filt = f"{WHICH[which]}" + (f" with {disease}" if disease else "") + (
         f", {findings} finding(s)" if findings != "any" else "")
-    with top:
-        if unknown is not None:
-            st.warning(f"No image with the id {esc(unknown)} in this study's evaluation "
-                       f"split ({len(d.labels):,} images). Check the id, or pick a "
-                       "thumbnail below.", icon=":material/search_off:")
-            st.query_params["image"] = str(unknown)
-        elif row is None:
-            st.info(f"No image matches the gallery filter ({esc(filt)}, pruned to {k}% with "
-                    f"{esc(method)}, PIEs = bottom {pct:g}%). Widen the filter below.",
-                    icon=":material/filter_alt_off:")
-            st.query_params.pop("image", None)
-        else:
-            signed = bound(head[3].toggle, "Evidence against", key="br_signed", param="signed",
-                           default=False, parse=lambda v: v == "1",
-                           fmt=lambda v: "1" if v else "0",
-                           help="Off: Grad-CAM as published, only regions that raise the "
-                                "score. On: the signed map, red = raises the score, blue = "
-                                "lowers it.")
-            _show(row, order, table, method, seeds, model, k, float(pct), head[2], signed)
-
     pages = max(1, -(-len(order) // PAGE))
-    page = min(int(ss.get("br_page") or 0), pages - 1)
+    page = ss["br_page"] = min(int(ss.get("br_page") or 0), pages - 1)
+    ss["_br_page_shown"] = page
+    with top:
+        image_room(order, table, method, seeds, model, k, float(pct), filt)
+
     items = order[page * PAGE:(page + 1) * PAGE]
     thumbs = bl.thumbnails(d, items)
     info = table.set_index("row")
@@ -175,6 +159,36 @@ def room() -> None:
              "page": page, "pages": pages, "selected": None if row is None else int(row),
              "info": f"{len(order):,} {filt} · page {page + 1} of {pages}"},
             key="br_gallery", on_pick=_on_pick, on_page=_on_page, memo=ss)
+
+
+@st.fragment
+def image_room(order, table, method, seeds, model, k, pct, filt) -> None:
+    """The viewer and why this image is a PIE: a fragment inside the room, so previous/next,
+    the Grad-CAM class and 'Evidence against' rerun only this part (the gallery, the filters
+    and the model picker are not rebuilt or re-sent; the browser moves the gallery's
+    highlight itself). The arguments are the room's last run's; the image is the session's."""
+    row, unknown = ss.get("br_row"), ss.get("br_unknown")
+    if ss.get("_br_page_shown") != ss.get("br_page"):
+        st.rerun(scope="app")      # next/previous left the gallery's page: redraw it too
+    if unknown is not None:
+        st.warning(f"No image with the id {esc(unknown)} in this study's evaluation "
+                   f"split ({len(d.labels):,} images). Check the id, or pick a "
+                   "thumbnail below.", icon=":material/search_off:")
+        st.query_params["image"] = str(unknown)
+    elif row is None:
+        st.info(f"No image matches the gallery filter ({esc(filt)}, pruned to {k}% with "
+                f"{esc(method)}, PIEs = bottom {pct:g}%). Widen the filter below.",
+                icon=":material/filter_alt_off:")
+        st.query_params.pop("image", None)
+    else:
+        c = st.columns([4, 3, 5], vertical_alignment="bottom")
+        signed = bound(c[1].toggle, "Evidence against", key="br_signed", param="signed",
+                       default=False, parse=lambda v: v == "1",
+                       fmt=lambda v: "1" if v else "0",
+                       help="Off: Grad-CAM as published, only regions that raise the "
+                            "score. On: the signed map, red = raises the score, blue = "
+                            "lowers it.")
+        _show(row, order, table, method, seeds, model, k, pct, c[0], signed)
 
 
 def _thumb(info, r: int, src) -> dict:
@@ -239,7 +253,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
             img = None
             st.warning(f"The image cannot be shown: {esc(str(exc))}")
         if img is not None:
-            nav = {"prev": prev_ is not None, "next": next_ is not None,
+            nav = {"prev": prev_ is not None, "next": next_ is not None, "row": int(row),
                    "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
                             else f"not in the gallery ({len(order):,})")}
             viewer({"image": {**img, "caption": f"{image_id} · {img['note']}"},
