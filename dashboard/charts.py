@@ -60,31 +60,64 @@ def long_tail(counts: pd.DataFrame, title: str = "Training images per class") ->
     ).properties(width=WIDTH - 160, height=alt.Step(20))
 
 
+def _x(df: pd.DataFrame, x: tuple[str, str] | None,
+       domain: Sequence[float] | None = None) -> alt.X:
+    """Sparsity (default) or a cost column (`x` = (column, title)); a cost axis spans
+    `domain` when given (else its data, not from zero)."""
+    field, title = x or ("sparsity", "sparsity (% of weights removed)")
+    if field == "sparsity":
+        vals = df["sparsity"]
+        domain = [int(vals.min()), int(vals.max())] if len(vals) else [0, 100]
+        return alt.X("sparsity:Q", title=title, scale=alt.Scale(domain=domain, nice=False))
+    # padding: unstructured methods sit exactly at 100% of the FLOPs, the domain's edge,
+    # where their points and bars would be cut in half
+    scale = (alt.Scale(zero=False, padding=12) if domain is None
+             else alt.Scale(domain=list(domain), nice=False, padding=12))
+    return alt.X(f"{field}:Q", title=title, scale=scale)
+
+
+def _on_cost(df: pd.DataFrame, x: tuple[str, str] | None) -> tuple[pd.DataFrame, list]:
+    """For a cost axis: the rows that have that cost, and a tooltip naming it with its unit
+    (the axis title). Nothing changes for the sparsity axis."""
+    if x is None or x[0] == "sparsity":
+        return df, []
+    return df[df[x[0]].notna()], [alt.Tooltip(f"{x[0]}:Q", title=x[1], format=".3~g")]
+
+
 def metric_curves(summary: pd.DataFrame, metric_title: str, band: str = "iqr",
-                  k_range: tuple[int, int] | None = None) -> alt.Chart:
-    """Median over seeds per method vs sparsity, with a band: 'iqr' (q25–q75) or 'range'
-    (min–max over seeds). `summary` is derive.metric_summary's table."""
+                  k_range: tuple[int, int] | None = None,
+                  x: tuple[str, str] | None = None) -> alt.Chart:
+    """Median over seeds per method vs sparsity (or a cost column `x` = (column, title),
+    see dashboard.cost_axis), with a band: 'iqr' (q25–q75) or 'range' (min–max over seeds).
+    `summary` is derive.metric_summary's table (with the cost columns for `x`)."""
     lo, hi = ("q25", "q75") if band == "iqr" else ("min", "max")
     return band_curves(summary, metric_title, "median", lo, hi, k_range,
                        [alt.Tooltip("median:Q", format=".3f"),
                         alt.Tooltip(f"{lo}:Q", format=".3f"),
-                        alt.Tooltip(f"{hi}:Q", format=".3f"), "n_seeds:Q"])
+                        alt.Tooltip(f"{hi}:Q", format=".3f"), "n_seeds:Q"], x)
 
 
 def band_curves(df: pd.DataFrame, metric_title: str, mid: str, lo: str, hi: str,
-                k_range: tuple[int, int] | None, tooltip: list) -> alt.Chart:
-    """A line per method vs sparsity (column `mid`) over a band from `lo` to `hi`."""
+                k_range: tuple[int, int] | None, tooltip: list,
+                x: tuple[str, str] | None = None) -> alt.Chart:
+    """A line per method (column `mid`) with a band from `lo` to `hi`, against sparsity or
+    the cost column `x` = (column, title). Points are joined in sparsity order whatever the
+    axis. On a cost axis the band is a vertical bar per point, not an area: cost need not
+    fall with sparsity (unstructured zeros keep every FLOP; latency is noisy), and an area
+    over a back-and-forth x would cross itself."""
     df = df if k_range is None else df[df["sparsity"].between(*k_range)]
-    domain = [int(df["sparsity"].min()), int(df["sparsity"].max())] if len(df) else [0, 100]
+    df, cost_tip = _on_cost(df, x)
     base = alt.Chart(df).encode(
-        x=alt.X("sparsity:Q", title="sparsity (% of weights removed)",
-                scale=alt.Scale(domain=domain, nice=False)),
-        color=alt.Color("method:N", scale=alt.Scale(scheme=PALETTE), title="method"))
-    area = base.mark_area(opacity=0.2).encode(y=f"{lo}:Q", y2=f"{hi}:Q")
+        x=_x(df, x), color=alt.Color("method:N", scale=alt.Scale(scheme=PALETTE),
+                                     title="method"))
+    if cost_tip:
+        band = base.mark_rule(opacity=0.45, strokeWidth=3).encode(y=f"{lo}:Q", y2=f"{hi}:Q")
+    else:
+        band = base.mark_area(opacity=0.2).encode(y=f"{lo}:Q", y2=f"{hi}:Q")
     line = base.mark_line(point=True).encode(
-        y=alt.Y(f"{mid}:Q", title=metric_title),
-        tooltip=["method:N", "sparsity:Q", *tooltip])
-    return (area + line).properties(width=WIDTH, height=HEIGHT)
+        y=alt.Y(f"{mid}:Q", title=metric_title), order="sparsity:Q",
+        tooltip=["method:N", "sparsity:Q", *cost_tip, *tooltip])
+    return (band + line).properties(width=WIDTH, height=HEIGHT)
 
 
 REL_CEILING = 0.5   # relative-AP axis stops at +50%: a rare class with a tiny dense AP can
@@ -92,22 +125,23 @@ REL_CEILING = 0.5   # relative-AP axis stops at +50%: a rare class with a tiny d
 
 
 def class_curves(curves: pd.DataFrame, y_title: str, relative: bool,
-                 band_title: str = "IQR") -> alt.Chart:
-    """Median over seeds per class vs sparsity with its IQR band; one colour per class,
-    one dash per method. Clicking a legend entry highlights that class. On the relative
+                 band_title: str = "IQR", x: tuple[str, str] | None = None,
+                 x_domain: Sequence[float] | None = None) -> alt.Chart:
+    """Median over seeds per class vs sparsity (or the cost column `x` = (column, title))
+    with its IQR band; one colour per class, one dash per method. Clicking a legend entry
+    highlights that class. On the relative
     scale the y-axis runs from the lowest value (at least −100%) to at most +50%; higher
     values are cut off at the top edge (their tooltips keep the true numbers). The band is
-    the `q25`–`q75` columns, named `band_title` in tooltips (a 95% CI can be passed in them)."""
+    the `q25`–`q75` columns, named `band_title` in tooltips (a 95% CI can be passed in them).
+    `x_domain` fixes a cost axis's range (the same for every method: see cost_axis.domain)."""
     pick = alt.selection_point(fields=["class"], bind="legend")
+    curves, cost_tip = _on_cost(curves, x)
     n_methods = curves["method"].nunique()
-    ks = curves["sparsity"]
-    domain = [int(ks.min()), int(ks.max())] if len(ks) else [0, 100]
     # tableau20 pairs light and dark shades of one hue: only worth it past ten classes
     scheme = "tableau10" if curves["class"].nunique() <= 10 else "tableau20"
     legend = alt.Legend(orient="bottom", columns=4, symbolType="stroke", symbolStrokeWidth=3,
                         symbolOpacity=1, labelLimit=180)
-    enc = {"x": alt.X("sparsity:Q", title="sparsity (% of weights removed)",
-                      scale=alt.Scale(domain=domain, nice=False)),
+    enc = {"x": _x(curves, x, x_domain),
            "color": alt.Color("class:N", sort=None, title="class (click to highlight)",
                               scale=alt.Scale(scheme=scheme), legend=legend)}
     if n_methods > 1:
@@ -122,15 +156,18 @@ def class_curves(curves: pd.DataFrame, y_title: str, relative: bool,
         y_scale = alt.Scale(domain=[lo, hi], nice=False)
     base = alt.Chart(curves).encode(**enc)
     fade = alt.condition(pick, alt.value(1.0), alt.value(0.12))
-    band = base.mark_area(opacity=0.12, clip=True).encode(
+    # on a cost axis a bar per point, not an area (see band_curves)
+    band = (base.mark_rule(strokeWidth=3, clip=True) if cost_tip
+            else base.mark_area(opacity=0.12, clip=True)).encode(
         y=alt.Y("q25:Q", scale=y_scale), y2="q75:Q",
-        opacity=alt.condition(pick, alt.value(0.15), alt.value(0.02)))
+        opacity=alt.condition(pick, alt.value(0.3 if cost_tip else 0.15), alt.value(0.02)))
     fmt = ".1%" if relative else ".3f"
     line = base.mark_line(point=alt.OverlayMarkDef(size=18), clip=True).encode(
         y=alt.Y("median:Q", title=y_title, scale=y_scale,
                 axis=alt.Axis(format="%" if relative else ".2f")),
-        opacity=fade,
-        tooltip=["class:N", "method:N", "sparsity:Q", alt.Tooltip("median:Q", format=fmt),
+        order="sparsity:Q", opacity=fade,
+        tooltip=["class:N", "method:N", "sparsity:Q", *cost_tip,
+                 alt.Tooltip("median:Q", format=fmt),
                  alt.Tooltip("q25:Q", format=fmt, title=f"{band_title} low"),
                  alt.Tooltip("q75:Q", format=fmt, title=f"{band_title} high"),
                  "n_seeds:Q"])

@@ -110,12 +110,14 @@ def reliability(bins: pd.DataFrame, title: str) -> alt.Chart:
 
 
 def ci_metric_curves(table: pd.DataFrame, metric_title: str,
-                     k_range: tuple[int, int] | None = None) -> alt.Chart:
-    """mAP per method vs sparsity with its 95% bootstrap CI band (analysis/ci_overall)."""
+                     k_range: tuple[int, int] | None = None,
+                     x: tuple[str, str] | None = None) -> alt.Chart:
+    """mAP per method vs sparsity (or the cost column `x`, see dashboard.cost_axis) with its
+    95% bootstrap CI band (analysis/ci_overall)."""
     return band_curves(table, metric_title, "map", "map_lo", "map_hi", k_range,
                        [alt.Tooltip("map:Q", title="median", format=".3f"),
                         alt.Tooltip("map_lo:Q", title="95% CI low", format=".3f"),
-                        alt.Tooltip("map_hi:Q", title="95% CI high", format=".3f")])
+                        alt.Tooltip("map_hi:Q", title="95% CI high", format=".3f")], x)
 
 
 # Memoised by their inputs, as charts.py's builders (dashboard/chart_memo.py).

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, loaders
+from dashboard import charts, cost_axis, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 
@@ -60,8 +60,20 @@ if relative:
                "0% = unchanged, −50% = half the dense AP lost; the dotted line is 0%. The "
                "axis stops at +50%: a class with a tiny dense AP can 'gain' wildly by chance.")
 y_title = "AP change relative to dense" if relative else "average precision (AP)"
-show_chart(charts.class_curves(curves, y_title, relative, band_title),
-           f"class_{mode}_ap_vs_sparsity_{chart_method}")
+cost = cost_axis.cost_table(d, d.key)
+xkey = cost_axis.pick_axis(st, cost, "cl_x")
+x = None if xkey == "sparsity" else cost_axis.AXES[xkey]
+if x is not None:
+    curves = cost_axis.with_cost(curves, cost)
+    st.caption(f"{cost_axis.CAPTIONS[xkey]} The axis spans every selected method, so switching "
+               "the method keeps it; each point is one grid sparsity, joined in sparsity order, "
+               f"its {band_title} a vertical bar.")
+show_chart(charts.class_curves(curves, y_title, relative, band_title, x,
+                               cost_axis.domain(cost, ctx.methods, xkey)),
+           f"class_{mode}_ap_vs_{xkey}_{chart_method}")
+note = cost_axis.missing_note(curves, xkey)
+if note:
+    st.caption(note)
 
 st.subheader(f"When does each class drop by {drop}%?")
 st.caption(f"**First {drop}%-drop sparsity**: the smallest sparsity whose median relative AP "

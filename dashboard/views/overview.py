@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, charts_hurt, loaders
+from dashboard import charts, charts_hurt, cost_axis, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -35,13 +35,16 @@ with left:
     show_chart(charts.long_tail(counts), "long_tail")
 
 with right:
-    st.subheader("Accuracy vs sparsity")
+    st.subheader("Accuracy vs sparsity or cost")
     band = bound(st.radio, "Band", key="ov_band", param="band", default="iqr",
                  options=["iqr", "range", "ci"], horizontal=True,
                  format_func={"iqr": "interquartile over seeds (25–75%)",
                               "range": "min–max over seeds",
                               "ci": "95% bootstrap CI (mAP)"}.get,
                  valid=lambda v: v in ("iqr", "range", "ci"))
+    cost = cost_axis.cost_table(d, d.key)
+    xkey = cost_axis.pick_axis(st, cost, "ov_x")
+    x = None if xkey == "sparsity" else cost_axis.AXES[xkey]
     ci = loaders.analysis_table(d, d.key, "ci_overall.parquet")
     if ci is not None:
         ci = ci[ci["method"].isin(ctx.methods)]
@@ -53,34 +56,48 @@ with right:
                    "STUDY`. Showing the interquartile band.")
     shaded = ("the 95% CI (mAP, all seeds)" if band == "ci" and ci is not None
               else "spread over seeds")
-    st.caption(f"Line: **median over the selected seeds**; shaded band: {shaded}. "
-               "x: percentage of prunable weights removed. A flat start means weights can be "
-               "removed for free; the bend shows where the model starts to forget.")
+    if x is None:
+        st.caption(f"Line: **median over the selected seeds**; shaded band: {shaded}. "
+                   "x: percentage of prunable weights removed. A flat start means weights "
+                   "can be removed for free; the bend shows where the model starts to forget.")
+    else:
+        st.caption(f"Line: **median over the selected seeds**, its points joined in sparsity "
+                   f"order; vertical bar at each point: {shaded}. {cost_axis.CAPTIONS[xkey]}")
     tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"])
     tables = []
     for tab, metric, title in ((tabs[0], "map", "mAP"), (tabs[1], "mauc", "mAUC")):
         summary = loaders.metric_summary(d, d.key, tuple(ctx.methods), tuple(ctx.seeds), metric)
-        tables.append(summary)
         if metric == "map" and ci is not None:   # CIs in the table whatever the band
             summary = summary.merge(ci[["method", "sparsity", "map_lo", "map_hi"]].rename(
                 columns={"map_lo": "ci95_lo", "map_hi": "ci95_hi"}),
                 on=["method", "sparsity"], how="left")
-            tables[-1] = summary
+        if x is not None:
+            summary = cost_axis.with_cost(summary, cost)
+        tables.append(summary)
         with tab:
             if band == "ci" and metric == "map" and ci is not None:
-                chart = charts_hurt.ci_metric_curves(ci, title, f.sparsity_range)
+                chart = charts_hurt.ci_metric_curves(
+                    ci if x is None else cost_axis.with_cost(ci, cost), title,
+                    f.sparsity_range, x)
             else:
                 chart = charts.metric_curves(summary, title, "range" if band == "range"
-                                             else "iqr", f.sparsity_range)
-            show_chart(chart, f"{metric}_vs_sparsity")
+                                             else "iqr", f.sparsity_range, x)
+            show_chart(chart, f"{metric}_vs_{xkey}")
+            note = cost_axis.missing_note(summary, xkey)
+            if note:
+                st.caption(note)
 
 st.subheader("Numbers behind the curves")
 table = pd.concat(tables, ignore_index=True)
 table = table[table["sparsity"].between(*f.sparsity_range)]
 four_digits = st.column_config.NumberColumn(format="%.4f")
 show_table(table, "overall_metrics_vs_sparsity",
-           column_config={c: four_digits for c in ("median", "q25", "q75", "min", "max",
-                                                   "ci95_lo", "ci95_hi")})
+           column_config={**{c: four_digits for c in ("median", "q25", "q75", "min", "max",
+                                                      "ci95_lo", "ci95_hi")},
+                          "flops_pct": st.column_config.NumberColumn(
+                              "FLOPs (% of dense)", format="%.1f"),
+                          "cpu_ms_b1": st.column_config.NumberColumn(
+                              "CPU ms per image (batch 1)", format="%.2f")})
 
 with st.expander("Study facts"):
     facts = {
