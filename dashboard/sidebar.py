@@ -74,10 +74,13 @@ def open_study() -> None:
                f"{_seed_text(entry.seeds)} · methods "
                f"{md_escape(', '.join(entry.methods) or '?')}")
     with sb.expander(f"All studies ({len(entries)})"):
-        st.dataframe([{"study": e.name, "dataset": e.dataset, "model": e.model,
-                       "seeds": len(e.seeds), "methods": ", ".join(e.methods),
-                       "sealed": "yes" if e.has_manifest else "no", "folder": str(e.path)}
-                      for e in entries], hide_index=True)
+        # a list, not st.dataframe: the data grid's code and canvas would load on every
+        # page's first render for this one small, usually folded-away table
+        st.markdown("\n".join(
+            f"- **{md_escape(e.name)}** · {md_escape(e.dataset)} · {md_escape(e.model)} · "
+            f"{len(e.seeds)} seed(s) · methods {md_escape(', '.join(e.methods) or '?')} · "
+            f"{'sealed' if e.has_manifest else 'not sealed'} · {md_code(e.path)}"
+            for e in entries))
     set_params({P_STUDY: _url_name(entry, entries)})
 
     if entry.error:
