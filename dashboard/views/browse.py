@@ -182,14 +182,17 @@ def image_room(order, table, method, seeds, model, k, pct, filt) -> None:
                 icon=":material/filter_alt_off:")
         st.query_params.pop("image", None)
     else:
-        c = st.columns([4, 3, 5], vertical_alignment="bottom")
-        signed = bound(c[1].toggle, "Evidence against", key="br_signed", param="signed",
+        left, right = st.columns([3, 2], gap="medium")
+        # the Grad-CAM controls head the right-hand column, so the image starts at the top;
+        # the class picker is filled by _show (its default depends on the image)
+        cls_slot = right.container()
+        signed = bound(right.toggle, "Evidence against", key="br_signed", param="signed",
                        default=False, parse=lambda v: v == "1",
                        fmt=lambda v: "1" if v else "0",
                        help="Off: Grad-CAM as published, only regions that raise the "
                             "score. On: the signed map, red = raises the score, blue = "
                             "lowers it.")
-        _show(row, order, table, method, seeds, model, k, pct, c[0], signed)
+        _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, left, right)
 
 
 def _thumb(t: dict, r: int, src) -> dict:
@@ -205,7 +208,8 @@ def _thumb(t: dict, r: int, src) -> dict:
             "title": f"{t['id']}\nlabels: {t['labels']}\nagreement (Spearman) {corr}{gt}"}
 
 
-def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> None:
+def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, left, right
+          ) -> None:
     lab = d.labels.iloc[row]
     image_id = str(lab["id"])
     st.query_params["image"] = image_id
@@ -218,7 +222,6 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
     cut = float(table["corr"][mask].max()) if mask.any() else None
     pos, prev_, next_ = neighbours(order, row)
 
-    left, right = st.columns([3, 2], gap="medium")
     default = default_cam_class(dense, pruned, y, d.classes)
     positives = set(rt.loc[rt["label"] == "positive", "class"])
     with cls_slot:
