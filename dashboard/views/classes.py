@@ -50,7 +50,9 @@ if band == "ci" and ci_table is not None:
     band_title = "95% CI"
     st.caption(f"Band: 95% percentile bootstrap interval (images resampled, paired across "
                f"sparsities; seeds as a second level), over all {len(d.seeds)} seeds of the "
-               "study whatever the seed filter.")
+               "study whatever the seed filter. For a rare class the band often lies mostly "
+               "above the line: a resample that draws one of its few positives twice counts "
+               "it twice, which raises AP (docs/ARCHITECTURE.md, 'Reading an interval').")
 else:
     curves = loaders.class_curves(d, d.key, (chart_method,), tuple(ctx.seeds), relative)
 curves = curves[curves["class"].isin(ctx.classes)

@@ -51,7 +51,9 @@ with right:
     if band == "ci":
         st.caption("95% CI: percentile bootstrap over evaluation images (paired across "
                    "sparsities) and seeds, for all of the study's seeds; mAUC keeps the "
-                   "interquartile band." if ci is not None else
+                   "interquartile band. It may sit more above the line than below: rare "
+                   "classes' AP rises when a resample duplicates their few positives."
+                   if ci is not None else
                    "This study has no confidence intervals yet: run `python -m core analyze "
                    "STUDY`. Showing the interquartile band.")
     shaded = ("the 95% CI (mAP, all seeds)" if band == "ci" and ci is not None
