@@ -109,7 +109,8 @@ def overhead(work: Path, reps: int, niceness: str | None = None) -> dict:
     walls = {"local": [], "ray": []}
     in_units = {"local": [], "ray": []}  # sum over units of the time inside execute_unit
     threads = {"local": set(), "ray": set()}  # torch.get_num_threads() inside each unit
-    nice = {"local": {os.nice(0)}, "ray": set()}  # the process niceness a unit ran at
+    nice0 = os.nice(0)
+    nice = {"local": {nice0}, "ray": set()}  # the process niceness a unit ran at
     ref = None
     identical = True
     try:
@@ -135,7 +136,11 @@ def overhead(work: Path, reps: int, niceness: str | None = None) -> dict:
                 identical &= preds == ref and len(preds) == 4
     finally:
         ray.shutdown()
+    # Ray puts a worker RAY_worker_niceness steps below its raylet, here this process
+    expect_ray = min(19, nice0 + int(env.get(WORKER_NICENESS, 0)))
+    reniced = len(nice["local"]) > 1 or nice["ray"] != {expect_ray}
     return {"startup": startup, "warm": warm, "walls": walls, "in_units": in_units,
+            "reniced": reniced,
             "threads": threads, "nice": nice, "identical": identical, "ref": ref}
 
 
@@ -243,6 +248,9 @@ def overhead_md(ov: dict) -> list[str]:
         f"| ray (start-up excluded) | {runs(rw)} | {mr:.1f} s | {runs(ov['in_units']['ray'])} | "
         f"{ur:.1f} s | {thr('ray')} | {nic('ray')} |",
         "",
+        *(["**Void: a process of this benchmark was reniced while it ran (niceness column); "
+            "the two sides did not run at the priority they started with.**", ""]
+          if ov["reniced"] else []),
         f"Ray / local (medians of wall): **{mr / ml:.2f}×** (goal ≤ 1.10×); in units "
         f"{ur / ul:.2f}×. Ray start-up, apart (counted once, not in the walls above): "
         f"`ray.init` of a local instance {ov['startup']:.1f} s, then `RayExecutor.warm_up`: "
