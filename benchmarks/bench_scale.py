@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import math
 import os
@@ -93,6 +94,20 @@ def _quiet_run(cfg, out, executor=None) -> float:
 
 def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+@contextlib.contextmanager
+def busy_loops(n: int, niceness: int):
+    """`n` processes spinning at `niceness` for the duration of the block: other jobs on a
+    shared machine, made the same for every run. Killed (by their own pids) on exit."""
+    code = f"import os; os.nice({int(niceness)})\nwhile True: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", code]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
 
 
 # --------------------------------------------------------------------------- 1. overhead
@@ -236,7 +251,10 @@ def overhead_md(ov: dict) -> list[str]:
     return [
         "**Overhead** — quick demo (2 seeds), whole study from an empty folder, same resources "
         "(local: one process, one thread; Ray: an instance of 1 CPU, `--cpus-per-unit 1`), "
-        "alternated in one run. *In units*: the time inside the units (train + prediction "
+        "alternated in one run"
+        + (f", while {ov['busy'][0]} busy-loop process(es) at niceness {ov['busy'][1]} "
+           f"competed for the {os.cpu_count()} cores" if ov.get("busy", (0,))[0] else "")
+        + ". *In units*: the time inside the units (train + prediction "
         "grid, summed over both seeds); the rest of a run is preparing the caches, scheduling "
         "and finalising.",
         "",
@@ -329,6 +347,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ray-worker-niceness", default=None, metavar="N",
                     help="RAY_worker_niceness for the overhead part's Ray workers (default: "
                          "the executor's, 0; Ray's own default is 15)")
+    ap.add_argument("--busy", type=int, default=0, metavar="N",
+                    help="during the overhead part, N busy-loop processes compete for the CPU "
+                         "(a shared machine made reproducible; default 0)")
+    ap.add_argument("--busy-niceness", type=int, default=0, metavar="K",
+                    help="their niceness (default 0)")
     ap.add_argument("--no-write", action="store_true", help="print, do not touch RESULTS.md")
     args = ap.parse_args(argv)
     parts = [p for p in args.parts.split(",") if p]
@@ -341,7 +364,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         work = Path(tmp)
         if "overhead" in parts:
-            ov = overhead(work, args.reps, args.ray_worker_niceness)
+            with busy_loops(args.busy, args.busy_niceness):
+                ov = overhead(work, args.reps, args.ray_worker_niceness)
+            ov["busy"] = (args.busy, args.busy_niceness)
             lines += overhead_md(ov)
         if "cli" in parts:
             cli = cli_run(work, ov["ref"])
