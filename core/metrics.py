@@ -10,13 +10,15 @@ Both follow scikit-learn exactly, ties included:
 - AUC = the area under the ROC curve with tied scores as one point (as `roc_auc_score`), which
   equals the Mann-Whitney statistic with ties counted one half; computed in integers.
 
-Two interchangeable paths give the same numbers:
+Three interchangeable paths give the same numbers:
 - float16 scores (what studies made before core.predictions stored): a histogram over the
   16-bit patterns replaces the sort, so a whole [S, N, C] seed file is one `bincount` — no
   argsort at all. float16 has at most 65,536 values, and sigmoid outputs in [0, 1] use ~15,400
   of them.
-- any other dtype (float32 logits, what studies store now): one argsort per class over all
-  models at once, ties grouped explicitly.
+- float32 scores (logits, what studies store now): a radix sort and one walk per (model,
+  class) column in compiled, parallel code (`core.metrics_float32`).
+- any other dtype (float64): one argsort per class over all models at once, ties grouped
+  explicitly.
 A class without positive (or without negative) labels gets NaN and a note saying why.
 """
 from __future__ import annotations
@@ -87,6 +89,10 @@ def per_class_metrics(scores, labels) -> ClassMetrics:
     flat = scores.reshape((-1, n, c))
     if flat.dtype == np.float16:
         ap, auc, nan_pred = _metrics_float16(flat, codes)
+    elif flat.dtype == np.float32:
+        # imported here: core.analysis (which the kernel's radix sort lives in) imports this
+        from core.metrics_float32 import metrics_float32
+        ap, auc, nan_pred = metrics_float32(flat, codes)
     else:
         ap, auc = _metrics_sorted(flat.astype(np.float64, copy=False), codes)
         nan_pred = np.isnan(flat).any(axis=1)

@@ -118,3 +118,22 @@ def test_rejects_bad_labels_and_shapes():
         per_class_metrics(np.zeros((3, 1)), np.array([[2.0], [0], [1]]))
     with pytest.raises(ValueError, match="shape"):
         per_class_metrics(np.zeros((3, 2)), np.zeros((3, 1)))
+
+
+def test_float32_logits_signed_zero_infinities_and_many_columns():
+    # float32 takes the compiled radix-sort walk: −0.0 and +0.0 are one threshold, ±inf are
+    # scores like any other, and every (model, class) column is its own parallel task.
+    rng = np.random.default_rng(7)
+    n, c = 300, 4
+    y = (rng.random((n, c)) < 0.2).astype(float)
+    y[0], y[1] = 1.0, 0.0
+    s = rng.normal(0, 3, size=(5, n, c)).astype(np.float32)
+    s[:, :40] = np.float32(0.0)
+    s[:, 20:40] = np.float32(-0.0)
+    s[:, 50] = np.inf
+    s[:, 51] = -np.inf
+    m = per_class_metrics(s, y)
+    # scikit-learn refuses infinities: ±1e30 ranks the same against these scores
+    ap, auc = _sklearn(np.clip(s.astype(np.float64), -1e30, 1e30), y)
+    np.testing.assert_allclose(m.ap, ap, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(m.auc, auc, atol=1e-12, rtol=0)
