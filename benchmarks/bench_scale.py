@@ -2,13 +2,19 @@
 
     python benchmarks/bench_scale.py                       # all parts → benchmarks/RESULTS.md
     python benchmarks/bench_scale.py --reps 1 --no-write   # smoke run
+    python benchmarks/bench_scale.py --parts overhead --reps 6          # overhead alone, ~5 min
+    python benchmarks/bench_scale.py --parts overhead --busy 2 --busy-niceness 5 \
+        [--ray-worker-niceness 15]     # on cores made busy the same way every time
 
 1. Overhead: the quick demo study (`python -m core demo --quick`: 2 seeds, 600 SynthCXR
    images, smallcnn at 32×32, one torch thread) run in this process with `--executor local`
    and with `--executor ray` on a Ray instance of **one CPU** (the same resources: units one
    after another, one thread each), alternating local/ray/ray/local… so that load drift on a
    shared machine hits both alike. Every study starts from an empty folder (caches, units,
-   analysis, manifest). Ray's start-up (`ray.init`) is timed separately. Predictions are
+   analysis, manifest). Ray's start-up is timed separately: `ray.init`, then the worker's
+   warm-up (process start + `core.executors.unit.preload`, which this process also runs
+   before any timing). Each side reports the time inside its units, the torch thread count
+   and the process niceness its units ran at (void when something reniced it). Predictions are
    compared byte for byte with the first local run. Then `python -m core demo --quick
    --executor ray` once as a user runs it (its own local Ray instance), followed by `verify`.
 2. Placement: a Ray instance declaring 4 GPUs (and 8 CPUs) on this CPU-only machine, 8 real
