@@ -86,6 +86,26 @@ def pick_axis(container, cost: pd.DataFrame | None, key: str) -> str:
                       "(metrics/cost.parquet).")
 
 
+_HOW = {"unstructured": "one-shot methods set weights to zero, no retraining",
+        "structured": "channel methods remove whole channels (a smaller model)",
+        "regime": "gradual methods prune step by step, fine-tuning between sparsities"}
+
+
+def how_pruned(methods) -> str:
+    """': <how each kind of method present prunes>' for the page's opening line ('' when no
+    method is a registered one, e.g. an imported study's)."""
+    from core.prune import method_kind
+
+    kinds = set()
+    for m in methods:
+        try:
+            kinds.add(method_kind(m))
+        except KeyError:
+            pass
+    parts = [_HOW[k] for k in _HOW if k in kinds]
+    return f": {'; '.join(parts)}" if parts else ""
+
+
 def missing_note(table: pd.DataFrame, xkey: str) -> str | None:
     """One Markdown line naming the methods of `table` (with_cost's) that have no cost for
     the axis and so are left out of the chart, or None."""

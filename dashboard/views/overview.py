@@ -11,9 +11,9 @@ ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
 
 st.title(f"Overview · {md_escape(d.name)}")
-st.caption("A model is trained several times (seeds), then pruned one-shot — weights set to "
-           "zero, no retraining — at increasing sparsity. This page shows the data's long tail "
-           "and how much overall accuracy each pruning method costs.")
+st.caption("A model is trained several times (seeds), then pruned at increasing sparsity"
+           f"{cost_axis.how_pruned(d.methods)}. This page shows the data's long tail and how "
+           "much overall accuracy each pruning method costs.")
 
 n_eval = len(d.labels)
 c = st.columns(5)

@@ -162,3 +162,13 @@ def test_study_without_cost_table_offers_sparsity_only_and_says_why(app_test, st
     at.switch_page(CLASSES).run()
     assert not at.exception and "cl_x" not in [r.key for r in at.radio]
     assert NO_TABLE in [c.value for c in at.caption]
+
+
+def test_opening_line_says_how_the_study_prunes():
+    from dashboard.cost_axis import how_pruned
+
+    assert how_pruned(["l1_global", "random"]) == (
+        ": one-shot methods set weights to zero, no retraining")
+    both = how_pruned(["gmp_finetune", "channel_l1_global", "l1_global"])
+    assert both.index("one-shot") < both.index("channel") < both.index("gradual")
+    assert how_pruned(["not_a_method"]) == ""
