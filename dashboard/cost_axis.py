@@ -106,6 +106,19 @@ def how_pruned(methods) -> str:
     return f": {'; '.join(parts)}" if parts else ""
 
 
+def latency_note(cost: pd.DataFrame | None) -> str | None:
+    """How noisy the study's latency column is, from the table itself: every method's 0% row
+    is the same dense model, timed once per method. None with fewer than two such timings."""
+    if cost is None:
+        return None
+    dense = cost.loc[cost["sparsity"] == 0, "cpu_ms_b1"].dropna()
+    if len(dense) < 2:
+        return None
+    return (f"Measurement noise: the dense model, timed once per method ({len(dense)} times, "
+            f"the same weights), took {dense.min():.2f}–{dense.max():.2f} ms per image; "
+            "latency differences within that spread are noise, not pruning.")
+
+
 def missing_note(table: pd.DataFrame, xkey: str) -> str | None:
     """One Markdown line naming the methods of `table` (with_cost's) that have no cost for
     the axis and so are left out of the chart, or None."""

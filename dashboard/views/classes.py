@@ -70,6 +70,9 @@ if x is not None:
     st.caption(f"{cost_axis.CAPTIONS[xkey]} The axis spans every selected method, so switching "
                "the method keeps it; each point is one grid sparsity, joined in sparsity order, "
                f"its {band_title} a vertical bar.")
+    noise = cost_axis.latency_note(cost) if xkey == "latency" else None
+    if noise:
+        st.caption(noise)
 show_chart(charts.class_curves(curves, y_title, relative, band_title, x,
                                cost_axis.domain(cost, ctx.methods, xkey)),
            f"class_{mode}_ap_vs_{xkey}_{chart_method}")

@@ -65,6 +65,9 @@ with right:
     else:
         st.caption(f"Line: **median over the selected seeds**, its points joined in sparsity "
                    f"order; vertical bar at each point: {shaded}. {cost_axis.CAPTIONS[xkey]}")
+        noise = cost_axis.latency_note(cost) if xkey == "latency" else None
+        if noise:
+            st.caption(noise)
     tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"])
     tables = []
     for tab, metric, title in ((tabs[0], "map", "mAP"), (tabs[1], "mauc", "mAUC")):

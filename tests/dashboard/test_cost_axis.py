@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dashboard import charts, charts_hurt
-from dashboard.cost_axis import AXES, NO_TABLE, domain, missing_note, with_cost
+from dashboard.cost_axis import AXES, NO_TABLE, domain, latency_note, missing_note, with_cost
 
 CLASSES = "views/classes.py"
 
@@ -49,6 +49,10 @@ def test_flops_and_latency_come_from_the_cost_table_not_from_sparsity():
     assert domain(cost, ["a", "b"], "flops") == [25.0, 100.0]
     assert domain(cost, ["a"], "latency") == [2.0, 2.1]
     assert domain(cost, ["a"], "sparsity") is None and domain(None, ["a"], "flops") is None
+    # the same dense model timed once per method: its spread is the table's own noise
+    assert latency_note(cost).startswith("Measurement noise: the dense model, timed once per "
+                                         "method (2 times, the same weights), took 2.00–2.00 ms")
+    assert latency_note(cost[cost["method"] == "a"]) is None and latency_note(None) is None
 
 
 def test_charts_plot_cost_with_unit_in_tooltips_and_bars_for_bands():
@@ -139,6 +143,8 @@ def test_pages_plot_against_the_study_cost_table(app_test, cost_study):
             assert any(f'"field": "{col}"' in json.dumps(s) for s in _chart_specs(at))
             rows = [r for r in _chart_rows(at) if col in r]
             assert rows, "the accuracy chart is drawn on the cost axis"
+            noted = any(c.value.startswith("Measurement noise") for c in at.caption)
+            assert noted == (x == "latency")
             if x == "flops":
                 got = {(r["method"], r["sparsity"]): r["flops_pct"] for r in rows}
                 assert got[("channel_l1_global", 50)] == pytest.approx(want)
