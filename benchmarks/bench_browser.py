@@ -219,12 +219,14 @@ def bench_next_cold(url: str, trials: int, pw) -> dict:
         b.close()
 
 
-def bench_pages(url: str, trials: int, pw) -> dict:
+def bench_pages(url: str, trials: int, pw, only=None) -> dict:
     out: dict = {}
     b = _browser(pw)
     try:
         ctx = b.new_context(viewport={"width": 1280, "height": 800})
         for name, path in PAGES.items():
+            if only and path not in only and name not in only:
+                continue
             try:   # one page timing out on a loaded machine must not lose the others
                 out.update(_bench_page(ctx, url, name, path, trials))
             except Exception as exc:  # noqa: BLE001
@@ -296,6 +298,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--parts", nargs="+", default=["cold", "browse", "pages", "next-cold"],
                     choices=["cold", "browse", "pages", "next-cold"])
+    ap.add_argument("--pages", nargs="+", default=None, metavar="PAGE",
+                    help="the 'pages' part for these pages only (url path or name, e.g. "
+                         "classes who_is_hurt; '' is Overview); default: all")
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -321,7 +326,7 @@ def main(argv=None) -> dict:
             if "browse" in args.parts:
                 part("browse", bench_browse, url, args.trials, pw)
             if "pages" in args.parts:
-                part("pages", bench_pages, url, args.trials, pw)
+                part("pages", bench_pages, url, args.trials, pw, args.pages)
         if "next-cold" in args.parts:
             os.environ["PRUNELENS_PREFETCH"] = "0"
             try:
@@ -363,7 +368,9 @@ def _markdown(res: dict, args) -> str:
             f"engineers' jobs (load average {la} before, {lb} after), headless Chromium "
             f"1280×800, demo study\n\n"
             f"`python benchmarks/bench_browser.py --trials {args.trials} --restarts "
-            f"{args.restarts} --parts {' '.join(args.parts)}` ({res['wall_s']:.0f} s). "
+            f"{args.restarts} --parts {' '.join(args.parts)}"
+            + (f" --pages {' '.join(args.pages)}" if args.pages else "")
+            + f"` ({res['wall_s']:.0f} s). "
             "Times from the action to the last pixel drawn, measured in the page (see the "
             "script's docstring).\n\n"
             "| measurement | median | max | trials | target |\n|---|---|---|---|---|\n"
