@@ -68,7 +68,10 @@ with right:
         noise = cost_axis.latency_note(cost) if xkey == "latency" else None
         if noise:
             st.caption(noise)
-    tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"])
+    # Lazy tabs: only the open tab's chart is built and drawn (a hidden Vega chart still
+    # costs the browser its full render); switching tabs reruns the page.
+    tabs = st.tabs(["mAP (mean average precision)", "mAUC (mean ROC AUC)"],
+                   key="overview_metric_tab", on_change="rerun")
     tables = []
     for tab, metric, title in ((tabs[0], "map", "mAP"), (tabs[1], "mauc", "mAUC")):
         summary = loaders.metric_summary(d, d.key, tuple(ctx.methods), tuple(ctx.seeds), metric)
@@ -79,6 +82,8 @@ with right:
         if x is not None:
             summary = cost_axis.with_cost(summary, cost)
         tables.append(summary)
+        if tab.open is False:
+            continue
         with tab:
             if band == "ci" and metric == "map" and ci is not None:
                 chart = charts_hurt.ci_metric_curves(
@@ -104,7 +109,7 @@ show_table(table, "overall_metrics_vs_sparsity",
                           "cpu_ms_b1": st.column_config.NumberColumn(
                               "CPU ms per image (batch 1)", format="%.2f")})
 
-with st.expander("Study facts"):
+def _study_facts() -> pd.DataFrame:
     facts = {
         "folder": str(d.path), "dataset": d.dataset_name, "model": d.model_name,
         "seeds": ", ".join(map(str, d.seeds)), "methods": ", ".join(d.methods),
@@ -117,5 +122,10 @@ with st.expander("Study facts"):
     for name, info in splits.items():
         facts[f"{name} split"] = (f"{info.get('images', '?'):,} images, "
                                   f"{info.get('patients', '?'):,} patients")
-    show_table(pd.DataFrame({"fact": list(facts), "value": list(facts.values())}),
-               "study_facts")
+    return pd.DataFrame({"fact": list(facts), "value": list(facts.values())})
+
+
+facts_box = st.expander("Study facts", key="overview_facts", on_change="rerun")
+if facts_box.open:   # built only when opened: a collapsed table still costs a data grid
+    with facts_box:
+        show_table(_study_facts(), "study_facts")

@@ -75,8 +75,12 @@ else:
                    f"subgroup_pie_enrichment_{method}",
                    column_config={"pie_rate": st.column_config.NumberColumn(format="%.3f"),
                                   "enrichment": st.column_config.NumberColumn(format="%.2f")})
-    with st.expander("All subgroup numbers at this sparsity"):
-        show_table(at, f"subgroups_{method}_{k}")
+    # Lazy expanders: a collapsed table still costs the browser a data grid on every rerun.
+    box = st.expander("All subgroup numbers at this sparsity", key="wh_sub_all",
+                      on_change="rerun")
+    if box.open:
+        with box:
+            show_table(at, f"subgroups_{method}_{k}")
 
 # ----------------------------------------------------------------------------- missed
 st.subheader("Missed findings at the dense model's operating point")
@@ -148,5 +152,7 @@ else:
                    "below the diagonal: the model is over-confident.")
         show_chart(charts_hurt.reliability(b, f"Reliability, {cls}"),
                    f"reliability_{method}_{k}")
-    with st.expander("Calibration numbers (per seed)"):
-        show_table(c, f"calibration_{method}")
+    box = st.expander("Calibration numbers (per seed)", key="wh_cal_all", on_change="rerun")
+    if box.open:
+        with box:
+            show_table(c, f"calibration_{method}")
