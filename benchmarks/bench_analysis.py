@@ -268,9 +268,10 @@ def main(argv=None) -> dict:
            "ref_seeds": len(ref_seeds), "ref_metrics_s": ref_s * scale,
            "ref_metrics_cpu_s": ref_cpu * scale, "ref_pie_s": 19 * pie_s,
            "ref_pie_cpu_s": 19 * pie_cpu,
-           "speedup_metrics_wall": ref_s * scale / ours["seconds"],
-           "speedup_metrics_cpu": ref_cpu * scale / ours["cpu_s"],
-           "speedup_all_cpu": (ref_cpu * scale + 19 * pie_cpu) / ours["cpu_s"],
+           # against our paper tables alone, as the reference computes only those
+           "speedup_metrics_wall": ref_s * scale / paper_s,
+           "speedup_metrics_cpu": ref_cpu * scale / paper_cpu,
+           "speedup_all_cpu": (ref_cpu * scale + 19 * pie_cpu) / paper_cpu,
            "max_diff": diff, "pie_diff": pie_diff, "load_avg": _load(),
            "extended_s": ours["extended"]["seconds"], "n_boot": n_boot,
            "subgroups": len(ours["extended"]["subgroups"]),
