@@ -87,17 +87,17 @@ def per_class_metrics(scores, labels) -> ClassMetrics:
     lead = scores.shape[:-2]
     n, c = codes.shape
     flat = scores.reshape((-1, n, c))
+    n_pos = (codes == 1).sum(axis=0).astype(np.int64)
+    n_neg = (codes == 0).sum(axis=0).astype(np.int64)
     if flat.dtype == np.float16:
         ap, auc, nan_pred = _metrics_float16(flat, codes)
     elif flat.dtype == np.float32:
         # imported here: core.analysis (which the kernel's radix sort lives in) imports this
         from core.metrics_float32 import metrics_float32
-        ap, auc, nan_pred = metrics_float32(flat, codes)
+        ap, auc, nan_pred = metrics_float32(flat, codes, n_pos, n_neg)
     else:
         ap, auc = _metrics_sorted(flat.astype(np.float64, copy=False), codes)
         nan_pred = np.isnan(flat).any(axis=1)
-    n_pos = (codes == 1).sum(axis=0).astype(np.int64)
-    n_neg = (codes == 0).sum(axis=0).astype(np.int64)
     note = np.full(ap.shape, "", dtype=object)
     note[nan_pred] = NOTE_NAN_PRED
     note[:, n_neg == 0] = NOTE_NO_NEG

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from core.analysis.bootstrap import _radix_argsort, score_keys
+from core.analysis.bootstrap import score_keys, sorted_column
 
 
 @njit(nogil=True, cache=True)
@@ -52,20 +52,18 @@ def _walk_column(order, keys, codes, n_pos, n_neg):
 @njit(nogil=True, parallel=True, cache=True)
 def _grid(keys, codes_t, n_pos, n_neg, ap, auc):
     """keys [M, N, C] uint32, codes_t [C, N] int8 → ap, auc [M, C]."""
-    m, n, c = keys.shape
+    m, _, c = keys.shape
     for task in prange(m * c):
         mi = task // c
         ci = task % c
-        col = np.ascontiguousarray(keys[mi, :, ci])
-        order = np.empty(n, np.int64)
-        tmp = np.empty(n, np.int64)
-        count = np.empty(2049, np.int64)
-        _radix_argsort(col, order, tmp, count)
+        col, order = sorted_column(keys, mi, ci)
         ap[mi, ci], auc[mi, ci] = _walk_column(order, col, codes_t[ci], n_pos[ci], n_neg[ci])
 
 
-def metrics_float32(flat: np.ndarray, codes: np.ndarray):
-    """(ap, auc, nan_pred) [M, C] for float32 scores `flat` [M, N, C] and label codes [N, C]."""
+def metrics_float32(flat: np.ndarray, codes: np.ndarray, n_pos: np.ndarray,
+                    n_neg: np.ndarray):
+    """(ap, auc, nan_pred) [M, C] for float32 scores `flat` [M, N, C], label codes [N, C] and
+    the positives / negatives per class (int64 [C])."""
     m, n, c = flat.shape
     ap = np.full((m, c), np.nan)
     auc = np.full((m, c), np.nan)
@@ -76,7 +74,5 @@ def metrics_float32(flat: np.ndarray, codes: np.ndarray):
     scores = np.where(np.isnan(flat), np.float32(0), flat) if nan_pred.any() else flat
     keys = score_keys(scores)
     codes_t = np.ascontiguousarray(codes.T.astype(np.int8))
-    n_pos = (codes == 1).sum(axis=0).astype(np.int64)
-    n_neg = (codes == 0).sum(axis=0).astype(np.int64)
     _grid(keys, codes_t, n_pos, n_neg, ap, auc)
     return ap, auc, nan_pred

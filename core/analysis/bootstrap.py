@@ -160,6 +160,17 @@ def _walk(order, keys, codes, weights, flush, out):
             out[g, b] = acc[g, b] / tp[g, b] if tp[g, b] > 0 else np.nan
 
 
+@njit(nogil=True, cache=True)
+def sorted_column(keys, mi, ci):
+    """Column (mi, :, ci) of keys [M, N, C] (contiguous) and its walk order (radix argsort):
+    the per-task start of every column walk (here and core.metrics_float32)."""
+    n = keys.shape[1]
+    col = np.ascontiguousarray(keys[mi, :, ci])
+    order = np.empty(n, np.int64)
+    _radix_argsort(col, order, np.empty(n, np.int64), np.empty(2049, np.int64))
+    return col, order
+
+
 @njit(nogil=True, parallel=True, cache=True)
 def _ap_grid(keys, codes_t, weights, flush, out):
     """keys [M, N, C] uint32, codes_t [C, N, Q] int8, weights [N, B] → out [M, Q, C, B]."""
@@ -167,11 +178,7 @@ def _ap_grid(keys, codes_t, weights, flush, out):
     for task in prange(m * c):
         mi = task // c
         ci = task % c
-        col = np.ascontiguousarray(keys[mi, :, ci])
-        order = np.empty(n, np.int64)
-        tmp = np.empty(n, np.int64)
-        count = np.empty(2049, np.int64)
-        _radix_argsort(col, order, tmp, count)
+        col, order = sorted_column(keys, mi, ci)
         _walk(order, col, codes_t[ci], weights, flush, out[mi, :, ci, :])
 
 
