@@ -21,6 +21,7 @@ import altair as alt  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from dashboard import reader_access  # noqa: E402
+from dashboard.filters import ALL_FILTERS  # noqa: E402
 from dashboard.sidebar import open_study, reader_pages  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
@@ -65,5 +66,8 @@ if reader:
                                 for p in reader]
 
 page = st.navigation(sections)
-open_study()
+# The reading room uses the chosen sparsity and the seeds; the research pages' disease,
+# method and sparsity-range filters would do nothing there (Browse picks its method with
+# its own Model button), so they are not drawn and keep their values for the other pages.
+open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
 page.run()

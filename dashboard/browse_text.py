@@ -71,28 +71,60 @@ def rank_frame(rt: pd.DataFrame, k: int, with_calls: bool) -> pd.DataFrame:
     return out
 
 
-def rank_view(rt: pd.DataFrame, k: int, with_calls: bool) -> None:
-    """A static HTML table (st.table): read at a glance, in the page's DOM (the e2e test
-    reads it), no canvas grid to load; probabilities drawn as bars behind the numbers."""
-    import streamlit as st
+# The rank table's look: one <style> for the table's class (st.html keeps it in the page),
+# colours with transparency so the light and the dark theme both read.
+_RANK_CSS = """<style>
+div.pl-rank-box { overflow-x: auto; }
+table.pl-rank { border-collapse: collapse; font-size: 13px; width: 100%; }
+table.pl-rank th, table.pl-rank td { padding: 3px 5px; text-align: left;
+  border-bottom: 1px solid rgba(128, 128, 128, 0.25); }
+table.pl-rank td { white-space: nowrap; }
+table.pl-rank th { font-weight: 600; vertical-align: bottom; }
+table.pl-rank td.n { text-align: right; font-variant-numeric: tabular-nums; }
+table.pl-rank td.p { background: linear-gradient(90deg, rgba(66, 146, 198, 0.35) var(--p),
+  transparent var(--p)); }
+table.pl-rank tr.mv td { background-color: rgba(255, 196, 0, 0.28); }
+table.pl-rank tr.mv td.p { background: linear-gradient(90deg, rgba(66, 146, 198, 0.35)
+  var(--p), rgba(255, 196, 0, 0.28) var(--p)); }
+</style>"""
+
+
+def rank_html(rt: pd.DataFrame, k: int, with_calls: bool) -> str:
+    """The rank table as one HTML table: every text cell escaped (dashboard.safe.html_text),
+    probabilities drawn as bars behind the numbers, the movers' rows highlighted."""
+    from dashboard.safe import html_text
 
     df = rank_frame(rt, k, with_calls)
-    # st.table renders text cells as Markdown: class names are data, shown literally
-    text = [c for c in df.columns if df[c].dtype == object or pd.api.types.is_string_dtype(df[c])]
-    df[text] = df[text].map(esc)
-    movers = rt["mover"].to_numpy()
+    probs = {"dense P", f"{k}% P"}
+    numeric = probs | {"dense #", f"{k}% #", "threshold"}
+    head = "".join(f'<th class="n">{html_text(c)}</th>' if c in numeric
+                   else f"<th>{html_text(c)}</th>" for c in df.columns)
+    rows = []
+    for mover, values in zip(rt["mover"].to_numpy(), df.itertuples(index=False), strict=True):
+        cells = []
+        for col, v in zip(df.columns, values, strict=True):
+            if col in probs:
+                cells.append(f'<td class="n p" style="--p: {100 * float(v):.1f}%">'
+                             f"{float(v):.2f}</td>")
+            elif col == "threshold":
+                cells.append(f'<td class="n">{"—" if pd.isna(v) else f"{float(v):.2f}"}</td>')
+            elif col in numeric:
+                cells.append(f'<td class="n">{int(v)}</td>')
+            else:
+                cells.append(f"<td>{html_text(v)}</td>")
+        rows.append(("<tr class='mv'>" if mover else "<tr>") + "".join(cells) + "</tr>")
+    # the box scrolls sideways on a narrow screen instead of pushing the page wider
+    return (f'{_RANK_CSS}<div class="pl-rank-box"><table class="pl-rank"><thead><tr>{head}'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
-    def shade(row):
-        return ["background-color: rgba(255, 196, 0, 0.28)" if movers[row.name] else ""
-                for _ in row]
 
-    sty = (df.style.apply(shade, axis=1)
-           .bar(subset=["dense P", f"{k}% P"], vmin=0, vmax=1, color="#9ecae1",
-                height=60, width=100)
-           .format({"dense P": "{:.2f}", f"{k}% P": "{:.2f}", "threshold": "{:.2f}"},
-                   na_rep="—")
-           .hide(axis="index"))
-    st.table(sty)
+def rank_view(rt: pd.DataFrame, k: int, with_calls: bool) -> None:
+    """The rank table as static HTML (st.html): read at a glance, in the page's DOM (the e2e
+    test reads it). Not st.table: that renders every text cell as Markdown, ~150 Markdown
+    elements that took the browser ~0.35 s of Browse's first render (benchmarks/RESULTS.md)."""
+    import streamlit as st
+
+    st.html(rank_html(rt, k, with_calls))
     st.caption("Findings ranked by the dense model (● labelled positive, ? not labelled); "
                "highlighted: the largest rank movers and every finding whose call changes. "
                "▲/▼ = places gained/lost after pruning."

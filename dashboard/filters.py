@@ -173,10 +173,13 @@ def show_misses(misses: Sequence[Miss], container=None) -> None:
 
 _KEYS = {"classes": "f_classes", "sparsity": "f_k", "sparsity_range": "f_kr",
          "methods": "f_methods", "seed_range": "f_seeds"}
+ALL_FILTERS = tuple(_KEYS)
 
 
-def sidebar_filters(entry, container=None) -> Filters:
-    """Draw the study-wide filters in the sidebar (or `container`) and keep them in the URL."""
+def sidebar_filters(entry, container=None, shown: tuple[str, ...] = ALL_FILTERS) -> Filters:
+    """Draw the study-wide filters in the sidebar (or `container`) and keep them in the URL.
+    `shown`: the filters this page uses (names of ALL_FILTERS); the others are not drawn and
+    keep their values, in the URL too, for the pages that use them."""
     import streamlit as st
 
     ss = st.session_state
@@ -208,19 +211,23 @@ def sidebar_filters(entry, container=None) -> Filters:
     sb = st.sidebar if container is None else container
     if container is None:
         sb.subheader("Filters")
-    sb.multiselect("Diseases", classes, key=_KEYS["classes"],
-                   help="Classes shown in the curves and tables; empty = all.")
+    if "classes" in shown:
+        sb.multiselect("Diseases", classes, key=_KEYS["classes"],
+                       help="Classes shown in the curves and tables; empty = all.")
     nonzero = [k for k in grid if k > 0] or grid
-    sb.select_slider("Chosen sparsity (%)", nonzero, key=_KEYS["sparsity"],
-                     help="Pruned model compared with the dense one in tables, scatter plots "
-                          "and the PIE viewer.")
+    if "sparsity" in shown:
+        sb.select_slider("Chosen sparsity (%)", nonzero, key=_KEYS["sparsity"],
+                         help="Pruned model compared with the dense one in tables, scatter "
+                              "plots and the PIE viewer.")
     # Range sliders are numeric (st.slider), not select_sliders over the grid: any range
     # works as a filter (lo ≤ k ≤ hi), and AppTest mishandles range select_sliders.
-    if len(grid) > 1:
+    if len(grid) > 1 and "sparsity_range" in shown:
         sb.slider("Sparsity range (%)", grid[0], grid[-1], key=_KEYS["sparsity_range"],
                   step=_step(grid), help="x-range of the curves.")
-    sb.multiselect("Methods", methods, key=_KEYS["methods"], help="Pruning methods; empty = all.")
-    if len(seeds) > 1:
+    if "methods" in shown:
+        sb.multiselect("Methods", methods, key=_KEYS["methods"],
+                       help="Pruning methods; empty = all.")
+    if len(seeds) > 1 and "seed_range" in shown:
         sb.slider("Seeds", seeds[0], seeds[-1], key=_KEYS["seed_range"], step=_step(seeds),
                   help="Metrics are summarised over the trained models (seeds) in this range.")
     f = Filters(classes=tuple(ss[_KEYS["classes"]]) or tuple(classes),

@@ -18,12 +18,16 @@ this module:
   best in monospace (`f"folder {md_code(path)}"`). Escapes do not work inside code spans,
   so the fence is made longer than any run of backticks in the text.
 - `literal(text)` draws a string as a paragraph of literal text.
+- `html_text(text)` → the text for an HTML element's content or a quoted attribute value
+  (`&`, `<`, `>`, `"` and `'` as entities, line breaks as spaces): for the few places
+  that build HTML themselves (st.html, e.g. Browse's rank table).
 
 Places that render plain text already (st.text, st.code, st.dataframe cells, selectbox and
 multiselect options, Altair/Vega titles and axis labels) need nothing.
 """
 from __future__ import annotations
 
+import html
 import re
 import string
 from typing import Any
@@ -76,3 +80,8 @@ def literal(text: Any, container: Any = None, **kwargs) -> Any:
 
         container = st
     return container.markdown(md_escape(text), **kwargs)
+
+
+def html_text(text: Any) -> str:
+    """`text` (any object, via str) as HTML text or quoted attribute value, shown literally."""
+    return html.escape(_flat(text), quote=True)

@@ -13,7 +13,15 @@ import streamlit as st
 
 from dashboard import loaders
 from dashboard.data import DATA_TABLES, METRIC_TABLES
-from dashboard.filters import P_STUDY, Miss, link_params, set_params, show_misses, sidebar_filters
+from dashboard.filters import (
+    ALL_FILTERS,
+    P_STUDY,
+    Miss,
+    link_params,
+    set_params,
+    show_misses,
+    sidebar_filters,
+)
 from dashboard.safe import md_code, md_escape
 from dashboard.studies import DEFAULT_ROOT, ENV_VAR, StudyEntry, classify, study_roots
 
@@ -44,9 +52,9 @@ def _fail(message: str) -> None:
     st.session_state["_ctx_error"] = message
 
 
-def open_study() -> None:
-    """Study picker, verification and filters (readers' links never come here: app.py
-    serves them the reading page alone)."""
+def open_study(filters: tuple[str, ...] = ALL_FILTERS) -> None:
+    """Study picker, verification and the `filters` the page uses (readers' links never
+    come here: app.py serves them the reading page alone)."""
     ss = st.session_state
     link_params()   # remember the link this session started from, before anything rewrites it
     roots = study_roots(sys.argv[1:])
@@ -112,7 +120,7 @@ def open_study() -> None:
     if no_w:
         sb.info(f"No model weights for seed(s) {_seed_text(no_w)}: everything is shown "
                 "except Grad-CAM for those seeds.", icon=":material/info:")
-    filters = sidebar_filters(entry)
+    filters = sidebar_filters(entry, shown=filters)
     ss["_ctx"] = loaders.Context(entry=entry, data=data, filters=filters, problems=[])
     ss["_ctx_error"] = None
 

@@ -317,13 +317,14 @@ export default function (component) {
 
   (async () => {
     const token = data.token;
-    const gray = await decodeGray(data.image.src, data.image.w, data.image.h);
+    // the image and the maps decode side by side (each decode waits on the browser's
+    // image decoder, not on this thread)
+    const names = data.cams ? Object.keys(data.cams.maps) : [];
+    const [gray, ...grids] = await Promise.all([data.image.src].concat(
+      names.map((k) => data.cams.maps[k])).map((src) => decodeGray(src, data.image.w,
+                                                                   data.image.h)));
     const maps = {};
-    if (data.cams) {
-      for (const k of Object.keys(data.cams.maps)) {
-        maps[k] = await decodeGray(data.cams.maps[k], data.image.w, data.image.h);
-      }
-    }
+    names.forEach((k, i) => { maps[k] = grids[i]; });
     let small = null;
     if (data.cams && data.image.w > 320) {  // 2×2 means of the decoded values, not 4 decodes
       const W = data.image.w, H = data.image.h, sw = W >> 1, sh = H >> 1, sm = {};

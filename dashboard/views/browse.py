@@ -93,8 +93,8 @@ def room() -> None:
     head = st.columns([2, 12], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
         method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
-                       default=ctx.methods[0], options=ctx.methods,
-                       valid=lambda v: v in ctx.methods, on_change=_reset)
+                       default=d.methods[0], options=list(d.methods),
+                       valid=lambda v: v in d.methods, on_change=_reset)
         choices = ["ens"] + [str(s) for s in ctx.seeds]
         model = bound(st.selectbox, "Model", key="br_model", param="model", default="ens",
                       options=choices, valid=lambda v: v in choices, on_change=_reset,
@@ -107,7 +107,8 @@ def room() -> None:
                     min_value=0.5, max_value=50.0, step=0.5, on_change=_reset,
                     valid=lambda v: 0.5 <= float(v) <= 50)
         st.caption(f"Pruned to {k}% sparsity: *Chosen sparsity* in the sidebar. Seeds: the "
-                   "sidebar's seed range.")
+                   "sidebar's seed range. Every pruning method of the study is offered here "
+                   "(the research pages' method filter does not apply).")
     seeds = tuple(ctx.seeds) if model == "ens" else (int(model),)
     table = bl.gallery(d, d.key, method, seeds, k, float(pct))
     head[1].markdown(f"**{model_name(seeds, ctx.seeds, model)}**, pruned with {esc(method)} "

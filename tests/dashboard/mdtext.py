@@ -29,7 +29,8 @@ def elements(md: str) -> set[str]:
 # images, metric values and deltas, progress text, button labels, radio options, alerts).
 _MD_FIELDS = {"body", "label", "help", "caption", "delta", "text"}
 _PLAIN_PROTOS = {"Text", "Code", "Exception", "Json", "DataFrame", "Arrow",
-                 "ArrowVegaLiteChart", "VegaLiteChart"}
+                 "ArrowVegaLiteChart", "VegaLiteChart",
+                 "Html"}   # st.html is HTML, not Markdown: html_sources / htmltable check it
 
 
 def markdown_sources(at) -> list[tuple[str, str]]:
@@ -61,6 +62,21 @@ def markdown_sources(at) -> list[tuple[str, str]]:
             frame = node.value
             out.extend(("Table.cell", v) for v in frame.to_numpy().ravel() if isinstance(v, str))
             out.extend(("Table.column", str(c)) for c in frame.columns)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def html_sources(at) -> list[str]:
+    """The bodies of every st.html element of the AppTest's page (main and sidebar)."""
+    out: list[str] = []
+
+    def walk(node) -> None:
+        proto = getattr(node, "proto", None)
+        if type(proto).__name__ == "Html":
+            out.append(proto.body)
         for child in getattr(node, "children", {}).values():
             walk(child)
 

@@ -9,6 +9,7 @@ import pytest
 from core import store
 from tests.dashboard.conftest import demo_studies
 from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
+from tests.dashboard.htmltable import rank_table
 from tests.dashboard.mdtext import plain
 
 PAGES = {"views/overview.py": "Overview", "views/classes.py": "Classes",
@@ -42,7 +43,7 @@ def test_every_page_renders_on_demo_study(app_test, study):
     at = app_test([study.parent], study=str(study))
     _render_all(at)
     at.switch_page("views/browse.py").run()
-    assert at.main.table, "Browse shows the image's rank table"
+    assert rank_table(at) is not None, "Browse shows the image's rank table"
     assert not any("Grad-CAM is not available" in i.value.replace("\\", "") for i in at.info), \
         "the demo has weights: Grad-CAM is drawn in the viewer"
 
@@ -65,7 +66,7 @@ def test_study_without_weights_shows_all_but_gradcam(app_test, studies_root):
     at.switch_page("views/browse.py").run()
     assert not at.exception
     assert any("Grad-CAM is not available" in i.value.replace("\\", "") for i in at.info)
-    assert at.main.table, "everything else is shown"
+    assert rank_table(at) is not None, "everything else is shown"
 
 
 def rerun(at):
@@ -178,3 +179,29 @@ def test_reader_pages_are_optional(app_test, studies_root, tmp_path, monkeypatch
     at = app_test([studies_root], study="alpha")
     at.run()
     assert not at.exception and at.title[0].value.startswith("Overview")
+
+
+def test_filters_browse_does_not_draw_keep_their_values(app_test, studies_root):
+    """The reading room draws only the chosen sparsity and the seeds (checked in Chromium by
+    test_e2e_browse.py: AppTest drops the entry script's sidebar after a page switch); the
+    research pages' disease, method and sparsity-range filters keep their values through
+    runs of Browse, in the URL and on the next research page."""
+    at = app_test([studies_root], study="alpha")
+    at.run()
+    at.sidebar.multiselect(key="f_classes").set_value(["Hernia", "Nodule"])
+    at.sidebar.multiselect(key="f_methods").set_value(["random"])
+    at.sidebar.slider(key="f_kr").set_value((25, 70))
+    rerun(at)
+    at.switch_page("views/browse.py").run()
+    assert not at.exception
+    # Browse offers every method of the study, whatever the research pages' method filter
+    assert list(at.selectbox(key="br_method").options) == ["l1_global", "random"]
+    at.run()
+    at.run()     # runs that do not draw those widgets
+    assert at.query_params["m"] in ("random", ["random"])
+    assert at.query_params["kr"] in ("25-70", ["25-70"])
+    at.switch_page("views/classes.py").run()
+    table = at.dataframe[0].value
+    assert set(table["class"]) == {"Hernia", "Nodule"}
+    at.switch_page("views/overview.py").run()
+    assert set(at.dataframe[0].value["method"]) == {"random"}

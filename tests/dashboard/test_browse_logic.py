@@ -155,3 +155,34 @@ def test_browser_encodings_round_trip():
     # signed: 128 = 0, ±1 → 255 / 1 (the browser reads |m − 128| / 127)
     assert cam_to_u8(np.array([-1.0, 0.0, 1.0, np.nan]), signed=True).tolist() == \
         [1, 128, 255, 128]
+
+
+def test_rank_html_shows_the_hand_worked_table_literally():
+    from dashboard.browse_text import rank_html
+    from tests.dashboard.htmltable import parse
+
+    hostile = ["<img src=http://evil.example/x.png>", "Mass", '"quoted" & <b>', "Hernia"]
+    dense = np.array([0.10, 0.80, 0.60, 0.05])
+    pruned = np.array([0.70, 0.30, 0.50, 0.04])
+    y = np.array([0, 1, np.nan, 0])
+    thr = np.array([0.5, 0.5, 0.55, np.nan])
+    rt = rank_table(dense, pruned, y, hostile, thr, n_movers=2)
+    page = parse(rank_html(rt, 90, True))
+    assert page.tags <= {"style", "div", "table", "thead", "tbody", "tr", "th", "td"}
+    (t,) = page.tables
+    assert t["head"] == ["finding", "dense #", "dense P", "90% #", "90% P", "moved",
+                         "dense call", "90% call", "threshold"]
+    # dense order as in test_ranks_and_rank_table_hand_worked; names shown as typed
+    assert t["rows"] == [
+        ["● Mass", "1", "0.80", "3", "0.30", "▼ 2", "positive", "", "0.50"],
+        ['? "quoted" & <b>', "2", "0.60", "2", "0.50", "–", "positive", "", "0.55"],
+        ["<img src=http://evil.example/x.png>", "3", "0.10", "1", "0.70", "▲ 2", "",
+         "positive", "0.50"],
+        ["Hernia", "4", "0.05", "4", "0.04", "–", "—", "—", "—"],
+    ]
+    assert t["row_classes"] == ["mv", "mv", "mv", ""]       # the movers are highlighted
+    # the bars behind the probabilities are as long as the probabilities
+    assert "--p: 80.0%" in rank_html(rt, 90, True)
+    # without thresholds: no call columns
+    (t,) = parse(rank_html(rank_table(dense, pruned, y, hostile), 90, False)).tables
+    assert "dense call" not in t["head"] and len(t["rows"]) == 4

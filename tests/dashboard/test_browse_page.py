@@ -8,6 +8,7 @@ import pandas as pd
 
 from dashboard.browse_logic import gallery_order
 from dashboard.data import StudyData
+from tests.dashboard.htmltable import rank_table
 
 PAGE = "views/browse.py"
 
@@ -48,8 +49,7 @@ def test_browse_opens_on_the_lowest_agreement_pie_with_its_rank_table(app_test,
     assert at.query_params["image"] in (image_id, [image_id])
     text = _text(at)
     assert image_id in text.replace("\\", "") and "This image is a PIE" in text
-    table = at.main.table[0].value.data if hasattr(at.main.table[0].value, "data") else \
-        at.main.table[0].value
+    table = rank_table(at)
     d = StudyData(studies_root / "alpha")
     assert len(table) == len(d.classes)
     # the rank table's dense P is the ensemble mean of the stored predictions for that row
@@ -57,7 +57,7 @@ def test_browse_opens_on_the_lowest_agreement_pie_with_its_rank_table(app_test,
                      for s in d.seeds], axis=0)
     top = d.classes[int(np.argmax(dense))]
     assert table["finding"].iloc[0].lstrip("●? ") == top
-    assert abs(float(table["dense P"].iloc[0]) - dense.max()) < 1e-6
+    assert table["dense P"].iloc[0] == f"{dense.max():.2f}"   # as shown: two decimals
     # the Grad-CAM class defaults to a positive finding of this image (or the top class)
     cls = at.selectbox(key=f"br_cam_{row}_ens_l1_global_90").value
     y = d.labels.iloc[row][d.classes].to_numpy(dtype=float)
@@ -73,7 +73,7 @@ def test_image_from_the_url_and_unknown_ids(app_test, studies_root):
     assert any("No image with the id" in w.value for w in at.warning)
     # shown literally: markdown characters escaped, no rank table, no image
     assert any("no\\*such\\_\\[id\\]" in w.value for w in at.warning)
-    assert not at.main.table
+    assert rank_table(at) is None
 
 
 def test_a_filter_with_no_images_says_so_and_shows_no_image(app_test, studies_root):
@@ -83,12 +83,12 @@ def test_a_filter_with_no_images_says_so_and_shows_no_image(app_test, studies_ro
     at.selectbox(key="br_nf").set_value("0")
     at.run()
     assert any("No image matches the gallery filter" in i.value for i in at.info)
-    assert not at.main.table and "image" not in at.query_params
+    assert rank_table(at) is None and "image" not in at.query_params
     # a filter that matches brings the image back
     at.selectbox(key="br_nf").set_value("any")
     at.selectbox(key="br_which").set_value("all")
     at.run()
-    assert at.main.table and not at.info
+    assert rank_table(at) is not None and not at.info
     assert "Effusion" in _text(at)
 
 
@@ -102,16 +102,14 @@ def test_single_seed_selection_uses_that_seeds_numbers(app_test, studies_root):
     d = StudyData(studies_root / "alpha")
     row = int(np.flatnonzero(d.labels["id"].astype(str) == image_id)[0])
     dense = np.asarray(d.predictions("l1_global", 1).probabilities(0, row), np.float64)
-    table = at.main.table[0].value
-    table = table.data if hasattr(table, "data") else table
-    assert np.allclose(np.sort(table["dense P"].to_numpy(float))[::-1], np.sort(dense)[::-1],
-                       atol=1e-6)
+    table = rank_table(at)
+    assert list(table["dense P"]) == [f"{p:.2f}" for p in np.sort(dense)[::-1]]
     assert "seed 1 only" in _text(at)
 
 
 def test_study_without_weights_shows_everything_but_gradcam(app_test, studies_root):
     at = _open(app_test, studies_root, study="beta")
-    assert at.main.table, "the rank table is shown"
+    assert rank_table(at) is not None, "the rank table is shown"
     assert "This image is" in _text(at)
 
 
@@ -212,6 +210,5 @@ def test_page_shows_calls_at_the_thresholds_and_says_which_rule(app_test, studie
         bl.thresholds.clear()
     text = _text(at).replace("\\", "")
     assert "youden rule" in text and "Operating thresholds are unavailable" not in text
-    table = at.main.table[0].value
-    table = table.data if hasattr(table, "data") else table
+    table = rank_table(at)
     assert {"dense call", "threshold"} <= set(table.columns)

@@ -62,6 +62,11 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
                                    timeout=120_000)
             assert page.locator("h1").first.inner_text() == "Browse PIEs"
+            # the reading room's sidebar: the chosen sparsity and the seeds, not the research
+            # pages' disease, method and sparsity-range filters
+            side = page.locator('[data-testid="stSidebar"]').inner_text()
+            assert "Chosen sparsity" in side and "Seeds" in side
+            assert not any(w in side for w in ("Diseases", "Methods", "Sparsity range")), side
             thumbs = page.locator(".plg .t img")
             ids = [thumbs.nth(i).get_attribute("alt") for i in range(thumbs.count())]
             assert len(ids) >= 8
@@ -107,7 +112,7 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             dense = np.mean([p.probabilities(0, row).astype(np.float64) for p in stored], axis=0)
             pruned = np.mean([p.probabilities(ki, row).astype(np.float64) for p in stored],
                              axis=0)
-            table = page.locator('[data-testid="stTable"] table').first
+            table = page.locator("table.pl-rank").first
             rows = table.locator("tbody tr")
             assert rows.count() == len(d.classes)
             first = rows.nth(0).locator("td, th").all_inner_texts()

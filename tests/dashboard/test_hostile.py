@@ -17,7 +17,12 @@ from tests.dashboard.fixture_study import (
     hostile_image_id,
     hostile_token_file,
 )
-from tests.dashboard.mdtext import elements, markdown_sources, plain
+from tests.dashboard.htmltable import parse, rank_table
+from tests.dashboard.mdtext import elements, html_sources, markdown_sources, plain
+
+# What the dashboard's own HTML (st.html) may contain: layout and a table, never an element
+# that loads, links or runs anything.
+HTML_TAGS = {"style", "div", "table", "thead", "tbody", "tr", "th", "td"}
 
 pytest.importorskip("markdown_it")
 pytestmark = pytest.mark.slow
@@ -40,6 +45,9 @@ def _check(at, page: str) -> str:
         assert not bad, f"{page}: {where} renders {bad}: {md!r}"
         assert ":red[" not in md and "$x^2$" not in md or "\\" in md, (page, where, md)
         shown.append(plain(md))
+    for body in html_sources(at):
+        tags = parse(body).tags
+        assert tags <= HTML_TAGS, f"{page}: st.html draws {tags - HTML_TAGS}: {body[:300]!r}"
     return "\n".join(shown)
 
 
@@ -56,6 +64,9 @@ def test_every_page_shows_hostile_names_as_literal_text(app_test, hostile_root):
     browse = text["views/browse.py"]
     assert f"{hostile_image_id(0)} · " in browse
     assert "Labels: " + ", ".join(HOSTILE_CLASSES) in browse
+    at.switch_page("views/browse.py").run()
+    findings = {f.lstrip("●? ") for f in rank_table(at)["finding"]}
+    assert findings == set(HOSTILE_CLASSES), "the rank table names every class, literally"
     # the clinician's reading view (reached by the reader's own link): the label line names
     # the classes as typed, nothing else
     reading = app_test([hostile_root], r=hostile_token_file(hostile_root / "hostile")
