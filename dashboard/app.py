@@ -23,6 +23,7 @@ import streamlit as st  # noqa: E402
 from dashboard import reader_access  # noqa: E402
 from dashboard.filters import ALL_FILTERS  # noqa: E402
 from dashboard.sidebar import open_study, reader_pages  # noqa: E402
+from dashboard.url_params import url_batch  # noqa: E402
 
 PAGES = Path(__file__).resolve().parent / "views"
 
@@ -69,5 +70,6 @@ page = st.navigation(sections)
 # The reading room uses the chosen sparsity and the seeds; the research pages' disease,
 # method and sparsity-range filters would do nothing there (Browse picks its method with
 # its own Model button), so they are not drawn and keep their values for the other pages.
-open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
-page.run()
+with url_batch():   # this run's URL writes reach the browser as one change (url_params)
+    open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
+    page.run()

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.url_params import set_params  # noqa: F401  (the pages' one way to write the URL)
+
 # URL parameter names: short, because they end up in links people paste.
 P_STUDY, P_CLASSES, P_K, P_KRANGE, P_METHODS, P_SEEDS = "study", "cls", "k", "kr", "m", "seeds"
 
@@ -263,21 +265,6 @@ def _sanitize(ss, classes, grid, methods, seeds) -> None:
     ss[_KEYS["seed_range"]] = pair(ss.get(_KEYS["seed_range"]), seeds)
     ss[_KEYS["classes"]] = [c for c in ss.get(_KEYS["classes"]) or [] if c in classes]
     ss[_KEYS["methods"]] = [m for m in ss.get(_KEYS["methods"]) or [] if m in methods]
-
-
-def set_params(values: Mapping[str, str | list[str]], drop: Sequence[str] = ()) -> None:
-    """Write URL parameters that changed (writing an unchanged one is a no-op anyway, but
-    comparing first keeps the browser history clean); remove `drop` keys not in values."""
-    import streamlit as st
-
-    qp = st.query_params
-    for name in drop:
-        if name not in values and name in qp:
-            del qp[name]
-    for name, value in values.items():
-        current = qp.get_all(name) if isinstance(value, list) else qp.get(name)
-        if current != value:
-            qp[name] = value
 
 
 def bound(widget: Callable, label: str, *, key: str, param: str, default: Any,

@@ -25,6 +25,7 @@ from dashboard.browse_logic import (
 )
 from dashboard.browse_text import GLOSSARY, esc, model_name, rank_view
 from dashboard.filters import bound
+from dashboard.url_params import set_params, url_batch
 from dashboard.viewer_component import cam_to_u8, gallery, png_data_url, viewer
 
 PAGE = 24        # thumbnails per gallery page
@@ -89,6 +90,11 @@ def _initial_row() -> None:
 # --------------------------------------------------------------------------- the room
 @st.fragment
 def room() -> None:
+    with url_batch():     # a rerun of this fragment alone sends its URL writes as one
+        _room()
+
+
+def _room() -> None:
     _initial_row()
     head = st.columns([2, 12], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
@@ -164,11 +170,16 @@ def room() -> None:
 
 
 @st.fragment
-def image_room(order, table, method, seeds, model, k, pct, filt) -> None:
+def image_room(*args) -> None:
     """The viewer and why this image is a PIE: a fragment inside the room, so previous/next,
     the Grad-CAM class and 'Evidence against' rerun only this part (the gallery, the filters
     and the model picker are not rebuilt or re-sent; the browser moves the gallery's
     highlight itself). The arguments are the room's last run's; the image is the session's."""
+    with url_batch():
+        _image_room(*args)
+
+
+def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
     row, unknown = ss.get("br_row"), ss.get("br_unknown")
     if ss.get("_br_page_shown") != ss.get("br_page"):
         st.rerun(scope="app")      # next/previous left the gallery's page: redraw it too
@@ -176,12 +187,12 @@ def image_room(order, table, method, seeds, model, k, pct, filt) -> None:
         st.warning(f"No image with the id {esc(unknown)} in this study's evaluation "
                    f"split ({len(d.labels):,} images). Check the id, or pick a "
                    "thumbnail below.", icon=":material/search_off:")
-        st.query_params["image"] = str(unknown)
+        set_params({"image": str(unknown)})
     elif row is None:
         st.info(f"No image matches the gallery filter ({esc(filt)}, pruned to {k}% with "
                 f"{esc(method)}, PIEs = bottom {pct:g}%). Widen the filter below.",
                 icon=":material/filter_alt_off:")
-        st.query_params.pop("image", None)
+        set_params({}, drop=["image"])
     else:
         left, right = st.columns([3, 2], gap="medium")
         # the Grad-CAM controls head the right-hand column, so the image starts at the top;
@@ -213,7 +224,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
           ) -> None:
     lab = d.labels.iloc[row]
     image_id = str(lab["id"])
-    st.query_params["image"] = image_id
+    set_params({"image": image_id})
     dense, pruned = bl.probabilities(d, method, seeds, k, row)
     y = lab[d.classes].to_numpy(dtype=float)
     thr, why = bl.thresholds(d, d.key, seeds)

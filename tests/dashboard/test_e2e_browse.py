@@ -70,9 +70,14 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             thumbs = page.locator(".plg .t img")
             ids = [thumbs.nth(i).get_attribute("alt") for i in range(thumbs.count())]
             assert len(ids) >= 8
+            # one browser history entry per run, not one per URL parameter written (the
+            # first run writes a dozen): the new tab's blank page, the link, the run's URL
+            assert page.evaluate("history.length") <= 3, "Back would walk half-written URLs"
+            before = page.evaluate("history.length")
             # click the third thumbnail: it opens in the viewer and in the URL
             _after(page, _token(page), lambda: page.locator(".plg .t").nth(2).click())
             assert _image_id(page.url) == ids[2]
+            assert page.evaluate("history.length") <= before + 1
             # → three times walks the gallery order
             for _ in range(3):
                 _after(page, _token(page), lambda: page.keyboard.press("ArrowRight"))
