@@ -219,3 +219,24 @@ def extended_params(_d: StudyData, key: str) -> dict:
 
     p = _d.paths.analysis_dir / "params.json"
     return (read_json(p).get("extended") or {}) if p.is_file() else {}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def missed_views(_d: StudyData, key: str, method: str, classes: tuple, seeds: tuple,
+                 krange: tuple, k: int, rate: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Who is hurt's missed-finding views: (the median-over-seeds curves of `rate` over the
+    sparsity range, every rate at sparsity k per class). Cached: pandas' merges and group
+    medians were most of the page's script time on every filter change."""
+    from core.analysis.missed import RATES, summarise_seeds
+
+    missed = analysis_table(_d, key, "missed.parquet")
+    m = missed[(missed["method"] == method) & missed["class"].isin(classes)
+               & missed["sparsity"].between(*krange)]
+    curves = summarise_seeds(m, rate, list(seeds))
+    at = pd.DataFrame({"class": list(classes)})
+    mk = m[m["sparsity"] == k]
+    for r in RATES:
+        s = summarise_seeds(mk, r, list(seeds))
+        at = at.merge(s[["class", "median"]].rename(columns={"median": r}), on="class",
+                      how="left")
+    return curves, at

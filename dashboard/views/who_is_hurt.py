@@ -104,16 +104,10 @@ else:
     st.caption(f"Each class is called positive when its probability ≥ the threshold chosen "
                f"for that seed's dense model on the validation split ({rule} rule) and kept "
                "fixed, as a deployed model's would be. Lines: median over the selected seeds.")
-    m = missed[(missed["method"] == method) & missed["class"].isin(ctx.classes)
-               & missed["sparsity"].between(*f.sparsity_range)]
-    summary = summarise_seeds(m, rate, ctx.seeds)
+    summary, at = loaders.missed_views(d, d.key, method, tuple(ctx.classes),
+                                       tuple(ctx.seeds), tuple(f.sparsity_range), k, rate)
     show_chart(charts_hurt.rate_curves(summary, rate, names[rate]),
                f"{rate}_vs_sparsity_{method}")
-    at = pd.DataFrame({"class": ctx.classes})
-    for r in RATES:
-        s = summarise_seeds(m[m["sparsity"] == k], r, ctx.seeds)
-        at = at.merge(s[["class", "median"]].rename(columns={"median": r}), on="class",
-                      how="left")
     st.markdown(f"**At {k}%** (median over seeds)")
     show_table(at, f"missed_findings_{method}_{k}", column_config={
         r: st.column_config.NumberColumn(format="percent") for r in RATES})

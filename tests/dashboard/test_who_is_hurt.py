@@ -76,3 +76,32 @@ def test_rate_reliability_and_ci_curves_render_offline():
     rel = charts_hurt.reliability(bins, "r").to_dict()
     data = next(iter(rel["datasets"].values())) if "datasets" in rel else []
     assert all(r.get("count", 1) > 0 for r in data)            # empty bins are not drawn
+
+
+def test_missed_findings_table_is_the_median_over_seeds_of_the_stored_rates(app_test):
+    """On the demo (it has validation predictions): the page's 'At k%' table equals the
+    median over seeds of missed.parquet's rates at the chosen sparsity, per class."""
+    import pytest
+
+    from core.analysis.missed import RATES
+    from tests.dashboard.conftest import demo_studies
+
+    studies = demo_studies()
+    if not studies:
+        pytest.skip("the demo study is not here")
+    study = studies[0]
+    at = app_test([study.parent], study=str(study), k="70")
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception and not at.error
+    (table,) = [t.value for t in at.dataframe if set(RATES) <= set(t.value.columns)]
+    missed = pd.read_parquet(study / "analysis" / "missed.parquet")
+    from dashboard.data import StudyData
+
+    method = StudyData(study).methods[0]        # the page's default method
+    m = missed[(missed["method"] == method) & (missed["sparsity"] == 70)]
+    want = m.groupby("class")[list(RATES)].median()
+    got = table.set_index("class")
+    assert set(got.index) == set(want.index)
+    np.testing.assert_allclose(got.loc[want.index, list(RATES)].to_numpy(float),
+                               want.to_numpy(float), rtol=0, atol=1e-12)
