@@ -78,6 +78,9 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
                     wait_rendered(page)
                 # U+2060 (word joiner, invisible) keeps web addresses in names from linking
                 shown[path] = main.inner_text().replace("\u2060", "")
+                if path == "browse":   # the rank table (st.html) as the browser shows it
+                    cells = page.locator("table.pl-rank tbody tr td:first-child")
+                    shown["rank table"] = [c.lstrip("●? ") for c in cells.all_inner_texts()]
                 assert "Traceback" not in shown[path] and "Error" not in shown[path][:200], path
                 assert not _foreign_references(page, own), (path, _foreign_references(page, own))
                 page.screenshot(path=str(tmp_path / f"hostile_{path or 'overview'}.png"))
@@ -103,6 +106,7 @@ def test_hostile_study_stays_literal_and_no_request_leaves_the_app(hostile_root,
     # image row 0 is positive for every class: Browse names all 19, literally
     assert "Labels: " + ", ".join(HOSTILE_CLASSES) in shown["browse"]
     assert f"{hostile_image_id(0)} · " in shown["browse"]
+    assert sorted(shown["rank table"]) == sorted(HOSTILE_CLASSES)
     label_line = shown["reading"].split("Label:", 1)[1].strip().splitlines()[0]
     assert label_line in _label_lines(study), label_line
     assert label_line != "No Finding"      # the fixture leaves an image with findings to read
