@@ -14,12 +14,10 @@ median, max and min per checkout and the ratio of the medians; writes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,29 +25,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench_browser as bb  # noqa: E402
-
-
-def _serve(repo: Path, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(repo / "dashboard" / "app.py"),
-           "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--server.fileWatcherType", "none", "--", "--roots", str(repo / "artifacts")]
-    return subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT,
-                            env={**os.environ, "PRUNELENS_STUDY_ROOTS": ""})
-
-
-def _wait(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit for {url} exited with code {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no answer from {url} within {timeout} s") from None
-            time.sleep(0.3)
 
 
 def main(argv=None) -> dict:
@@ -60,39 +35,28 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from dashboard.screenshots import free_port
+    from dashboard.screenshots import serve
 
     browse = args.path.split("?")[0] == "browse"
     repos = [r.resolve() for r in args.repos]
-    procs, urls = [], []
-    try:
-        for r in repos:
-            port = free_port()
-            procs.append(_serve(r, port))
-            urls.append(f"http://127.0.0.1:{port}")
-        for u, p in zip(urls, procs, strict=True):
-            _wait(u, p)
-        times: list[list[float]] = [[], []]
-        with sync_playwright() as pw:
-            b = bb._browser(pw)
-            try:
-                ctx = b.new_context(viewport={"width": 1280, "height": 800})
-                for u in urls:
-                    for _ in range(2):
-                        _, page = bb._load(ctx, f"{u}/{args.path}", browse)
-                        page.close()
-                for i in range(args.trials):
-                    for j in ((0, 1) if i % 2 == 0 else (1, 0)):
-                        t, page = bb._load(ctx, f"{urls[j]}/{args.path}", browse)
-                        page.close()
-                        times[j].append(t)
-            finally:
-                b.close()
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait()
+    times: list[list[float]] = [[], []]
+    with contextlib.ExitStack() as stack, sync_playwright() as pw:
+        urls = [stack.enter_context(serve([r / "artifacts"], timeout=120, repo=r))
+                for r in repos]
+        b = bb._browser(pw)
+        try:
+            ctx = b.new_context(viewport={"width": 1280, "height": 800})
+            for u in urls:
+                for _ in range(2):
+                    _, page = bb._load(ctx, f"{u}/{args.path}", browse)
+                    page.close()
+            for i in range(args.trials):
+                for j in ((0, 1) if i % 2 == 0 else (1, 0)):
+                    t, page = bb._load(ctx, f"{urls[j]}/{args.path}", browse)
+                    page.close()
+                    times[j].append(t)
+        finally:
+            b.close()
     out = {str(r): {"median": statistics.median(t), "max": max(t), "min": min(t),
                     "n": len(t)} for r, t in zip(repos, times, strict=True)}
     for r, s in out.items():

@@ -39,18 +39,19 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(roots: Sequence[str | os.PathLike], port: int | None = None,
           timeout: float = 60, log_path: Path | None = None,
-          app_args: Sequence[str] = ()) -> Iterator[str]:
+          app_args: Sequence[str] = (), repo: Path = REPO) -> Iterator[str]:
     """Run the app in a subprocess; yields its base URL once /_stcore/health answers.
-    `app_args` go to app.py after the roots (e.g. `--reader-only`)."""
+    `app_args` go to app.py after the roots (e.g. `--reader-only`); `repo`: the checkout
+    whose app runs (another one to compare versions, benchmarks/bench_browser_ab.py)."""
     port = port or free_port()
     # Everything else (no usage statistics, viewer toolbar, headless) comes from the
     # repository's .streamlit/config.toml, read from the working directory as for a user.
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(repo / "dashboard" / "app.py"),
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.fileWatcherType", "none", "--", "--roots", *map(str, roots), *app_args]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     env = {**os.environ, "PRUNELENS_STUDY_ROOTS": ""}
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, cwd=repo, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout

@@ -54,31 +54,26 @@ def markdown_sources(at) -> list[tuple[str, str]]:
                 elif hasattr(v, "ListFields"):
                     fields(v)
 
-    def walk(node) -> None:
-        proto = getattr(node, "proto", None)
-        if proto is not None:
-            fields(proto)
+    for node, proto in _nodes(at):
+        fields(proto)
         if type(proto).__name__ == "Table":   # st.table renders its text cells as Markdown
             frame = node.value
             out.extend(("Table.cell", v) for v in frame.to_numpy().ravel() if isinstance(v, str))
             out.extend(("Table.column", str(c)) for c in frame.columns)
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
     return out
 
 
 def html_sources(at) -> list[str]:
     """The bodies of every st.html element of the AppTest's page (main and sidebar)."""
-    out: list[str] = []
+    return [proto.body for _, proto in _nodes(at) if type(proto).__name__ == "Html"]
 
-    def walk(node) -> None:
+
+def _nodes(at):
+    """(node, proto) of every element of the AppTest's tree that has a proto, depth first."""
+    stack = [at._tree]
+    while stack:
+        node = stack.pop()
         proto = getattr(node, "proto", None)
-        if type(proto).__name__ == "Html":
-            out.append(proto.body)
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return out
+        if proto is not None:
+            yield node, proto
+        stack.extend(reversed(list(getattr(node, "children", {}).values())))
