@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core import executors
 from core.config import ConfigError
 
 
 def _cmd_verify(args) -> int:
+    from core.reader.health import check as check_reader_db
     from core.store import verify
 
     problems = verify(args.study, check_hashes=not args.quick)
+    problems += check_reader_db(args.study) if Path(args.study).is_dir() else []
     if not problems:
         print("ok")
         return 0
@@ -19,6 +22,23 @@ def _cmd_verify(args) -> int:
     for p in problems:
         print(f"  {p}")
     return 1
+
+
+def _cmd_reader_backup(args) -> int:
+    from core.reader import health
+
+    dest = health.backup(args.study, args.dest)
+    print(f"backed up {health.describe(dest)} to {dest}")
+    return 0
+
+
+def _cmd_reader_restore(args) -> int:
+    from core.reader import health
+
+    kept, live = health.restore(args.study, args.backup)
+    print(f"restored {health.describe(live)} from {args.backup} into {live}"
+          + (f"; the database it replaced is kept as {kept}" if kept else ""))
+    return 0
 
 
 def _cmd_dataset(args) -> int:
@@ -65,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("study")
     s.add_argument("--quick", action="store_true", help="sizes only, no sha256")
     s.set_defaults(func=_cmd_verify)
+
+    s = sub.add_parser("reader-backup", help="copy a study's reader database (online backup)")
+    s.add_argument("study")
+    s.add_argument("dest", help="new backup file, or a folder to put a time-stamped one in")
+    s.set_defaults(func=_cmd_reader_backup)
+    s = sub.add_parser("reader-restore", help="replace a study's reader database with a "
+                       "checked backup (what it replaces is kept)")
+    s.add_argument("study")
+    s.add_argument("backup")
+    s.set_defaults(func=_cmd_reader_restore)
 
     s = sub.add_parser("dataset", help="describe a dataset (SPEC = name or config file)")
     s.add_argument("spec", help="dataset name (e.g. synthcxr, nih-cxr-lt) or a study config file")
@@ -120,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     input, a study in use by another coordinator, an OS error (disk full, permission denied,
     read-only folder: one line naming the path) → exit 2."""
     from core.lock import StudyLockedError
+    from core.reader.schema import ReaderDBError
     from core.store import StoreError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
@@ -128,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ConfigError, ValueError, StudyLockedError, StoreError) as exc:
+    except (ConfigError, ValueError, StudyLockedError, StoreError, ReaderDBError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # disk full, permission denied, read-only folder, missing file

@@ -37,6 +37,9 @@ STUDY_JSON = "study.json"
 # manifest (the image cache is re-creatable; the reader-study database changes as
 # clinicians rate images; units/ holds resume bookkeeping).
 UNMANIFESTED_DIRS = ("cache", "reader", "units")
+# Top-level files outside the manifest for the same reason: reader.json records that the
+# study has a reader database (written when it is created, after the study was sealed).
+UNMANIFESTED_FILES = ("reader.json",)
 _TMP_PREFIX = ".tmp-"
 
 
@@ -184,7 +187,7 @@ def _study_files(root: Path) -> Iterable[Path]:
         if not p.is_file():
             continue
         rel = p.relative_to(root)
-        if rel.parts[0] in UNMANIFESTED_DIRS or rel.name == MANIFEST:
+        if rel.parts[0] in UNMANIFESTED_DIRS + UNMANIFESTED_FILES or rel.name == MANIFEST:
             continue
         if rel.name.startswith(_TMP_PREFIX):
             continue
@@ -200,7 +203,8 @@ def _manifested_name(root: Path, path) -> str | None:
         rel = p.resolve().relative_to(root.resolve())
     except ValueError:
         return None
-    if (not rel.parts or rel.parts[0] in UNMANIFESTED_DIRS or rel.name == MANIFEST
+    if (not rel.parts or rel.parts[0] in UNMANIFESTED_DIRS + UNMANIFESTED_FILES
+            or rel.name == MANIFEST
             or rel.name.startswith(_TMP_PREFIX)):
         return None
     return rel.as_posix()
@@ -374,3 +378,9 @@ class StudyPaths:
     @property
     def reader_db(self) -> Path:
         return self.root / "reader" / "reader_study.sqlite"
+
+    @property
+    def reader_record(self) -> Path:
+        """Written when the study's reader database is created: from then on a missing
+        database is a stated problem, never replaced by a new empty one."""
+        return self.root / "reader.json"

@@ -11,16 +11,7 @@ Typical use (the dashboard's reader pages do exactly this)::
     db.submit("Dr Lee", form_id)                       # answers are final from here on
     compare_groups(db.all_answers())                   # PIE vs non-PIE, MWU + Kruskal-Wallis
 """
-from core.reader.db import (
-    Answer,
-    BlindItem,
-    FormLocked,
-    InputError,
-    ReaderDB,
-    ReaderDBError,
-    clean_reader,
-    validate_answer,
-)
+from core.reader.db import ReaderDB
 from core.reader.forms import (
     Form,
     FormError,
@@ -34,6 +25,16 @@ from core.reader.forms import (
     make_forms,
     study_candidates,
 )
+from core.reader.inputs import (
+    Answer,
+    BlindItem,
+    FormLocked,
+    InputError,
+    Reader,
+    clean_reader,
+    validate_answer,
+)
+from core.reader.schema import ReaderDBError, ReaderDBMissing, ReaderDBUnavailable
 from core.reader.stats import (
     agreement,
     compare_groups,
@@ -45,7 +46,8 @@ from core.reader.stats import (
 
 __all__ = [
     "Answer", "BlindItem", "Form", "FormError", "FormItem", "FormLocked", "FormPlan",
-    "FormSpec", "InputError", "NoPIEsError", "ReaderDB", "ReaderDBError", "agreement",
+    "FormSpec", "InputError", "NoPIEsError", "Reader", "ReaderDB", "ReaderDBError",
+    "ReaderDBMissing", "ReaderDBUnavailable", "agreement",
     "clean_reader", "compare_groups", "distributions", "findings_per_image", "forms_from_study",
     "groundtruth", "has_groundtruth", "krippendorff_alpha", "label_words", "make_forms",
     "study_candidates", "validate_answer",

@@ -1,4 +1,4 @@
-"""Reader-study storage: one SQLite database per study, in WAL mode.
+"""Reader-study storage: `ReaderDB`, one SQLite database per study, in WAL mode.
 
 Why SQLite in WAL mode: it is embedded (nothing to install or run), one file sits beside
 the study (`StudyPaths.reader_db`), and WAL lets the researcher's results page read while
@@ -10,122 +10,54 @@ when `save_answer` returns: answers arrive at human speed, so the fsync costs no
 A killed app leaves at most an uncommitted transaction, which SQLite rolls back on the next
 open; the file is never half-written.
 
+Who may read what: the coordinator registers a reader; PruneLens issues an unguessable token
+(`secrets.token_urlsafe`, 256 bits) that goes into the reader's URL and is stored only as its
+sha256, so the database alone cannot open anyone's form. A token is shown once, when it is
+issued; re-issuing revokes the old link. Design integrity lives in the database, not in the
+page: a trigger refuses to assign a reader a form that shares an image with one they already
+have (so statistics never see a repeat read), answers need a registered reader assigned to
+the form, and answers are refused once the form set is closed or archived. Nothing is ever
+deleted; every coordinator action is appended to `audit` with its time.
+
 The database is addressed by a URL in SQLAlchemy's form (`sqlite:////abs/path.sqlite`; a plain
 path also works) so a later version can point it at a server database; only `sqlite` is
-implemented.
-
-The schema (tables, triggers, version) is in `core/reader/schema.py`.
-Readers are registered by the coordinator (core/reader/access.py) and open their forms by a
-link token; a name given to these methods is folded (NFKC + casefold) to the registered
-spelling, which is what answers and sessions store.
+implemented. The schema (tables, triggers, version) is in core/reader/schema.py; opening
+files and translating SQLite's failures in core/reader/connection.py; what people type is
+checked in core/reader/inputs.py; verify, backup and restore in core/reader/health.py.
+A name given to these methods is folded (NFKC + casefold) to the registered spelling, which
+is what answers and sessions store.
 """
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from core.reader.access import AccessMixin, name_key
-from core.reader.schema import (  # noqa: F401  (re-exported: part of db's API)
-    FORM_SET_STATUSES,
-    MIGRATIONS,
-    RATING_RANGE,
-    SCHEMA_SQL,
-    SCHEMA_VERSION,
-    ReaderDBError,
-    parse_url,
-    url_for,
+from core.reader import connection
+from core.reader.connection import now
+from core.reader.inputs import (
+    Answer,
+    BlindItem,
+    FormLocked,
+    InputError,
+    Reader,
+    check_seconds,
+    clean_reader,
+    name_key,
+    token_hash,
+    validate_answer,
 )
+from core.reader.schema import FORM_SET_STATUSES, parse_url, url_for
 
 DEFAULT_TIMEOUT_S = 30.0
-QUESTIONS = ("agree", "quality", "difficulty")
-MAX_NAME = 100
-MAX_COMMENT = 2000
-
-
-class InputError(ValueError):
-    """Input refused with a message meant for the person who typed it."""
-
-
-class FormLocked(InputError):
-    """The reader already submitted this form; its answers can no longer change."""
-
-
-@dataclass(frozen=True)
-class BlindItem:
-    """What a reader's screen may know about an image: nothing about PIE status."""
-
-    item_id: str
-    form_id: int
-    position: int  # 1-based place in the form
-    image_id: str
-    row: int       # row of data/labels.parquet, to fetch labels and pixels
-
-
-@dataclass(frozen=True)
-class Answer:
-    agree: bool
-    quality: int
-    difficulty: int
-    comment: str = ""
-
-
-def _run_script(con: sqlite3.Connection, script: str) -> None:
-    # Statement by statement (not executescript, which commits): the whole migration is one
-    # transaction, so a killed process leaves the old version intact.
-    for stmt in script.split(";\n"):
-        if stmt.strip():
-            con.execute(stmt)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def clean_reader(name) -> str:
-    """A reader name is required: strip it, collapse spaces, refuse empty or overlong."""
-    text = " ".join(str(name or "").split())
-    if not text:
-        raise InputError("Please enter your name before rating (it keeps your answers apart "
-                         "from other readers').")
-    if len(text) > MAX_NAME:
-        raise InputError(f"Reader name too long ({len(text)} characters, at most {MAX_NAME}).")
-    return text
-
-
-def validate_answer(agree, quality, difficulty, comment="") -> Answer:
-    """Refuse missing or out-of-range answers with a message naming the question."""
-    lo, hi = RATING_RANGE
-    missing = [q for q, v in zip(QUESTIONS, (agree, quality, difficulty), strict=True)
-               if v is None]
-    if missing:
-        raise InputError(f"Please answer every question (missing: {', '.join(missing)}).")
-    if isinstance(agree, str):
-        if agree.strip().lower() not in ("yes", "no"):
-            raise InputError(f"Label agreement must be yes or no, got {agree!r}.")
-        agree = agree.strip().lower() == "yes"
-    if agree not in (0, 1, True, False):
-        raise InputError(f"Label agreement must be yes or no, got {agree!r}.")
-    out = {}
-    for name, value, words in (("quality", quality, "1 (poor) – 5 (excellent)"),
-                               ("difficulty", difficulty, "1 (very easy) – 5 (very difficult)")):
-        try:
-            ok = float(value) == int(value) and not isinstance(value, bool)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok or not lo <= int(value) <= hi:
-            raise InputError(f"Image {name} must be a whole number {words}; got {value!r}.")
-        out[name] = int(value)
-    comment = "" if comment is None else str(comment).strip()
-    if len(comment) > MAX_COMMENT:
-        raise InputError(f"Comment too long ({len(comment)} characters, at most {MAX_COMMENT}).")
-    return Answer(bool(agree), out["quality"], out["difficulty"], comment)
+TOKEN_BYTES = 32
+COORDINATOR = "coordinator"
 
 
 def _input_error(exc: sqlite3.IntegrityError) -> Exception:
@@ -140,79 +72,48 @@ def _input_error(exc: sqlite3.IntegrityError) -> Exception:
     return exc
 
 
-class ReaderDB(AccessMixin):
+class ReaderDB:
     """The reader-study database of one study. Cheap to create; opens a connection per call
-    so that it is safe to share between Streamlit sessions and threads."""
+    so that it is safe to share between Streamlit sessions and threads.
 
-    def __init__(self, url: str | Path, timeout: float = DEFAULT_TIMEOUT_S):
+    `create`: make the file when it does not exist (False: a missing file is
+    `ReaderDBMissing`). A study's database is opened with `for_study`, which allows creating
+    it only when the study never had one."""
+
+    def __init__(self, url: str | Path, timeout: float = DEFAULT_TIMEOUT_S,
+                 create: bool = True):
         self.url = str(url) if "://" in str(url) else url_for(url)
         self.path = parse_url(self.url)
         self.timeout = float(timeout)
-        self._ensure_schema()
+        connection.ensure_schema(self.path, self.timeout, create=create)
 
     @classmethod
-    def for_study(cls, study_root, timeout: float = DEFAULT_TIMEOUT_S) -> ReaderDB:
+    def for_study(cls, study_root, timeout: float = DEFAULT_TIMEOUT_S,
+                  create: bool = True) -> ReaderDB:
+        """The study's database (`<study>/reader/reader_study.sqlite`). Created only when
+        `create` and the study has no record of ever having one; a study that had one and
+        lost it gets `ReaderDBMissing`, never a silent new empty database."""
+        from core.reader import health
         from core.store import StudyPaths
 
-        return cls(url_for(StudyPaths(study_root).reader_db), timeout=timeout)
+        path = StudyPaths(study_root).reader_db
+        had_one = health.has_record(study_root)
+        db = cls(url_for(path), timeout=timeout, create=create and not had_one)
+        if not had_one:
+            health.write_record(study_root)
+        return db
 
     # ----------------------------------------------------------------- connections
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        # isolation_level=None: we issue BEGIN ourselves, so each write's transaction is
-        # exactly the block we mean, never one Python's sqlite3 opened implicitly.
-        con = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            con.execute("PRAGMA foreign_keys = ON")
-            con.execute("PRAGMA synchronous = FULL")
+        with connection.connect(self.path, self.timeout) as con:
             yield con
-        finally:
-            con.close()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction: committed when the block ends, rolled back on error."""
-        with self.connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-
-    def _ensure_schema(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.connect() as con:
-            mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode.lower() != "wal":
-                raise ReaderDBError(f"{self.path}: could not switch to WAL mode (got {mode})")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version == SCHEMA_VERSION:
-                return
-            if version > SCHEMA_VERSION:
-                raise ReaderDBError(f"{self.path}: reader database schema {version} is newer "
-                                    f"than this PruneLens reads ({SCHEMA_VERSION})")
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                # Re-check under the write lock: another process may have created or
-                # migrated it meanwhile.
-                version = con.execute("PRAGMA user_version").fetchone()[0]
-                if version == 0:
-                    _run_script(con, SCHEMA_SQL)
-                    con.executemany("INSERT INTO meta VALUES (?, ?)",
-                                    [("schema_version", "1"), ("created", _now())])
-                    version = 1
-                for target in range(version + 1, SCHEMA_VERSION + 1):
-                    _run_script(con, MIGRATIONS[target])
-                    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                                (str(target),))
-                    con.execute(f"PRAGMA user_version = {target}")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+        with connection.write(self.path, self.timeout) as con:
+            yield con
 
     def meta(self) -> dict[str, str]:
         with self.connect() as con:
@@ -240,7 +141,7 @@ class ReaderDB(AccessMixin):
                 "INSERT INTO form_sets (created, method, sparsity, definition, percentile, "
                 "n_pie, n_non_pie, n_forms, readers_per_form, seed, match_findings, "
                 "image_overlap, spec_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (_now(), spec["method"], int(spec["sparsity"]), spec["definition"],
+                (now(), spec["method"], int(spec["sparsity"]), spec["definition"],
                  spec.get("percentile"), int(spec["n_pie"]), int(spec["n_non_pie"]),
                  int(spec["n_forms"]), int(spec["readers_per_form"]), int(spec["seed"]),
                  int(bool(spec["match_findings"])), spec["image_overlap"],
@@ -303,9 +204,8 @@ class ReaderDB(AccessMixin):
         form must be assigned to them and its form set open. `seconds`: time spent on the
         image since it was shown, added to what earlier saves recorded."""
         ans = validate_answer(agree, quality, difficulty, comment)
-        if seconds is not None and not (float(seconds) >= 0):
-            raise InputError(f"seconds must be ≥ 0, got {seconds!r}")
-        now = _now()
+        seconds = check_seconds(seconds)
+        stamp = now()
         try:
             with self.write() as con:
                 reader = self._canonical(con, reader)
@@ -315,7 +215,7 @@ class ReaderDB(AccessMixin):
                     raise InputError(f"Unknown image {item_id!r}.")
                 form_id = row[0]
                 con.execute("INSERT INTO sessions (form_id, reader, started) VALUES (?,?,?) "
-                            "ON CONFLICT DO NOTHING", (form_id, reader, now))
+                            "ON CONFLICT DO NOTHING", (form_id, reader, stamp))
                 con.execute(
                     "INSERT INTO answers (item_id, form_id, reader, agree, quality, difficulty,"
                     " comment, saved, seconds) VALUES (?,?,?,?,?,?,?,?,?) "
@@ -325,7 +225,7 @@ class ReaderDB(AccessMixin):
                     "revisions = revisions + 1, "
                     "seconds = COALESCE(seconds, 0) + COALESCE(excluded.seconds, 0)",
                     (item_id, form_id, reader, int(ans.agree), ans.quality, ans.difficulty,
-                     ans.comment, now, None if seconds is None else float(seconds)))
+                     ans.comment, stamp, seconds))
         except sqlite3.IntegrityError as exc:
             raise _input_error(exc) from None
         return ans
@@ -333,7 +233,7 @@ class ReaderDB(AccessMixin):
     @staticmethod
     def _canonical(con: sqlite3.Connection, reader) -> str:
         """The registered spelling of a reader's name (InputError if not registered)."""
-        name = clean_reader(reader)
+        name = clean_reader(reader, strict=False)
         row = con.execute("SELECT name FROM readers WHERE name_key = ?",
                           (name_key(name),)).fetchone()
         if row is None:
@@ -373,6 +273,14 @@ class ReaderDB(AccessMixin):
                               (reader, int(form_id))).fetchone()
         return row[0] if row else None
 
+    def last_saved(self, reader) -> str | None:
+        """When the reader's most recent answer was committed (ISO time, UTC), or None."""
+        reader = self._canonical_or_none(reader)
+        with self.connect() as con:
+            row = con.execute("SELECT MAX(saved) FROM answers WHERE reader = ?",
+                              (reader,)).fetchone()
+        return row[0] if row else None
+
     def submit(self, reader, form_id: int) -> str:
         """Lock a reader's answers on a form; refused while any image is unrated or the
         form set is not open."""
@@ -395,10 +303,10 @@ class ReaderDB(AccessMixin):
                               (int(form_id), reader)).fetchone()
             if row[0] is not None:
                 return row[0]
-            now = _now()
+            stamp = now()
             con.execute("UPDATE sessions SET submitted = ? WHERE form_id = ? AND reader = ?",
-                        (now, int(form_id), reader))
-        return now
+                        (stamp, int(form_id), reader))
+        return stamp
 
     def sessions(self) -> pd.DataFrame:
         """Every (form, reader) with answered count and submission time."""
@@ -432,3 +340,151 @@ class ReaderDB(AccessMixin):
         from core.textsafe import spreadsheet_safe
 
         return spreadsheet_safe(self.all_answers()).to_csv(index=False).encode("utf-8")
+
+    # ----------------------------------------------------------------- audit
+    @staticmethod
+    def _audit(con: sqlite3.Connection, action: str, detail: dict,
+               actor: str = COORDINATOR) -> None:
+
+        con.execute("INSERT INTO audit (at, actor, action, detail) VALUES (?,?,?,?)",
+                    (now(), str(actor), action, json.dumps(detail, sort_keys=True,
+                                                            ensure_ascii=False)))
+
+    def audit_log(self) -> pd.DataFrame:
+        with self.connect() as con:
+            return pd.read_sql_query("SELECT * FROM audit ORDER BY event_id", con)
+
+    # ----------------------------------------------------------------- readers
+    def add_reader(self, name, actor: str = COORDINATOR) -> tuple[Reader, str]:
+        """Register a reader; returns (reader, link token). The token is not stored (only
+        its hash): show it to the coordinator now, it cannot be recovered later."""
+
+        name = clean_reader(name)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        with self.write() as con:
+            clash = con.execute("SELECT name FROM readers WHERE name_key = ?",
+                                (name_key(name),)).fetchone()
+            if clash:
+                raise InputError(f"A reader named {clash[0]!r} is already registered "
+                                 "(names are compared ignoring case, accents' composition "
+                                 "and spacing).")
+            cur = con.execute("INSERT INTO readers (name, name_key, token_hash, created) "
+                              "VALUES (?,?,?,?)", (name, name_key(name), token_hash(token),
+                                                   now()))
+            reader = Reader(int(cur.lastrowid), name)
+            self._audit(con, "add_reader", {"reader_id": reader.reader_id, "name": name},
+                        actor)
+        return reader, token
+
+    def reissue_token(self, reader_id: int, actor: str = COORDINATOR) -> str:
+        """A new link for a reader; the old link stops working at once."""
+
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        with self.write() as con:
+            cur = con.execute("UPDATE readers SET token_hash = ?, revoked = NULL "
+                              "WHERE reader_id = ?", (token_hash(token), int(reader_id)))
+            if cur.rowcount != 1:
+                raise InputError(f"No reader with id {reader_id}.")
+            self._audit(con, "reissue_token", {"reader_id": int(reader_id)}, actor)
+        return token
+
+    def revoke_reader(self, reader_id: int, actor: str = COORDINATOR) -> None:
+        """Stop a reader's link (their saved answers stay)."""
+
+        with self.write() as con:
+            con.execute("UPDATE readers SET revoked = ? WHERE reader_id = ?",
+                        (now(), int(reader_id)))
+            self._audit(con, "revoke_reader", {"reader_id": int(reader_id)}, actor)
+
+    def reader_for_token(self, token) -> Reader | None:
+        """The reader a link token belongs to, or None (unknown, malformed or revoked)."""
+        if not isinstance(token, str) or not 20 <= len(token) <= 200:
+            return None
+        wanted = token_hash(token)
+        with self.connect() as con:
+            row = con.execute("SELECT reader_id, name, token_hash FROM readers "
+                              "WHERE token_hash = ? AND revoked IS NULL", (wanted,)).fetchone()
+        if row is None or not hmac.compare_digest(row[2], wanted):
+            return None
+        return Reader(int(row[0]), row[1])
+
+    def readers(self) -> pd.DataFrame:
+        """Coordinator view: reader_id, name, created, revoked, forms assigned."""
+        with self.connect() as con:
+            return pd.read_sql_query(
+                "SELECT r.reader_id, r.name, r.created, r.revoked, "
+                "(SELECT COUNT(*) FROM assignments a WHERE a.reader_id = r.reader_id) AS forms "
+                "FROM readers r ORDER BY r.reader_id", con)
+
+    # ----------------------------------------------------------------- assignments
+    def assign(self, reader_id: int, form_id: int, actor: str = COORDINATOR) -> None:
+        """Give a reader a form; refused when it shares an image with one of their forms."""
+
+        try:
+            with self.write() as con:
+                if con.execute("SELECT 1 FROM assignments WHERE reader_id = ? AND form_id = ?",
+                               (int(reader_id), int(form_id))).fetchone():
+                    return
+                known = con.execute("SELECT (SELECT COUNT(*) FROM readers WHERE reader_id = ?),"
+                                    " (SELECT COUNT(*) FROM forms WHERE form_id = ?)",
+                                    (int(reader_id), int(form_id))).fetchone()
+                if known != (1, 1):
+                    raise InputError(f"Unknown reader {reader_id} or form {form_id}.")
+                con.execute("INSERT INTO assignments VALUES (?,?,?)",
+                            (int(reader_id), int(form_id), now()))
+                self._audit(con, "assign", {"reader_id": int(reader_id),
+                                            "form_id": int(form_id)}, actor)
+        except sqlite3.IntegrityError as exc:
+            if "image already assigned" in str(exc):
+                raise InputError(
+                    f"Form {form_id} shares images with a form this reader already has; a "
+                    "reader reads each image once (repeat reads would count twice).") from None
+            raise
+
+    def assignments(self) -> pd.DataFrame:
+        """Coordinator view: one row per (reader, form) with progress and submission."""
+        with self.connect() as con:
+            return pd.read_sql_query(
+                "SELECT a.reader_id, r.name AS reader, a.form_id, f.name AS form, f.set_id, "
+                "fs.status, a.assigned, f.n_items, "
+                "(SELECT COUNT(*) FROM answers x WHERE x.form_id = a.form_id "
+                " AND x.reader = r.name) AS answered, s.submitted "
+                "FROM assignments a JOIN readers r USING (reader_id) "
+                "JOIN forms f ON f.form_id = a.form_id JOIN form_sets fs ON fs.set_id = f.set_id "
+                "LEFT JOIN sessions s ON s.form_id = a.form_id AND s.reader = r.name "
+                "ORDER BY a.reader_id, a.form_id", con)
+
+    def forms_of(self, reader_id: int) -> pd.DataFrame:
+        """What a reader's own page may list: their forms (id, name, size, open or not)."""
+        with self.connect() as con:
+            return pd.read_sql_query(
+                "SELECT f.form_id, f.name, f.n_items, fs.status = 'open' AS open "
+                "FROM assignments a JOIN forms f ON f.form_id = a.form_id "
+                "JOIN form_sets fs ON fs.set_id = f.set_id "
+                "WHERE a.reader_id = ? AND fs.status != 'archived' ORDER BY f.form_id",
+                con, params=(int(reader_id),))
+
+    # ----------------------------------------------------------------- form-set status
+    def set_status(self, set_id: int, status: str, actor: str = COORDINATOR) -> None:
+        """open ⇄ closed (no more answers while closed) → archived (final; hidden from
+        readers, kept for results)."""
+
+        if status not in FORM_SET_STATUSES:
+            raise InputError(f"status {status!r}; allowed: {', '.join(FORM_SET_STATUSES)}")
+        try:
+            with self.write() as con:
+                row = con.execute("SELECT status FROM form_sets WHERE set_id = ?",
+                                  (int(set_id),)).fetchone()
+                if row is None:
+                    raise InputError(f"No form set {set_id}.")
+                if row[0] == status:
+                    return
+                con.execute("UPDATE form_sets SET status = ? WHERE set_id = ?",
+                            (status, int(set_id)))
+                self._audit(con, "set_status", {"set_id": int(set_id), "from": row[0],
+                                                "to": status}, actor)
+        except sqlite3.IntegrityError as exc:
+            if "archived" in str(exc):
+                raise InputError(f"Form set {set_id} is archived; archiving is final.") \
+                    from None
+            raise

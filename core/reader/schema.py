@@ -172,6 +172,21 @@ class ReaderDBError(RuntimeError):
     """The reader-study database cannot be used (bad URL, newer schema, …)."""
 
 
+class ReaderDBUnavailable(ReaderDBError):
+    """The database file cannot be read or written right now: not a database, damaged,
+    locked past the timeout, or gone. Nothing was written by the call that raised it."""
+
+    def __init__(self, path, reason: str):
+        self.path, self.reason = Path(path), str(reason)
+        super().__init__(f"{self.path}: reader database {self.reason}; restore the last backup "
+                         "with `python -m core reader-restore STUDY BACKUP`")
+
+
+class ReaderDBMissing(ReaderDBUnavailable):
+    """The study had a reader database (its record says so) and the file is gone: never
+    replaced by a new empty one, which would hide the loss of every answer."""
+
+
 def url_for(path) -> str:
     """The URL of a database file (absolute: `sqlite:////abs/path`)."""
     return f"sqlite:///{Path(path).resolve()}"

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 
 from core.reader import FormSpec, InputError, ReaderDB, make_forms
-from core.reader.access import name_key, token_hash
-from core.reader.db import SCHEMA_VERSION
-from core.reader.schema import SCHEMA_SQL
+from core.reader.inputs import name_key, token_hash
+from core.reader.schema import SCHEMA_SQL, SCHEMA_VERSION
 from core.reader.stats import agreement, compare_groups, first_reads
 from tests.reader.conftest import candidates
 

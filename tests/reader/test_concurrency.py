@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.reader import FormSpec, ReaderDB, make_forms
-from core.reader.db import SCHEMA_VERSION
+from core.reader.schema import SCHEMA_VERSION
 from tests.reader.conftest import candidates, enrol
 
 REPO = Path(__file__).resolve().parents[2]

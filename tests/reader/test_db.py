@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.reader import FormLocked, FormSpec, InputError, ReaderDB, ReaderDBError, make_forms
-from core.reader.db import SCHEMA_VERSION, parse_url, url_for
+from core.reader.schema import SCHEMA_VERSION, parse_url, url_for
 from tests.reader.conftest import candidates, enrol
 
 
