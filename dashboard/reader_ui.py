@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.reader import ReaderDB, label_words
+from core.reader import ReaderDB, ReaderDBError, label_words
 from core.store import STUDY_JSON, StudyPaths, open_npy, read_json
 from dashboard.data import StudyData
+from dashboard.safe import md_escape
 
 # Clinicians read at a size where small findings are visible; the demo's model input
 # (e.g. 64 px) would be too small, so pixels are re-rendered or upscaled to this.
@@ -63,15 +64,70 @@ def current_study() -> Path | None:
     return Path(chosen.path)
 
 
-def reader_db(study: Path) -> ReaderDB:
-    """The study's reader database, created on first use (one object per study: it holds
-    no connection, so sharing it between sessions is safe)."""
-    return _reader_db(str(Path(study).resolve()))
+def open_reader_db(study: Path, create: bool = True) -> ReaderDB:
+    """The study's reader database (one object per study: it holds no connection, so sharing
+    it between sessions is safe). Created only when `create` and the study never had one;
+    ReaderDBError otherwise."""
+    return _reader_db(str(Path(study).resolve()), bool(create))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _reader_db(path: str) -> ReaderDB:
-    return ReaderDB.for_study(path)
+def _reader_db(path: str, create: bool) -> ReaderDB:
+    return ReaderDB.for_study(path, create=create)
+
+
+class GuardedDB:
+    """A page's view of a ReaderDB: every call that raises ReaderDBError (the file is gone,
+    damaged or locked) goes to `on_error`, which draws one line and stops the page, instead
+    of a traceback; `after(name, result)` sees every successful call."""
+
+    def __init__(self, db: ReaderDB, on_error, after=None):
+        self._db, self._on_error, self._after = db, on_error, after
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._db, name)
+        if not callable(attr):
+            return attr
+
+        def guarded(*args, **kwargs):
+            try:
+                out = attr(*args, **kwargs)
+            except ReaderDBError as exc:
+                self._on_error(exc)
+                raise  # on_error is meant to stop the page; never carry on without a result
+            if self._after is not None:
+                self._after(name, out)
+            return out
+
+        return guarded
+
+
+def _coordinator_stop(exc: ReaderDBError):
+    st.error(md_escape(str(exc)), icon=":material/sync_problem:")
+    st.stop()
+
+
+def reader_db(study: Path) -> GuardedDB:
+    """The coordinator pages' database: created on first use when the study never had one;
+    one that is missing, damaged or locked is named in one line (with how to restore it)."""
+    try:
+        return GuardedDB(open_reader_db(study), on_error=_coordinator_stop)
+    except ReaderDBError as exc:
+        _coordinator_stop(exc)
+
+
+REOPEN_POLL_S = 5.0
+
+
+@st.fragment(run_every=REOPEN_POLL_S)
+def rerun_when_open(db, reader_id: int, form_id: int) -> None:
+    """While a reader's form set is closed, look every few seconds whether the coordinator
+    reopened it, and then rerun the page: Save is enabled again without a reload (a closed
+    page has no widget the reader could use to trigger a rerun)."""
+    forms = db.forms_of(reader_id)
+    row = forms[forms["form_id"] == int(form_id)]
+    if not row.empty and bool(row["open"].iloc[0]):
+        st.rerun(scope="app")
 
 
 class StudyView(StudyData):

@@ -115,17 +115,19 @@ def ensure_schema(path: Path, timeout: float, create: bool) -> None:
         raise ReaderDBMissing(path, "is missing (deleted or moved)")
     path.parent.mkdir(parents=True, exist_ok=True)
     with connect(path, timeout, mode="rwc" if create else "rw") as con:
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise ReaderDBError(f"{path}: could not switch to WAL mode (got {mode})")
+        # The version first: switching to WAL writes the file's header, and a file that is
+        # not ours (empty, replaced) must be left exactly as it was found.
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
         if version > SCHEMA_VERSION:
             raise ReaderDBError(f"{path}: reader database schema {version} is newer "
                                 f"than this PruneLens reads ({SCHEMA_VERSION})")
         if version == 0 and not create:
             raise ReaderDBUnavailable(path, "holds no reader-study tables (schema version 0)")
+        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise ReaderDBError(f"{path}: could not switch to WAL mode (got {mode})")
+        if version == SCHEMA_VERSION:
+            return
         con.execute("BEGIN IMMEDIATE")
         try:
             # Re-check under the write lock: another process may have created or

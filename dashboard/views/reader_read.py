@@ -15,6 +15,7 @@ import time
 import streamlit as st
 
 from core.reader import FormLocked, InputError
+from core.reader.inputs import MAX_COMMENT, clip_comment
 from dashboard import reader_access, reader_keys, reader_ui
 from dashboard.safe import md_escape
 from dashboard.viewer_component import png_data_url, viewer
@@ -27,7 +28,7 @@ link = reader_access.current_reader()
 if link is None:
     st.stop()
 study, me = link.study, link.reader
-db = reader_ui.reader_db(study)
+db = reader_access.reading_db(link)  # an unreadable database: one sentence, no traceback
 view = reader_ui.study_view(study)
 reader_ui.compact_layout()
 forms = db.forms_of(me.reader_id)
@@ -77,14 +78,17 @@ def save(item_id: str, position: int) -> None:
     """Form callback: runs before the rerun, so it can move to the next image."""
     key = f"{form_id}_{position}"
     started = ss.get("rs_shown", {}).pop(item_id, None)
+    comment, clipped = clip_comment(ss.get(f"rs_comment_{key}", ""))
     try:
         db.save_answer(me.name, item_id, ss.get(f"rs_agree_{key}"), ss.get(f"rs_quality_{key}"),
-                       ss.get(f"rs_difficulty_{key}"), ss.get(f"rs_comment_{key}", ""),
+                       ss.get(f"rs_difficulty_{key}"), comment,
                        seconds=None if started is None else time.monotonic() - started)
     except (FormLocked, InputError) as exc:
         ss["rs_msg"] = ("error", f"Not saved: {exc}")
         return
-    ss["rs_msg"] = ("success", f"Saved image {position}.")
+    ss["rs_msg"] = ("warning", f"Saved image {position}; your comment was longer than "
+                    f"{MAX_COMMENT:,} characters, so only its first {MAX_COMMENT:,} were kept."
+                    ) if clipped else ("success", f"Saved image {position}.")
     go(form_id, first_unrated(position))
 
 
@@ -118,9 +122,10 @@ if submitted:
     st.stop()
 if not is_open:
     st.warning("The coordinator has closed this form for now: answers cannot be saved.")
+    reader_ui.rerun_when_open(db, me.reader_id, form_id)  # Save comes back without a reload
 if "rs_msg" in ss:
     kind, text = ss.pop("rs_msg")
-    (st.toast if kind == "success" else st.error)(md_escape(text))
+    {"success": st.toast, "warning": st.warning}.get(kind, st.error)(md_escape(text))
 
 # ---------------------------------------------------------------- image and questions
 left, right = st.columns([3, 2], gap="medium")
@@ -151,7 +156,7 @@ with right:
                  horizontal=True, key=f"rs_difficulty_{key}",
                  index=None if previous is None else previous.difficulty - 1)
         st.text_area("Comment (optional)", key=f"rs_comment_{key}", height=68,
-                     value="" if previous is None else previous.comment, max_chars=2000)
+                     value="" if previous is None else previous.comment)
         st.form_submit_button("Save and next", type="primary", on_click=save,
                               args=(item.item_id, pos), disabled=not is_open)
     st.caption(reader_keys.HINT + ("  \nAlready rated: saving again replaces your earlier "
