@@ -126,7 +126,9 @@ def decode_checked(params: Mapping[str, Any], classes: Sequence[str],
         misses.append(Miss("sparsity range (%)", str(raw_kr),
                            "{}–{}%".format(*f.sparsity_range)))
     raw_sr = params.get(P_SEEDS)
-    if raw_sr is not None and sr is None:
+    # A range reaching past the study's seeds is clipped to them: said, like every other
+    # value the page does not show as asked.
+    if raw_sr is not None and (sr is None or _pair(raw_sr) != f.seed_range):
         misses.append(Miss("seed range", str(raw_sr), "seeds {}–{}".format(*f.seed_range)))
     return f, misses
 

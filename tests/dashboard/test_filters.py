@@ -39,3 +39,17 @@ def test_seed_and_sparsity_selection():
     f = Filters(tuple(CLASSES), 90, (25, 70), tuple(METHODS), (1, 2))
     assert f.seeds([0, 1, 2, 3]) == [1, 2]
     assert f.sparsities(GRID) == [25, 50, 70]
+
+
+def test_a_clipped_or_reversed_seed_range_gets_the_not_here_notice():
+    from dashboard.filters import decode_checked
+
+    def seed_misses(raw):
+        f, misses = decode_checked({"seeds": raw}, CLASSES, GRID, METHODS, SEEDS, 90)
+        return f.seed_range, [(m.what, m.asked, m.shown) for m in misses]
+
+    assert seed_misses("0-99") == ((0, 3), [("seed range", "0-99", "seeds 0–3")])
+    assert seed_misses("9-1") == ((1, 3), [("seed range", "9-1", "seeds 1–3")])
+    assert seed_misses("10-20") == ((0, 3), [("seed range", "10-20", "seeds 0–3")])
+    assert seed_misses("1-2") == ((1, 2), [])     # inside the study: nothing to say
+    assert seed_misses("2-1") == ((1, 2), [])     # the same seeds, written the other way

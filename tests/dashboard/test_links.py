@@ -82,3 +82,11 @@ def test_image_not_in_the_study_is_named(app_test, studies_root):
     at.switch_page("views/browse.py").run()
     assert not at.exception
     assert f"No image with the id {wanted} in this study" in _warnings(at)
+
+
+@pytest.mark.parametrize("raw", ["0-99", "9-1"])
+def test_a_seed_range_past_the_study_is_named(app_test, studies_root, raw):
+    at = app_test([studies_root], study="alpha", seeds=raw)
+    at.run()
+    assert not at.exception
+    assert f"seed range {raw} was not found; showing seeds" in _warnings(at)

@@ -91,3 +91,37 @@ def test_reader_links_in_chromium(tmp_path):
             assert len(db.all_answers()) == 1
         finally:
             browser.close()
+
+
+def test_a_reopened_form_set_enables_save_without_a_reload(tmp_path):
+    """The coordinator closes the form set, the reader's page (loaded while closed) shows
+    Save disabled; the coordinator reopens it and the same page, untouched, enables Save."""
+    from dashboard.reader_ui import REOPEN_POLL_S
+
+    root = tmp_path / "studies"
+    study = build_study(root / "tiny")
+    db = ReaderDB.for_study(study)
+    plan = forms_from_study(study, FormSpec("l1_global", 90, percentile=25, n_pie=2,
+                                            n_non_pie=2))
+    db.add_form_set(plan.spec_record(), plan.forms)
+    token = enrol(db, "Dr Lee")["Dr Lee"]
+    seal(study)
+    db.set_status(1, "closed")
+    with serve([root], log_path=tmp_path / "streamlit.log", app_args=["--reader-only"]) as url, \
+            sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{url}/?r={token}")
+            page.wait_for_selector('[role="radiogroup"]', timeout=60_000)
+            _settled(page)
+            save = page.get_by_role("button", name="Save and next")
+            assert save.is_disabled()
+            db.set_status(1, "open")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('button')].some(b => "
+                "b.innerText.includes('Save and next') && !b.disabled)",
+                timeout=int((REOPEN_POLL_S * 3 + 20) * 1000))
+            assert "closed this form" not in page.inner_text("body")
+        finally:
+            browser.close()
