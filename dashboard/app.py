@@ -21,6 +21,7 @@ import altair as alt  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from dashboard import reader_access  # noqa: E402
+from dashboard.file_errors import file_errors_in_one_line  # noqa: E402
 from dashboard.filters import ALL_FILTERS  # noqa: E402
 from dashboard.sidebar import open_study, reader_pages  # noqa: E402
 from dashboard.url_params import url_batch  # noqa: E402
@@ -72,4 +73,5 @@ page = st.navigation(sections)
 # its own Model button), so they are not drawn and keep their values for the other pages.
 with url_batch():   # this run's URL writes reach the browser as one change (url_params)
     open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
-    page.run()
+    with file_errors_in_one_line():   # a file only reading finds bad: one line, no traceback
+        page.run()

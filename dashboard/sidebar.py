@@ -23,7 +23,14 @@ from dashboard.filters import (
     sidebar_filters,
 )
 from dashboard.safe import md_code, md_escape
-from dashboard.studies import DEFAULT_ROOT, ENV_VAR, StudyEntry, classify, study_roots
+from dashboard.studies import (
+    DEFAULT_ROOT,
+    ENV_VAR,
+    StudyEntry,
+    classify,
+    study_roots,
+    unreadable_files,
+)
 
 HOW_TO_ADD = (f"Create the demo with `python -m core demo --out artifacts/demo`, or point the "
               f"dashboard at other folders with `{ENV_VAR}=DIR{os.pathsep}DIR…` "
@@ -108,6 +115,13 @@ def open_study(filters: tuple[str, ...] = ALL_FILTERS) -> None:
               f"shown, because its numbers could be wrong.\n\n{listing}{more}\n\nCheck it "
               f"with {md_code(f'python -m core verify {entry.path}')}; re-run or resume the "
               "study to repair it.")
+        return
+    unreadable = unreadable_files(entry.path)
+    if unreadable:
+        _fail(f"Study **{md_escape(entry.name)}** ({md_code(entry.path)}) has file(s) that "
+              "cannot be read; it is not shown:\n\n"
+              + "\n".join(f"- {md_code(p)}" for p in unreadable[:25])
+              + "\n\nRe-run or resume the study to rewrite them.")
         return
     data = loaders.study_data(entry)
     missing = data.missing(METRIC_TABLES + DATA_TABLES)

@@ -183,6 +183,48 @@ def verify_study(path: Path) -> list[str]:
     return list(_verify_cached(str(Path(path).resolve()), fingerprint(path)))
 
 
+def npy_problem(path: Path) -> str | None:
+    """Why a .npy file cannot be read as PruneLens writes it (plain numbers, data as long as
+    its header says), or None. Reads the header only; a file that verifies against a
+    manifest someone re-sealed can still hold Python objects or be cut short."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape, _, dtype = read_header(fh)
+            offset = fh.tell()
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        return f"not a readable .npy file ({exc})"
+    if dtype.hasobject:
+        return "holds Python objects (dtype object), which PruneLens never writes"
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    size = Path(path).stat().st_size
+    if size != expected:
+        return f"{size} bytes, but its header describes {expected}"
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _unreadable_cached(path: str, fp: tuple) -> tuple[str, ...]:
+    root = Path(path)
+    out = []
+    for rel, *_ in fp:
+        if rel.endswith(".npy"):
+            problem = npy_problem(root / rel)
+            if problem:
+                out.append(f"{rel}: {problem}")
+    return tuple(out)
+
+
+def unreadable_files(path: Path) -> list[str]:
+    """'FILE: why' for each of the study's arrays that cannot be read (cached per file
+    state), so a page names the file in one line instead of failing with a traceback."""
+    return list(_unreadable_cached(str(Path(path).resolve()), fingerprint(path)))
+
+
 def classify(problems: Sequence[str]) -> str:
     """'ok', 'incomplete' (no manifest: not finished or still running) or 'corrupt'."""
     if not problems:

@@ -7,9 +7,10 @@ A leaf module (no import of the database): the values a reader's screen may hold
 Names: the coordinator types them once, readers see them and results group by them, so two
 names that look alike must be one name. A name is NFKC-normalised (so full-width, ligature
 and compatibility forms become their plain letters); white space of any kind (tabs, line
-breaks, no-break spaces) becomes one space and the ends are stripped; control, format (zero-width spaces,
-bidirectional overrides, soft hyphens), private-use, unassigned and other invisible
-characters are refused, not silently dropped (the coordinator should see what was pasted);
+breaks, no-break spaces) becomes one space and the ends are stripped; control, format
+(zero-width spaces, bidirectional overrides, soft hyphens), private-use, unassigned and
+other invisible characters are refused, not silently dropped (the coordinator should see
+what was pasted);
 and a name needs at least one letter or digit. "Reader\u200bA" is refused; "Reader A" and
 "ｒｅａｄｅｒ　Ａ" are one reader.
 """
