@@ -39,15 +39,18 @@ def free_port() -> int:
 @contextlib.contextmanager
 def serve(roots: Sequence[str | os.PathLike], port: int | None = None,
           timeout: float = 60, log_path: Path | None = None,
-          app_args: Sequence[str] = (), repo: Path = REPO) -> Iterator[str]:
+          app_args: Sequence[str] = (), repo: Path = REPO,
+          warm: bool = False) -> Iterator[str]:
     """Run the app in a subprocess; yields its base URL once /_stcore/health answers.
     `app_args` go to app.py after the roots (e.g. `--reader-only`); `repo`: the checkout
     whose app runs (another one to compare versions, benchmarks/bench_browser_ab.py)."""
     port = port or free_port()
     # Everything else (no usage statistics, viewer toolbar, headless) comes from the
     # repository's .streamlit/config.toml, read from the working directory as for a user.
-    cmd = [sys.executable, "-m", "streamlit", "run", str(repo / "dashboard" / "app.py"),
-           "--server.port", str(port), "--server.address", "127.0.0.1",
+    # warm: started as `python -m dashboard.serve` (imports and caches before it listens).
+    head = ([sys.executable, "-m", "dashboard.serve"] if warm else
+            [sys.executable, "-m", "streamlit", "run", str(repo / "dashboard" / "app.py")])
+    cmd = [*head, "--server.port", str(port), "--server.address", "127.0.0.1",
            "--server.fileWatcherType", "none", "--", "--roots", *map(str, roots), *app_args]
     log = open(log_path, "wb") if log_path else subprocess.DEVNULL
     env = {**os.environ, "PRUNELENS_STUDY_ROOTS": ""}

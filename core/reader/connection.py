@@ -3,7 +3,7 @@
 Every connection opens the file with `mode=rw`: a file that is gone is an error, never a
 new empty database created by the act of reading it (SQLite's default). Only
 `ensure_schema(..., create=True)` creates a file, and the study decides when that is allowed
-(core/reader/health.py keeps the record that a study has a database).
+(core/reader/record.py keeps the record that a study has a database).
 
 Any failure of the file itself — not a database, damaged, gone, locked past the timeout —
 becomes `ReaderDBUnavailable` (or `ReaderDBMissing`) naming the file in one line; the
@@ -28,6 +28,8 @@ from core.reader.schema import (
     ReaderDBMissing,
     ReaderDBUnavailable,
 )
+
+DEFAULT_TIMEOUT_S = 30.0
 
 
 def now() -> str:

@@ -23,7 +23,8 @@ The database is addressed by a URL in SQLAlchemy's form (`sqlite:////abs/path.sq
 path also works) so a later version can point it at a server database; only `sqlite` is
 implemented. The schema (tables, triggers, version) is in core/reader/schema.py; opening
 files and translating SQLite's failures in core/reader/connection.py; what people type is
-checked in core/reader/inputs.py; verify, backup and restore in core/reader/health.py.
+checked in core/reader/inputs.py; the study's record of its database in
+core/reader/record.py; verify, backup and restore in core/reader/health.py.
 A name given to these methods is folded (NFKC + casefold) to the registered spelling, which
 is what answers and sessions store.
 """
@@ -40,7 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.reader import connection
-from core.reader.connection import now
+from core.reader.connection import DEFAULT_TIMEOUT_S, now
 from core.reader.inputs import (
     Answer,
     BlindItem,
@@ -53,9 +54,9 @@ from core.reader.inputs import (
     token_hash,
     validate_answer,
 )
+from core.reader.record import has_record, write_record
 from core.reader.schema import FORM_SET_STATUSES, parse_url, url_for
 
-DEFAULT_TIMEOUT_S = 30.0
 TOKEN_BYTES = 32
 COORDINATOR = "coordinator"
 
@@ -93,14 +94,13 @@ class ReaderDB:
         """The study's database (`<study>/reader/reader_study.sqlite`). Created only when
         `create` and the study has no record of ever having one; a study that had one and
         lost it gets `ReaderDBMissing`, never a silent new empty database."""
-        from core.reader import health
         from core.store import StudyPaths
 
         path = StudyPaths(study_root).reader_db
-        had_one = health.has_record(study_root)
+        had_one = has_record(study_root)
         db = cls(url_for(path), timeout=timeout, create=create and not had_one)
         if not had_one:
-            health.write_record(study_root)
+            write_record(study_root)
         return db
 
     # ----------------------------------------------------------------- connections

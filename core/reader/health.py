@@ -1,12 +1,7 @@
 """Is a study's reader database whole, and how the coordinator backs it up and restores it.
 
-The record. `<study>/reader/` is outside the manifest (it changes while clinicians read), so
-the manifest cannot say that a study has a reader database, and nothing may re-seal a study
-it did not write. Instead `<study>/reader.json` (also outside the manifest, and outside
-`reader/`, so deleting that folder does not delete it) is written when the database is
-first created. From then on a missing database is a stated problem (`check`, the pages),
-never replaced by a new empty one. Deleting both the database and the record is the one
-way back to "no reader study", and it is deliberate.
+A study that had a database and lost it is named as such, from its record
+(core/reader/record.py, `<study>/reader.json`).
 
 `check` is what `python -m core verify` adds for the reader database: SQLite's
 `integrity_check`, the schema version, and answers that point at existing images and
@@ -23,6 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.reader import connection
+from core.reader.connection import DEFAULT_TIMEOUT_S
+from core.reader.record import write_record
 from core.reader.schema import SCHEMA_VERSION, ReaderDBError, ReaderDBUnavailable
 
 CHECK_TIMEOUT_S = 5.0
@@ -33,25 +30,6 @@ def _paths(study):
     from core.store import StudyPaths
 
     return StudyPaths(study)
-
-
-def has_record(study) -> bool:
-    return _paths(study).reader_record.is_file()
-
-
-def write_record(study) -> None:
-    """Record (once) that this study has a reader database."""
-    from core import store
-
-    paths = _paths(study)
-    if paths.reader_record.is_file():
-        return
-    store.write_json(paths.reader_record, {
-        "reader_database": paths.reader_db.relative_to(paths.root).as_posix(),
-        "created": connection.now(),
-        "note": "This study has a reader-study database. If it is missing, restore a backup "
-                "(python -m core reader-restore); PruneLens never replaces it with an empty "
-                "one."})
 
 
 def _rel(study, path: Path) -> str:
@@ -117,15 +95,9 @@ def _stamp() -> str:
 
 def _copy(src: Path, dest: Path, src_mode: str = "ro") -> None:
     """SQLite's online backup of `src` into `dest` (created or replaced page by page)."""
-    with connection.connect(src, connection_timeout(), mode=src_mode) as source, \
-            connection.connect(dest, connection_timeout(), mode="rwc") as target:
+    with connection.connect(src, DEFAULT_TIMEOUT_S, mode=src_mode) as source, \
+            connection.connect(dest, DEFAULT_TIMEOUT_S, mode="rwc") as target:
         source.backup(target)
-
-
-def connection_timeout() -> float:
-    from core.reader.db import DEFAULT_TIMEOUT_S
-
-    return DEFAULT_TIMEOUT_S
 
 
 def counts(path) -> dict[str, int]:
@@ -210,7 +182,7 @@ def restore(study, source) -> tuple[Path | None, Path]:
     # Into the live file when there is one: connections other sessions open afterwards
     # see the restored pages (the backup API holds the database's lock while it writes).
     _copy(source, live)
-    with connection.connect(live, connection_timeout()) as con:
+    with connection.connect(live, DEFAULT_TIMEOUT_S) as con:
         con.execute("PRAGMA journal_mode = WAL")
     ReaderDB(live, create=False)  # migrates a backup of an older schema
     write_record(study)

@@ -21,6 +21,7 @@ from core.reader import (
     ReaderDBUnavailable,
     forms_from_study,
     health,
+    record,
 )
 from dashboard.studies import ENV_VAR
 from tests.reader.conftest import build_study, enrol, seal
@@ -133,12 +134,12 @@ def test_damage_mid_session_gives_one_sentence_and_verify_names_it(
 def test_a_study_that_never_had_a_database_gets_one_and_a_record(tmp_path):
     study = build_study(tmp_path / "s")
     seal(study)
-    assert not health.has_record(study)
+    assert not record.has_record(study)
     with pytest.raises(ReaderDBMissing):
         ReaderDB.for_study(study, create=False)
     assert not (study / "reader" / "reader_study.sqlite").exists()  # create=False made none
     db = ReaderDB.for_study(study)
-    assert db.path.is_file() and health.has_record(study)
+    assert db.path.is_file() and record.has_record(study)
     assert health.check(study) == []
     assert cli(["verify", str(study)]) == 0   # reader.json stays outside the manifest
 
