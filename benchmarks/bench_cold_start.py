@@ -9,6 +9,7 @@ form set and one reader), and as soon as it answers /_stcore/health a new Chromi
   (three questions, the Save button, the image painted by the viewer);
 - browse: the Browse page on a normal server, until the script is idle, every chart and
   image is drawn and the viewer has painted.
+A second tab then opens the same page on that server (the floor: no start-up cost left).
 The time is the page's own clock (performance.now(), from navigation start), so neither
 playwright's polling nor the server's start-up is in it; how long the start-up itself took
 (until /_stcore/health answered) is recorded beside it. "plain" is
@@ -91,9 +92,16 @@ def one(pw, root: Path, token: str, kind: str, warm: bool, log: Path) -> dict:
             page.wait_for_function(READER_DRAWN if kind == "reader" else BROWSE_DRAWN,
                                    polling="raf", timeout=300_000)
             first = page.evaluate("() => performance.now()") / 1000
+            # the floor: the same page in a second tab of this now-warm server (browser,
+            # network and script time without any start-up cost)
+            again = browser.new_page(viewport={"width": 1280, "height": 800})
+            again.goto(target, timeout=300_000)
+            again.wait_for_function(READER_DRAWN if kind == "reader" else BROWSE_DRAWN,
+                                    polling="raf", timeout=300_000)
+            second = again.evaluate("() => performance.now()") / 1000
         finally:
             browser.close()
-    return {"first_page_s": first, "server_start_s": started}
+    return {"first_page_s": first, "second_tab_s": second, "server_start_s": started}
 
 
 def main(argv=None) -> dict:
@@ -128,15 +136,18 @@ def _markdown(res: dict, args) -> str:
              f"{res['load_before'][0]:.1f} / after {res['load_after'][0]:.1f}. "
              f"`python benchmarks/bench_cold_start.py --trials {args.trials}`: each trial a "
              "fresh server, first page timed in the page from navigation start.", "",
-             "| first page on a fresh server | median | max | trials | server start "
-             "(median) | goal |", "|---|---|---|---|---|---|"]
+             "| first page on a fresh server | median | max | trials | second tab, same "
+             "server (median) | server start (median) | goal |",
+             "|---|---|---|---|---|---|---|"]
     for name, rows in res.items():
         if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
             continue
         first = [r["first_page_s"] for r in rows]
         start = [r["server_start_s"] for r in rows]
+        second = [r["second_tab_s"] for r in rows]
         lines.append(f"| {name} | {statistics.median(first):.2f} s | {max(first):.2f} s | "
-                     f"{len(rows)} | {statistics.median(start):.1f} s | ≤ 3 s |")
+                     f"{len(rows)} | {statistics.median(second):.2f} s | "
+                     f"{statistics.median(start):.1f} s | ≤ 3 s |")
     return "\n".join(lines) + "\n"
 
 

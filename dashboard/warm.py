@@ -11,8 +11,10 @@ process whose caches the sessions then use:
   import statements, so a new page's imports are warmed without a list to maintain);
 - discovery and verification of every study under the roots (the same cached functions the
   pages call, so the sessions hit these entries);
-- reading server: each study with a reader database, its labels and image source (the
-  reading page's StudyView); research server: each study's StudyData.
+- reading server: each study with a reader database, its labels (the reading page's
+  StudyView) and the first image of each form; research server: each study's StudyData, the
+  modules pages import inside functions (torch, PIL, …) and one image at each size Browse
+  draws (a synthetic image source builds its noise textures once per size: seconds).
 
 Nothing here may fail the start: a study that cannot be read is left for its page to name.
 """
@@ -62,8 +64,9 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
     start = time.perf_counter()
     # Outside a session Streamlit warns once per cached call ("missing ScriptRunContext");
     # the calls still fill the process-wide caches the sessions use.
-    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").setLevel(
-        logging.ERROR)
+    for name in ("streamlit.runtime.scriptrunner_utils.script_run_context",
+                 "streamlit.runtime.caching.cache_data_api"):
+        logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*ScriptRunContext.*")
     _import_all(page_modules())
     timings["imports_s"] = time.perf_counter() - start
@@ -83,7 +86,7 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
             if reader_only:
                 _warm_reading(entry.path)
             else:
-                loaders.study_data(entry)
+                _warm_research(loaders.study_data(entry))
         except Exception as exc:  # noqa: BLE001  (the page names it; the start must not fail)
             _log.warning("warm-up skipped %s: %s", entry.path, exc)
     timings["studies_s"] = time.perf_counter() - step
@@ -92,11 +95,44 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
     return timings
 
 
+# Modules the pages import inside functions (only when a page draws what needs them).
+LAZY_MODULES = ("torch", "PIL.Image", "core.prune", "core.explain", "core.predictions",
+                "core.analysis.pies", "core.data.images")
+MAX_WARM_IMAGES = 20
+
+
+def _render_once(data, sizes) -> None:
+    """Render one image of the study at each display size: a synthetic source builds its
+    noise textures then (once per size and process: the slowest part of a first image)."""
+    rows = data.labels.iloc[[0]]
+    for size in sizes:
+        try:
+            data.image_source.load(rows, int(size))
+        except Exception:  # noqa: BLE001  (no file, unknown source: the page falls back)
+            return
+
+
 def _warm_reading(study: Path) -> None:
+    """A reading server: the study's reader database, its labels, and the first image of
+    each form (what a reader's link opens on)."""
     from core.store import StudyPaths
     from dashboard import reader_ui
 
     if not StudyPaths(study).reader_db.is_file():
         return
-    reader_ui.open_reader_db(study, create=False)
-    reader_ui.study_view(study)
+    db = reader_ui.open_reader_db(study, create=False)
+    view = reader_ui.study_view(study)
+    _render_once(view, (reader_ui.DISPLAY_SIZE,))
+    for form_id in list(db.forms()["form_id"])[:MAX_WARM_IMAGES]:
+        items = db.blind_items(int(form_id))
+        if items:
+            reader_ui.image(study, items[0].row)
+
+
+def _warm_research(data) -> None:
+    """A research server: lazily imported modules and the image sizes Browse draws (its
+    image, its thumbnails, the model's input for Grad-CAM)."""
+    from dashboard.browse_loaders import DISPLAY_SYNTH, THUMB
+
+    _import_all(LAZY_MODULES)
+    _render_once(data, (DISPLAY_SYNTH, THUMB, data.image_size))
