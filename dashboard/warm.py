@@ -86,7 +86,7 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
             if reader_only:
                 _warm_reading(entry.path)
             else:
-                _warm_research(loaders.study_data(entry))
+                _warm_research(loaders.study_data(entry), entry)
         except Exception as exc:  # noqa: BLE001  (the page names it; the start must not fail)
             _log.warning("warm-up skipped %s: %s", entry.path, exc)
     timings["studies_s"] = time.perf_counter() - step
@@ -96,8 +96,8 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
 
 
 # Modules the pages import inside functions (only when a page draws what needs them).
-LAZY_MODULES = ("torch", "PIL.Image", "core.prune", "core.explain", "core.predictions",
-                "core.analysis.pies", "core.data.images")
+LAZY_MODULES = ("torch", "PIL.Image", "captum.attr", "core.prune", "core.explain",
+                "core.predictions", "core.analysis.pies", "core.data.images")
 MAX_WARM_IMAGES = 20
 
 
@@ -129,10 +129,20 @@ def _warm_reading(study: Path) -> None:
             reader_ui.image(study, items[0].row)
 
 
-def _warm_research(data) -> None:
-    """A research server: lazily imported modules and the image sizes Browse draws (its
-    image, its thumbnails, the model's input for Grad-CAM)."""
-    from dashboard.browse_loaders import DISPLAY_SYNTH, THUMB
+def _warm_research(data, entry) -> None:
+    """A research server: lazily imported modules (torch, captum: seconds), the image sizes
+    Browse draws (its image, its thumbnails, the model's input for Grad-CAM), and the models
+    Browse opens on (every seed's dense model, pruned with the study's first method at its
+    PIE sparsity: Browse's defaults), in the page's own process-wide caches."""
+    from dashboard import loaders
+    from dashboard.browse_loaders import DISPLAY_SYNTH, THUMB, _pruned_copy
 
     _import_all(LAZY_MODULES)
     _render_once(data, (DISPLAY_SYNTH, THUMB, data.image_size))
+    if not data.methods:
+        return
+    for seed in data.seeds:
+        if not data.paths.weights(seed).is_file():
+            continue
+        loaders._model(data, data.key, int(seed))
+        _pruned_copy(data, data.key, int(seed), data.methods[0], int(entry.pie_sparsity))

@@ -205,3 +205,19 @@ def test_restore_refuses_a_damaged_backup(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "not a usable reader database backup" in err[0]
     assert ReaderDB.for_study(study).all_answers().equals(before)
+
+
+@pytest.mark.parametrize("page", ["reader_setup.py", "reader_people.py", "reader_results.py"])
+@pytest.mark.parametrize("damage", [_delete, _random_bytes], ids=["deleted", "corrupted"])
+def test_coordinator_pages_name_a_broken_database_in_one_line(tmp_path, page, damage):
+    study, _ = _study_with_reader(tmp_path, "s")
+    db_file = ReaderDB.for_study(study).path
+    damage(db_file)
+    at = AppTest.from_file(str(PAGES / page), default_timeout=30)
+    at.query_params["study"] = str(study)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "reader_study.sqlite" in errors[0], errors
+    assert "reader-restore" in errors[0]
+    assert not db_file.exists() or db_file.stat().st_size == 16_384   # left as found
