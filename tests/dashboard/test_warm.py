@@ -36,6 +36,6 @@ def test_warm_reading_server_survives_a_broken_database(tmp_path):
     ReaderDB.for_study(bad).path.write_bytes(os.urandom(4096))
     seal(bad)
     timings = warm(["--roots", str(root)], reader_only=True)
-    assert timings["studies"] == 2 and timings["total_s"] >= timings["imports_s"]
+    assert timings["studies"] >= 2 and timings["total_s"] >= timings["imports_s"]
     assert "dashboard.reader_ui" in sys.modules and "altair" in sys.modules
     assert (root / "bad" / "reader" / "reader_study.sqlite").stat().st_size == 4096

@@ -24,6 +24,7 @@ from core.reader import (
     record,
 )
 from dashboard.studies import ENV_VAR
+from tests.dashboard.mdtext import plain
 from tests.reader.conftest import build_study, enrol, seal
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
@@ -217,7 +218,7 @@ def test_coordinator_pages_name_a_broken_database_in_one_line(tmp_path, page, da
     at.query_params["study"] = str(study)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    errors = [e.value for e in at.error]
+    errors = [plain(e.value) for e in at.error]
     assert len(errors) == 1 and "reader_study.sqlite" in errors[0], errors
     assert "reader-restore" in errors[0]
     assert not db_file.exists() or db_file.stat().st_size == 16_384   # left as found
