@@ -352,5 +352,11 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
                          "of the seeds say 1",
         "pies": pie_info, "seconds": round(time.perf_counter() - t0, 3),
     }
-    store.write_json(a / "params.json", json_safe(params))
+    # params.json is a result (what was computed, from what); how long it took is a
+    # measurement: analysis/timings.json. The returned dict keeps both.
+    stored = {k: v for k, v in params.items() if k != "seconds"}
+    stored["extended"] = {k: v for k, v in ext.items() if k != "seconds"}
+    store.write_json(a / "params.json", json_safe(stored))
+    store.write_json(paths.analysis_timings, json_safe(
+        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds")}))
     return params
