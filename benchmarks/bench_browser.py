@@ -3,6 +3,8 @@ page load) to the last pixel drawn, on the demo study.
 
     python benchmarks/bench_browser.py                  # ≥ 10 trials per measurement
     python benchmarks/bench_browser.py --trials 3 --no-write   # smoke run
+    python benchmarks/bench_browser.py --parts viewer   # the reading room's goals, timed
+        from the navigation or key event itself, with Streamlit's floor (bench_viewer.py)
 
 `streamlit run dashboard/app.py` is started on port 8602 (the reading room's port) and driven
 with playwright over Debian's chromium. What "done" means:
@@ -297,7 +299,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--restarts", type=int, default=3, help="fresh servers for cold renders")
     ap.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     ap.add_argument("--parts", nargs="+", default=["cold", "browse", "pages", "next-cold"],
-                    choices=["cold", "browse", "pages", "next-cold"])
+                    choices=["cold", "browse", "pages", "next-cold", "viewer"],
+                    help="viewer: the reading room's goals from the navigation or key "
+                         "event itself, with Streamlit's floor (benchmarks/bench_viewer.py)")
     ap.add_argument("--pages", nargs="+", default=None, metavar="PAGE",
                     help="the 'pages' part for these pages only (url path or name, e.g. "
                          "classes who_is_hurt; '' is Overview); default: all")
@@ -320,6 +324,10 @@ def main(argv=None) -> dict:
         print(json.dumps({name: res.get(name)}, indent=1), flush=True)
 
     with sync_playwright() as pw:
+        if "viewer" in args.parts:
+            from bench_viewer import run as viewer_run
+
+            part("viewer", viewer_run, args.trials, pw)
         if "cold" in args.parts:
             part("cold", bench_cold, args.trials, pw, args.restarts)
         with serve([ROOT / "artifacts"], port=PORT, timeout=120) as url:
@@ -361,6 +369,10 @@ def _markdown(res: dict, args) -> str:
     rows = [_row(("browse: " if part == "browse" else "") + k, v, _target(k))
             for part in ("cold", "browse", "pages")
             for k, v in (res.get(part) or {}).items() if isinstance(v, dict)]
+    if res.get("viewer"):
+        from bench_viewer import markdown as viewer_rows
+
+        rows += viewer_rows(res["viewer"])
     errs = res.get("errors", []) + [e for part in ("cold", "browse", "pages")
                                     for e in (res.get(part) or {}).get("_errors", [])]
     errors = "".join(f"\n- not measured: {e}" for e in errs)

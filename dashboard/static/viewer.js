@@ -146,9 +146,9 @@ export default function (component) {
   const layouts = data.panes ? ['side', 'diff', 'single'] : ['single'];
   if (!layouts.includes(S.layout)) S.layout = layouts[0];
 
-  const nav = (dir) => {
+  const nav = (dir, e) => {
     if (!S.navOk || !S.navOk[dir]) return;
-    window.__pl_t0 = performance.now();
+    window.__pl_t0 = e ? e.timeStamp : performance.now();   // the key or click event itself
     S.send('nav', {dir: dir, n: ++S.nav});
   };
   // the views an action moves: both panes while linked (one shared object), else the
@@ -166,8 +166,8 @@ export default function (component) {
     const digit = /^Digit[1-9]$/.test(e.code) ? +e.code.slice(5) : ('12345'.includes(e.key)
       && e.key.length === 1 ? +e.key : 0);
     const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-    if (e.key === 'ArrowRight') nav(1);
-    else if (e.key === 'ArrowLeft') nav(-1);
+    if (e.key === 'ArrowRight') nav(1, e);
+    else if (e.key === 'ArrowLeft') nav(-1, e);
     else if (digit && P[digit - 1]) S.preset(P[digit - 1]);
     else if (k === 'i') act((v) => { v.invert = !v.invert; }, true);
     else if (k === 'z') act((v) => { v.zoom = v.zoom >= 4 ? 1 : v.zoom * 2; });
@@ -178,7 +178,7 @@ export default function (component) {
     else if (k === 'v') act((v) => { v.fv = !v.fv; });
     else if (k === 'o' && D.cams) { S.overlays = !S.overlays; S.paintOverlays(); S.sync(); }
     else if (k === 'c' && data.cam_classes) {
-      window.__pl_t0 = performance.now();
+      window.__pl_t0 = e.timeStamp;
       S.send('cam', {dir: e.shiftKey ? -1 : 1, n: ++S.cam});
     } else if (k === 'd' && layouts.length > 1) {
       S.layout = layouts[(layouts.indexOf(S.layout) + 1) % layouts.length]; S.build();
@@ -209,8 +209,8 @@ export default function (component) {
 
   if (!box.dataset.wired) {                 // once per mounted element
     box.dataset.wired = '1';
-    $('.prev').onclick = () => nav(-1);
-    $('.next').onclick = () => nav(1);
+    $('.prev').onclick = (e) => nav(-1, e);
+    $('.next').onclick = (e) => nav(1, e);
     $('.lvl').oninput = (e) => act((v) => { v.level = +e.target.value; }, true);
     $('.wid').oninput = (e) => act((v) => { v.width = +e.target.value; }, true);
     $('.inv').onchange = (e) => act((v) => { v.invert = e.target.checked; }, true);
@@ -291,6 +291,10 @@ export default function (component) {
     pane.box.onpointerenter = () => { S.active = pane.i; };
     pane.box.onpointerdown = (e) => {
       S.active = pane.i;
+      // a click on the image takes the keys back from a form field (preventDefault below
+      // would otherwise keep the focus where it was)
+      const f = document.activeElement;
+      if (f && f !== document.body && f.blur) f.blur();
       const [v] = targets(), x0 = e.clientX, y0 = e.clientY;
       const l0 = v.level, w0 = v.width, cx0 = v.cx, cy0 = v.cy;
       const pan = e.shiftKey || e.button === 1;
