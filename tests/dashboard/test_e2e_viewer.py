@@ -63,7 +63,14 @@ def _full(page, old, action, timeout=180_000):
 
 
 @pytest.fixture(scope="module")
-def room(real_root, tmp_path_factory):
+def pw():
+    """One playwright for the module (a second sync one cannot start beside it)."""
+    with sync_api.sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def room(real_root, tmp_path_factory, pw):
     """Browse on the real-radiograph study, in one Chromium tab shared by this module's
     tests (each leaves the viewer as it found it: linked, reset, side by side)."""
     from PIL import Image
@@ -71,8 +78,7 @@ def room(real_root, tmp_path_factory):
     from tests.dashboard.fixture_study import REAL_CXR
 
     log = tmp_path_factory.mktemp("room") / "streamlit.log"
-    with serve([real_root], log_path=log, timeout=120) as url, \
-            sync_api.sync_playwright() as pw:
+    with serve([real_root], log_path=log, timeout=120) as url:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -235,12 +241,11 @@ def test_text_fields_swallow_keys_arrows_walk_narrow_screens_stack(room, tmp_pat
     page.screenshot(path=str(tmp_path / "narrow.png"))
 
 
-def test_read_page_has_the_viewer_keys_but_no_model_panes(hostile_root, tmp_path):
+def test_read_page_has_the_viewer_keys_but_no_model_panes(hostile_root, tmp_path, pw):
     from tests.dashboard.fixture_study import hostile_token_file
 
     token = hostile_token_file(hostile_root / "hostile").read_text()
-    with serve([hostile_root], log_path=tmp_path / "streamlit.log", timeout=120) as url, \
-            sync_api.sync_playwright() as pw:
+    with serve([hostile_root], log_path=tmp_path / "streamlit.log", timeout=120) as url:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 800})
