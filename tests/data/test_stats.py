@@ -8,9 +8,9 @@ import pytest
 from core.data.stats import (
     class_counts,
     cooccurrence,
+    finding_bin,
     findings_full_histogram,
     findings_histogram,
-    finding_bin,
     findings_per_image,
     image_labels_in_words,
     is_no_finding,
