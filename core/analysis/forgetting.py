@@ -1,4 +1,4 @@
-"""Forgetting curves (DESIGN.md, "Definitions"): pure functions, arrays in, arrays out.
+"""Forgetting curves (docs/definitions.md): pure functions, arrays in, arrays out.
 
 - Relative change of a metric at sparsity k, per seed: (AP_k − AP_0) / AP_0.
 - Forgetting curve of a class: the median of that over seeds, for each k (> 0).
@@ -7,20 +7,12 @@
 """
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 
+from core.analysis.over_seeds import SeedSummary, summarise_over_seeds
 
-@dataclass
-class ForgettingCurves:
-    """Median and interquartile range over seeds, each [S, C] (sparsity × class)."""
-
-    median: np.ndarray
-    q25: np.ndarray
-    q75: np.ndarray
-    n_seeds: np.ndarray   # int [S, C]: seeds with a finite value
+# The summary over seeds lives in one place (over_seeds); a forgetting curve is one of them.
+ForgettingCurves = SeedSummary
 
 
 def relative_change(values: np.ndarray, dense_index: int = 0) -> np.ndarray:
@@ -32,16 +24,6 @@ def relative_change(values: np.ndarray, dense_index: int = 0) -> np.ndarray:
     # AP_0 = 0 cannot happen when positives exist (AP > 0); a 0/0 or x/0 is undefined.
     rel[~np.isfinite(rel)] = np.nan
     return rel
-
-
-def summarise_over_seeds(per_seed: np.ndarray) -> ForgettingCurves:
-    """Median and quartiles over the first (seed) axis of `per_seed` [seeds, S, C], NaN-aware."""
-    per_seed = np.asarray(per_seed, dtype=np.float64)
-    with warnings.catch_warnings():
-        # All-NaN columns (a class without positives) are expected: they stay NaN.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q25, median, q75 = np.nanpercentile(per_seed, [25, 50, 75], axis=0)
-    return ForgettingCurves(median, q25, q75, np.isfinite(per_seed).sum(axis=0))
 
 
 def forgetting_curves(ap: np.ndarray) -> ForgettingCurves:

@@ -1,4 +1,4 @@
-"""Frequency and co-occurrence relations (DESIGN.md, "Definitions").
+"""Frequency and co-occurrence relations (docs/definitions.md).
 
 - `correlate(x, y)`: Pearson r and Spearman ρ with p-values (scipy), NaN points dropped.
 - `pair_statistics(M, variant)`: per class pair the "frequency" of each class and the IoU from the
@@ -12,6 +12,7 @@
   (the eval labels when the study has no train counts, e.g. an imported release) — the one
   definition the analysis and the dashboard both use.
 - `class_exclusions(...)`: why a class is left out of a class-level correlation.
+- `read_cooccurrence(root, split)`: the stored YᵀY, the one reader of it.
 """
 from __future__ import annotations
 
@@ -33,6 +34,28 @@ def train_frequency(counts, classes, y) -> tuple[np.ndarray, str]:
         by = counts.set_index("class")["train_pos"]
         return by.reindex(list(classes)).to_numpy(dtype=np.float64), FREQ_FROM_COUNTS
     return (np.asarray(y, dtype=np.float64) == 1).sum(axis=0).astype(np.float64), FREQ_FROM_EVAL
+
+
+def read_cooccurrence(root, split: str, y=None) -> np.ndarray:
+    """The stored co-occurrence YᵀY of a split (data/cooccurrence_<split>.npy).
+
+    Args:
+        root (str | Path): the study folder.
+        split (str): "train" or "eval".
+        y (np.ndarray | None): the split's labels ``[N, C]`` (1 / 0 / NaN): when the file is
+            absent, YᵀY is recomputed from them (NaN counted as 0,
+            `core.data.stats.cooccurrence`); without them a missing file raises.
+
+    Returns:
+        np.ndarray: int64 ``[C, C]``; M[a, b] = images positive for both a and b.
+    """
+    from core import store
+    from core.data.stats import cooccurrence
+
+    path = store.StudyPaths(root).cooccurrence(split)
+    if path.is_file() or y is None:
+        return np.asarray(store.open_npy(path, mmap=False))
+    return cooccurrence(y)
 
 
 def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,

@@ -9,6 +9,7 @@ in the URL (`image=<id>`), the gallery's filters too.
 import numpy as np
 import streamlit as st
 
+from core.analysis.pies import cut_ties
 from dashboard import browse_loaders as bl
 from dashboard import loaders
 from dashboard.browse_logic import (
@@ -231,7 +232,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
     rt = rank_table(dense, pruned, y, d.classes, thr)
     t = table.set_index("row").loc[row]
     mask = table["pie"].to_numpy()
-    cut = float(table["corr"][mask].max()) if mask.any() else None
+    cut = cut_ties(table["corr"].to_numpy(), mask)["cut_value"]   # the analysis' PIE cut
     pos, prev_, next_ = neighbours(order, row)
 
     default = default_cam_class(dense, pruned, y, d.classes)
@@ -277,8 +278,7 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
                                     for ch in image_id)[:80] or "image"},
                    key="br_viewer", on_nav=_on_nav, memo=ss)
     with right:
-        labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
-            "none positive"
+        labels = str(t["labels"])   # core.data.stats.labels_in_words, as in the gallery
         gt = ""
         if "quality" in d.groundtruth_columns:  # declared by the dataset, not found by name
             gt = f"  \nSynthCXR ground truth: quality **{lab['quality']:.2f}** (0 poor – 1 " \
