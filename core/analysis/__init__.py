@@ -4,7 +4,9 @@ Public API (the dashboard and the CLI use these; the modules hold the pure funct
 - `analyze_study(study_dir)` computes and writes every table (docs/ARCHITECTURE.md,
   "Analysis tables"); `main_analyze(args)` is `python -m core analyze STUDY`.
 - `core.analysis.forgetting`, `.frequency`, `.pies`, `.pie_stats`: the definitions of
-  DESIGN.md as functions of arrays.
+  docs/definitions.md as functions of arrays; `.over_seeds` and `.class_tables`: the
+  recipes that turn per-seed metrics into the stored tables (the dashboard calls them
+  over the seeds a user chose).
 - `core.analysis.report.build_report(study_dir)`: the summary behind `python -m core report`.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PIE statistics (DESIGN.md, "Definitions"): pure functions of (labels, classes, PIE mask).
+"""PIE statistics (docs/definitions.md): pure functions of (labels, classes, PIE mask).
 
 The dashboard calls these on re-thresholded PIE sets, so they take the labels table (or a
 [N, C] array) and a boolean mask and nothing else.
