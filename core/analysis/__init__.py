@@ -15,6 +15,22 @@ __all__ = ["analyze_study", "main_analyze"]
 
 
 def analyze_study(study_dir, analysis=None, log=None) -> dict:
+    """Compute and write every metrics/ and analysis/ table of a study (no re-sealing).
+
+    Args:
+        study_dir (str | Path): the study folder.
+        analysis (core.config.AnalysisConfig | None): parameters; None = the study's own
+            (study.json → config.analysis).
+        log (Callable[[str], None] | None): progress lines.
+
+    Returns:
+        dict: what analysis/params.json holds (parameters, PIE counts and ties, timing).
+
+    Example:
+        >>> params = analyze_study("artifacts/demo")            # doctest: +SKIP
+        >>> params["pies"]["l1_global"]["n_paper"]               # doctest: +SKIP
+        49
+    """
     from core.analysis.study_analysis import analyze_study as _analyze
 
     return _analyze(study_dir, analysis=analysis, log=log)

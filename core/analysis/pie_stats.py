@@ -41,7 +41,18 @@ def _prevalence(pos: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def class_ratio(labels, classes, pie_mask) -> pd.DataFrame:
-    """class, n_pie, n_nonpie, pos_pie, pos_nonpie, prev_pie, prev_nonpie, ratio."""
+    """PIE:non-PIE prevalence ratio per class.
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): labels table or float ``[N, C]`` (1 / 0 / NaN).
+        classes (Sequence[str]): class order.
+        pie_mask (array-like): bool ``[N]``, the PIEs.
+
+    Returns:
+        pd.DataFrame: one row per class: ``class``, ``n_pie``, ``n_nonpie`` (images labelled
+        for the class), ``pos_pie``, ``pos_nonpie``, ``prev_pie``, ``prev_nonpie``,
+        ``ratio`` = prev_pie / prev_nonpie (NaN if prev_nonpie is 0 or undefined).
+    """
     y = label_matrix(labels, classes)
     mask = _mask(pie_mask, y.shape[0])
     labelled = ~np.isnan(y)
@@ -60,7 +71,18 @@ def class_ratio(labels, classes, pie_mask) -> pd.DataFrame:
 
 
 def findings_ratio(labels, classes, pie_mask) -> pd.DataFrame:
-    """n_findings ("0".."4+"), count_pie, count_nonpie, prev_pie, prev_nonpie, ratio."""
+    """PIE:non-PIE ratio of the share of images with 0, 1, 2, 3, 4+ findings
+    (`core.data.stats.findings_per_image`: "No Finding" not counted).
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): labels table or float ``[N, C]``.
+        classes (Sequence[str]): class order.
+        pie_mask (array-like): bool ``[N]``, the PIEs.
+
+    Returns:
+        pd.DataFrame: five rows: ``n_findings`` ("0" … "4+"), ``count_pie``,
+        ``count_nonpie``, ``prev_pie``, ``prev_nonpie`` (share of the group), ``ratio``.
+    """
     bins = finding_bin(findings_per_image(labels, classes))
     mask = _mask(pie_mask, bins.size)
     k = len(FINDING_BINS)

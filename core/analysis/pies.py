@@ -122,8 +122,16 @@ def _spearman_from(a, b) -> np.ndarray:
 
 
 def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of x with the same row of y (last axis), as
-    scipy.stats.spearmanr; NaN for a constant row or a row containing NaN."""
+    """Spearman correlation of each row of x with the same row of y (ties averaged), as
+    scipy.stats.spearmanr.
+
+    Args:
+        x (np.ndarray): float ``[..., C]``, e.g. the dense ensemble ``[N, C]``.
+        y (np.ndarray): float, broadcastable to `x`, e.g. a pruned ensemble ``[N, C]``.
+
+    Returns:
+        np.ndarray: float64 ``[...]``; NaN for a constant row or a row containing NaN.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     x, y = np.broadcast_arrays(x, y)
@@ -133,7 +141,12 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def ensemble_correlations(ensemble: np.ndarray) -> np.ndarray:
     """Per-image Spearman between the dense ensemble (index 0) and each sparsity's ensemble.
 
-    `ensemble` [S, N, C] (mean over seeds of sigmoid outputs) → float32 [S, N].
+    Args:
+        ensemble (np.ndarray): float ``[S, N, C]``, the seed ensemble at every sparsity.
+
+    Returns:
+        np.ndarray: float32 ``[S, N]`` (row 0 is dense vs dense), stored as
+        analysis/pie_corr/<method>.npy.
     """
     ensemble = np.asarray(ensemble, dtype=np.float64)
     out = np.empty(ensemble.shape[:2], dtype=np.float32)
@@ -149,7 +162,20 @@ def cut_size(n_images: int, percentile: float) -> int:
 
 
 def select_bottom(corr, percentile: float = 5.0) -> np.ndarray:
-    """Boolean mask of the bottom `percentile` % images by correlation (see module doc)."""
+    """The paper's PIEs: the n = ⌊p/100 · N⌋ images with the lowest finite correlation,
+    ties broken by row order (see the module doc); NaN is never a PIE.
+
+    Args:
+        corr (array-like): float ``[N]``, one correlation per image.
+        percentile (float): p, in (0, 100).
+
+    Returns:
+        np.ndarray: bool ``[N]``.
+
+    Example:
+        >>> select_bottom([0.9, 0.1, np.nan, 0.1, 0.5], 40).tolist()
+        [False, True, False, True, False]
+    """
     corr = np.asarray(corr, dtype=np.float64)
     if corr.ndim != 1:
         raise ValueError(f"expected one correlation per image, got shape {corr.shape}")
@@ -248,7 +274,16 @@ def majority(votes: np.ndarray, n_seeds: int) -> np.ndarray:
 
 
 def population_pies(votes: np.ndarray, n_seeds: int) -> np.ndarray:
-    """`votes` [S, N, C] (seeds voting 1) → bool [S, N]: majority vector differs from dense."""
+    """Population PIEs (after Hooker et al.): the majority-vote label vector at a sparsity
+    differs from the dense one in any class.
+
+    Args:
+        votes (np.ndarray): uint ``[S, N, C]``, seeds whose output is ≥ 0.5.
+        n_seeds (int): the number of seeds voting.
+
+    Returns:
+        np.ndarray: bool ``[S, N]`` (row 0 is all False).
+    """
     maj = majority(votes, n_seeds)
     return (maj != maj[:1]).any(axis=-1)
 

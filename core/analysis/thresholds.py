@@ -67,10 +67,23 @@ def _best_index(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int, rule: st
 
 
 def choose_thresholds(probs, labels, rule: str = DEFAULT_RULE) -> np.ndarray:
-    """Per-class threshold maximising `rule` over labelled images; float64 [C] (NaN = undefined).
+    """Per-class threshold maximising `rule` over the labelled images (module doc: ties go
+    to the highest threshold; positive iff score >= threshold).
 
-    `probs` [N, C] scores (probabilities or any monotone transform; the threshold is in the
-    scores' units), `labels` [N, C] with 1 / 0 / NaN (NaN = not labelled, skipped).
+    Args:
+        probs (np.ndarray): float ``[N, C]`` scores (probabilities or any monotone
+            transform; the threshold is in the scores' units).
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN (NaN = not labelled, skipped).
+        rule (str): "youden" (default) or "f1".
+
+    Returns:
+        np.ndarray: float64 ``[C]``; NaN where a class has no positive or no negative, or
+        a NaN score among its labelled images.
+
+    Example:
+        >>> choose_thresholds(np.array([[0.9], [0.7], [0.4], [0.2]]),
+        ...                   np.array([[1.0], [1.0], [0.0], [0.0]])).tolist()
+        [0.7]
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
