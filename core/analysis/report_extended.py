@@ -88,8 +88,10 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
         out["missed_findings"] = {"available": False,
                                   "note": ext.get("thresholds_note") or "no thresholds"}
     cal = _read(a / "calibration.parquet")
-    per = (cal.groupby(["method", "sparsity", "seed"])[["ece", "brier"]].mean()
-           .groupby(["method", "sparsity"]).median().reset_index())
+    per_seed = cal.groupby(["method", "sparsity", "seed"])[["ece", "brier"]].mean().reset_index()
+    per = summary_table(per_seed, "ece", ["method", "sparsity"], sort=True)[
+        ["method", "sparsity", "median"]].rename(columns={"median": "ece"})
+    per["brier"] = summary_table(per_seed, "brier", ["method", "sparsity"], sort=True)["median"]
     out["calibration"] = {
         "available": True, "bins": ext.get("calibration_bins"),
         "statistic": "mean over classes, median over seeds",
