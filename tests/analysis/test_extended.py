@@ -177,7 +177,7 @@ def test_without_metadata_or_validation_predictions_says_so(tmp_path, monkeypatc
 
 def test_report_of_a_study_analysed_before_these_tables(tmp_path, monkeypatch):
     paths = make_study(tmp_path / "s", sparsities=(0, 50, 90))
-    monkeypatch.setattr(ext, "run", lambda *a, **k: None)     # as the analysis was before
+    monkeypatch.setattr(ext, "run", lambda *a, **k: {})       # as the analysis was before
     _analyze(paths)
     assert not (paths.analysis_dir / "ci_per_class.parquet").exists()
     rep = build_report(paths.root)
