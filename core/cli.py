@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting of both arms, e.g. --set seeds=[0,1]")
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
+                   "seeds both arms have finished so far (labelled partial)")
     s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")

@@ -107,7 +107,7 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
                    progress: bool = True, log=print) -> dict:
     """Run (or resume) both arms into out_dir/<arm>/, then write the result tables."""
     from core.experiments import frequency_effect
-    from core.study import run_study
+    from core.study import run_study, unit_is_done
 
     t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -121,9 +121,10 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
     for seed in cfgs["identity"].seeds:   # interleaved: an interrupted run leaves pairs
         for arm in ARMS:
             t1 = time.perf_counter()
+            done = (out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), seed)
             run_study(cfgs[arm], out / arm, progress=progress, only_seeds=[seed],
                       finalize=False)
-            units.append({"arm": arm, "seed": int(seed),
+            units.append({"arm": arm, "seed": int(seed), "already_done": bool(done),
                           "wall_s": round(time.perf_counter() - t1, 1)})
             log(f"{arm} seed {seed}: {units[-1]['wall_s']} s (load {_load()})")
     for arm in ARMS:   # all seeds done: analysis + manifest of each study
@@ -141,16 +142,64 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
         "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
         "train_pos": train_pos,
     }
-    timing = {
+    run = {
         "wall_s": round(time.perf_counter() - t0, 1),
         "cpu_s": round(time.process_time() - c0, 1),
         "effect_s": round(effect_s, 1), "units": units,
         "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
         "started_utc": started,
         "code_version": _code_version(),
+        "seeds_trained": sum(1 for u in units if u["seed"] is not None
+                             and not u["already_done"]),
     }
+    # a resumed run (e.g. tables recomputed) adds its own entry: the first run's time stays
+    timing = {"runs": [*_earlier_runs(out), run]}
     write_tables(out, result, design, timing)
     return {"design": design, "timing": timing, **result}
+
+
+def tables_from_finished_seeds(out_dir, quick: bool = False,
+                               overrides: list[str] | None = None) -> dict:
+    """`--partial`: the tables from the seeds BOTH arms have finished (paired), nothing run.
+    For an experiment that could not finish; experiment.json says which seeds were used."""
+    from core.experiments import frequency_effect
+    from core.study import unit_is_done
+
+    t0, load0 = time.perf_counter(), _load()
+    base = base_config(quick, overrides)
+    train_pos = train_positives(base["dataset"])
+    sig_map = reversed_frequency_map(train_pos)
+    cfgs = arm_configs(base, sig_map)
+    out = Path(out_dir)
+    seeds = [s for s in cfgs["identity"].seeds
+             if all((out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), s)
+                    for arm in ARMS)]
+    if not seeds:
+        raise ConfigError(f"{out}: no seed is finished in both arms yet; nothing to compare")
+    result = frequency_effect.compute(out / "identity", out / "reversed", sig_map,
+                                      cfgs["identity"], seeds=seeds)
+    design = {
+        "experiment": "frequency", "quick": bool(quick), "method": METHOD,
+        "partial": {"planned_seeds": list(cfgs["identity"].seeds), "seeds_used": seeds},
+        "arms": {"identity": {"study": "identity", "signature_map": None},
+                 "reversed": {"study": "reversed", "signature_map": sig_map}},
+        "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
+        "train_pos": train_pos,
+    }
+    run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
+           "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
+           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "code_version": _code_version()}
+    timing = {"runs": [*_earlier_runs(out), run]}
+    write_tables(out, result, design, timing)
+    return {"design": design, "timing": timing, **result}
+
+
+def _earlier_runs(out: Path) -> list[dict]:
+    try:
+        return list(store.read_json(out / "timing.json").get("runs", []))
+    except (OSError, ValueError, AttributeError):
+        return []
 
 
 def _code_version() -> str:
@@ -199,12 +248,18 @@ def main_frequency(args) -> int:
 
     passive_omp_threads()
     try:
-        res = run_experiment(args.out, quick=args.quick, overrides=args.set,
-                             progress=not args.no_progress)
+        if getattr(args, "partial", False):
+            res = tables_from_finished_seeds(args.out, quick=args.quick, overrides=args.set)
+        else:
+            res = run_experiment(args.out, quick=args.quick, overrides=args.set,
+                                 progress=not args.no_progress)
     except StudyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    t = res["timing"]
+    t = res["timing"]["runs"][-1]
+    used = res["design"].get("partial", {}).get("seeds_used")
+    if used is not None:
+        print(f"PARTIAL result from seed(s) {used} of {res['design']['partial']['planned_seeds']}")
     print(f"frequency experiment finished in {t['wall_s']:.0f} s (load {t['load_before']} "
           f"→ {t['load_after']}): {args.out}")
     for metric, p in res["summary"]["pooled"].items():

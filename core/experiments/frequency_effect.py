@@ -85,17 +85,37 @@ def _train_pos(study: dict) -> np.ndarray:
     return counts.set_index("class")["train_pos"].reindex(study["classes"]).to_numpy(float)
 
 
-def compute(identity_root, reversed_root, sig_map: dict[str, str], cfg) -> dict:
-    """Both arms verified, read, compared: {"arms", "effects": DataFrame, "summary": dict}."""
+def _require_units(root, seeds) -> None:
+    """A study not yet finalised (no manifest): its data unit and these seeds' units must be
+    done, every file they list matching its recorded sha256 (core.study's resume check)."""
+    from core.study import _data_files, _data_marker, unit_is_done
+
+    paths = store.StudyPaths(root)
+    if not unit_is_done(paths, None, _data_marker(paths), required=_data_files(paths)):
+        raise ValueError(f"{root}: its data files are not complete and verified")
+    missing = [s for s in seeds if not unit_is_done(paths, s)]
+    if missing:
+        raise ValueError(f"{root}: seed(s) {missing} not finished (or their files changed)")
+
+
+def compute(identity_root, reversed_root, sig_map: dict[str, str], cfg,
+            seeds: list[int] | None = None) -> dict:
+    """Both arms verified, read, compared: {"arms", "effects": DataFrame, "summary": dict}.
+
+    `seeds`: a subset of the config's seeds, for a partial result from arms that are not
+    finished (each used seed's files verified by its unit marker instead of the manifest)."""
     for root in (identity_root, reversed_root):
-        store.require_verified(root)   # never compare predictions that fail verification
+        if seeds is None:
+            store.require_verified(root)   # never compare predictions that fail verification
+        else:
+            _require_units(root, seeds)
     ident, rev = load_study(identity_root), load_study(reversed_root)
     _check_same(ident, rev)
     classes, y = ident["classes"], ident["y"]
     train_pos = _train_pos(ident)
     if not np.array_equal(train_pos, _train_pos(rev)):
         raise ValueError("the two arms have different training counts: not one experiment")
-    seeds, sparsities = list(cfg.seeds), list(cfg.sparsities)
+    seeds, sparsities = list(cfg.seeds if seeds is None else seeds), list(cfg.sparsities)
     a = cfg.analysis
     plan = unc.make_plan(len(y), len(seeds), a.bootstrap, a.bootstrap_seed, a.ci_level)
     stats = {arm: arm_statistics(root, cfg.methods[0], seeds, sparsities, plan, y,
