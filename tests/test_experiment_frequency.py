@@ -197,6 +197,10 @@ def test_partial_uses_the_seeds_both_arms_finished(quick, tmp_path):
     # on a finished experiment, --partial recomputes the same tables from the same seeds
     again = fx.tables_from_finished_seeds(quick, quick=True)
     assert again["design"]["partial"]["seeds_used"] == [0, 1]
+    units = again["timing"]["runs"][-1]["units"]
+    assert [(u["arm"], u["seed"]) for u in units] == [("identity", 0), ("reversed", 0),
+                                                      ("identity", 1), ("reversed", 1)]
+    assert all(u["seconds"] > 0 for u in units)
     assert again["effects"].equals(pd.read_parquet(quick / "frequency_effects.parquet"))
     # a copy whose reversed arm lost seed 1's marker: only seed 0 is paired
     copy = tmp_path / "exp"

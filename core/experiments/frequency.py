@@ -186,7 +186,11 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
         "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
         "train_pos": train_pos,
     }
+    units = [{"arm": arm, "seed": s, **{k: store.read_json(
+        store.StudyPaths(out / arm).unit_done(s)).get(k) for k in ("seconds", "finished")}}
+        for s in seeds for arm in ARMS]   # as each unit's marker recorded them
     run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
+           "units": units,
            "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "code_version": _code_version()}

@@ -81,9 +81,16 @@ show_table(eff, f"frequency-experiment-effects-{metric}",
                           "log10_ratio": st.column_config.NumberColumn("log10 f ratio")})
 runs = exp.timing.get("runs") or [{}]
 t = max(runs, key=lambda r: r.get("seeds_trained", 0))   # the run that trained the models
-st.caption(f"Run: {t.get('wall_s', '?')} s wall for {t.get('seeds_trained', '?')} seed "
-           f"trainings on {t.get('cpu_count', '?')} CPU core(s), load average "
-           f"{md_escape(t.get('load_before'))} before and {md_escape(t.get('load_after'))} "
-           f"after; started {md_escape(t.get('started_utc', '?'))}"
-           + (f" ({len(runs) - 1} later run(s) only recomputed the tables)" if len(runs) > 1
-              else "") + f". Tables: {md_code(exp.folder)}.")
+if t.get("partial"):
+    units = "; ".join(f"{md_escape(u.get('arm'))} seed {md_escape(u.get('seed'))}: "
+                      f"{u.get('seconds') or 0:.0f} s" for u in t.get("units", []))
+    st.caption(f"Tables computed by `--partial` in {t.get('wall_s', '?')} s (load average "
+               f"{md_escape(t.get('load_before'))}); the seeds were trained before, each "
+               f"unit's time as its marker recorded it: {units}. Tables: {md_code(exp.folder)}.")
+else:
+    st.caption(f"Run: {t.get('wall_s', '?')} s wall for {t.get('seeds_trained', '?')} seed "
+               f"trainings on {t.get('cpu_count', '?')} CPU core(s), load average "
+               f"{md_escape(t.get('load_before'))} before and {md_escape(t.get('load_after'))} "
+               f"after; started {md_escape(t.get('started_utc', '?'))}"
+               + (f" ({len(runs) - 1} later run(s) only recomputed the tables)"
+                  if len(runs) > 1 else "") + f". Tables: {md_code(exp.folder)}.")
