@@ -71,6 +71,12 @@ def _cmd_report(args) -> int:
     return main_report(args)
 
 
+def _cmd_experiment(args) -> int:
+    from core.experiments.frequency import main_frequency
+
+    return main_frequency(args)
+
+
 def _cmd_compare(args) -> int:
     from core.compare import main_compare
 
@@ -136,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("study")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("experiment", help="run a controlled experiment (docs/experiments.md)")
+    ex = s.add_subparsers(dest="experiment", required=True)
+    s = ex.add_parser("frequency", help="frequency vs visual difficulty: two SynthCXR studies "
+                      "that differ only in which signature each label column gets")
+    s.add_argument("--out", required=True, help="experiment folder (resumable)")
+    s.add_argument("--quick", action="store_true", help="tiny version (tests, smoke runs)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of both arms, e.g. --set seeds=[0,1]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
+                   "seeds both arms have finished so far (labelled partial)")
+    s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
                        "yes, 3 no; measurement files, *timings*, are not compared)")
