@@ -51,6 +51,12 @@ def _cmd_report(args) -> int:
     return main_report(args)
 
 
+def _cmd_paper_check(args) -> int:
+    from core.analysis.paper_check_table import main_paper_check
+
+    return main_paper_check(args)
+
+
 def _cmd_import_paper(args) -> int:
     from core.importer import main_import
 
@@ -100,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("study")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("paper-check", help="which of the paper's findings hold in a study "
+                                           "(F1–F7, 95%% bootstrap intervals, verdicts)")
+    s.add_argument("study")
+    s.add_argument("--method", default=None,
+                   help="pruning method (default: l1_global if the study has it, else its first)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_paper_check)
 
     s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")
     s.add_argument("pred_dir")

@@ -288,6 +288,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     per_class, overall, forget, summary, pairs = [], [], [], [], []
     cls_ratio, fnd_ratio, pie_rows = [], [], []
     correlations, regression, groundtruth, pie_info, pie_masks = {}, {}, {}, {}, {}
+    rel_by_method = {}   # median-over-seeds forgetting curves, for the paper check
     for method in methods:
         log(f"{method}: reading {len(seeds)} seed(s)")
         scan = scan_method(paths, method, seeds, y, len(sparsities))
@@ -296,6 +297,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         overall.append(ov)
         ft, curves = forgetting_table(method, sparsities, classes, scan["ap"], scan["auc"])
         forget.append(ft)
+        rel_by_method[method] = curves["rel"].median
         cs = class_level(method, classes, sparsities, curves, train_pos, y, cfg)
         summary.append(cs)
         pt, pair_corrs, regs = pair_tables(method, classes, curves["rel"].median, sparsities,
@@ -336,10 +338,20 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
     from core.analysis import extended
 
+    keep: dict = {}
     ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
-                       pie_masks, cfg, log=log)
+                       pie_masks, cfg, log=log, keep=keep)
+    # Does the paper hold here? F1–F7 on the same bootstrap draws (core.analysis.paper_check).
+    from core.analysis import paper_check_table
+
+    log("paper check")
+    checked = paper_check_table.run(paths, labels, y, classes, methods, seeds, sparsities,
+                                    train_pos, src["cooc"], rel_by_method, pie_masks,
+                                    src["ground_truth"], cfg, keep)
+    del keep
     params = {
-        **dataclasses.asdict(cfg), "extended": ext, "sparsities": sparsities, "methods": methods,
+        **dataclasses.asdict(cfg), "extended": ext, "paper_check": checked,
+        "sparsities": sparsities, "methods": methods,
         "seeds": seeds, "classes": classes, "n_eval_images": int(len(labels)),
         "freq_source": freq_source,
         "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "
