@@ -175,6 +175,10 @@ def forgetting_rows(inp: StudyInputs, method: str, rel, rel_reps) -> list[dict]:
     over = "images and seeds" if inp.n_seeds > 1 else "images (one seed: seed-to-seed " \
                                                        "variation is not in the interval)"
     c = len(inp.classes)
+    if rel_reps is not None and inp.weights is not None and \
+            np.shape(rel_reps)[0] != np.shape(inp.weights)[1]:
+        raise ValueError(f"{np.shape(rel_reps)[0]} replicate curves for "
+                         f"{np.shape(inp.weights)[1]} image draws: not the same bootstrap plan")
     first = fg.first_drop_sparsity(rel, sp, DROP_PERCENT)
     at = fg.rel_change_at(rel, sp, AT_SPARSITY)
     reps = {}

@@ -169,7 +169,7 @@ def summary_sentence(rows: pd.DataFrame, method: str) -> str:
                          (pc.CANNOT, "cannot be computed", "cannot be computed")):
         if by[v]:
             parts.append(f"{join(by[v])} {one if len(by[v]) == 1 else many}")
-    head = f"Of the paper's {len(rows)} findings, in this study ({method})"
+    head = f"In this study ({method}), of the paper's {len(rows)} findings:"
     if not parts:
         return head + " none is checked."
     return head + " " + "; ".join(parts) + "."
