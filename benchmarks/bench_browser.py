@@ -89,7 +89,7 @@ LOADED = """() => {
 }"""
 
 PAGES = {"overview": "", "classes": "classes", "forgettability": "forgettability",
-         "pies": "pies", "who is hurt": "who_is_hurt"}
+         "pies": "pies", "who is hurt": "who_is_hurt", "paper check": "paper_check"}
 
 
 def _stats(xs: list[float]) -> dict:
