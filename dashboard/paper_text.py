@@ -31,7 +31,7 @@ def table(_d, key: str) -> pd.DataFrame | None:
     return pct.read_table(_d.path)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_data(show_spinner=False, max_entries=32, ttl=60)   # readers keep answering
 def method_rows(_d, key: str, method: str) -> pd.DataFrame | None:
     """One method's seven rows, F7 refreshed from the reader study's answers when it has
     any (clinicians keep reading after the analysis)."""

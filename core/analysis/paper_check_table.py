@@ -102,9 +102,9 @@ def refresh_reader_row(root, rows: pd.DataFrame, method: str) -> pd.DataFrame:
     new = pc.reader_row(inp, method)
     if new is None:
         return rows
-    out = rows.copy()
-    out.loc[f7, list(new)] = pd.DataFrame([new], index=out.index[f7])
-    return out
+    out = pd.concat([rows[~f7], pd.DataFrame([new]).reindex(columns=rows.columns)],
+                    ignore_index=True)
+    return out.sort_values("finding", kind="stable").reset_index(drop=True)
 
 
 def method_rows(root, method: str | None = None) -> tuple[str, pd.DataFrame]:

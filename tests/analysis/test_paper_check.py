@@ -347,3 +347,36 @@ def test_cli_refuses_a_study_analysed_before_the_check(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc in (1, 2) and err.startswith("error:")
     assert err.count("\n") == 1 or "does not verify" in err
+
+
+def test_cli_recomputes_f7_from_reader_answers_given_after_the_analysis(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A real study has no ground truth: F7 first needs reader answers; once the reader
+    database has some, paper-check computes F7 from them on the analysis's own draws."""
+    import json
+
+    from core import store
+    from core.analysis import main_analyze
+    from core.cli import main as cli_main
+    from tests.analysis.conftest import make_study
+
+    root = tmp_path / "s"
+    make_study(root, groundtruth=False)
+    main_analyze(SimpleNamespace(study=str(root)))
+    capsys.readouterr()
+    assert cli_main(["paper-check", str(root), "--json"]) == 0
+    f7 = json.loads(capsys.readouterr().out)["rows"][6]
+    assert f7["verdict_text"].startswith("cannot be computed: needs reader-study answers")
+    answers = pd.DataFrame({"reader": ["a"] * 6 + ["b"] * 6, "row": list(range(6)) * 2,
+                            "is_pie": [True, True, True, False, False, False] * 2,
+                            "quality": [1, 2, 2, 4, 5, 4, 2, 1, 2, 5, 4, 4],
+                            "agree": [0, 0, 1, 1, 1, 1] * 2, "method": "l1_global"})
+    store.StudyPaths(root).reader_db.parent.mkdir()
+    store.StudyPaths(root).reader_db.write_bytes(b"")      # unmanifested, like a real one
+    monkeypatch.setattr(pct, "reader_answers", lambda r: (answers, ""))
+    assert cli_main(["paper-check", str(root), "--json"]) == 0
+    f7 = json.loads(capsys.readouterr().out)["rows"][6]
+    assert f7["value"] == pytest.approx(10 / 6 - 26 / 6)
+    assert f7["value2"] == pytest.approx(4 / 6 - 0.0)
+    assert f7["verdict"] == pc.verdict(-1, f7["lo"], f7["hi"]) and f7["n_boot"] > 0
+    assert "reader study: 12 answers on 6 images by 2 reader(s)" in f7["note"]
