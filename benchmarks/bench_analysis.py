@@ -341,7 +341,7 @@ def _paper_check_row(args, ours: dict, load_before: str) -> None:
            f"{args.images:,} images × 20 classes, 1 method, B = "
            f"{ours['extended']['n_boot']} | {ours['seconds']:.1f} s ({ours['cpu_s']:.1f} s) | "
            f"{pc.get('seconds', float('nan')):.1f} s ({pc.get('cpu_seconds', float('nan')):.1f}"
-           f" s) | {pc.get('seconds', float('nan')) / ours['seconds']:.0%} | "
+           f" s) | {pc.get('seconds', float('nan')) / ours['seconds']:.1%} | "
            f"{'met' if pc.get('seconds', 1e9) <= 30 else 'NOT met'} |")
     append_to_section(SECTION_PC, row, preamble=header)
 
