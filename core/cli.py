@@ -57,6 +57,12 @@ def _cmd_paper_check(args) -> int:
     return main_paper_check(args)
 
 
+def _cmd_compare(args) -> int:
+    from core.compare import main_compare
+
+    return main_compare(args)
+
+
 def _cmd_import_paper(args) -> int:
     from core.importer import main_import
 
@@ -115,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_paper_check)
 
+    s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
+                       "yes, 3 no; measurement files, *timings*, are not compared)")
+    s.add_argument("a")
+    s.add_argument("b")
+    s.set_defaults(func=_cmd_compare)
+
     s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")
     s.add_argument("pred_dir")
     s.add_argument("--labels", required=True, help="the test label CSV")
@@ -132,13 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. Expected failures end in one line on stderr, never a traceback:
     a study that does not verify → exit 1 with every problem by file (as `verify`); bad
     input, a study in use by another coordinator, an OS error (disk full, permission denied,
-    read-only folder: one line naming the path) → exit 2."""
+    read-only folder: one line naming the path) → exit 2; Ctrl-C → exit 130, one line."""
     from core.lock import StudyLockedError
     from core.store import StoreError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:   # Ctrl-C: the with-blocks above released locks and temp files
+        return interrupted()
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -148,6 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:   # disk full, permission denied, read-only folder, missing file
         print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 2
+
+
+INTERRUPTED = "interrupted; run the same command to resume"
+
+
+def interrupted() -> int:
+    """Ctrl-C: one line and exit 130 (128 + SIGINT, as a shell reports it). Every write is
+    atomic and every unit marked only when whole, so the same command resumes."""
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
 
 
 def os_error_text(exc: OSError) -> str:
