@@ -37,6 +37,7 @@ from core.analysis import paper_check_stats as pcs
 from core.analysis import pie_stats
 from core.analysis import uncertainty as unc
 from core.analysis.paper_values import CLAIMS, VALUES, PaperValue
+from core.data.stats import findings_per_image
 
 HOLDS, NOT_SHOWN, OPPOSITE, CANNOT = "holds", "not shown", "opposite", "cannot be computed"
 VERDICTS = (HOLDS, NOT_SHOWN, OPPOSITE, CANNOT)
@@ -258,7 +259,7 @@ def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
         rows.append(_row(method, "F6", j, j, 0, over))
         return rows
     pie = np.asarray(pie, dtype=bool)
-    counts = pie_stats.n_findings(inp.y, inp.classes)
+    counts = findings_per_image(inp.y, inp.classes)
     diff = counts[pie].mean() - counts[~pie].mean()
     ratio = pie_stats.findings_ratio(inp.y, inp.classes, pie)["ratio"].to_numpy(np.float64)
     xbins = np.arange(ratio.size, dtype=np.float64)

@@ -15,6 +15,7 @@ from core.analysis import paper_check_stats as pcs
 from core.analysis import paper_check_table as pct
 from core.analysis import pie_stats
 from core.analysis.paper_values import VALUES
+from core.data.stats import findings_per_image
 
 
 # ----------------------------------------------------------------------------- the rule
@@ -96,7 +97,7 @@ def test_weighted_statistics_equal_explicit_resampling():
     pie = rng.random(n) < 0.3
     w = rng.integers(0, 4, size=(n, 3)).astype(np.float32)
     classes = ["No Finding"] + [f"c{j}" for j in range(c - 1)]
-    counts = pie_stats.n_findings(y, classes)
+    counts = findings_per_image(y, classes)
     diff, fr = pcs.findings_reps(counts, pie, w)
     cr = pcs.class_ratio_reps(y, pie, w)
     m_b = pcs.cooccurrence_reps(y, w)
