@@ -66,3 +66,106 @@ def test_stored_class_summary_uses_class_counts_on_the_fixture_study(small_study
 
 def test_shipped_demo_class_summary_equals_its_class_counts():
     _assert_summary_matches_counts(DEMO)
+
+
+def test_log_frequency_nan_for_zero_float64_and_silent():
+    with np.errstate(all="raise"):
+        out = fq.log_frequency(np.array([np.e, 0, 1, -1], dtype=np.float32))
+    assert out.dtype == np.float64
+    assert out[0] == np.log(np.float64(np.float32(np.e))) and out[2] == 0
+    assert np.isnan(out[1]) and np.isnan(out[3])
+
+
+def test_pair_statistics_by_hand_both_variants():
+    # 3 classes; M = YᵀY of a small label matrix (diag = images with the class)
+    m = np.array([[4, 2, 0], [2, 3, 0], [0, 0, 0]])
+    paper = fq.pair_statistics(m)                          # the default is the paper's
+    assert paper["a"].tolist() == [0, 0, 1] and paper["b"].tolist() == [1, 2, 2]
+    # paper: freq = column sums (6, 5, 0); IoU(0,1) = 2 / (6 + 5 − 2)
+    assert paper["freq_a"].tolist() == [6, 6, 5] and paper["freq_b"].tolist() == [5, 0, 0]
+    assert paper["iou"][0] == 2 / 9 and paper["iou"][1] == 0 and paper["iou"][2] == 0
+    assert paper["iou4"][0] == (2 / 9) ** 0.25
+    assert paper["log_freq_diff"][0] == abs(np.log(5) - np.log(6))
+    assert np.isnan(paper["log_freq_diff"][1])             # a class without images: no log
+    plain = fq.pair_statistics(m, "plain")
+    assert plain["freq_a"].tolist() == [4, 4, 3] and plain["iou"][0] == 2 / 5
+    # union 0 (two classes never seen): IoU undefined, silently
+    with np.errstate(all="raise"):
+        empty = fq.pair_statistics(np.zeros((2, 2)), "plain")
+    assert np.isnan(empty["iou"][0])
+    with pytest.raises(ValueError, match=r"must be square, got \(2, 3\)"):
+        fq.pair_statistics(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"must be square, got \(4,\)"):
+        fq.pair_statistics(np.zeros(4))
+    with pytest.raises(ValueError, match="pair variant 'iou'; allowed: paper, plain"):
+        fq.pair_statistics(m, "iou")
+
+
+def test_fcd_matrix_by_hand():
+    curves = np.array([[0.0, -0.3, np.nan], [0.0, -0.4, -0.1]], dtype=np.float32)  # [K, C]
+    d = fq.fcd_matrix(curves)
+    assert d.shape == (3, 3) and d.dtype == np.float64 and d[0, 0] == 0
+    c = curves.astype(np.float64)
+    assert d[0, 1] == d[1, 0] == np.sqrt(c[0, 1] ** 2 + c[1, 1] ** 2)
+    assert np.isnan(d[2]).all() and np.isnan(d[:, 2]).all()
+
+
+def test_ols_full_output_against_scipy_and_by_hand():
+    from scipy import stats
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=20)
+    y = 1.5 * x + rng.normal(size=20)
+    y[4] = np.nan                                         # dropped
+    fit = fq.ols(y, x)
+    ok = np.isfinite(y)
+    ref = stats.linregress(x[ok], y[ok])
+    assert fit["n"] == 19 and fit["terms"] == ["intercept", "x1"]
+    assert fit["coef"] == pytest.approx([ref.intercept, ref.slope], rel=1e-12)
+    assert fit["se"][1] == pytest.approx(ref.stderr, rel=1e-12)
+    assert fit["se"][0] == pytest.approx(ref.intercept_stderr, rel=1e-12)
+    assert fit["p"][1] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert fit["r2"] == pytest.approx(ref.rvalue ** 2, rel=1e-12)
+    assert fit["adj_r2"] == pytest.approx(1 - (1 - ref.rvalue ** 2) * 18 / 17, rel=1e-12)
+    # one predictor: F = t², same p-value
+    assert fit["f"] == pytest.approx(fit["t"][1] ** 2, rel=1e-12)
+    assert fit["p_f"] == pytest.approx(ref.pvalue, rel=1e-9)
+    assert fq.ols(y, x, ["slope"])["terms"] == ["intercept", "slope"]
+
+
+def test_ols_undefined_cases_are_nan():
+    x = np.array([1.0, 2, 3, 4])
+    # rank-deficient design: a constant predictor duplicates the intercept
+    flat = fq.ols(np.array([1.0, 2, 3, 5]), np.ones(4))
+    assert flat["n"] == 4 and all(np.isnan(flat["coef"])) and np.isnan(flat["r2"])
+    # constant y: no variance to explain
+    const = fq.ols(np.full(4, 2.0), x)
+    assert const["coef"] == pytest.approx([2.0, 0.0], abs=1e-12)
+    assert np.isnan(const["r2"]) and np.isnan(const["adj_r2"]) and np.isnan(const["f"])
+    assert np.isnan(const["p_f"])
+    assert fq.ols(2 * x + 1, x)["r2"] == pytest.approx(1.0)
+    assert fq.ols(np.array([1.0, 2]), np.array([1.0, 2]))["n"] == 2    # n <= k: all NaN
+
+
+def test_class_exclusions_reasons_in_order():
+    out = fq.class_exclusions(
+        ["ok", "undef", "nofreq", "never"], values=[0.5, np.nan, 0.2, np.nan],
+        log_freq=[1.0, 2.0, np.nan, 3.0],
+        status=["drops", "undefined", "drops", "never"], eval_pos=[5, 0, 5, 5],
+        missing="never drops")
+    assert out == {"undef": "undefined (no positive in the evaluation split)",
+                   "nofreq": "no train positives", "never": "never drops"}
+    # without status / eval positives: generic reasons and the default `missing`
+    out = fq.class_exclusions(["a", "b"], [np.nan, 1.0], [1.0, np.nan])
+    assert out == {"a": "undefined", "b": "no train positives"}
+
+
+def test_correlate_undefined_below_three_points_or_constant():
+    assert fq.correlate([1, 2], [3, 4]) == {"r": pytest.approx(np.nan, nan_ok=True),
+                                            "p_r": pytest.approx(np.nan, nan_ok=True),
+                                            "rho": pytest.approx(np.nan, nan_ok=True),
+                                            "p_rho": pytest.approx(np.nan, nan_ok=True),
+                                            "n": 2}
+    assert np.isnan(fq.correlate([1, 1, 1], [1, 2, 3])["r"])
+    assert np.isnan(fq.correlate([1, 2, 3], [5, 5, 5])["rho"])
+    three = fq.correlate([1, 2, 3], [1, 2, 4])
+    assert three["n"] == 3 and three["rho"] == pytest.approx(1.0)

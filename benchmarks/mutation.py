@@ -1,0 +1,297 @@
+"""Mutation score of the definition modules: how many small code changes their tests catch.
+
+    python benchmarks/mutation.py [--modules forgetting frequency …] [--max-children 2]
+
+For each module, mutmut (pinned in requirements.txt's test section) mutates that module's
+source in a scratch copy of the repository and runs only that module's own tests (MODULES
+below) against every mutant; the score per module is printed, and every survivor with its
+diff is written to --out (JSON) for benchmarks/RESULTS.md. Survivors judged equivalent (the
+change cannot alter any output) are listed with a one-line reason in EQUIVALENT and left out
+of the score's denominator. Not part of .ci/run: the default run takes tens of minutes.
+
+numba: mutmut leaves decorated functions alone (its trampoline cannot run inside compiled
+code), so in the scratch copy of a module with @njit kernels each `@njit(...)` decorator is
+moved below its function (`f = njit(...)(f)`, the same object at run time) and that module's
+tests run with NUMBA_DISABLE_JIT=1: every mutant is then plain Python, with no compile per
+mutant and no on-disk JIT cache that could hand back the unmutated kernel. The modules whose
+kernels are not under mutation keep the JIT (compiled once in mutmut's parent process before
+it forks one worker per mutant). Tests that are only fast compiled are deselected in the
+pure-Python runs (listed in MODULES).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Module:
+    files: list[str]                  # source files mutated
+    tests: list[str]                  # its own tests (files or node ids)
+    deselect: list[str] = field(default_factory=list)   # own tests too slow per mutant
+    functions: list[str] = field(default_factory=list)  # only these functions (default all)
+    jit: bool = False                 # has @njit kernels: run them as plain Python
+
+
+_A = "tests/analysis/"
+_SLOW_E2E = [  # analyze_study end to end (~15 s each): run by CI, too slow per mutant
+    _A + "test_frequency.py::test_stored_class_summary_uses_class_counts_on_a_study_with_"
+         "unrelated_counts",
+    _A + "test_frequency.py::test_stored_class_summary_uses_class_counts_on_the_fixture_study",
+    _A + "test_handworked.py::test_end_to_end_on_the_handworked_study",
+]
+# Simulates 1000s of intervals: seconds compiled, >10 min as plain Python.
+_COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
+
+MODULES: dict[str, Module] = {
+    "metrics": Module(["core/metrics.py", "core/metrics_float32.py"],
+                      ["tests/test_metrics.py"], jit=True),
+    "forgetting": Module(["core/analysis/forgetting.py"],
+                         [_A + "test_forgetting.py", _A + "test_functions.py",
+                          _A + "test_handworked.py"], _SLOW_E2E),
+    "frequency": Module(["core/analysis/frequency.py"],
+                        [_A + "test_frequency.py", _A + "test_functions.py",
+                         _A + "test_handworked.py"], _SLOW_E2E),
+    "pies": Module(["core/analysis/pies.py"],
+                   [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
+    "pie_stats": Module(["core/analysis/pie_stats.py"],
+                        [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
+    "thresholds": Module(["core/analysis/thresholds.py"], [_A + "test_thresholds.py"]),
+    "uncertainty": Module(["core/analysis/uncertainty.py"],
+                          [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"]),
+    "bootstrap": Module(["core/analysis/bootstrap.py"],
+                        [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"],
+                        [_COVERAGE], jit=True),
+    "missed": Module(["core/analysis/missed.py"], [_A + "test_missed_calibration_subgroups.py"]),
+    "calibration": Module(["core/analysis/calibration.py"],
+                          [_A + "test_missed_calibration_subgroups.py"]),
+    "subgroups": Module(["core/analysis/subgroups.py"],
+                        [_A + "test_missed_calibration_subgroups.py"]),
+    "store_verify": Module(["core/store.py"], ["tests/test_store.py"],
+                           functions=["verify", "require_verified", "write_manifest",
+                                      "sha256_file", "_entry", "_study_files",
+                                      "_manifested_name"]),
+}
+
+# Survivors that cannot change any output, by mutant name, with the reason in one line.
+# A name is only valid for the source it was judged on: RESULTS.md records the commit.
+_F = "core.analysis.forgetting."
+EQUIVALENT: dict[str, str] = {
+    _F + "x_first_drop_sparsity__mutmut_13":
+        "errstate(invalid=None) around `<`: comparing with NaN never warns in numpy",
+    _F + "x_first_drop_sparsity__mutmut_27":
+        "reshape((-2,) + …): numpy reads any negative size as the one unknown dimension",
+    _F + "x_first_drop_sparsity__mutmut_47":
+        "astype(None) is astype(float64)",
+    _F + "x_first_drop_text__mutmut_23":
+        "dtype dropped on first_drop: int() of a drop sparsity is the same number",
+    _F + "x_first_drop_text__mutmut_25":
+        "dtype dropped on first_drop: int() of a drop sparsity is the same number",
+    _F + "x_relative_change__mutmut_21":
+        "assigning None into a float64 array stores NaN",
+    _F + "x_summarise_over_seeds__mutmut_3":
+        "dtype=None: np.nanpercentile computes and returns float64 for any float input",
+    _F + "x_summarise_over_seeds__mutmut_5":
+        "dtype dropped: np.nanpercentile computes and returns float64 for any float input",
+    _F + "x_summarise_over_seeds__mutmut_9":
+        "simplefilter('ignore') without a category: only RuntimeWarnings arise there",
+    _F + "x_undefined_reason__mutmut_8":
+        "dtype=None: a count == 0 is the same test for ints and floats",
+    _F + "x_undefined_reason__mutmut_10":
+        "dtype dropped: a count == 0 is the same test for ints and floats",
+}
+
+_NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
+
+
+def move_njit_decorators(source: str) -> str:
+    """`@njit(a)\\ndef f(...)` → `def f(...)` plus `f = njit(a)(f)` at the end of the module
+    (same object once imported; mutmut mutates undecorated functions only)."""
+    names = [(m["name"], m["args"]) for m in _NJIT.finditer(source)]
+    out = _NJIT.sub("", source)
+    tail = "".join(f"{n} = njit({a})({n})\n" for n, a in names)
+    return out.rstrip("\n") + "\n\n\n# moved by benchmarks/mutation.py\n" + tail
+
+
+def _toml_list(values) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def prepare(name: str, mod: Module, work: Path) -> Path:
+    """Scratch copy of core/ + tests/ + pyproject.toml with a [tool.mutmut] section."""
+    d = work / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
+    shutil.copytree(ROOT / "core", d / "core", ignore=ignore)
+    shutil.copytree(ROOT / "tests", d / "tests", ignore=ignore)
+    if mod.jit:
+        for f in mod.files:
+            p = d / f
+            p.write_text(move_njit_decorators(p.read_text()))
+    selection = list(mod.tests)
+    for t in mod.deselect:
+        selection += ["--deselect", t]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["core"]\n'
+        f"only_mutate = {_toml_list(mod.files)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(selection)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-o", "addopts="]\n'
+        "use_git_change_detection = false\n")
+    (d / "pyproject.toml").write_text(pyproject)
+    return d
+
+
+def _status(code) -> str:
+    from mutmut.stats import status_by_exit_code
+    return status_by_exit_code[code]
+
+
+_DONE = ("killed", "timeout", "caught by type check", "segfault")
+
+
+def _statuses(d: Path, mod: Module) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in mod.files:
+        meta = d / "mutants" / (f + ".meta")
+        if meta.is_file():
+            for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+                if not mod.functions or any(f".x_{fn}__mutmut_" in key for fn in mod.functions):
+                    out[key] = _status(code)
+    return out
+
+
+def run_module(name: str, mod: Module, work: Path, max_children: int, log,
+               resume: bool = False) -> dict:
+    """Mutate one module and run its own tests against every mutant. With `resume`, reuse
+    `work`'s earlier run of the same source: copy the current tests in and retry only the
+    mutants that were not killed (tests were added, none removed, so kills still stand)."""
+    d = work / name
+    retry: list[str] = []
+    if resume and (d / "mutants").is_dir():
+        retry = [k for k, st in _statuses(d, mod).items() if st not in _DONE]
+        for t in (d / "tests", d / "mutants" / "tests"):
+            shutil.rmtree(t, ignore_errors=True)
+        shutil.copytree(ROOT / "tests", d / "tests",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    else:
+        resume = False
+        d = prepare(name, mod, work)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    if mod.jit:
+        env["NUMBA_DISABLE_JIT"] = "1"
+    env["NUMBA_CACHE_DIR"] = str(d / "numba_cache")
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
+    if resume:
+        cmd += retry
+    elif mod.functions:
+        stem = ".".join(Path(mod.files[0]).with_suffix("").parts)
+        cmd += [f"{stem}.x_{f}__mutmut_*" for f in mod.functions]
+    t0 = time.perf_counter()
+    rc = 0
+    if not resume or retry:
+        with open(d / ("mutmut-resume.log" if resume else "mutmut.log"), "w") as fh:
+            rc = subprocess.run(cmd, cwd=d, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t0
+    statuses = _statuses(d, mod)
+    alive = {k: st for k, st in sorted(statuses.items()) if st not in _DONE}
+    diffs = _diffs(d, env, alive, mod.files)
+    survivors = {k: {"status": st, "diff": _short_diff(diffs.get(k, "")),
+                     "equivalent": EQUIVALENT.get(k)} for k, st in alive.items()}
+    total = len(statuses)
+    equivalent = sum(1 for s in survivors.values() if s["equivalent"])
+    killed = total - len(survivors)
+    score = killed / (total - equivalent) if total - equivalent else float("nan")
+    res = {"module": name, "files": mod.files, "mutants": total, "killed": killed,
+           "equivalent": equivalent, "survived": len(survivors) - equivalent,
+           "score": score, "wall_s": round(wall, 1), "mutmut_rc": rc, "resumed": resume,
+           "survivors": survivors}
+    log(f"{name:13s} {killed:4d}/{total - equivalent:<4d} killed = {100 * score:5.1f} %  "
+        f"({equivalent} equivalent, {wall:5.0f} s)")
+    return res
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+keys, files = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = {}
+for k in keys:
+    for f in files:
+        try:
+            out[k] = get_diff_for_mutant(k, path=f)
+            break
+        except Exception:
+            continue
+print(json.dumps(out))
+"""
+
+
+def _diffs(d: Path, env: dict, keys, files) -> dict[str, str]:
+    """{mutant: `mutmut show` diff}, in one process (mutmut's start-up is seconds)."""
+    if not keys:
+        return {}
+    proc = subprocess.run([sys.executable, "-c", _DIFFS, json.dumps(list(keys)),
+                           json.dumps(files)], cwd=d, env=env, capture_output=True, text=True)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+
+
+def _short_diff(diff: str) -> str:
+    """Only the changed lines of `mutmut show` (the -/+ pair)."""
+    keep = [ln for ln in diff.splitlines()
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return "\n".join(keep)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modules", nargs="+", choices=sorted(MODULES), default=list(MODULES))
+    ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="scratch folder (default: a new temp folder, removed at the end)")
+    ap.add_argument("--out", type=Path, default=None, help="write every result here (JSON)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse --work's earlier run: retry only the mutants not killed")
+    args = ap.parse_args(argv)
+    work = args.work or Path(tempfile.mkdtemp(prefix="prunelens-mutation-"))
+    started = datetime.now(UTC)
+    print(f"mutation run {started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, "
+          f"scratch {work}", flush=True)
+    t0 = time.perf_counter()
+    if args.resume and args.work is None:
+        ap.error("--resume needs the --work folder of the earlier run")
+    results = [run_module(n, MODULES[n], work, args.max_children,
+                          lambda s: print(s, flush=True), args.resume) for n in args.modules]
+    wall = time.perf_counter() - t0
+    print(f"total {wall / 60:.1f} min, load at end {os.getloadavg()[0]:.2f}")
+    for r in results:
+        for key, s in r["survivors"].items():
+            tag = f"equivalent: {s['equivalent']}" if s["equivalent"] else s["status"]
+            print(f"  {key} ({tag})\n    " + s["diff"].replace("\n", "\n    "))
+    if args.out:
+        args.out.write_text(json.dumps({"started": started.isoformat(), "wall_s": wall,
+                                        "results": results}, indent=1))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(r["mutmut_rc"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
