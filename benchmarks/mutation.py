@@ -56,8 +56,6 @@ _SLOW_E2E = [  # analyze_study end to end (~15 s each): run by CI, too slow per 
 _COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
 
 MODULES: dict[str, Module] = {
-    "metrics": Module(["core/metrics.py", "core/metrics_float32.py"],
-                      ["tests/test_metrics.py"], jit=True),
     "forgetting": Module(["core/analysis/forgetting.py"],
                          [_A + "test_forgetting.py", _A + "test_functions.py",
                           _A + "test_handworked.py"], _SLOW_E2E),
@@ -68,12 +66,6 @@ MODULES: dict[str, Module] = {
                    [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
     "pie_stats": Module(["core/analysis/pie_stats.py"],
                         [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
-    "thresholds": Module(["core/analysis/thresholds.py"], [_A + "test_thresholds.py"]),
-    "uncertainty": Module(["core/analysis/uncertainty.py"],
-                          [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"]),
-    "bootstrap": Module(["core/analysis/bootstrap.py"],
-                        [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"],
-                        [_COVERAGE], jit=True),
     "missed": Module(["core/analysis/missed.py"], [_A + "test_missed_calibration_subgroups.py"]),
     "calibration": Module(["core/analysis/calibration.py"],
                           [_A + "test_missed_calibration_subgroups.py"]),
@@ -83,6 +75,17 @@ MODULES: dict[str, Module] = {
                            functions=["verify", "require_verified", "write_manifest",
                                       "sha256_file", "_entry", "_study_files",
                                       "_manifested_name"]),
+    # all dtypes: float16 histogram and float64 sort paths (metrics.py), float32 kernels
+    "metrics": Module(["core/metrics.py"], ["tests/test_metrics.py"]),
+    "thresholds": Module(["core/analysis/thresholds.py"], [_A + "test_thresholds.py"]),
+    "uncertainty": Module(["core/analysis/uncertainty.py"],
+                          [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"]),
+    "bootstrap": Module(["core/analysis/bootstrap.py"],
+                        [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"],
+                        [_COVERAGE], jit=True),
+    "metrics_float32": Module(["core/metrics_float32.py"],
+                              ["tests/test_metrics.py", "-k", "float32 or float16_continuous"],
+                              jit=True),
 }
 
 # Survivors that cannot change any output, by mutant name, with the reason in one line.
