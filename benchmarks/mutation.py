@@ -51,6 +51,8 @@ _SLOW_E2E = [  # analyze_study end to end (~15 s each): run by CI, too slow per 
          "unrelated_counts",
     _A + "test_frequency.py::test_stored_class_summary_uses_class_counts_on_the_fixture_study",
     _A + "test_handworked.py::test_end_to_end_on_the_handworked_study",
+    # reads artifacts/demo's stored tables (not in the scratch copy); calls no definition
+    _A + "test_frequency.py::test_shipped_demo_class_summary_equals_its_class_counts",
 ]
 # Simulates 1000s of intervals: seconds compiled, >10 min as plain Python.
 _COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
