@@ -265,6 +265,22 @@ def _short_diff(diff: str) -> str:
     return "\n".join(keep)
 
 
+def markdown(results: list[dict]) -> str:
+    """The RESULTS.md block: score per module, then every survivor (equivalent: why)."""
+    rows = ["| module | mutants | killed | equivalent | survived | score (killed / "
+            "non-equivalent) | wall s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | "
+                    f"{r['survived']} | {100 * r['score']:.1f} % | {r['wall_s']:.0f} |")
+    lines = ["", "Survivors (`mutmut show NAME` in the scratch copy gives the full diff):", ""]
+    for r in results:
+        for key, s in r["survivors"].items():
+            why = f"equivalent: {s['equivalent']}" if s["equivalent"] else f"**{s['status']}**"
+            change = " → ".join(x[1:].strip() for x in s["diff"].splitlines()[:2])
+            lines.append(f"- `{key.split('.', 2)[-1]}` `{change[:150]}` — {why}")
+    return "\n".join(rows + lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modules", nargs="+", choices=sorted(MODULES), default=list(MODULES))
@@ -274,7 +290,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write every result here (JSON)")
     ap.add_argument("--resume", action="store_true",
                     help="reuse --work's earlier run: retry only the mutants not killed")
+    ap.add_argument("--markdown", nargs="+", type=Path, metavar="JSON",
+                    help="only print the RESULTS.md block of earlier --out files")
     args = ap.parse_args(argv)
+    if args.markdown:
+        results = [r for f in args.markdown for r in json.loads(f.read_text())["results"]]
+        for r in results:                     # re-judge with the current EQUIVALENT list
+            for key, sv in r["survivors"].items():
+                sv["equivalent"] = EQUIVALENT.get(key)
+            r["equivalent"] = sum(1 for sv in r["survivors"].values() if sv["equivalent"])
+            r["survived"] = len(r["survivors"]) - r["equivalent"]
+            r["score"] = (r["killed"] / (r["mutants"] - r["equivalent"])
+                          if r["mutants"] - r["equivalent"] else float("nan"))
+        print(markdown(results))
+        return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="prunelens-mutation-"))
     started = datetime.now(UTC)
     print(f"mutation run {started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, "

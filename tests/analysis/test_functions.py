@@ -207,9 +207,9 @@ def test_cut_ties_and_tie_text_exactly():
 
 def test_paper_pies_defaults_and_population_votes():
     rng = np.random.default_rng(8)
-    ens = rng.random((3, 40, 6))
+    ens = rng.random((3, 50, 6))
     mask, corr = pies.paper_pies(ens, [0, 90, 95])
-    assert corr.shape == (3, 40) and mask.sum() == 2                 # 5 % of 40 at 90 %
+    assert corr.shape == (3, 50) and mask.sum() == 2                 # 5 % of 50 at 90 %
     assert mask.tolist() == pies.select_bottom(corr[1], 5.0).tolist()
     assert pies.paper_pies(ens, [0, 50, 90], percentile=10)[0].tolist() == \
         pies.select_bottom(corr[2], 10).tolist()
@@ -288,3 +288,26 @@ def test_groundtruth_comparison_edges():
     assert np.isnan(empty["u"]) and np.isnan(empty["p"]) and empty["mean_nonpie"] == 0.5
     with pytest.raises(ValueError, match="PIE mask shape"):
         pie_stats.groundtruth_comparison(table, mask[:3], ["quality"])
+
+
+def test_rowwise_spearman_on_3d_arrays_and_two_columns():
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(2, 3, 5)).round(1)
+    y = rng.normal(size=(2, 3, 5)).round(1)
+    got = pies.rowwise_spearman(x, y)
+    assert got.shape == (2, 3)
+    for i in range(2):
+        for j in range(3):
+            assert got[i, j] == pytest.approx(stats.spearmanr(x[i, j], y[i, j])[0], abs=1e-12)
+    # two classes: the centred ranks are ±0.5, so the denominator is 0.5 (below 1)
+    two = pies.rowwise_spearman(np.array([[0.1, 0.9], [0.1, 0.9]]),
+                                np.array([[0.2, 0.8], [0.8, 0.2]]))
+    assert two.tolist() == [1.0, -1.0]
+
+
+def test_cut_ties_mask_of_zeros_and_ones_and_majority_of_small_ints():
+    corr = [0.1, 0.2, 0.2, 0.9]
+    assert pies.cut_ties(corr, [1, 1, 0, 0]) == {"cut_value": 0.2, "n_tied_at_cut": 2,
+                                                 "n_tied_pies": 1}
+    # votes in a narrow integer type must not overflow when doubled
+    assert pies.majority(np.array([200, 100], dtype=np.uint8), 300).tolist() == [True, False]
