@@ -117,6 +117,31 @@ EQUIVALENT: dict[str, str] = {
     _F + "x_undefined_reason__mutmut_10":
         "dtype dropped: a count == 0 is the same test for ints and floats",
 }
+_P = "core.analysis.pies."
+_ROW_MEAN = "every row of average ranks has mean (C + 1)/2, so the global mean is the row mean"
+_GUARDED = "the division is guarded (den > 0 selects where it counts): nothing to warn about"
+_CLIP = ("clip guards against rounding past ±1; none found (5,960 random tied rows, "
+         "2-299 classes): the other bound alone gives the same numbers")
+_SAME_RANKS = "ranks of float16/32 values are the ranks of their float64 values"
+_SAME_MAX = "float32 or int correlations compare equal to their own maximum either way"
+EQUIVALENT.update({
+    _P + "x__centred_ranks__mutmut_5": _ROW_MEAN,
+    _P + "x__centred_ranks__mutmut_7": _ROW_MEAN,
+    _P + "x__spearman_from__mutmut_10": _GUARDED,
+    _P + "x__spearman_from__mutmut_11": _GUARDED,
+    _P + "x__spearman_from__mutmut_12": _GUARDED,
+    _P + "x__spearman_from__mutmut_13": _GUARDED,
+    _P + "x__spearman_from__mutmut_34": "den >= 0 only adds den = 0 slots that the outer "
+                                        "where replaces by NaN",
+    _P + "x__spearman_from__mutmut_36": "the 2.0 fills only den = 0 slots that the outer "
+                                        "where replaces by NaN",
+    _P + "x__spearman_from__mutmut_39": _CLIP,
+    _P + "x__spearman_from__mutmut_40": _CLIP,
+    _P + "x_cut_ties__mutmut_3": _SAME_MAX,
+    _P + "x_cut_ties__mutmut_5": _SAME_MAX,
+    _P + "x_ensemble_correlations__mutmut_3": _SAME_RANKS,
+    _P + "x_ensemble_correlations__mutmut_5": _SAME_RANKS,
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
