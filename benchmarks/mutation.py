@@ -141,6 +141,31 @@ EQUIVALENT.update({
     _P + "x_cut_ties__mutmut_5": _SAME_MAX,
     _P + "x_ensemble_correlations__mutmut_3": _SAME_RANKS,
     _P + "x_ensemble_correlations__mutmut_5": _SAME_RANKS,
+    _P + "x__spearman_from__mutmut_45": _CLIP,
+    _P + "x__spearman_from__mutmut_46": _CLIP,
+    _P + "x__spearman_from__mutmut_47": "assigning None into a float64 array stores NaN",
+    _P + "x_rank_rows__mutmut_6": "tied values get the average rank, so the order among "
+                                  "ties (stable or not) cannot show",
+    _P + "x_rank_rows__mutmut_9": "tied values get the average rank, so the order among "
+                                  "ties (stable or not) cannot show",
+    _P + "x_rank_rows__mutmut_13": "numpy reads sort kinds case-insensitively",
+    _P + "x_rank_rows__mutmut_8": "axis=-1 is argsort's default",
+    _P + "x_rank_rows__mutmut_20": "axis=-1 is take_along_axis's default",
+    _P + "x_rank_rows__mutmut_30": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_32": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_41": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_43": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_89": "float64 is np.empty's default",
+    _P + "x_rank_rows__mutmut_91": "float64 is np.empty's default",
+    _P + "x_rowwise_spearman__mutmut_3": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_5": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_8": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_10": _SAME_RANKS,
+    _P + "x_select_bottom__mutmut_4": "argsort of the same values in their own dtype: "
+                                      "the same order",
+    _P + "x_select_bottom__mutmut_6": "argsort of the same values in their own dtype: "
+                                      "the same order",
+    _P + "x_select_bottom__mutmut_40": "numpy reads sort kinds case-insensitively",
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)

@@ -311,3 +311,10 @@ def test_cut_ties_mask_of_zeros_and_ones_and_majority_of_small_ints():
                                                  "n_tied_pies": 1}
     # votes in a narrow integer type must not overflow when doubled
     assert pies.majority(np.array([200, 100], dtype=np.uint8), 300).tolist() == [True, False]
+
+
+def test_select_bottom_default_small_percentiles_and_bool_mask():
+    corr = np.linspace(0, 1, 50)
+    mask = pies.select_bottom(corr)                       # 5 % of 50 = 2 (6 % would be 3)
+    assert mask.dtype == np.bool_ and np.flatnonzero(mask).tolist() == [0, 1]
+    assert pies.select_bottom(np.linspace(0, 1, 200), 0.5).sum() == 1     # below 1 % is valid
