@@ -167,6 +167,31 @@ EQUIVALENT.update({
                                       "the same order",
     _P + "x_select_bottom__mutmut_40": "numpy reads sort kinds case-insensitively",
 })
+_T = "core.analysis.thresholds."
+_EXACT = "counts below 10^7 images: their products are exact in float64 as in int64"
+_ORDER_FREE = "cumulative counts are read at each tie group's end: order inside a group " \
+              "cannot show"
+_SAME_VALUES = "the same values in their own dtype give the same comparisons and counts"
+EQUIVALENT.update({
+    _T + "x__best_index__mutmut_2": _EXACT,
+    _T + "x__best_index__mutmut_4": _EXACT,
+    _T + "x__best_index__mutmut_15": "3·TP/den orders candidates as 2·TP/den does (exact "
+                                     "comparison scale-free)",
+    _T + "x__best_index__mutmut_22": "the maximum itself is always > max − 1e-9",
+    _T + "x__best_index__mutmut_24": "a wider window only adds candidates the exact "
+                                     "comparison then rejects",
+    _T + "x__counts_at_thresholds__mutmut_3": _ORDER_FREE,
+    _T + "x__counts_at_thresholds__mutmut_5": _ORDER_FREE,
+    _T + "x__counts_at_thresholds__mutmut_8": "numpy reads sort kinds case-insensitively",
+    _T + "x_choose_thresholds__mutmut_5": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_7": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_10": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_12": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_42": "float 0/1 labels: _best_index casts the counts "
+                                           "to int64",
+    _T + "x_class_counts__mutmut_3": _SAME_VALUES,
+    _T + "x_class_counts__mutmut_5": _SAME_VALUES,
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

@@ -154,3 +154,10 @@ def test_counts_at_thresholds_and_class_counts():
     pos, neg = class_counts(np.array([[1, 0], [0, np.nan], [1, 1]]))
     assert pos.tolist() == [2, 1] and neg.tolist() == [1, 1]
     assert pos.dtype == np.int64 and neg.dtype == np.int64
+
+
+def test_bad_label_message_lists_at_most_five_values():
+    y = np.array([[2.0], [3.0], [4.0], [5.0], [6.0], [7.0], [1.0]])
+    with pytest.raises(ValueError) as err:
+        choose_thresholds(np.zeros((7, 1)), y)
+    assert str(err.value) == "labels must be 1, 0 or NaN; found [2. 3. 4. 5. 6.]"
