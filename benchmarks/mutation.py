@@ -192,6 +192,25 @@ EQUIVALENT.update({
     _T + "x_class_counts__mutmut_3": _SAME_VALUES,
     _T + "x_class_counts__mutmut_5": _SAME_VALUES,
 })
+_Q = "core.analysis.frequency."
+_FLOATS = "numbers converted by numpy either way: the same values and comparisons"
+EQUIVALENT.update({
+    _Q + "x_class_exclusions__mutmut_5": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_7": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_10": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_12": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_19": "a missing status only has to differ from "
+                                          "'undefined': None does",
+    _Q + "x_class_exclusions__mutmut_22": "a missing status only has to differ from "
+                                          "'undefined': 'XXXX' does",
+    _Q + "x_correlate__mutmut_3": _FLOATS,
+    _Q + "x_correlate__mutmut_5": _FLOATS,
+    _Q + "x_correlate__mutmut_8": _FLOATS,
+    _Q + "x_correlate__mutmut_10": _FLOATS,
+    _Q + "x_log_frequency__mutmut_16": "assigning None into a float64 array stores NaN",
+    _Q + "x_ols__mutmut_10": "an int design matrix is stacked with float ones: float64 "
+                             "either way",
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

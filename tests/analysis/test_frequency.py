@@ -169,3 +169,22 @@ def test_correlate_undefined_below_three_points_or_constant():
     assert np.isnan(fq.correlate([1, 2, 3], [5, 5, 5])["rho"])
     three = fq.correlate([1, 2, 3], [1, 2, 4])
     assert three["n"] == 3 and three["rho"] == pytest.approx(1.0)
+
+
+def test_class_exclusions_undefined_without_eval_positives():
+    out = fq.class_exclusions(["a", "b"], [np.nan, np.nan], [1.0, 1.0],
+                              status=["undefined", "never"])
+    assert out == {"a": "undefined (AP is undefined)", "b": "undefined"}
+
+
+def test_correlate_range_one_is_fine_and_constant_input_is_quiet():
+    import warnings
+    x, y = [0.0, 0.5, 1.0], [0.0, 1.0, 0.8]                  # ranges of exactly 1
+    got = fq.correlate(x, y)
+    assert got["r"] == pytest.approx(np.corrcoef(x, y)[0, 1]) and got["rho"] == 0.5
+    got = fq.correlate(y, x)
+    assert got["r"] == pytest.approx(np.corrcoef(x, y)[0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # scipy warns on constant input
+        assert np.isnan(fq.correlate([1, 1, 1], [1, 2, 3])["r"])
+        assert np.isnan(fq.correlate([1, 2, 3], [5, 5, 5])["p_rho"])
