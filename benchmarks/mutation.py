@@ -210,6 +210,28 @@ EQUIVALENT.update({
     _Q + "x_log_frequency__mutmut_16": "assigning None into a float64 array stores NaN",
     _Q + "x_ols__mutmut_10": "an int design matrix is stacked with float ones: float64 "
                              "either way",
+    _Q + "x_ols__mutmut_8": "an int design matrix is stacked with float ones: float64 "
+                            "either way",
+    _Q + "x_ols__mutmut_3": _FLOATS,
+    _Q + "x_ols__mutmut_5": _FLOATS,
+    _Q + "x_ols__mutmut_71": "rcond=None is lstsq's default in numpy 2",
+    _Q + "x_pair_statistics__mutmut_20": "M = YᵀY is symmetric: row sums are column sums",
+    _Q + "x_pair_statistics__mutmut_31": "M is checked square just above",
+    _Q + "x_pair_statistics__mutmut_36": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_37": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_38": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_39": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_5": _FLOATS,
+    _Q + "x_pair_statistics__mutmut_7": _FLOATS,
+    _Q + "x_pair_statistics__mutmut_60": "the fill value only reaches union = 0 slots that "
+                                         "the outer where replaces by NaN",
+    _Q + "x_pair_statistics__mutmut_62": "the fill value only reaches union = 0 slots that "
+                                         "the outer where replaces by NaN",
+    _Q + "x_pair_statistics__mutmut_61": "unions are integer counts: dividing by max(union, 1) "
+                                         "is dividing by union",
+    _Q + "x_train_frequency__mutmut_18": "astype(None) is astype(float64)",
+    _Q + "x_train_frequency__mutmut_21": _FLOATS,
+    _Q + "x_train_frequency__mutmut_23": _FLOATS,
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)

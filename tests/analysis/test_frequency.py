@@ -188,3 +188,25 @@ def test_correlate_range_one_is_fine_and_constant_input_is_quiet():
         warnings.simplefilter("error")                      # scipy warns on constant input
         assert np.isnan(fq.correlate([1, 1, 1], [1, 2, 3])["r"])
         assert np.isnan(fq.correlate([1, 2, 3], [5, 5, 5])["p_rho"])
+
+
+def test_ols_undefined_result_has_every_key_and_nan_rows_drop_alone():
+    import warnings
+    keys = {"n", "terms", "coef", "se", "t", "p", "r2", "adj_r2", "f", "p_f"}
+    flat = fq.ols(np.array([1.0, 2, 3, 5]), np.ones(4))
+    assert set(flat) == keys
+    for k in ("coef", "se", "t", "p"):
+        assert len(flat[k]) == 2 and np.isnan(flat[k]).all()
+    for k in ("r2", "adj_r2", "f", "p_f"):
+        assert np.isnan(flat[k])
+    X = np.array([[1.0, 0], [2, 1], [3, np.nan], [4, 0], [5, 1], [6, 1]])
+    assert fq.ols(np.arange(6.0) ** 2, X)["n"] == 5            # only the NaN row goes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        const = fq.ols(np.full(4, 2.0), np.array([1.0, 2, 3, 4]))   # se = 0: t undefined
+    assert set(const) == keys
+
+
+def test_pair_statistics_union_of_one():
+    plain = fq.pair_statistics(np.array([[1, 0], [0, 0]]), "plain")
+    assert plain["iou"].tolist() == [0.0]                      # union 1 + 0 − 0 = 1
