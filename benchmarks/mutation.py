@@ -233,6 +233,20 @@ EQUIVALENT.update({
     _Q + "x_train_frequency__mutmut_21": _FLOATS,
     _Q + "x_train_frequency__mutmut_23": _FLOATS,
 })
+_S = "core.analysis.pie_stats."
+EQUIVALENT.update({
+    _S + "x__label_matrix__mutmut_1": _FLOATS,
+    _S + "x__label_matrix__mutmut_5": _FLOATS,
+    _S + "x__label_matrix__mutmut_7": _FLOATS,
+    _S + "x__mann_whitney__mutmut_22": "alternative='two-sided' is scipy's default",
+    _S + "x__mann_whitney__mutmut_24": "scipy reads the alternative case-insensitively",
+    **{_S + f"x__prevalence__mutmut_{i}": _GUARDED for i in (1, 2, 3, 4)},
+    **{_S + f"x__ratio__mutmut_{i}": _GUARDED for i in (1, 2, 3, 4)},
+    _S + "x__ratio__mutmut_24": "the fill value only reaches b = 0 slots that the outer where "
+                                "replaces by NaN",
+    _S + "x__ratio__mutmut_26": "the fill value only reaches b = 0 slots that the outer where "
+                                "replaces by NaN",
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

@@ -318,3 +318,24 @@ def test_select_bottom_default_small_percentiles_and_bool_mask():
     mask = pies.select_bottom(corr)                       # 5 % of 50 = 2 (6 % would be 3)
     assert mask.dtype == np.bool_ and np.flatnonzero(mask).tolist() == [0, 1]
     assert pies.select_bottom(np.linspace(0, 1, 200), 0.5).sum() == 1     # below 1 % is valid
+
+
+def test_pie_stats_columns_dtypes_int_masks_and_quiet_empty_groups():
+    import warnings
+    y = np.array([[1, 0], [0, np.nan], [1, 1], [np.nan, 0], [0, 0]])
+    cr = pie_stats.class_ratio(y, ["A", "B"], [1, 1, 0, 0, 0])          # a 0/1 int mask
+    assert list(cr.columns) == ["class", "n_pie", "n_nonpie", "pos_pie", "pos_nonpie",
+                                "prev_pie", "prev_nonpie", "ratio"]
+    assert cr["n_pie"].tolist() == [2, 1] and cr["pos_pie"].tolist() == [1, 0]
+    for col in ("n_pie", "n_nonpie", "pos_pie", "pos_nonpie"):
+        assert cr[col].dtype == np.int64, col
+    table = pd.DataFrame({"quality": [0.1, 0.9, 0.5]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                        # no mean of an empty slice
+        gt = pie_stats.groundtruth_comparison(table, np.ones(3, bool), ["quality"])
+    assert np.isnan(gt["quality"]["mean_nonpie"]) and gt["quality"]["n_pie"] == 3
+    # one non-PIE is enough for the test
+    one = pie_stats.groundtruth_comparison(table, np.array([True, True, False]),
+                                           ["quality"])["quality"]
+    ref = stats.mannwhitneyu([0.1, 0.9], [0.5], alternative="two-sided")
+    assert one["u"] == ref.statistic and one["p"] == pytest.approx(ref.pvalue)
