@@ -365,3 +365,22 @@ def test_rowwise_pearson_clips_and_marks_undefined():
     r = unc._rowwise_pearson(x, y)
     assert r[0] == 1.0 and np.isnan(r[1]) and np.isnan(r[2]) and r[3] == -1.0
     assert np.isnan(unc._rowwise_pearson(y[3:], np.full((1, 4), 2.0))[0])
+
+
+def test_sparsity_interval_is_inverted_cdf_at_the_exact_tails():
+    first = np.arange(1.0, 41.0)[:, None]                  # 40 replicates, distinct values
+    lo, hi = unc.sparsity_interval(first)                  # 2.5 % → 1st, 97.5 % → 39th
+    assert lo.tolist() == [1.0] and hi.tolist() == [39.0]
+    lo, hi = unc.sparsity_interval(np.array([[10.0], [20.0]]))   # never interpolated
+    assert lo.tolist() == [10.0] and hi.tolist() == [20.0]
+
+
+def test_first_significant_drop_passes_its_threshold_and_relative_is_float64():
+    upper = np.array([0.0, -0.15, -0.3])
+    assert unc.first_significant_drop(upper, [0, 50, 90], drop_percent=10) == 50
+    assert unc.first_significant_drop(upper, [0, 50, 90]) == 90
+    v = np.array([[0.3], [0.2]], dtype=np.float32)             # [S, C] float32 replicates
+    rel = unc.relative(v, 0)
+    want = (np.float64(np.float32(0.2)) - np.float64(np.float32(0.3))) / np.float64(
+        np.float32(0.3))
+    assert rel.dtype == np.float64 and rel[1, 0] == want
