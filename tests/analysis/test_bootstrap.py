@@ -368,9 +368,11 @@ def test_rowwise_pearson_clips_and_marks_undefined():
 
 
 def test_sparsity_interval_is_inverted_cdf_at_the_exact_tails():
-    first = np.arange(1.0, 41.0)[:, None]                  # 40 replicates, distinct values
-    lo, hi = unc.sparsity_interval(first)                  # 2.5 % → 1st, 97.5 % → 39th
-    assert lo.tolist() == [1.0] and hi.tolist() == [39.0]
+    # 119 replicates, distinct values: 2.5 % · 119 = 2.975 → the 3rd value,
+    # 97.5 % · 119 = 116.025 → the 117th (the smallest with cumulative share ≥ q)
+    first = np.arange(1.0, 120.0)[:, None]
+    lo, hi = unc.sparsity_interval(first)
+    assert lo.tolist() == [3.0] and hi.tolist() == [117.0]
     lo, hi = unc.sparsity_interval(np.array([[10.0], [20.0]]))   # never interpolated
     assert lo.tolist() == [10.0] and hi.tolist() == [20.0]
 
