@@ -247,6 +247,24 @@ EQUIVALENT.update({
     _S + "x__ratio__mutmut_26": "the fill value only reaches b = 0 slots that the outer where "
                                 "replaces by NaN",
 })
+_M, _C = "core.analysis.missed.", "core.analysis.calibration."
+_NO_DIVIDE = "the numerator is 0 wherever the count is 0: only 0/0 (invalid) can occur"
+_NAN_ANYWAY = "0/0 is NaN (silenced), the value the where puts there anyway"
+EQUIVALENT.update({
+    _M + "x_missed_findings__mutmut_100": "astype(None) is astype(float64)",
+    _M + "x_missed_findings__mutmut_39": "astype(None) is astype(float64)",
+    **{_M + f"x_missed_findings__mutmut_{i}": _FLOATS for i in (9, 11, 14, 16)},
+    _M + "x_missed_findings__mutmut_49": _NO_DIVIDE,
+    _M + "x_missed_findings__mutmut_51": _NO_DIVIDE,
+    **{_C + f"x_brier__mutmut_{i}": _FLOATS for i in (3, 5, 8, 10)},
+    **{_C + f"x_reliability__mutmut_{i}": _FLOATS for i in (6, 8, 11, 13)},
+    _C + "x_brier__mutmut_30": _NO_DIVIDE,
+    _C + "x_brier__mutmut_32": _NO_DIVIDE,
+    _C + "x_ece_from_bins__mutmut_16": _NO_DIVIDE,
+    _C + "x_ece_from_bins__mutmut_18": _NO_DIVIDE,
+    _C + "x_brier__mutmut_43": _NAN_ANYWAY,
+    _C + "x_ece_from_bins__mutmut_29": _NAN_ANYWAY,
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

@@ -259,3 +259,26 @@ def test_worst_groups_empty_ties_and_dense_rows_and_enrichment_edges():
     assert pe["n_pie"].tolist() == [1, 0]
     assert pe["enrichment"].iloc[0] == pytest.approx(0.5 / (2 / 3))
     assert sg.pie_enrichment([], np.array([], bool)).empty
+
+
+def test_calls_are_made_on_float32_probabilities_and_at_the_threshold():
+    # stored probabilities are float32: 0.2999999999 rounds to float32(0.3) = 0.3000000119
+    y = np.array([[1.0], [0.0]])
+    r = ms.missed_findings(np.array([[[0.2999999999], [0.1]]]), y, np.array([0.3]))
+    assert r["sensitivity"][0, 0] == 1.0
+    r = ms.missed_findings(np.array([[[0.5], [0.1]]], dtype=np.float32), y, np.array([0.5]))
+    assert r["sensitivity"][0, 0] == 1.0                 # score == threshold is a call
+
+
+def test_summarise_seeds_keeps_first_appearance_order():
+    table = pd.DataFrame({"method": "m", "class": ["B", "A", "B", "A"], "sparsity": 50,
+                          "seed": [0, 0, 1, 1], "missed_rate": [1.0, 2.0, 3.0, 4.0]})
+    out = ms.summarise_seeds(table, "missed_rate")
+    assert out["class"].tolist() == ["B", "A"] and out["median"].tolist() == [2.0, 3.0]
+
+
+def test_ece_and_brier_with_a_single_labelled_image():
+    probs = np.array([[[0.25], [0.9]]])
+    y = np.array([[1.0], [np.nan]])
+    assert cal.expected_calibration_error(probs, y)[0, 0] == pytest.approx(0.75)
+    assert cal.brier(probs, y)[0, 0] == pytest.approx(0.5625)
