@@ -265,6 +265,21 @@ EQUIVALENT.update({
     _C + "x_brier__mutmut_43": _NAN_ANYWAY,
     _C + "x_ece_from_bins__mutmut_29": _NAN_ANYWAY,
 })
+_K = "core.metrics."
+_DEFAULT_AXIS = "axis -1 is the default and, on these 2-D arrays, axis 1"
+EQUIVALENT.update({
+    _K + "x__build_key_table__mutmut_3": "np.arange of Python ints is int64 by default",
+    _K + "x__build_key_table__mutmut_5": "np.arange of Python ints is int64 by default",
+    **{_K + f"x__metrics_sorted__mutmut_{i}": _DEFAULT_AXIS for i in (28, 37, 110, 118, 127,
+                                                                      134)},
+    _K + "x__metrics_sorted__mutmut_143": _NO_DIVIDE,
+    _K + "x__metrics_sorted__mutmut_145": _NO_DIVIDE,
+    _K + "x__metrics_sorted__mutmut_23": "numpy's cumsum/sum accumulate int8 in int64",
+    **{_K + f"x__metrics_sorted__mutmut_{i}": "float ones used only as truth values and "
+       "copied flags" for i in (56, 58, 84, 86)},
+    **{_K + f"x_nanmean_classes__mutmut_{i}": "the division is by max(count, 1): nothing to "
+       "warn about" for i in (24, 25, 26, 27)},
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

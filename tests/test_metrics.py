@@ -226,3 +226,19 @@ def test_nanmean_classes_float64_and_ap_auc_wrappers():
     assert average_precision(s, y).tolist() == [pytest.approx((1 + 2 / 3) / 2)]
     assert roc_auc(s, y).tolist() == [0.5]
     assert average_precision(s[None], y).shape == (1, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unlabelled_first_class_quietly_and_3d_class_means(dtype):
+    y = np.array([[np.nan, 1, 0], [np.nan, 0, 0], [np.nan, 1, 0]])   # class 2: no positive
+    s = np.array([[0.1, 0.9, 0.3], [0.2, 0.1, 0.2], [0.3, 0.8, 0.1]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = per_class_metrics(np.stack([s, s]), y)
+    assert np.isnan(m.ap[:, 0]).all() and m.ap[:, 1].tolist() == [1.0, 1.0]
+    assert np.isnan(m.ap[:, 2]).all() and m.auc[:, 1].tolist() == [1.0, 1.0]
+    v = np.array([[[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]],
+                  [[2.0, 2.0, 5.0], [4.0, np.nan, np.nan]]])            # [2, 2, C=3]
+    out = nanmean_classes(v)
+    assert out.shape == (2, 2) and out[0, 0] == 2.0 and np.isnan(out[0, 1])
+    assert out[1].tolist() == [3.0, 4.0]
