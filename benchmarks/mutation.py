@@ -280,6 +280,12 @@ EQUIVALENT.update({
     **{_K + f"x_nanmean_classes__mutmut_{i}": "the division is by max(count, 1): nothing to "
        "warn about" for i in (24, 25, 26, 27)},
 })
+_U = "core.analysis.uncertainty."
+EQUIVALENT.update({
+    **{_U + f"x__rowwise_pearson__mutmut_{i}": "the constant and n < 3 cases are masked by "
+       "`bad` afterwards: nothing left to warn about" for i in (23, 24, 25, 26)},
+    **{_U + f"x_correlation_replicates__mutmut_{i}": _FLOATS for i in (4, 6, 13, 15)},
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

@@ -386,3 +386,23 @@ def test_first_significant_drop_passes_its_threshold_and_relative_is_float64():
     want = (np.float64(np.float32(0.2)) - np.float64(np.float32(0.3))) / np.float64(
         np.float32(0.3))
     assert rel.dtype == np.float64 and rel[1, 0] == want
+
+
+def test_rowwise_pearson_constant_rows_with_rounding_and_clipping():
+    from core.analysis import frequency as fq
+    # 0.1 three times has a mean that is not exactly 0.1: only the span test says "constant"
+    x = np.array([[0.1, 0.1, 0.1, np.nan], [0.1, 0.2, 0.3, 0.5], [5.0, 6, 7, 8],
+                  [1.0, 2, 3, 4], [0.1, 0.2, 0.4, np.nan]])
+    y = np.array([[1.0, 2, 3, 4], [9.0, 1, 4, 2], [0.7, 0.7, 0.7, 0.7], [0.1, 0.2, 0.4, 0.3],
+                  [0.3, 0.3, 0.3, 9.0]])
+    got = unc._rowwise_pearson(x, y)
+    for i in range(5):
+        np.testing.assert_allclose(got[i], fq.correlate(x[i], y[i])["r"], equal_nan=True,
+                                   atol=1e-12)
+    assert np.isnan(got[0]) and np.isnan(got[2]) and np.isfinite(got[1])
+    # r of x with 3x rounds past 1 in about a quarter of rows: clipped to exactly ±1
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 7)) * 10.0 ** rng.integers(-3, 3, (2000, 1))
+    up, down = unc._rowwise_pearson(z, 3 * z), unc._rowwise_pearson(z, -3 * z)
+    assert up.max() == 1.0 and up.min() > 1 - 1e-12
+    assert down.min() == -1.0 and down.max() < -1 + 1e-12
