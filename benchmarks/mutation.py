@@ -286,6 +286,25 @@ EQUIVALENT.update({
        "`bad` afterwards: nothing left to warn about" for i in (23, 24, 25, 26)},
     **{_U + f"x_correlation_replicates__mutmut_{i}": _FLOATS for i in (4, 6, 13, 15)},
 })
+_G = "core.analysis.subgroups."
+EQUIVALENT.update({
+    _G + "x_define_groups__mutmut_12": "pd.to_numeric(errors='coerce') is float64 or int64: "
+                                       "the same comparisons",
+    _G + "x_define_groups__mutmut_47": "an object array of the same booleans: the same "
+                                       "masks in every use",
+    **{_G + f"x_pie_enrichment__mutmut_{i}": "rate / overall runs only when overall > 0: "
+       "nothing to warn about" for i in (19, 20, 21, 22)},
+    _G + "x_pie_enrichment__mutmut_29": "overall is 0 only without PIEs, then rate is 0 "
+                                        "and 0/0 gives the same NaN",
+    _G + "x_pie_enrichment__mutmut_31": "overall is 0 only without PIEs, then rate is 0 "
+                                        "and 0/0 gives the same NaN",
+    _G + "x_pie_enrichment__mutmut_3": "a 0/1 int mask gives the same mean and the same "
+                                       "counts with `&`",
+    _G + "x_pie_enrichment__mutmut_5": "a 0/1 int mask gives the same mean and the same "
+                                       "counts with `&`",
+    _G + "x_worst_groups__mutmut_71": "the only common columns are the keys",
+    _G + "x_worst_groups__mutmut_73": "the only common columns are the keys",
+})
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 

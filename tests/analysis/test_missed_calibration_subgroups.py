@@ -282,3 +282,17 @@ def test_ece_and_brier_with_a_single_labelled_image():
     y = np.array([[1.0], [np.nan]])
     assert cal.expected_calibration_error(probs, y)[0, 0] == pytest.approx(0.75)
     assert cal.brier(probs, y)[0, 0] == pytest.approx(0.5625)
+
+
+def test_worst_groups_order_one_percent_and_quiet_empty_enrichment():
+    import warnings
+    table = pd.DataFrame({"method": "m", "class": ["B", "B", "A", "A"],
+                          "sparsity": [1, 1, 1, 1], "attribute": "sex",
+                          "group": ["M", "F", "M", "F"], "rel_ap": [-0.1, -0.2, -0.4, -0.3],
+                          "rel_ap_lo": np.nan, "rel_ap_hi": np.nan, "note": ""})
+    worst = sg.worst_groups(table)                     # 1 % is a pruned sparsity
+    assert worst[["class", "group", "n_groups"]].values.tolist() == [["B", "F", 2],
+                                                                     ["A", "M", 2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sg.pie_enrichment([], np.array([], bool)).empty
