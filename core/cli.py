@@ -51,6 +51,18 @@ def _cmd_report(args) -> int:
     return main_report(args)
 
 
+def _cmd_experiment(args) -> int:
+    from core.experiments.frequency import main_frequency
+
+    return main_frequency(args)
+
+
+def _cmd_compare(args) -> int:
+    from core.compare import main_compare
+
+    return main_compare(args)
+
+
 def _cmd_import_paper(args) -> int:
     from core.importer import main_import
 
@@ -101,6 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_report)
 
+    s = sub.add_parser("experiment", help="run a controlled experiment (docs/experiments.md)")
+    ex = s.add_subparsers(dest="experiment", required=True)
+    s = ex.add_parser("frequency", help="frequency vs visual difficulty: two SynthCXR studies "
+                      "that differ only in which signature each label column gets")
+    s.add_argument("--out", required=True, help="experiment folder (resumable)")
+    s.add_argument("--quick", action="store_true", help="tiny version (tests, smoke runs)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of both arms, e.g. --set seeds=[0,1]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
+                   "seeds both arms have finished so far (labelled partial)")
+    s.set_defaults(func=_cmd_experiment)
+
+    s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
+                       "yes, 3 no; measurement files, *timings*, are not compared)")
+    s.add_argument("a")
+    s.add_argument("b")
+    s.set_defaults(func=_cmd_compare)
+
     s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")
     s.add_argument("pred_dir")
     s.add_argument("--labels", required=True, help="the test label CSV")
@@ -115,16 +146,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. Expected failures end in one line on stderr, never a traceback:
-    a study that does not verify → exit 1 with every problem by file (as `verify`); bad
-    input, a study in use by another coordinator, an OS error (disk full, permission denied,
-    read-only folder: one line naming the path) → exit 2."""
+    """Run one command: `python -m core …` and the `prunelens` console command.
+
+    Expected failures end in one line on stderr, never a traceback: a study that does not
+    verify → exit 1 with every problem by file (as `verify`); bad input, a study in use by
+    another coordinator, an OS error (disk full, permission denied, read-only folder: one
+    line naming the path) → exit 2; Ctrl-C → exit 130, one line.
+
+    Args:
+        argv (list[str] | None): the arguments after the program name (None = sys.argv).
+
+    Returns:
+        int: the exit status (0 = done).
+
+    Example:
+        >>> main(["verify", "artifacts/demo", "--quick"])        # doctest: +SKIP
+        ok
+        0
+    """
     from core.lock import StudyLockedError
     from core.store import StoreError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:   # Ctrl-C: the with-blocks above released locks and temp files
+        return interrupted()
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -134,6 +181,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:   # disk full, permission denied, read-only folder, missing file
         print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 2
+
+
+INTERRUPTED = "interrupted; run the same command to resume"
+
+
+def interrupted() -> int:
+    """Ctrl-C: one line and exit 130 (128 + SIGINT, as a shell reports it). Every write is
+    atomic and every unit marked only when whole, so the same command resumes."""
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
 
 
 def os_error_text(exc: OSError) -> str:

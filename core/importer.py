@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
-from core.analysis import pie_stats
 from core.config import StudyConfig
+from core.data.stats import findings_per_image
 
 FILE_RE = re.compile(r"^(?P<prefix>.+)_resnet50_seed-(?P<seed>\d+)_prune-(?P<ratio>\d+(?:\.\d+)?)"
                      r"\.pkl$")
@@ -194,7 +194,7 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
     freq_note = (f"train labels from {sources['train']}" if sources["train"] else
                  "unknown: the release has no train labels beside the test CSV; class "
                  "frequencies are taken from the test labels")
-    n_findings = np.minimum(pie_stats.n_findings(y_eval, classes), 5)
+    n_findings = np.minimum(findings_per_image(y_eval, classes), 5)
     store.write_json(paths.dataset_json, {
         "splits": {"test": {"images": n, "patients": int(labels["patient_id"].nunique())}},
         "findings_per_image": {str(k) if k < 5 else "5+": int((n_findings == k).sum())
@@ -215,10 +215,10 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         "train_counts_source": freq_note,
         "imported_from": {"kind": "PruneCXR release", "pred_dir": str(pred_dir),
                           "files": len(seeds) * len(sparsities), "measured_sparsity": None},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         # the release has no model, so no validation predictions
         "predictions": predictions.encoding_record(predictions.IMPORTED, validation=False),
     })
+    store.write_json(paths.timings, {"created": datetime.now(UTC).isoformat(timespec="seconds")})
     from core.analysis import analyze_study
 
     analyze_study(out, log=lambda msg: log(f"  {msg}"))

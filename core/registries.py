@@ -18,3 +18,10 @@ def method_names() -> list[str]:
     from core.prune import METHODS
 
     return sorted(METHODS)
+
+
+def pretrained_model_names() -> list[str]:
+    """Models that have pretrained weights (`pretrained: true` is allowed with them)."""
+    from core.models import MODELS
+
+    return sorted(name for name, entry in MODELS.items() if entry.pretrained)

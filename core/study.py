@@ -111,6 +111,11 @@ def check_config(cfg: StudyConfig) -> None:
         models.spec(cfg.model)
     except KeyError as exc:
         raise ConfigError(f"model: unknown architecture {cfg.model!r}") from exc
+    if cfg.pretrained:
+        try:
+            models.check_pretrained(cfg.model)
+        except models.PretrainedUnavailableError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def _check_not_foreign(root: Path) -> None:
@@ -204,7 +209,7 @@ def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
 
 def _data_files(paths: StudyPaths) -> list[Path]:
     return [paths.labels, paths.val_labels, paths.class_counts, paths.cooccurrence("train"),
-            paths.cooccurrence("eval"), paths.dataset_json, paths.study_json]
+            paths.cooccurrence("eval"), paths.dataset_json, paths.study_json, paths.timings]
 
 
 def _data_marker(paths: StudyPaths) -> Path:
@@ -265,9 +270,8 @@ def _study_json(cfg, dataset, spec, size, skipped, previous: dict | None = None)
         "skipped_images": {k: len(v) for k, v in skipped.items()},
         "skipped_image_ids": {k: v[:100] for k, v in skipped.items()},
         "code_version": code_version(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **record,
-    }
+    }   # when it was created: timings.json (a result never depends on when it ran)
 
 
 # --------------------------------------------------------------------------- units
@@ -302,12 +306,32 @@ def unit_is_done(paths: StudyPaths, seed: int | None, marker: Path | None = None
     return all(_rel(paths, p) in files for p in required)
 
 
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
 def _mark(paths: StudyPaths, marker: Path, seed: int | None, files: list[Path],
           extra: dict) -> None:
     listed = {p.relative_to(paths.root).as_posix(): store.sha256_file(p) for p in files}
-    store.write_json(marker, {"seed": seed, "files": listed, **extra,
-                              "finished": _dt.datetime.now(_dt.UTC).isoformat(
-                                  timespec="seconds")})
+    store.write_json(marker, {"seed": seed, "files": listed, **extra, "finished": _now()})
+
+
+# Training facts that measure how fast a run went, not what it computed: they go to the
+# seed's train_timings.json, never into model.json or history.parquet (results).
+_TRAIN_TIMINGS = ("seconds", "train_images_per_s")
+
+
+def _write_trained(paths: StudyPaths, seed: int, meta: dict, spec, history: pd.DataFrame,
+                   info: dict) -> list[Path]:
+    """model.json, history.parquet and train_timings.json of a freshly trained seed."""
+    store.write_json(paths.model_meta(seed), {
+        **meta, "spec": _spec_dict(spec),
+        "training": {k: v for k, v in info.items() if k not in _TRAIN_TIMINGS}})
+    store.write_parquet(paths.history(seed), history.drop(columns=["seconds"], errors="ignore"))
+    epochs = history["seconds"].tolist() if "seconds" in history else []
+    store.write_json(paths.train_timings(seed), {
+        "seed": seed, **{k: info.get(k) for k in _TRAIN_TIMINGS}, "epoch_seconds": epochs})
+    return [paths.model_meta(seed), paths.history(seed), paths.train_timings(seed)]
 
 
 def _trained_marker(paths: StudyPaths, seed: int) -> Path:
@@ -343,11 +367,8 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
         if dtype != torch.float32:
             models.round_weights_(model, dtype)  # predictions use exactly the stored weights
         models.save_model(paths.weights(seed), model, meta, dtype=dtype)
-        store.write_json(paths.model_meta(seed), {**meta, "spec": _spec_dict(spec),
-                                                  "training": info})
-        store.write_parquet(paths.history(seed), history)
         _mark(paths, trained, seed,
-              [paths.weights(seed), paths.model_meta(seed), paths.history(seed)],
+              [paths.weights(seed), *_write_trained(paths, seed, meta, spec, history, info)],
               {"info": info})
         _say(f"seed {seed}: trained {info['epochs_run']} epochs, best epoch "
              f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
@@ -374,6 +395,7 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
                             cfg.sparsities, seed, device, cfg.predict_batch_size, progress,
                             amp=cfg.train.amp, channels_last=cfg.train.channels_last,
                             on_model=costs, encoding=encoding)
+        regime_seconds = {}
         for method in regimes:
             from core.regimes import run_regime
 
@@ -383,15 +405,19 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, seed: int
                                                 method, encoding=encoding)
             grid[method] = (preds, measured)
             info = {**info, f"{method}_seconds": rinfo["seconds"]}
+            regime_seconds[method] = rinfo["seconds"]
             _say(f"seed {seed}: {method} in {rinfo['seconds']:.1f} s")
         outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
+        if paths.train_timings(seed).is_file():   # absent in a unit trained by schema 1
+            outputs.append(paths.train_timings(seed))
         for method, (preds, measured) in grid.items():
             store.write_npy(paths.predictions(method, seed), preds)
             store.write_json(paths.measured_sparsity(method, seed), {
                 "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
                 "measured": measured})
             outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
-        outputs.append(costs.write(paths.model_dir(seed) / "cost.json", seed))
+        outputs += costs.write(paths.model_dir(seed) / "cost.json",
+                               paths.predict_timings(seed), seed, regime_seconds)
     # Dense model on the validation split: operating thresholds are chosen there, not on
     # the evaluation images.
     val_logits = predict_dense(model, spec, data["val"][0], seed, device,
@@ -465,6 +491,7 @@ def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
             _write_data(paths, dataset, rows)
             store.write_json(paths.study_json, _study_json(
                 cfg, dataset, models.spec(cfg.model), size, skipped, previous))
+            store.write_json(paths.timings, {"created": _now()})
             _mark(paths, _data_marker(paths), None, _data_files(paths), {})
     return paths, dataset, data
 
@@ -585,7 +612,11 @@ def passive_omp_threads() -> None:
 def _seed_args(args):
     seeds = getattr(args, "seeds", None)
     if isinstance(seeds, str):
-        seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        try:
+            seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds: expected seeds of the config separated by commas, "
+                              f"e.g. 0,1; got {seeds!r}") from None
     return seeds, not getattr(args, "no_finalize", False)
 
 

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.thresholds import choose_thresholds
 from dashboard import loaders
 from dashboard.browse_logic import gallery_table
 from dashboard.data import StudyData
@@ -54,31 +53,15 @@ def probabilities(d: StudyData, method: str, seeds: Sequence[int], k: int, row: 
 def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
                ) -> tuple[np.ndarray | None, str]:
     """Per-class operating thresholds of the dense selection on the validation split, or
-    (None, why not). Ensemble: thresholds chosen on the mean of the seeds' validation
-    probabilities, as its test predictions are that mean."""
-    try:
-        from core.predictions import read_val_labels, read_val_probabilities
-    except ImportError:
-        return None, ("this version of PruneLens cannot read validation predictions yet "
-                      "(core.predictions)")
+    (None, why not): core.analysis.thresholds.selection_thresholds (one seed: its rows of
+    thresholds.parquet; an ensemble: chosen on the mean of its validation probabilities)."""
+    from core.analysis.thresholds import selection_thresholds
     from core.store import StoreError
 
     try:
-        per_seed = [read_val_probabilities(_d.path, s) for s in seeds]
-        vl = read_val_labels(_d.path)
+        return selection_thresholds(_d.path, seeds, list(_d.classes), rule)
     except (FileNotFoundError, KeyError, ValueError, StoreError) as exc:
         return None, f"the validation predictions of the dense model cannot be read ({exc})"
-    if vl is None or any(p is None for p in per_seed):   # a study made before they existed
-        return None, ("this study has no validation predictions of the dense model; a study "
-                      "made by this version stores them (models/seed-N/val_predictions.npy)")
-    probs = np.mean([np.asarray(p, dtype=np.float64) for p in per_seed], axis=0)
-    if "row" in vl:
-        vl = vl.sort_values("row", kind="stable")
-    y = vl[list(_d.classes)].to_numpy(dtype=np.float64)
-    if y.shape != probs.shape:
-        return None, (f"validation labels {y.shape} and predictions {probs.shape} differ in "
-                      "shape")
-    return np.asarray(choose_thresholds(probs, y, rule=rule), dtype=np.float64), ""
 
 
 # --------------------------------------------------------------------------- pixels
@@ -96,6 +79,7 @@ def _native(d: StudyData, row: int) -> tuple[np.ndarray, str]:
         path = d.image_source.file_paths(rows)[0]
         with Image.open(path) as im:
             w, h = im.size
+            deep = im.mode.startswith("I") or im.mode == "F"
         scale = min(1.0, MAX_SIDE / max(w, h))
         tw, th = max(1, round(w * scale)), max(1, round(h * scale))
         from core.data.images import decode_image
@@ -105,7 +89,9 @@ def _native(d: StudyData, row: int) -> tuple[np.ndarray, str]:
         else:   # decode_image makes squares; keep the file's aspect ratio here
             sq = decode_image(path, max(tw, th))
             img = np.asarray(Image.fromarray(sq).resize((tw, th), Image.BILINEAR))
-        note = f"the file at {w}×{h}" + (f", shown at {tw}×{th}" if scale < 1 else "")
+        note = f"the file at {w}×{h}" + (" (16-bit, shown in 8 bits over its used range)"
+                                          if deep else "") + (
+            f", shown downsampled to {tw}×{th}" if scale < 1 else "")
         return img, note
     return d.image(row), f"at the model's input size {d.image_size}×{d.image_size}"
 
@@ -135,6 +121,13 @@ class _LRU:
 @st.cache_resource(show_spinner=False)
 def _cache() -> _LRU:
     return _LRU(256)   # display images (~0.3 MB), Grad-CAMs and thumbnails (~3 kB)
+
+
+def image_file(d: StudyData, row: int) -> str | None:
+    """The path of a row's image file, for messages (None: the images are rendered)."""
+    if (d.meta.get("image_source") or {}).get("kind") != "files":
+        return None
+    return str(d.image_source.file_paths(d.labels.iloc[[int(row)]])[0])
 
 
 def display_image(d: StudyData, row: int) -> dict:
@@ -213,8 +206,9 @@ def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
 
 def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, cls: int,
              signed: bool = False) -> dict:
-    """{dense, pruned, diff}: normalised maps at the model's input size; for an ensemble the
-    mean of its models' raw maps, normalised after averaging. ReLU'd (Grad-CAM as
+    """{dense, pruned, diff, raw, empty}: normalised maps at the model's input size (each to
+    its own maximum; `raw`: the unnormalised maps); for an ensemble the mean of its models'
+    raw maps, normalised after averaging. ReLU'd (Grad-CAM as
     published, [0, 1]) or `signed` ([−1, 1]: evidence against the class too). Cached."""
     import torch
 
@@ -230,8 +224,11 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
     pixels = np.ascontiguousarray(loaders.image(d, d.key, int(row)))
     pairs = [(*loaders._model(d, d.key, int(s)), _pruned_copy(d, d.key, int(s), method, int(k)))
              for s in seeds]     # (loaded before the lock: the copy takes it while pruning)
-    # models are shared by sessions and the prefetcher; hooks are not. Small images run on
-    # one thread (see loaders.compute_gradcam), scoped so overlapping sessions restore it.
+    # models are shared by sessions and the prefetcher; hooks are not. One small image is
+    # too little work to split: on a busy 2-core machine torch's intra-op threads made a
+    # 16 ms Grad-CAM take up to 1.8 s (measured), so small inputs run on one thread;
+    # paper-size inputs (ResNet50 at 256 px) keep torch's default. torch_threads is scoped,
+    # so overlapping sessions restore the count the process had.
     with d.model_lock, torch_threads(1 if pixels.shape[-1] <= 128 else None):
         for model, spec, cut in pairs:
             x = models.preprocess(torch.from_numpy(pixels)[None], spec)
@@ -239,8 +236,11 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
             b = gradcam(cut, spec.gradcam_layer, x, int(cls), relu=not signed)
             dense = a if dense is None else dense + a
             pruned = b if pruned is None else pruned + b
+    n = len(pairs)
     out = {"dense": normalize_cam(dense), "pruned": normalize_cam(pruned),
            "diff": difference_map(dense, pruned),
+           # the selection's mean maps in Grad-CAM units, for the panes' shared colour scale
+           "raw": {"dense": dense / n, "pruned": pruned / n},
            "empty": {"dense": float(np.abs(dense).max() if signed else np.max(dense)) <= 0,
                      "pruned": float(np.abs(pruned).max() if signed else np.max(pruned)) <= 0}}
     return _cache().put(key, out)
