@@ -185,9 +185,10 @@ def test_verify_unreadable_study_json_and_manifest(tmp_path):
     (root / "study.json").unlink()
     assert _problems(root)[0] == ("study.json", "missing")
     root2 = _make_study(tmp_path / "t")
-    store.write_json(root2 / "study.json", {"schema_version": 2})
-    assert _problems(root2)[0] == ("study.json", "unknown schema_version 2 (this PruneLens "
-                                                 "reads 1)")
+    store.write_json(root2 / "study.json", {"schema_version": 99})
+    reads = ", ".join(map(str, store.SUPPORTED_SCHEMA_VERSIONS))
+    assert ("study.json", f"unknown schema_version 99 (this PruneLens reads {reads})") in \
+        _problems(root2)
     (root2 / "manifest.json").unlink()
     assert _problems(root2)[-1] == ("manifest.json", "missing: the study is incomplete (it "
                                     "was not finished or is still running)")

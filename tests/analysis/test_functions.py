@@ -241,18 +241,19 @@ def test_class_ratio_array_input_counts_and_refusals():
     # non-PIE prevalence 0 → ratio undefined
     cr = pie_stats.class_ratio(np.array([[1.0], [0.0]]), ["A"], np.array([True, False]))
     assert cr.loc[0, "prev_nonpie"] == 0 and np.isnan(cr.loc[0, "ratio"])
-    with pytest.raises(ValueError, match=r"labels shape \(5, 2\) does not match 3 classes"):
+    with pytest.raises(ValueError, match=r"labels \(5, 2\) do not match 3 classes"):
         pie_stats.class_ratio(y, ["A", "B", "C"], mask)
-    with pytest.raises(ValueError, match=r"labels shape \(2,\) does not match 2 classes"):
+    with pytest.raises(ValueError, match=r"labels \(2,\) do not match 2 classes"):
         pie_stats.class_ratio(np.zeros(2), ["A", "B"], mask[:2])
     with pytest.raises(ValueError, match=r"PIE mask shape \(4,\), expected \(5,\)"):
         pie_stats.class_ratio(y, ["A", "B"], mask[:4])
 
 
 def test_findings_ratio_bins_and_no_finding_spellings():
-    assert pie_stats.is_no_finding(" No_Finding ") and pie_stats.is_no_finding("no finding")
-    assert not pie_stats.is_no_finding("Finding")
-    assert pie_stats.finding_bin(np.array([0, 3, 4, 9])).tolist() == [0, 3, 4, 4]
+    from core.data.stats import finding_bin, is_no_finding
+    assert is_no_finding(" No_Finding ") and is_no_finding("no finding")
+    assert not is_no_finding("Finding")
+    assert finding_bin(np.array([0, 3, 4, 9])).tolist() == [0, 3, 4, 4]
     classes = ["no finding", "A", "B", "C", "D", "E"]
     y = np.array([[1, 0, 0, 0, 0, 0],          # 0 findings (No Finding excluded)
                   [0, 1, np.nan, 0, 0, 0],     # 1 (NaN absent)

@@ -151,18 +151,20 @@ def test_missed_findings_refuses_shapes_that_do_not_fit():
             ms.missed_findings(probs, y, t)
 
 
-def test_summarise_seeds_median_quartiles_count_and_seed_filter():
+def test_summary_over_seeds_median_quartiles_count_and_seed_filter():
+    from core.analysis.over_seeds import summary_table
     table = pd.DataFrame({"method": "m", "class": ["A"] * 4 + ["B"] * 4, "sparsity": 50,
                           "seed": [0, 1, 2, 3] * 2,
                           "missed_rate": [0.1, 0.2, 0.4, np.nan, 1.0, 2.0, 3.0, 4.0]})
-    out = ms.summarise_seeds(table, "missed_rate").set_index("class")
+    keys = ("method", "class", "sparsity")
+    out = summary_table(table, "missed_rate", keys).set_index("class")
     assert out.loc["A", "median"] == 0.2 and out.loc["A", "n_seeds"] == 3
     assert out.loc["A", "q25"] == pytest.approx(0.15) and out.loc["A", "q75"] == pytest.approx(0.3)
     assert out.loc["B", "median"] == 2.5 and out.loc["B", "n_seeds"] == 4
     assert list(out.reset_index()["class"]) == ["A", "B"]
-    sub = ms.summarise_seeds(table, "missed_rate", seeds=[2, 3]).set_index("class")
+    sub = summary_table(table, "missed_rate", keys, seeds=[2, 3]).set_index("class")
     assert sub.loc["B", "median"] == 3.5 and sub.loc["A", "n_seeds"] == 1
-    by_class = ms.summarise_seeds(table, "missed_rate", keys=("class",))
+    by_class = summary_table(table, "missed_rate", ("class",))
     assert list(by_class.columns) == ["class", "median", "q25", "q75", "n_seeds"]
 
 
@@ -270,10 +272,11 @@ def test_calls_are_made_on_float32_probabilities_and_at_the_threshold():
     assert r["sensitivity"][0, 0] == 1.0                 # score == threshold is a call
 
 
-def test_summarise_seeds_keeps_first_appearance_order():
+def test_summary_over_seeds_keeps_first_appearance_order():
+    from core.analysis.over_seeds import summary_table
     table = pd.DataFrame({"method": "m", "class": ["B", "A", "B", "A"], "sparsity": 50,
                           "seed": [0, 0, 1, 1], "missed_rate": [1.0, 2.0, 3.0, 4.0]})
-    out = ms.summarise_seeds(table, "missed_rate")
+    out = summary_table(table, "missed_rate", ("method", "class", "sparsity"))
     assert out["class"].tolist() == ["B", "A"] and out["median"].tolist() == [2.0, 3.0]
 
 
