@@ -57,6 +57,12 @@ def _cmd_experiment(args) -> int:
     return main_frequency(args)
 
 
+def _cmd_paper_check(args) -> int:
+    from core.analysis.paper_check_table import main_paper_check
+
+    return main_paper_check(args)
+
+
 def _cmd_compare(args) -> int:
     from core.compare import main_compare
 
@@ -125,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
                    "seeds both arms have finished so far (labelled partial)")
     s.set_defaults(func=_cmd_experiment)
+
+    s = sub.add_parser("paper-check", help="which of the paper's findings hold in a study "
+                                           "(F1–F7, 95%% bootstrap intervals, verdicts)")
+    s.add_argument("study")
+    s.add_argument("--method", default=None,
+                   help="pruning method (default: l1_global if the study has it, else its first)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_paper_check)
 
     s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
                        "yes, 3 no; measurement files, *timings*, are not compared)")

@@ -53,6 +53,7 @@ sections = {
         st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
         st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
         st.Page(PAGES / "who_is_hurt.py", title="Who is hurt", icon=":material/diversity_3:"),
+        st.Page(PAGES / "paper_check.py", title="Paper check", icon=":material/fact_check:"),
     ],
     "Reading room": [
         st.Page(PAGES / "browse.py", title="Browse PIEs", icon=":material/radiology:"),

@@ -217,6 +217,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     per_class, overall, forget, summary, pairs = [], [], [], [], []
     cls_ratio, fnd_ratio, pie_rows = [], [], []
     correlations, regression, groundtruth, pie_info, pie_masks = {}, {}, {}, {}, {}
+    rel_by_method = {}   # median-over-seeds forgetting curves, for the paper check
     for method in methods:
         log(f"{method}: reading {len(seeds)} seed(s)")
         scan = scan_method(paths, method, seeds, y, len(sparsities))
@@ -231,6 +232,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         correlations[method] = ct.class_correlations(cs)
         regression[method] = {}
         rel_median = fg.forgetting_curves(scan["ap"]).median
+        rel_by_method[method] = rel_median
         for variant in fq.PAIR_VARIANTS:
             pt = ct.pair_table(method, classes, rel_median, sparsities, src["cooc"], variant)
             pairs.append(pt)
@@ -269,10 +271,20 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
     from core.analysis import extended
 
+    keep: dict = {}
     ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
-                       pie_masks, cfg, log=log)
+                       pie_masks, cfg, log=log, keep=keep)
+    # Does the paper hold here? F1–F7 on the same bootstrap draws (core.analysis.paper_check).
+    from core.analysis import paper_check_table
+
+    log("paper check")
+    checked = paper_check_table.run(paths, labels, y, classes, methods, seeds, sparsities,
+                                    train_pos, src["cooc"], rel_by_method, pie_masks,
+                                    src["ground_truth"], cfg, keep)
+    del keep
     params = {
-        **dataclasses.asdict(cfg), "extended": ext, "sparsities": sparsities, "methods": methods,
+        **dataclasses.asdict(cfg), "extended": ext, "paper_check": checked,
+        "sparsities": sparsities, "methods": methods,
         "seeds": seeds, "classes": classes, "n_eval_images": int(len(labels)),
         "freq_source": freq_source,
         "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "
@@ -289,7 +301,10 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     # measurement: analysis/timings.json. The returned dict keeps both.
     stored = {k: v for k, v in params.items() if k != "seconds"}
     stored["extended"] = {k: v for k, v in ext.items() if k != "seconds"}
+    clock = ("seconds", "cpu_seconds")
+    stored["paper_check"] = {k: v for k, v in checked.items() if k not in clock}
     store.write_json(a / "params.json", json_safe(stored))
     store.write_json(paths.analysis_timings, json_safe(
-        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds")}))
+        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds"),
+         "paper_check_seconds": {k: checked[k] for k in clock if k in checked}}))
     return params
