@@ -137,3 +137,108 @@ def test_float32_logits_signed_zero_infinities_and_many_columns():
     ap, auc = _sklearn(np.clip(s.astype(np.float64), -1e30, 1e30), y)
     np.testing.assert_allclose(m.ap, ap, atol=1e-12, rtol=0)
     np.testing.assert_allclose(m.auc, auc, atol=1e-12, rtol=0)
+
+
+# ---- every path pinned at its edges (mutation run: benchmarks/mutation.py)
+def test_float16_key_table_preserves_order_and_merges_signed_zero():
+    from core import metrics as cm
+    table = cm._build_key_table()
+    assert table.dtype == np.uint16 and table.shape == (1 << 16,)
+    np.testing.assert_array_equal(table, cm._KEY_TABLE)
+    bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
+    values = bits.view(np.float16)
+    ok = ~np.isnan(values)
+    v, k = values[ok].astype(np.float64), table[ok].astype(np.int64)
+    order = np.argsort(v, kind="stable")
+    assert (np.diff(k[order]) >= 0).all()                    # larger value ↔ larger key
+    assert ((np.diff(k[order]) == 0) == (np.diff(v[order]) == 0)).all()   # equal only if equal
+    neg0, pos0 = np.array([-0.0, 0.0], dtype=np.float16).view(np.uint16)
+    assert table[neg0] == table[pos0] == 0x8000
+    inf = np.array([-np.inf, np.inf], dtype=np.float16).view(np.uint16)
+    assert table[inf].tolist() == [cm._KEY_NEG_INF, cm._KEY_POS_INF]
+    nan_keys = table[~ok].astype(np.int64)
+    assert ((nan_keys < cm._KEY_NEG_INF) | (nan_keys > cm._KEY_POS_INF)).all()
+
+
+def test_float16_path_in_many_chunks_equals_sklearn():
+    # 90 classes over a wide score range: each chunk holds one model (step = 1)
+    from core import metrics as cm
+    rng = np.random.default_rng(11)
+    n, c = 120, 90
+    y = (rng.random((n, c)) < 0.3).astype(float)
+    y[0], y[1] = 1.0, 0.0
+    s = (rng.normal(size=(3, n, c)) * 1e3 + 500 * y).astype(np.float16)
+    keys = cm._float16_keys(s)
+    assert (int(keys.max()) - int(keys.min()) + 1) * c > cm._HIST_CHUNK_BINS
+    m = per_class_metrics(s, y)
+    ap, auc = _sklearn(s, y)
+    np.testing.assert_allclose(m.ap, ap, atol=1e-9, rtol=0)
+    np.testing.assert_allclose(m.auc, auc, atol=1e-9, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_scores_in_one_column_only_and_infinities(dtype):
+    y = np.array([[1, 1], [0, 0], [1, 0], [0, 1]], dtype=float)
+    s = np.array([[np.inf, 0.5], [0.2, 0.1], [-np.inf, 0.3], [0.1, 0.4]], dtype=dtype)
+    m = per_class_metrics(s, y)
+    # class 0: ranks +inf (pos) > .2 (neg) > .1 (neg) > −inf (pos): AP = (1 + 2/4) / 2
+    assert m.ap[0] == pytest.approx(0.75, abs=1e-12) and m.auc[0] == 0.5
+    assert m.note.tolist() == ["", ""]
+    s2 = s.copy()
+    s2[3, 1] = np.nan
+    m2 = per_class_metrics(s2, y)
+    assert m2.note.tolist() == ["", NOTE_NAN_PRED] and np.isnan(m2.ap[1])
+    assert m2.ap[0] == m.ap[0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_no_models_and_unlabelled_classes(dtype):
+    y = np.array([[1.0, np.nan], [0.0, np.nan]])
+    empty = per_class_metrics(np.zeros((0, 2, 2), dtype=dtype), y)
+    assert empty.ap.shape == (0, 2) and empty.auc.shape == (0, 2)
+    m = per_class_metrics(np.array([[0.7, 0.1], [0.2, 0.3]], dtype=dtype), y)
+    assert m.ap[0] == 1.0 and m.auc[0] == 1.0
+    assert np.isnan(m.ap[1]) and m.note[1] == NOTE_NO_POS
+
+
+def test_label_and_shape_refusals_say_what_is_wrong():
+    from core.metrics import label_codes
+    with pytest.raises(ValueError, match=r"labels must be 1, 0 or NaN; found \[-1\.  2\.\]"):
+        label_codes(np.array([2.0, 0, -1, 1, 2]))
+    assert label_codes([[1, 0, np.nan]]).tolist() == [[1, 0, 2]]
+    assert label_codes([1.0]).dtype == np.int8
+    with pytest.raises(ValueError, match=r"scores \(3, 2\) do not end with labels' shape "
+                                         r"\(3, 1\)"):
+        per_class_metrics(np.zeros((3, 2)), np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="do not end with labels' shape"):
+        per_class_metrics(np.zeros(3), np.zeros(3))
+
+
+def test_nanmean_classes_float64_and_ap_auc_wrappers():
+    from core.metrics import average_precision, roc_auc
+    v = np.array([[0.1, np.nan, 0.2], [np.nan, np.nan, 0.5]], dtype=np.float32)
+    out = nanmean_classes(v)
+    assert out.dtype == np.float64
+    assert out[0] == (np.float64(np.float32(0.1)) + np.float64(np.float32(0.2))) / 2
+    assert out[1] == np.float64(np.float32(0.5))
+    y = np.array([[1.0], [0.0], [1.0]])
+    s = np.array([[0.9], [0.5], [0.1]])
+    assert average_precision(s, y).tolist() == [pytest.approx((1 + 2 / 3) / 2)]
+    assert roc_auc(s, y).tolist() == [0.5]
+    assert average_precision(s[None], y).shape == (1, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unlabelled_first_class_quietly_and_3d_class_means(dtype):
+    y = np.array([[np.nan, 1, 0], [np.nan, 0, 0], [np.nan, 1, 0]])   # class 2: no positive
+    s = np.array([[0.1, 0.9, 0.3], [0.2, 0.1, 0.2], [0.3, 0.8, 0.1]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = per_class_metrics(np.stack([s, s]), y)
+    assert np.isnan(m.ap[:, 0]).all() and m.ap[:, 1].tolist() == [1.0, 1.0]
+    assert np.isnan(m.ap[:, 2]).all() and m.auc[:, 1].tolist() == [1.0, 1.0]
+    v = np.array([[[1.0, np.nan, 3.0], [np.nan, np.nan, np.nan]],
+                  [[2.0, 2.0, 5.0], [4.0, np.nan, np.nan]]])            # [2, 2, C=3]
+    out = nanmean_classes(v)
+    assert out.shape == (2, 2) and out[0, 0] == 2.0 and np.isnan(out[0, 1])
+    assert out[1].tolist() == [3.0, 4.0]

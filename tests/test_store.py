@@ -130,3 +130,119 @@ def _repo_root():
     from pathlib import Path
 
     return Path(__file__).resolve().parents[1]
+
+
+# ---- verify's every message and branch, pinned (mutation run: benchmarks/mutation.py)
+def _problems(root, **kw):
+    return [(p.file, p.problem) for p in store.verify(root, **kw)]
+
+
+def test_verify_messages_exactly(tmp_path):
+    assert _problems(tmp_path / "nowhere") == [(str(tmp_path / "nowhere"),
+                                                "study folder does not exist")]
+    root = _make_study(tmp_path / "s")
+    p = root / "predictions" / "l1_global" / "seed-0.npy"
+    size = p.stat().st_size
+    p.write_bytes(p.read_bytes() + b"xx")
+    (root / "data" / "labels.parquet").unlink()
+    (root / "extra.txt").write_text("stray")
+    (root / "units").mkdir()
+    (root / "units" / "model.pkl").write_bytes(b"x")
+    (root / "data" / ".tmp-half.parquet").write_bytes(b"x")     # a killed writer's temp file
+    assert _problems(root) == [
+        ("data/labels.parquet", "missing"),
+        ("predictions/l1_global/seed-0.npy",
+         f"grown: {size + 2} bytes, manifest says {size}"),
+        ("extra.txt", "not in the manifest (added after the study was sealed)"),
+        ("units/model.pkl", "pickle files are not allowed"),
+    ]
+    p.write_bytes(p.read_bytes()[:size - 1])
+    assert ("predictions/l1_global/seed-0.npy",
+            f"truncated: {size - 1} bytes, manifest says {size}") in _problems(root)
+
+
+def test_verify_without_hashes_skips_only_the_hash(tmp_path):
+    root = _make_study(tmp_path / "s")
+    p = root / "predictions" / "l1_global" / "seed-0.npy"
+    data = bytearray(p.read_bytes())
+    data[-1] ^= 0xFF
+    p.write_bytes(bytes(data))
+    assert _problems(root, check_hashes=False) == []
+    assert _problems(root) == [("predictions/l1_global/seed-0.npy",
+                                "modified: sha256 differs from the manifest")]
+    with pytest.raises(store.StudyNotVerified, match="modified"):
+        store.require_verified(root)
+    assert store.require_verified(root, check_hashes=False)["files"]
+
+
+def test_verify_unreadable_study_json_and_manifest(tmp_path):
+    root = _make_study(tmp_path / "s")
+    (root / "study.json").write_text("{not json")
+    found = _problems(root)
+    assert found[0][0] == "study.json" and found[0][1].startswith("unreadable (")
+    (root / "study.json").write_text("[1, 2]")             # valid JSON without .get
+    assert _problems(root)[0][1].startswith("unreadable (")
+    (root / "study.json").unlink()
+    assert _problems(root)[0] == ("study.json", "missing")
+    root2 = _make_study(tmp_path / "t")
+    store.write_json(root2 / "study.json", {"schema_version": 99})
+    reads = ", ".join(map(str, store.SUPPORTED_SCHEMA_VERSIONS))
+    assert ("study.json", f"unknown schema_version 99 (this PruneLens reads {reads})") in \
+        _problems(root2)
+    (root2 / "manifest.json").unlink()
+    assert _problems(root2)[-1] == ("manifest.json", "missing: the study is incomplete (it "
+                                    "was not finished or is still running)")
+    root3 = _make_study(tmp_path / "u")
+    for bad in ("{oops", '{"no_files": {}}', "[]"):
+        (root3 / "manifest.json").write_text(bad)
+        found = _problems(root3)
+        assert len(found) == 1 and found[0][0] == "manifest.json"
+        assert found[0][1].startswith("unreadable (")
+
+
+def test_require_verified_returns_the_manifest_and_names_every_problem(tmp_path):
+    root = _make_study(tmp_path / "s")
+    manifest = store.require_verified(root)
+    assert manifest == json.loads((root / "manifest.json").read_text())
+    (root / "data" / "labels.parquet").unlink()
+    (root / "extra.txt").write_text("x")
+    with pytest.raises(store.StudyNotVerified) as err:
+        store.require_verified(root)
+    assert "data/labels.parquet: missing" in str(err.value)
+    assert "extra.txt: not in the manifest" in str(err.value)
+
+
+def test_write_manifest_base_paths_markers_and_what_it_ignores(tmp_path):
+    root = _make_study(tmp_path / "s")
+    base = store.require_verified(root)
+    new = root / "analysis" / "t.json"
+    store.write_json(new, {"a": 1})
+    (root / "cache").mkdir()
+    (root / "cache" / "c.npy").write_bytes(b"c")
+    (root / "data" / ".tmp-x").write_bytes(b"t")
+    outside = tmp_path / "outside.txt"
+    outside.write_text("o")
+    sha = store.sha256_file(new)
+    m = store.write_manifest(root, [new, root / "cache" / "c.npy", root / "data" / ".tmp-x",
+                                    outside, root / "manifest.json", "study.json"], base=base)
+    assert set(m["files"]) == set(base["files"]) | {"analysis/t.json"}
+    assert m["files"]["analysis/t.json"] == {"size": new.stat().st_size, "sha256": sha}
+    assert m["schema_version"] == store.SCHEMA_VERSION
+    assert list(m["files"]) == sorted(m["files"])          # stored in path order
+    # a marker's checked hash without a size: the size comes from the file
+    m2 = store.write_manifest(root, {str(new): {"sha256": sha}}, base=base)
+    assert m2["files"]["analysis/t.json"] == {"size": new.stat().st_size, "sha256": sha}
+    # base entries are carried over as they are, never re-hashed from disk
+    fake = {"files": {"study.json": {"size": 1, "sha256": "0" * 64}}}
+    m3 = store.write_manifest(root, [], base=fake)
+    assert m3["files"] == {"study.json": {"size": 1, "sha256": "0" * 64}}
+    assert json.loads((root / "manifest.json").read_text()) == m3
+
+
+def test_sha256_file_in_chunks_equals_hashlib(tmp_path):
+    import hashlib
+    p = tmp_path / "f.bin"
+    data = bytes(range(256)) * 41
+    p.write_bytes(data)
+    assert store.sha256_file(p) == hashlib.sha256(data).hexdigest()
+    assert store.sha256_file(p, chunk=7) == hashlib.sha256(data).hexdigest()

@@ -200,3 +200,209 @@ def test_correlation_replicates_equal_scipy_row_by_row():
             for stat in ("r", "rho"):
                 np.testing.assert_allclose(got[f"{name}.{stat}"][b], want[stat],
                                            equal_nan=True, atol=1e-12)
+
+
+# ---- edges pinned (mutation run: benchmarks/mutation.py)
+def test_resample_counts_refusals_and_chunks():
+    for n, b in ((0, 5), (5, 0)):
+        with pytest.raises(ValueError, match=rf"need at least one image and one resample "
+                                             rf"\({n}, {b}\)"):
+            bs.resample_counts(n, b, np.random.default_rng(0))
+    # 100,000 images → 20 resamples per chunk: 45 resamples span three chunks
+    w = bs.resample_counts(100_000, 45, np.random.default_rng(1))
+    assert w.shape == (100_000, 45) and w.flags.c_contiguous and w.dtype == np.uint8
+    assert (w.sum(axis=0, dtype=np.int64) == 100_000).all()
+    assert (w == 0).mean() == pytest.approx(np.exp(-1), abs=0.005)
+    # chunks are independent draws, not copies of one another
+    assert not (w[:, 0] == w[:, 20]).all() and not (w[:, 20] == w[:, 40]).all()
+    one = bs.resample_counts(1, 3, np.random.default_rng(2))
+    assert one.tolist() == [[1, 1, 1]]
+
+
+def test_score_keys_order_signed_zero_and_infinities():
+    v = np.array([np.inf, 3.5, 1e-30, 0.0, -0.0, -1e-30, -2.0, -np.inf], dtype=np.float32)
+    k = bs.score_keys(v)
+    assert k.dtype == np.uint32
+    assert (np.diff(k[[0, 1, 2, 3, 5, 6, 7]].astype(np.int64)) > 0).all()  # high score → small
+    assert k[3] == k[4]
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=2000) * 10.0 ** rng.integers(-30, 30, 2000)).astype(np.float32)
+    kx = bs.score_keys(x).astype(np.int64)
+    order = np.argsort(kx, kind="stable")
+    assert (np.diff(x[order].astype(np.float64)) <= 0).all()
+    assert bs.score_keys(x.astype(np.float64)).tolist() == kx.tolist()     # float64 → float32
+
+
+def test_large_multiplicities_flush_before_uint8_overflow():
+    # weights up to 255: one staged negative lane would overflow without the flush
+    rng = np.random.default_rng(9)
+    n = 30
+    y = (rng.random((n, 2)) < 0.3).astype(float)
+    y[0], y[1] = 1, 0
+    scores = (y + rng.normal(size=(2, n, 2))).astype(np.float32)
+    w = rng.integers(0, 256, size=(n, 3)).astype(np.uint8)
+    w[:, 2] = 255
+    got = bs.weighted_ap(scores, label_codes(y)[None], w)
+    for b in range(3):
+        np.testing.assert_allclose(got[:, 0, :, b], _sklearn_resampled(scores, y, w[:, b]),
+                                   rtol=0, atol=1e-12)
+    w2 = np.full((n, 1), 9, np.uint8)                         # flush every 28 negatives
+    np.testing.assert_allclose(bs.weighted_ap(scores, label_codes(y)[None], w2)[..., 0],
+                               bs.weighted_ap(scores, label_codes(y)[None],
+                                              np.ones((n, 1), np.uint8))[..., 0], atol=1e-12)
+
+
+def test_weighted_ap_shape_refusals():
+    with pytest.raises(ValueError, match=r"scores \(2, 1\) \[M, N, C\] and codes \(1, 2, 1\) "
+                                         r"\[Q, N, C\] must share N and C"):
+        bs.weighted_ap(np.zeros((2, 1)), np.zeros((1, 2, 1), np.int8), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="must share N and C"):
+        bs.weighted_ap(np.zeros((1, 2, 1)), np.zeros((2, 1), np.int8), np.ones((2, 1)))
+    with pytest.raises(ValueError, match="must share N and C"):
+        bs.weighted_ap(np.zeros((1, 2, 1)), np.zeros((1, 3, 1), np.int8), np.ones((2, 1)))
+    with pytest.raises(ValueError, match=r"weights \(2,\) must be \[N, B\] with N = 2"):
+        bs.weighted_ap(np.zeros((1, 2, 1)), np.zeros((1, 2, 1), np.int8), np.ones(2))
+    out = bs.weighted_ap(np.zeros((1, 2, 1)), np.array([[[2], [2]]], np.int8),
+                         np.ones((2, 4), np.uint8))
+    assert out.shape == (1, 1, 1, 4) and np.isnan(out).all()          # nothing labelled
+
+
+def test_make_plan_levels_seeds_and_replicates():
+    for bad in (0, 1, 1.5, -0.1):
+        with pytest.raises(ValueError, match=rf"level must be in \(0, 1\), got {bad}"):
+            unc.make_plan(10, 2, n_boot=5, level=bad)
+    plan = unc.make_plan(10, 1, n_boot=6, rng_seed=3, level=0.9)
+    assert plan.n_boot == 6 and plan.rng_seed == 3 and plan.level == 0.9
+    assert plan.seed_draws.shape == (6, 1) and (plan.seed_draws == 0).all()
+    assert plan.seed_draws.dtype == np.int64 and plan.weights.shape == (10, 6)
+    assert plan.replicates_of(0).tolist() == list(range(6))
+    default = unc.make_plan(10, 3, n_boot=7)
+    assert default.level == unc.DEFAULT_LEVEL == 0.95 and default.rng_seed == 0
+    assert default.seed_draws.shape == (7, 3) and set(np.unique(default.seed_draws)) <= {0, 1, 2}
+    for k in range(3):
+        assert default.replicates_of(k).tolist() == [
+            b for b in range(7) if k in default.seed_draws[b]]
+    assert unc.make_plan(10, 3).n_boot == unc.DEFAULT_N_BOOT == 1000
+    again = unc.make_plan(10, 3, n_boot=7)
+    assert (again.weights == default.weights).all() and (again.seed_draws ==
+                                                         default.seed_draws).all()
+
+
+def test_seed_replicates_nan_where_not_drawn_and_point_is_plain_ap():
+    rng = np.random.default_rng(4)
+    y = (rng.random((50, 2)) < 0.4).astype(float)
+    y[0], y[1] = 1, 0
+    scores = (y + rng.normal(size=(3, 50, 2))).astype(np.float32)
+    plan = unc.make_plan(50, 4, n_boot=30, rng_seed=1)
+    codes = label_codes(y)[None]
+    point, reps = unc.seed_replicates(scores, codes, plan, 2)
+    assert reps.dtype == np.float32 and reps.shape == (3, 1, 2, 30)
+    np.testing.assert_allclose(point[:, 0], average_precision(scores, y), atol=1e-12)
+    drawn = plan.replicates_of(2)
+    assert 0 < drawn.size < 30
+    assert np.isnan(np.delete(reps, drawn, axis=-1)).all()
+    full = bs.weighted_ap(scores, codes, plan.weights)
+    np.testing.assert_allclose(reps[..., drawn], full[..., drawn].astype(np.float32))
+
+
+def test_nan_helpers_edges():
+    a = np.array([[np.nan, 1.0, 3.0, np.nan], [np.nan] * 4, [4.0, 1.0, 2.0, 3.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        med = unc._nanmedian(a, 1)
+        mean = unc._nanmean(a, 1)
+    assert med[0] == 2.0 and np.isnan(med[1]) and med[2] == 2.5
+    assert mean[0] == 2.0 and np.isnan(mean[1]) and mean[2] == 2.5
+    lo, hi = unc.nan_percentiles(a.T, [0, 100], axis=0)
+    assert lo[0] == 1 and hi[0] == 3 and np.isnan(lo[1]) and lo[2] == 1 and hi[2] == 4
+    one = unc.nan_percentiles(np.array([[np.nan], [7.0]]), [2.5, 50, 97.5])
+    assert [x.tolist() for x in one] == [[7.0], [7.0], [7.0]]
+    s, h, n = unc.interval(np.array([[1.0], [2.0], [3.0], [np.nan]]))   # default 95 %
+    assert s[0] == pytest.approx(1.05) and h[0] == pytest.approx(2.95) and n.tolist() == [3]
+
+
+def test_sparsity_interval_bounds_are_grid_values():
+    first = np.array([[10.0], [20.0], [30.0], [40.0]] * 10)
+    lo, hi = unc.sparsity_interval(first)
+    assert lo.tolist() == [10.0] and hi.tolist() == [40.0]
+    lo, hi = unc.sparsity_interval(first, 0.4)           # 30th and 70th percentiles
+    assert lo.tolist() == [20.0] and hi.tolist() == [30.0]
+    never = np.full((40, 1), np.nan)
+    lo, hi = unc.sparsity_interval(never)
+    assert np.isnan(lo[0]) and np.isnan(hi[0])
+
+
+def test_over_drawn_seeds_single_seed_and_relative_axis():
+    plan = unc.make_plan(10, 1, n_boot=3)
+    per_seed = np.arange(6, dtype=np.float32).reshape(1, 2, 3)       # [K=1, X, B]
+    got = unc.over_drawn_seeds(per_seed, plan)
+    assert got.dtype == np.float64 and got.tolist() == [[0, 3], [1, 4], [2, 5]]
+    v = np.array([[[2.0, 4.0], [1.0, 5.0]]])                         # [1, S=2, C=2]
+    assert unc.relative(v, 1).tolist() == [[[0, 0], [-0.5, 0.25]]]
+    assert unc.relative(np.moveaxis(v, 1, 2), 2).tolist() == [[[0, -0.5], [0, 0.25]]]
+    assert unc.first_significant_drop(np.array([0.0, -0.205]), [0, 50]) == 50
+
+
+def test_summarise_method_fields_by_hand():
+    plan = unc.make_plan(10, 2, n_boot=2)
+    plan.seed_draws = np.array([[0, 0], [1, 1]])
+    points = np.array([[[0.5, 0.4], [0.25, 0.2]], [[0.6, 0.8], [0.3, 0.6]]])   # [K, S, C]
+    reps = np.stack([points, points * 2], axis=-1)                              # [K, S, C, B]
+    ci = unc.summarise_method(points, reps, plan)
+    np.testing.assert_allclose(ci.ap, [[0.55, 0.6], [0.275, 0.4]])
+    np.testing.assert_allclose(ci.rel[1], [-0.5, (-0.5 + -0.25) / 2])
+    np.testing.assert_allclose(ci.map, [0.575, 0.3375])
+    np.testing.assert_allclose(ci.ap_reps[0], points[0])             # replicate 0: seed 0 only
+    np.testing.assert_allclose(ci.ap_reps[1], points[1] * 2)
+    np.testing.assert_allclose(ci.map_reps, [[0.45, 0.225], [1.4, 0.9]])
+    np.testing.assert_allclose(ci.rel_reps[1, 1], [-0.5, -0.25])
+
+
+def test_rowwise_pearson_clips_and_marks_undefined():
+    x = np.array([[1.0, 2, 3, np.nan], [1, 1, 1, 1], [1, 2, np.nan, np.nan],
+                  [1, 2, 3, 4]])
+    y = np.array([[2.0, 4, 6, 0], [1, 2, 3, 4], [1, 2, 3, 4], [4, 3, 2, 1]])
+    r = unc._rowwise_pearson(x, y)
+    assert r[0] == 1.0 and np.isnan(r[1]) and np.isnan(r[2]) and r[3] == -1.0
+    assert np.isnan(unc._rowwise_pearson(y[3:], np.full((1, 4), 2.0))[0])
+
+
+def test_sparsity_interval_is_inverted_cdf_at_the_exact_tails():
+    # 119 replicates, distinct values: 2.5 % · 119 = 2.975 → the 3rd value,
+    # 97.5 % · 119 = 116.025 → the 117th (the smallest with cumulative share ≥ q)
+    first = np.arange(1.0, 120.0)[:, None]
+    lo, hi = unc.sparsity_interval(first)
+    assert lo.tolist() == [3.0] and hi.tolist() == [117.0]
+    lo, hi = unc.sparsity_interval(np.array([[10.0], [20.0]]))   # never interpolated
+    assert lo.tolist() == [10.0] and hi.tolist() == [20.0]
+
+
+def test_first_significant_drop_passes_its_threshold_and_relative_is_float64():
+    upper = np.array([0.0, -0.15, -0.3])
+    assert unc.first_significant_drop(upper, [0, 50, 90], drop_percent=10) == 50
+    assert unc.first_significant_drop(upper, [0, 50, 90]) == 90
+    v = np.array([[0.3], [0.2]], dtype=np.float32)             # [S, C] float32 replicates
+    rel = unc.relative(v, 0)
+    want = (np.float64(np.float32(0.2)) - np.float64(np.float32(0.3))) / np.float64(
+        np.float32(0.3))
+    assert rel.dtype == np.float64 and rel[1, 0] == want
+
+
+def test_rowwise_pearson_constant_rows_with_rounding_and_clipping():
+    from core.analysis import frequency as fq
+    # 0.1 three times has a mean that is not exactly 0.1: only the span test says "constant"
+    x = np.array([[0.1, 0.1, 0.1, np.nan], [0.1, 0.2, 0.3, 0.5], [5.0, 6, 7, 8],
+                  [1.0, 2, 3, 4], [0.1, 0.2, 0.4, np.nan]])
+    y = np.array([[1.0, 2, 3, 4], [9.0, 1, 4, 2], [0.7, 0.7, 0.7, 0.7], [0.1, 0.2, 0.4, 0.3],
+                  [0.3, 0.3, 0.3, 9.0]])
+    got = unc._rowwise_pearson(x, y)
+    for i in range(5):
+        np.testing.assert_allclose(got[i], fq.correlate(x[i], y[i])["r"], equal_nan=True,
+                                   atol=1e-12)
+    assert np.isnan(got[0]) and np.isnan(got[2]) and np.isfinite(got[1])
+    # r of x with 3x rounds past 1 in about a quarter of rows: clipped to exactly ±1
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(2000, 7)) * 10.0 ** rng.integers(-3, 3, (2000, 1))
+    up, down = unc._rowwise_pearson(z, 3 * z), unc._rowwise_pearson(z, -3 * z)
+    assert up.max() == 1.0 and up.min() > 1 - 1e-12
+    assert down.min() == -1.0 and down.max() < -1 + 1e-12

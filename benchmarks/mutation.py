@@ -1,0 +1,519 @@
+"""Mutation score of the definition modules: how many small code changes their tests catch.
+
+    python benchmarks/mutation.py [--modules forgetting frequency …] [--max-children 2]
+
+For each module, mutmut (pinned in requirements.txt's test section) mutates that module's
+source in a scratch copy of the repository and runs only that module's own tests (MODULES
+below) against every mutant; the score per module is printed, and every survivor with its
+diff is written to --out (JSON) for benchmarks/RESULTS.md. Survivors judged equivalent (the
+change cannot alter any output) are listed with a one-line reason in EQUIVALENT and left out
+of the score's denominator. Not part of .ci/run: the default run takes tens of minutes.
+
+numba: mutmut leaves decorated functions alone (its trampoline cannot run inside compiled
+code), so in the scratch copy of a module with @njit kernels each `@njit(...)` decorator is
+moved below its function (`f = njit(...)(f)`, the same object at run time) and that module's
+tests run with NUMBA_DISABLE_JIT=1: every mutant is then plain Python, with no compile per
+mutant and no on-disk JIT cache that could hand back the unmutated kernel. The modules whose
+kernels are not under mutation keep the JIT (compiled once in mutmut's parent process before
+it forks one worker per mutant). Tests that are only fast compiled are deselected in the
+pure-Python runs (listed in MODULES).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Module:
+    files: list[str]                  # source files mutated
+    tests: list[str]                  # its own tests (files or node ids)
+    deselect: list[str] = field(default_factory=list)   # own tests too slow per mutant
+    functions: list[str] = field(default_factory=list)  # only these functions (default all)
+    jit: bool = False                 # has @njit kernels: run them as plain Python
+
+
+_A = "tests/analysis/"
+_SLOW_E2E = [  # analyze_study end to end (~15 s each): run by CI, too slow per mutant
+    _A + "test_frequency.py::test_stored_class_summary_uses_class_counts_on_a_study_with_"
+         "unrelated_counts",
+    _A + "test_frequency.py::test_stored_class_summary_uses_class_counts_on_the_fixture_study",
+    _A + "test_handworked.py::test_end_to_end_on_the_handworked_study",
+    # reads artifacts/demo's stored tables (not in the scratch copy); calls no definition
+    _A + "test_frequency.py::test_shipped_demo_class_summary_equals_its_class_counts",
+]
+# Simulates 1000s of intervals: seconds compiled, >10 min as plain Python.
+_COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
+
+MODULES: dict[str, Module] = {
+    "forgetting": Module(["core/analysis/forgetting.py"],
+                         [_A + "test_forgetting.py", _A + "test_functions.py",
+                          _A + "test_handworked.py"], _SLOW_E2E),
+    "frequency": Module(["core/analysis/frequency.py"],
+                        [_A + "test_frequency.py", _A + "test_functions.py",
+                         _A + "test_handworked.py"], _SLOW_E2E),
+    "pies": Module(["core/analysis/pies.py"],
+                   [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
+    "pie_stats": Module(["core/analysis/pie_stats.py"],
+                        [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
+    "missed": Module(["core/analysis/missed.py"], [_A + "test_missed_calibration_subgroups.py"]),
+    "calibration": Module(["core/analysis/calibration.py"],
+                          [_A + "test_missed_calibration_subgroups.py"]),
+    "subgroups": Module(["core/analysis/subgroups.py"],
+                        [_A + "test_missed_calibration_subgroups.py"]),
+    "store_verify": Module(["core/store.py"], ["tests/test_store.py"],
+                           functions=["verify", "require_verified", "write_manifest",
+                                      "sha256_file", "_entry", "_study_files",
+                                      "_manifested_name"]),
+    # all dtypes: float16 histogram and float64 sort paths (metrics.py), float32 kernels
+    "metrics": Module(["core/metrics.py"], ["tests/test_metrics.py"]),
+    "thresholds": Module(["core/analysis/thresholds.py"], [_A + "test_thresholds.py"]),
+    "uncertainty": Module(["core/analysis/uncertainty.py"],
+                          [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"]),
+    "bootstrap": Module(["core/analysis/bootstrap.py"],
+                        [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"],
+                        [_COVERAGE], jit=True),
+    "metrics_float32": Module(["core/metrics_float32.py"],
+                              ["tests/test_metrics.py", "-k", "float32 or float16_continuous"],
+                              jit=True),
+}
+
+# Survivors that cannot change any output, by mutant name, with the reason in one line.
+# A name is only valid for the source it was judged on: RESULTS.md records the commit.
+_F = "core.analysis.forgetting."
+EQUIVALENT: dict[str, str] = {
+    _F + "x_first_drop_sparsity__mutmut_13":
+        "errstate(invalid=None) around `<`: comparing with NaN never warns in numpy",
+    _F + "x_first_drop_sparsity__mutmut_27":
+        "reshape((-2,) + …): numpy reads any negative size as the one unknown dimension",
+    _F + "x_first_drop_sparsity__mutmut_47":
+        "astype(None) is astype(float64)",
+    _F + "x_first_drop_text__mutmut_23":
+        "dtype dropped on first_drop: int() of a drop sparsity is the same number",
+    _F + "x_first_drop_text__mutmut_25":
+        "dtype dropped on first_drop: int() of a drop sparsity is the same number",
+    _F + "x_relative_change__mutmut_21":
+        "assigning None into a float64 array stores NaN",
+    _F + "x_summarise_over_seeds__mutmut_3":
+        "dtype=None: np.nanpercentile computes and returns float64 for any float input",
+    _F + "x_summarise_over_seeds__mutmut_5":
+        "dtype dropped: np.nanpercentile computes and returns float64 for any float input",
+    _F + "x_summarise_over_seeds__mutmut_9":
+        "simplefilter('ignore') without a category: only RuntimeWarnings arise there",
+    _F + "x_undefined_reason__mutmut_8":
+        "dtype=None: a count == 0 is the same test for ints and floats",
+    _F + "x_undefined_reason__mutmut_10":
+        "dtype dropped: a count == 0 is the same test for ints and floats",
+}
+_P = "core.analysis.pies."
+_ROW_MEAN = "every row of average ranks has mean (C + 1)/2, so the global mean is the row mean"
+_GUARDED = "the division is guarded (den > 0 selects where it counts): nothing to warn about"
+_CLIP = ("clip guards against rounding past ±1; none found (5,960 random tied rows, "
+         "2-299 classes): the other bound alone gives the same numbers")
+_SAME_RANKS = "ranks of float16/32 values are the ranks of their float64 values"
+_SAME_MAX = "float32 or int correlations compare equal to their own maximum either way"
+EQUIVALENT.update({
+    _P + "x__centred_ranks__mutmut_5": _ROW_MEAN,
+    _P + "x__centred_ranks__mutmut_7": _ROW_MEAN,
+    _P + "x__spearman_from__mutmut_10": _GUARDED,
+    _P + "x__spearman_from__mutmut_11": _GUARDED,
+    _P + "x__spearman_from__mutmut_12": _GUARDED,
+    _P + "x__spearman_from__mutmut_13": _GUARDED,
+    _P + "x__spearman_from__mutmut_34": "den >= 0 only adds den = 0 slots that the outer "
+                                        "where replaces by NaN",
+    _P + "x__spearman_from__mutmut_36": "the 2.0 fills only den = 0 slots that the outer "
+                                        "where replaces by NaN",
+    _P + "x__spearman_from__mutmut_39": _CLIP,
+    _P + "x__spearman_from__mutmut_40": _CLIP,
+    _P + "x_cut_ties__mutmut_3": _SAME_MAX,
+    _P + "x_cut_ties__mutmut_5": _SAME_MAX,
+    _P + "x_ensemble_correlations__mutmut_3": _SAME_RANKS,
+    _P + "x_ensemble_correlations__mutmut_5": _SAME_RANKS,
+    _P + "x__spearman_from__mutmut_45": _CLIP,
+    _P + "x__spearman_from__mutmut_46": _CLIP,
+    _P + "x__spearman_from__mutmut_47": "assigning None into a float64 array stores NaN",
+    _P + "x_rank_rows__mutmut_6": "tied values get the average rank, so the order among "
+                                  "ties (stable or not) cannot show",
+    _P + "x_rank_rows__mutmut_9": "tied values get the average rank, so the order among "
+                                  "ties (stable or not) cannot show",
+    _P + "x_rank_rows__mutmut_13": "numpy reads sort kinds case-insensitively",
+    _P + "x_rank_rows__mutmut_8": "axis=-1 is argsort's default",
+    _P + "x_rank_rows__mutmut_20": "axis=-1 is take_along_axis's default",
+    _P + "x_rank_rows__mutmut_30": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_32": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_41": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_43": "float ones/zeros used only as truth values in np.where",
+    _P + "x_rank_rows__mutmut_89": "float64 is np.empty's default",
+    _P + "x_rank_rows__mutmut_91": "float64 is np.empty's default",
+    _P + "x_rowwise_spearman__mutmut_3": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_5": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_8": _SAME_RANKS,
+    _P + "x_rowwise_spearman__mutmut_10": _SAME_RANKS,
+    _P + "x_select_bottom__mutmut_4": "argsort of the same values in their own dtype: "
+                                      "the same order",
+    _P + "x_select_bottom__mutmut_6": "argsort of the same values in their own dtype: "
+                                      "the same order",
+    _P + "x_select_bottom__mutmut_40": "numpy reads sort kinds case-insensitively",
+})
+_T = "core.analysis.thresholds."
+_EXACT = "counts below 10^7 images: their products are exact in float64 as in int64"
+_ORDER_FREE = "cumulative counts are read at each tie group's end: order inside a group " \
+              "cannot show"
+_SAME_VALUES = "the same values in their own dtype give the same comparisons and counts"
+EQUIVALENT.update({
+    _T + "x__best_index__mutmut_2": _EXACT,
+    _T + "x__best_index__mutmut_4": _EXACT,
+    _T + "x__best_index__mutmut_15": "3·TP/den orders candidates as 2·TP/den does (exact "
+                                     "comparison scale-free)",
+    _T + "x__best_index__mutmut_22": "the maximum itself is always > max − 1e-9",
+    _T + "x__best_index__mutmut_24": "a wider window only adds candidates the exact "
+                                     "comparison then rejects",
+    _T + "x__counts_at_thresholds__mutmut_3": _ORDER_FREE,
+    _T + "x__counts_at_thresholds__mutmut_5": _ORDER_FREE,
+    _T + "x__counts_at_thresholds__mutmut_8": "numpy reads sort kinds case-insensitively",
+    _T + "x_choose_thresholds__mutmut_5": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_7": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_10": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_12": _SAME_VALUES,
+    _T + "x_choose_thresholds__mutmut_42": "float 0/1 labels: _best_index casts the counts "
+                                           "to int64",
+    _T + "x_class_counts__mutmut_3": _SAME_VALUES,
+    _T + "x_class_counts__mutmut_5": _SAME_VALUES,
+})
+_Q = "core.analysis.frequency."
+_FLOATS = "numbers converted by numpy either way: the same values and comparisons"
+EQUIVALENT.update({
+    _Q + "x_class_exclusions__mutmut_5": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_7": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_10": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_12": _FLOATS,
+    _Q + "x_class_exclusions__mutmut_19": "a missing status only has to differ from "
+                                          "'undefined': None does",
+    _Q + "x_class_exclusions__mutmut_22": "a missing status only has to differ from "
+                                          "'undefined': 'XXXX' does",
+    _Q + "x_correlate__mutmut_3": _FLOATS,
+    _Q + "x_correlate__mutmut_5": _FLOATS,
+    _Q + "x_correlate__mutmut_8": _FLOATS,
+    _Q + "x_correlate__mutmut_10": _FLOATS,
+    _Q + "x_log_frequency__mutmut_16": "assigning None into a float64 array stores NaN",
+    _Q + "x_ols__mutmut_10": "an int design matrix is stacked with float ones: float64 "
+                             "either way",
+    _Q + "x_ols__mutmut_8": "an int design matrix is stacked with float ones: float64 "
+                            "either way",
+    _Q + "x_ols__mutmut_3": _FLOATS,
+    _Q + "x_ols__mutmut_5": _FLOATS,
+    _Q + "x_ols__mutmut_71": "rcond=None is lstsq's default in numpy 2",
+    _Q + "x_pair_statistics__mutmut_20": "M = YᵀY is symmetric: row sums are column sums",
+    _Q + "x_pair_statistics__mutmut_31": "M is checked square just above",
+    _Q + "x_pair_statistics__mutmut_36": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_37": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_38": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_39": _GUARDED,
+    _Q + "x_pair_statistics__mutmut_5": _FLOATS,
+    _Q + "x_pair_statistics__mutmut_7": _FLOATS,
+    _Q + "x_pair_statistics__mutmut_60": "the fill value only reaches union = 0 slots that "
+                                         "the outer where replaces by NaN",
+    _Q + "x_pair_statistics__mutmut_62": "the fill value only reaches union = 0 slots that "
+                                         "the outer where replaces by NaN",
+    _Q + "x_pair_statistics__mutmut_61": "unions are integer counts: dividing by max(union, 1) "
+                                         "is dividing by union",
+    _Q + "x_train_frequency__mutmut_18": "astype(None) is astype(float64)",
+    _Q + "x_train_frequency__mutmut_21": _FLOATS,
+    _Q + "x_train_frequency__mutmut_23": _FLOATS,
+})
+_S = "core.analysis.pie_stats."
+EQUIVALENT.update({
+    _S + "x__label_matrix__mutmut_1": _FLOATS,
+    _S + "x__label_matrix__mutmut_5": _FLOATS,
+    _S + "x__label_matrix__mutmut_7": _FLOATS,
+    _S + "x__mann_whitney__mutmut_22": "alternative='two-sided' is scipy's default",
+    _S + "x__mann_whitney__mutmut_24": "scipy reads the alternative case-insensitively",
+    **{_S + f"x__prevalence__mutmut_{i}": _GUARDED for i in (1, 2, 3, 4)},
+    **{_S + f"x__ratio__mutmut_{i}": _GUARDED for i in (1, 2, 3, 4)},
+    _S + "x__ratio__mutmut_24": "the fill value only reaches b = 0 slots that the outer where "
+                                "replaces by NaN",
+    _S + "x__ratio__mutmut_26": "the fill value only reaches b = 0 slots that the outer where "
+                                "replaces by NaN",
+})
+_M, _C = "core.analysis.missed.", "core.analysis.calibration."
+_NO_DIVIDE = "the numerator is 0 wherever the count is 0: only 0/0 (invalid) can occur"
+_NAN_ANYWAY = "0/0 is NaN (silenced), the value the where puts there anyway"
+EQUIVALENT.update({
+    _M + "x_missed_findings__mutmut_100": "astype(None) is astype(float64)",
+    _M + "x_missed_findings__mutmut_39": "astype(None) is astype(float64)",
+    **{_M + f"x_missed_findings__mutmut_{i}": _FLOATS for i in (9, 11, 14, 16)},
+    _M + "x_missed_findings__mutmut_49": _NO_DIVIDE,
+    _M + "x_missed_findings__mutmut_51": _NO_DIVIDE,
+    **{_C + f"x_brier__mutmut_{i}": _FLOATS for i in (3, 5, 8, 10)},
+    **{_C + f"x_reliability__mutmut_{i}": _FLOATS for i in (6, 8, 11, 13)},
+    _C + "x_brier__mutmut_30": _NO_DIVIDE,
+    _C + "x_brier__mutmut_32": _NO_DIVIDE,
+    _C + "x_ece_from_bins__mutmut_16": _NO_DIVIDE,
+    _C + "x_ece_from_bins__mutmut_18": _NO_DIVIDE,
+    _C + "x_brier__mutmut_43": _NAN_ANYWAY,
+    _C + "x_ece_from_bins__mutmut_29": _NAN_ANYWAY,
+})
+_K = "core.metrics."
+_DEFAULT_AXIS = "axis -1 is the default and, on these 2-D arrays, axis 1"
+EQUIVALENT.update({
+    _K + "x__build_key_table__mutmut_3": "np.arange of Python ints is int64 by default",
+    _K + "x__build_key_table__mutmut_5": "np.arange of Python ints is int64 by default",
+    **{_K + f"x__metrics_sorted__mutmut_{i}": _DEFAULT_AXIS for i in (28, 37, 110, 118, 127,
+                                                                      134)},
+    _K + "x__metrics_sorted__mutmut_143": _NO_DIVIDE,
+    _K + "x__metrics_sorted__mutmut_145": _NO_DIVIDE,
+    _K + "x__metrics_sorted__mutmut_23": "numpy's cumsum/sum accumulate int8 in int64",
+    **{_K + f"x__metrics_sorted__mutmut_{i}": "float ones used only as truth values and "
+       "copied flags" for i in (56, 58, 84, 86)},
+    **{_K + f"x_nanmean_classes__mutmut_{i}": "the division is by max(count, 1): nothing to "
+       "warn about" for i in (24, 25, 26, 27)},
+})
+_U = "core.analysis.uncertainty."
+EQUIVALENT.update({
+    **{_U + f"x__rowwise_pearson__mutmut_{i}": "the constant and n < 3 cases are masked by "
+       "`bad` afterwards: nothing left to warn about" for i in (23, 24, 25, 26)},
+    **{_U + f"x_correlation_replicates__mutmut_{i}": _FLOATS for i in (4, 6, 13, 15)},
+})
+_G = "core.analysis.subgroups."
+EQUIVALENT.update({
+    _G + "x_define_groups__mutmut_12": "pd.to_numeric(errors='coerce') is float64 or int64: "
+                                       "the same comparisons",
+    _G + "x_define_groups__mutmut_47": "an object array of the same booleans: the same "
+                                       "masks in every use",
+    **{_G + f"x_pie_enrichment__mutmut_{i}": "rate / overall runs only when overall > 0: "
+       "nothing to warn about" for i in (19, 20, 21, 22)},
+    _G + "x_pie_enrichment__mutmut_29": "overall is 0 only without PIEs, then rate is 0 "
+                                        "and 0/0 gives the same NaN",
+    _G + "x_pie_enrichment__mutmut_31": "overall is 0 only without PIEs, then rate is 0 "
+                                        "and 0/0 gives the same NaN",
+    _G + "x_pie_enrichment__mutmut_3": "a 0/1 int mask gives the same mean and the same "
+                                       "counts with `&`",
+    _G + "x_pie_enrichment__mutmut_5": "a 0/1 int mask gives the same mean and the same "
+                                       "counts with `&`",
+    _G + "x_worst_groups__mutmut_71": "the only common columns are the keys",
+    _G + "x_worst_groups__mutmut_73": "the only common columns are the keys",
+})
+
+_NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
+
+
+def move_njit_decorators(source: str) -> str:
+    """`@njit(a)\\ndef f(...)` → `def f(...)` plus `f = njit(a)(f)` at the end of the module
+    (same object once imported; mutmut mutates undecorated functions only)."""
+    names = [(m["name"], m["args"]) for m in _NJIT.finditer(source)]
+    out = _NJIT.sub("", source)
+    tail = "".join(f"{n} = njit({a})({n})\n" for n, a in names)
+    return out.rstrip("\n") + "\n\n\n# moved by benchmarks/mutation.py\n" + tail
+
+
+def _toml_list(values) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def prepare(name: str, mod: Module, work: Path) -> Path:
+    """Scratch copy of core/ + tests/ + pyproject.toml with a [tool.mutmut] section."""
+    d = work / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
+    shutil.copytree(ROOT / "core", d / "core", ignore=ignore)
+    shutil.copytree(ROOT / "tests", d / "tests", ignore=ignore)
+    if mod.jit:
+        for f in mod.files:
+            p = d / f
+            p.write_text(move_njit_decorators(p.read_text()))
+    selection = list(mod.tests)
+    for t in mod.deselect:
+        selection += ["--deselect", t]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    pyproject += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["core"]\n'
+        f"only_mutate = {_toml_list(mod.files)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(selection)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-o", "addopts="]\n'
+        "use_git_change_detection = false\n")
+    (d / "pyproject.toml").write_text(pyproject)
+    return d
+
+
+def _status(code) -> str:
+    from mutmut.stats import status_by_exit_code
+    return status_by_exit_code[code]
+
+
+_DONE = ("killed", "timeout", "caught by type check", "segfault")
+
+
+def _statuses(d: Path, mod: Module) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for f in mod.files:
+        meta = d / "mutants" / (f + ".meta")
+        if meta.is_file():
+            for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+                if not mod.functions or any(f".x_{fn}__mutmut_" in key for fn in mod.functions):
+                    out[key] = _status(code)
+    return out
+
+
+def run_module(name: str, mod: Module, work: Path, max_children: int, log,
+               resume: bool = False) -> dict:
+    """Mutate one module and run its own tests against every mutant. With `resume`, reuse
+    `work`'s earlier run of the same source: copy the current tests in and retry only the
+    mutants that were not killed (tests were added, none removed, so kills still stand)."""
+    d = work / name
+    retry: list[str] = []
+    if resume and (d / "mutants").is_dir():
+        retry = [k for k, st in _statuses(d, mod).items() if st not in _DONE]
+        for t in (d / "tests", d / "mutants" / "tests"):
+            shutil.rmtree(t, ignore_errors=True)
+        shutil.copytree(ROOT / "tests", d / "tests",
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    else:
+        resume = False
+        d = prepare(name, mod, work)
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    if mod.jit:
+        env["NUMBA_DISABLE_JIT"] = "1"
+    env["NUMBA_CACHE_DIR"] = str(d / "numba_cache")
+    cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
+    if resume:
+        cmd += retry
+    elif mod.functions:
+        stem = ".".join(Path(mod.files[0]).with_suffix("").parts)
+        cmd += [f"{stem}.x_{f}__mutmut_*" for f in mod.functions]
+    t0 = time.perf_counter()
+    rc = 0
+    if not resume or retry:
+        with open(d / ("mutmut-resume.log" if resume else "mutmut.log"), "w") as fh:
+            rc = subprocess.run(cmd, cwd=d, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT).returncode
+    wall = time.perf_counter() - t0
+    statuses = _statuses(d, mod)
+    alive = {k: st for k, st in sorted(statuses.items()) if st not in _DONE}
+    diffs = _diffs(d, env, alive, mod.files)
+    survivors = {k: {"status": st, "diff": _short_diff(diffs.get(k, "")),
+                     "equivalent": EQUIVALENT.get(k)} for k, st in alive.items()}
+    total = len(statuses)
+    equivalent = sum(1 for s in survivors.values() if s["equivalent"])
+    killed = total - len(survivors)
+    score = killed / (total - equivalent) if total - equivalent else float("nan")
+    res = {"module": name, "files": mod.files, "mutants": total, "killed": killed,
+           "equivalent": equivalent, "survived": len(survivors) - equivalent,
+           "score": score, "wall_s": round(wall, 1), "mutmut_rc": rc, "resumed": resume,
+           "survivors": survivors}
+    log(f"{name:13s} {killed:4d}/{total - equivalent:<4d} killed = {100 * score:5.1f} %  "
+        f"({equivalent} equivalent, {wall:5.0f} s)")
+    return res
+
+
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+keys, files = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+out = {}
+for k in keys:
+    for f in files:
+        try:
+            out[k] = get_diff_for_mutant(k, path=f)
+            break
+        except Exception:
+            continue
+print(json.dumps(out))
+"""
+
+
+def _diffs(d: Path, env: dict, keys, files) -> dict[str, str]:
+    """{mutant: `mutmut show` diff}, in one process (mutmut's start-up is seconds)."""
+    if not keys:
+        return {}
+    proc = subprocess.run([sys.executable, "-c", _DIFFS, json.dumps(list(keys)),
+                           json.dumps(files)], cwd=d, env=env, capture_output=True, text=True)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+
+
+def _short_diff(diff: str) -> str:
+    """Only the changed lines of `mutmut show` (the -/+ pair)."""
+    keep = [ln for ln in diff.splitlines()
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return "\n".join(keep)
+
+
+def markdown(results: list[dict]) -> str:
+    """The RESULTS.md block: score per module, then every survivor (equivalent: why)."""
+    rows = ["| module | mutants | killed | equivalent | survived | score (killed / "
+            "non-equivalent) | wall s |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | "
+                    f"{r['survived']} | {100 * r['score']:.1f} % | {r['wall_s']:.0f} |")
+    lines = ["", "Survivors (`mutmut show NAME` in the scratch copy gives the full diff):", ""]
+    for r in results:
+        for key, s in r["survivors"].items():
+            why = f"equivalent: {s['equivalent']}" if s["equivalent"] else f"**{s['status']}**"
+            change = " → ".join(x[1:].strip() for x in s["diff"].splitlines()[:2])
+            lines.append(f"- `{key.split('.', 2)[-1]}` `{change[:150]}` — {why}")
+    return "\n".join(rows + lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modules", nargs="+", choices=sorted(MODULES), default=list(MODULES))
+    ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="scratch folder (default: a new temp folder, removed at the end)")
+    ap.add_argument("--out", type=Path, default=None, help="write every result here (JSON)")
+    ap.add_argument("--resume", action="store_true",
+                    help="reuse --work's earlier run: retry only the mutants not killed")
+    ap.add_argument("--markdown", nargs="+", type=Path, metavar="JSON",
+                    help="only print the RESULTS.md block of earlier --out files")
+    args = ap.parse_args(argv)
+    if args.markdown:
+        results = [r for f in args.markdown for r in json.loads(f.read_text())["results"]]
+        for r in results:                     # re-judge with the current EQUIVALENT list
+            for key, sv in r["survivors"].items():
+                sv["equivalent"] = EQUIVALENT.get(key)
+            r["equivalent"] = sum(1 for sv in r["survivors"].values() if sv["equivalent"])
+            r["survived"] = len(r["survivors"]) - r["equivalent"]
+            r["score"] = (r["killed"] / (r["mutants"] - r["equivalent"])
+                          if r["mutants"] - r["equivalent"] else float("nan"))
+        print(markdown(results))
+        return 0
+    work = args.work or Path(tempfile.mkdtemp(prefix="prunelens-mutation-"))
+    started = datetime.now(UTC)
+    print(f"mutation run {started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, "
+          f"scratch {work}", flush=True)
+    t0 = time.perf_counter()
+    if args.resume and args.work is None:
+        ap.error("--resume needs the --work folder of the earlier run")
+    results = [run_module(n, MODULES[n], work, args.max_children,
+                          lambda s: print(s, flush=True), args.resume) for n in args.modules]
+    wall = time.perf_counter() - t0
+    print(f"total {wall / 60:.1f} min, load at end {os.getloadavg()[0]:.2f}")
+    for r in results:
+        for key, s in r["survivors"].items():
+            tag = f"equivalent: {s['equivalent']}" if s["equivalent"] else s["status"]
+            print(f"  {key} ({tag})\n    " + s["diff"].replace("\n", "\n    "))
+    if args.out:
+        args.out.write_text(json.dumps({"started": started.isoformat(), "wall_s": wall,
+                                        "results": results}, indent=1))
+    if args.work is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if all(r["mutmut_rc"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
