@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from core import executors
-from core.config import ConfigError
+from core.errors import ConfigError
 
 
 def _cmd_verify(args) -> int:
@@ -119,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     a study that does not verify → exit 1 with every problem by file (as `verify`); bad
     input, a study in use by another coordinator, an OS error (disk full, permission denied,
     read-only folder: one line naming the path) → exit 2."""
-    from core.lock import StudyLockedError
-    from core.store import StoreError, StudyNotVerified
+    from core.errors import StoreError, StudyLockedError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
     try:

@@ -15,12 +15,9 @@ from typing import Any
 
 import yaml
 
+from core.errors import ConfigError
+
 DEFAULT_SPARSITIES = list(range(0, 100, 5))  # integer percents: 0, 5, …, 95
-
-
-class ConfigError(ValueError):
-    """A study configuration that cannot run."""
-
 
 @dataclass
 class DatasetConfig:

@@ -28,6 +28,7 @@ import pandas as pd
 from core import predictions, store
 from core.analysis import pie_stats
 from core.config import StudyConfig
+from core.errors import ReleaseError
 
 FILE_RE = re.compile(r"^(?P<prefix>.+)_resnet50_seed-(?P<seed>\d+)_prune-(?P<ratio>\d+(?:\.\d+)?)"
                      r"\.pkl$")
@@ -36,11 +37,6 @@ PICKLE_WARNING = (
     "pickle can execute arbitrary code. Re-run with --trust-pickles only for files you "
     "trust (e.g. the authors' release you downloaded yourself). The study written from them "
     "contains no pickles.")
-
-
-class ReleaseError(ValueError):
-    """The release folder or label file does not have the expected shape."""
-
 
 def ratio_to_percent(text: str) -> int:
     """'0' → 0, '0.05' → 5, '0.15000000000000002' → 15; anything off the integer grid fails."""

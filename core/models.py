@@ -22,7 +22,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["MODELS", "ModelSpec", "PretrainedUnavailableError", "create", "load_model",
+from core.errors import PretrainedUnavailableError
+
+__all__ = ["MODELS", "ModelSpec", "create", "load_model",
            "preprocess", "register_model", "save_model", "spec"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -65,11 +67,6 @@ class _Entry:
 
 
 MODELS: dict[str, _Entry] = {}
-
-
-class PretrainedUnavailableError(RuntimeError):
-    """Pretrained weights were asked for but are not on this machine."""
-
 
 def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
                    gradcam_layer: str, description: str):

@@ -20,19 +20,10 @@ import numpy as np
 import torch
 
 from core import models, predictions, prune
+from core.errors import NonFiniteOutputError
 
-__all__ = ["NonFiniteOutputError", "flush_denormals", "preprocess_all", "predict_grid",
+__all__ = ["flush_denormals", "preprocess_all", "predict_grid",
            "predict_batches", "predict_dense"]
-
-
-class NonFiniteOutputError(FloatingPointError):
-    """A pruned (or dense) model produced NaN or infinite outputs: never stored."""
-
-    def __init__(self, method: str, seed: int, sparsity: int, count: int):
-        self.method, self.seed, self.sparsity, self.count = method, seed, sparsity, count
-        super().__init__(f"non-finite model outputs ({count} values) for method={method}, "
-                         f"seed={seed}, sparsity={sparsity}%: nothing was stored")
-
 
 @contextlib.contextmanager
 def flush_denormals(device: torch.device):

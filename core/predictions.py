@@ -36,21 +36,16 @@ import pandas as pd
 from scipy.special import expit
 
 from core import store
+from core.errors import PredictionFileError
 from core.store import StudyPaths
 
-__all__ = ["Encoding", "LEGACY", "DEFAULT", "IMPORTED", "PredictionFileError", "Stored",
+__all__ = ["Encoding", "LEGACY", "DEFAULT", "IMPORTED", "Stored",
            "study_encoding", "encode", "sigmoid", "open_predictions", "read_scores",
            "read_probabilities", "has_val_predictions", "read_val_probabilities",
            "read_val_labels"]
 
 KINDS = ("logit", "probability")
 DTYPES = ("float16", "float32")
-
-
-class PredictionFileError(store.StoreError):
-    """A prediction file (or its encoding record) is missing or malformed; the message names
-    the file. (A damaged .npy raises store.UnreadableFile, which names it too.)"""
-
 
 @dataclass(frozen=True)
 class Encoding:
@@ -119,7 +114,7 @@ def encoding_record(encoding: Encoding, validation: bool) -> dict:
 def _open(path: Path) -> np.ndarray:
     if not path.is_file():
         raise PredictionFileError(f"{path}: missing")
-    return store.open_npy(path)   # a truncated or damaged file: store.UnreadableFile
+    return store.open_npy(path)   # a truncated or damaged file: UnreadableFile
 
 
 @dataclass

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.errors import StudyNotVerified, UnreadableFile
+
 # Version 1: first layout (study.json, data/, models/, predictions/, metrics/, analysis/).
 # Still 1 after study.json gained "predictions" (the encoding of the prediction files, see
 # core/predictions.py) and data/val_labels.parquet + models/seed-<s>/val_predictions.npy were
@@ -38,22 +40,6 @@ STUDY_JSON = "study.json"
 # clinicians rate images; units/ holds resume bookkeeping).
 UNMANIFESTED_DIRS = ("cache", "reader", "units")
 _TMP_PREFIX = ".tmp-"
-
-
-class StoreError(RuntimeError):
-    """A study folder is missing, incomplete or corrupt."""
-
-
-class StudyNotVerified(StoreError):
-    """A study that does not verify against its manifest; `problems` names every file."""
-
-    def __init__(self, root, problems: list[Problem]):
-        self.root = Path(root)
-        self.problems = list(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{root} does not verify ({len(self.problems)} problem(s)); "
-                         f"refusing to read it:\n{lines}")
-
 
 # --------------------------------------------------------------------------- writes
 # The files written (through atomic_write) inside `record_writes()` blocks of this context:
@@ -140,11 +126,6 @@ def write_npy(path, array: np.ndarray) -> Path:
     if array.dtype == object:
         raise TypeError("object arrays would need pickle; store numbers only")
     return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
-
-
-class UnreadableFile(StoreError, ValueError):
-    """A store file that exists but cannot be read as what it should be (e.g. truncated)."""
-
 
 def open_npy(path, mmap: bool = True) -> np.ndarray:
     """np.load of a plain .npy (memory-mapped by default). A damaged file raises

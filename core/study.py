@@ -36,18 +36,14 @@ import numpy as np
 import pandas as pd
 
 from core import lock, store
-from core.config import ConfigError, StudyConfig
+from core.config import StudyConfig
+from core.errors import ConfigError, StudyError, StudyLockedError
 from core.store import StudyPaths
 
 # Keys that change how a study runs but not what it computes: a study may be resumed (or its
 # seeds spread over machines) with different values. Everything else must match study.json.
 EXECUTION_KEYS = ("train.device", "train.num_workers", "train.threads", "predict_batch_size")
 _SPLIT_CACHES = ("train", "val", "eval")
-
-
-class StudyError(RuntimeError):
-    """A study folder that cannot be used for this run."""
-
 
 # --------------------------------------------------------------------------- helpers
 def _say(msg: str) -> None:
@@ -513,7 +509,7 @@ def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
     `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
     `finalize`: write analysis and manifest when all seeds are done;
     `executor`: what runs the unfinished units (core.executors; default: this process).
-    Raises core.lock.StudyLockedError when another coordinator holds the folder; the
+    Raises core.StudyLockedError when another coordinator holds the folder; the
     executor's workers write without it (the coordinator holds it for them).
     `train.threads` applies inside the call only (the caller's thread count comes back).
     """
@@ -560,7 +556,7 @@ def _run_study(cfg: StudyConfig, out_dir, progress: bool, only_seeds, finalize: 
     if finalize and only_seeds is not None:
         try:
             done = finalize_study(paths, cfg)
-        except lock.StudyLockedError as exc:
+        except StudyLockedError as exc:
             _say(f"not finalised now: {exc}; the last run to finish finalises (or run "
                  "the whole study again)")
             done = False

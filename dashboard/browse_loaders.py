@@ -61,7 +61,7 @@ def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
     except ImportError:
         return None, ("this version of PruneLens cannot read validation predictions yet "
                       "(core.predictions)")
-    from core.store import StoreError
+    from core.errors import StoreError
 
     try:
         per_seed = [read_val_probabilities(_d.path, s) for s in seeds]

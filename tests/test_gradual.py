@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from core import models, predictions, prune
-from core.config import ConfigError, StudyConfig
+from core.config import StudyConfig
+from core.errors import ConfigError
 from core.regimes.gradual import cubic_sparsity, raise_masks, run_gradual
 
 

@@ -11,13 +11,8 @@ import torch
 import torch.nn.utils.prune as tprune
 
 from core import models, predictions, prune
-from core.predict import (
-    NonFiniteOutputError,
-    float32_head,
-    predict_batches,
-    predict_dense,
-    predict_grid,
-)
+from core.errors import NonFiniteOutputError
+from core.predict import float32_head, predict_batches, predict_dense, predict_grid
 
 SPARSITIES = [0, 30, 60, 90]
 

@@ -9,6 +9,8 @@ Public API (the dashboard and the CLI use these; the modules hold the pure funct
 """
 from __future__ import annotations
 
+from core.errors import StudyNotVerified
+
 __all__ = ["analyze_study", "main_analyze"]
 
 
@@ -40,7 +42,7 @@ def verified_base(root, check_hashes: bool = True) -> dict:
 
     try:
         return store.require_verified(root, check_hashes)
-    except store.StudyNotVerified as exc:
+    except StudyNotVerified as exc:
         manifest = store.StudyPaths(root).manifest
         journal = _journal(root)
         if not (journal.is_file() and manifest.is_file()):
@@ -60,7 +62,7 @@ def verified_base(root, check_hashes: bool = True) -> dict:
 def main_analyze(args) -> int:
     """`python -m core analyze STUDY`: verify, recompute every table, re-seal, summarise.
 
-    A study that does not verify is refused (store.StudyNotVerified, every problem by file):
+    A study that does not verify is refused (StudyNotVerified, every problem by file):
     analysing tampered predictions and sealing the result would launder the damage. The
     re-seal lists the verified manifest plus exactly the files this analysis wrote, so a
     stray file stays unlisted and `verify` keeps reporting it."""

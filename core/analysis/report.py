@@ -36,7 +36,7 @@ def _corr(res: dict | None) -> dict:
 
 
 def build_report(study_dir) -> dict:
-    """The report of a study that verifies (store.StudyNotVerified otherwise)."""
+    """The report of a study that verifies (StudyNotVerified otherwise)."""
     store.require_verified(study_dir)
     paths = store.StudyPaths(study_dir)
     a = paths.analysis_dir

@@ -49,7 +49,7 @@ def from_args(args):
     if name == "local":
         given = [k for k, v in ray_only.items() if v is not None]
         if given:
-            from core.config import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"{', '.join(given)} only apply with --executor ray")
         return None

@@ -44,7 +44,7 @@ def task_device(config_device: str, gpu_ids) -> str:
     """The torch device of a unit given the GPU ids Ray assigned to its task: the first
     visible GPU when there is one and torch can use CUDA, else the CPU (torch is imported
     only to check that)."""
-    from core.config import ConfigError
+    from core.errors import ConfigError
 
     if config_device == "cpu":
         return "cpu"
@@ -95,11 +95,11 @@ class RayExecutor:
                  progress: bool = True, env_vars: dict | None = None):
         for flag, v in (("--gpus-per-unit", gpus_per_unit), ("--cpus-per-unit", cpus_per_unit)):
             if v is not None and not (v >= 0 and math.isfinite(v)):
-                from core.config import ConfigError
+                from core.errors import ConfigError
 
                 raise ConfigError(f"{flag}: {v} (must be a number ≥ 0)")
         if cpus_per_unit is not None and cpus_per_unit <= 0:
-            from core.config import ConfigError
+            from core.errors import ConfigError
 
             raise ConfigError(f"--cpus-per-unit: {cpus_per_unit} (must be > 0)")
         self.address, self.max_retries, self.progress = address, int(max_retries), progress
@@ -117,7 +117,7 @@ class RayExecutor:
         # Nothing leaves the machine unless the user asks for it (Ray's usage statistics
         # would be sent from a local instance by default).
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        from core.study import StudyError
+        from core.errors import StudyError
 
         t0 = time.perf_counter()
         for attempt in (1, 2):
@@ -153,7 +153,7 @@ class RayExecutor:
         """StudyError unless one live node can hold a unit (Ray would wait forever)."""
         import ray
 
-        from core.study import StudyError
+        from core.errors import StudyError
 
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
@@ -241,7 +241,7 @@ class RayExecutor:
     def _failure(self, unit: Unit, err: Exception) -> Exception:
         import ray.exceptions as rx
 
-        from core.study import StudyError
+        from core.errors import StudyError
 
         if isinstance(err, rx.RayTaskError):
             cause = getattr(err, "cause", None) or err

@@ -29,8 +29,8 @@ class Unit:
 def check_study_folder(root) -> Path:
     """The study folder, or StudyError naming it and this host when it is not visible here
     (a worker on a machine without the shared filesystem must fail at once, not hang)."""
+    from core.errors import StudyError
     from core.store import STUDY_JSON
-    from core.study import StudyError
 
     root = Path(root)
     if not (root / STUDY_JSON).is_file():

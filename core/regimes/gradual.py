@@ -153,7 +153,7 @@ def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_im
             logits = predict_batches(net, x_eval, device, batch_size)
             bad = int((~torch.isfinite(logits)).sum())
             if bad:
-                from core.predict import NonFiniteOutputError
+                from core.errors import NonFiniteOutputError
 
                 raise NonFiniteOutputError(method, seed, k, bad)
             if preds is None:
