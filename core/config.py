@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from core import registries
 from core.errors import ConfigError
 
 DEFAULT_SPARSITIES = list(range(0, 100, 5))  # integer percents: 0, 5, …, 95
@@ -115,8 +116,6 @@ class StudyConfig:
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
-        from core import registries
-
         check_study_name(self.name)
         _choice("dataset.name", self.dataset.name, registries.dataset_names())
         _choice("model", self.model, registries.model_names())

@@ -1,7 +1,7 @@
 """Grad-CAM (captum `LayerGradCam`) for a dense model and its pruned version.
 
 The pruned model is never stored: it is the dense model with its weights pruned in place
-inside a context manager that restores them (`core.prune`). Grad-CAM registers hooks on
+inside a context manager that restores them (`core.pruning`). Grad-CAM registers hooks on
 the target layer; captum removes its own, but this module also snapshots every hook dict
 of every sub-module before a call and deletes anything new afterwards, so a model shared
 by the dashboard can never accumulate hooks, even when the call raises.
@@ -124,7 +124,7 @@ def gradcam_dense_pruned(model: nn.Module, layer: str | nn.Module, x: torch.Tens
                          pruned: Callable[[], AbstractContextManager],
                          relu: bool = True) -> CamPair:
     """Grad-CAM on the dense model, then inside `pruned()` (a context manager that prunes
-    the model in place and restores the dense weights on exit, e.g. a `core.prune` call; or
+    the model in place and restores the dense weights on exit, e.g. a `core.pruning` call; or
     that yields a pruned copy to explain instead, as structured pruning does — `layer` is
     then a dotted name, looked up in the copy). Both maps and probabilities use eval mode;
     the model's own mode comes back afterwards."""

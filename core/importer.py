@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
-from core.analysis import pie_stats
+from core.analysis import analyze_study, pie_stats
 from core.config import StudyConfig
 from core.errors import ReleaseError
 
@@ -215,8 +215,6 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         # the release has no model, so no validation predictions
         "predictions": predictions.encoding_record(predictions.IMPORTED, validation=False),
     })
-    from core.analysis import analyze_study
-
     analyze_study(out, log=lambda msg: log(f"  {msg}"))
     return out
 

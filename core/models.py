@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from core.errors import PretrainedUnavailableError
+from core.registries import MODELS
+from core.store import atomic_write
 
 __all__ = ["MODELS", "ModelSpec", "create", "load_model",
            "preprocess", "register_model", "save_model", "spec"]
@@ -66,7 +68,6 @@ class _Entry:
     build: Callable[[int, bool], nn.Module]   # (num_classes, pretrained) -> model
 
 
-MODELS: dict[str, _Entry] = {}
 
 def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
                    gradcam_layer: str, description: str):
@@ -75,10 +76,8 @@ def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
         raise ValueError(f"{name}: mean/std need one value per input channel ({in_chans})")
 
     def deco(fn):
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        MODELS[name] = _Entry(ModelSpec(name, input_size, in_chans, tuple(mean), tuple(std),
-                                        gradcam_layer, description), fn)
+        MODELS.register(name, _Entry(ModelSpec(name, input_size, in_chans, tuple(mean),
+                                               tuple(std), gradcam_layer, description), fn))
         return fn
     return deco
 
@@ -271,7 +270,6 @@ def save_model(path, model: nn.Module, meta: dict, dtype: torch.dtype | None = N
     """
     from safetensors.torch import save
 
-    from core.store import atomic_write
 
     s = spec(str(meta.get("architecture")))  # an unknown name raises, listing the models
     if "classes" not in meta:

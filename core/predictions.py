@@ -91,7 +91,7 @@ def study_encoding(root_or_meta) -> Encoding:
 
     Accepts a study folder or its already-read study.json dict."""
     if isinstance(root_or_meta, dict):
-        meta, where = root_or_meta, "study.json"
+        meta, where = root_or_meta, store.STUDY_JSON
     else:
         path = StudyPaths(root_or_meta).study_json
         meta, where = store.read_json(path), str(path)
@@ -208,11 +208,4 @@ def read_val_labels(root) -> pd.DataFrame | None:
     path = _val_or_none(root, StudyPaths(root).val_labels)
     if path is None:
         return None
-    return _sorted_rows(path)
-
-
-def _sorted_rows(path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path).sort_values("row", kind="stable").reset_index(drop=True)
-    if not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
-        raise PredictionFileError(f"{path}: column `row` is not 0..N-1")
-    return df
+    return store.read_rows(path)

@@ -72,8 +72,6 @@ def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
         return None, ("this study has no validation predictions of the dense model; a study "
                       "made by this version stores them (models/seed-N/val_predictions.npy)")
     probs = np.mean([np.asarray(p, dtype=np.float64) for p in per_seed], axis=0)
-    if "row" in vl:
-        vl = vl.sort_values("row", kind="stable")
     y = vl[list(_d.classes)].to_numpy(dtype=np.float64)
     if y.shape != probs.shape:
         return None, (f"validation labels {y.shape} and predictions {probs.shape} differ in "
@@ -192,19 +190,19 @@ def cam_seeds(d: StudyData, seeds: Sequence[int]) -> tuple[list[int], str]:
 def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
     """A pruned copy of a seed's model, kept: the page's Grad-CAMs then need no pruning (one
     sort of every weight) per image, only two forward/backward passes. The same pruning as
-    the stored predictions: this method, sparsity and seed, through core.prune."""
+    the stored predictions: this method, sparsity and seed, through core.pruning."""
     import copy
 
     import torch
 
-    from core import prune
+    from core import pruning
 
     model, spec = loaders._model(_d, _d.key, seed)
     # structured methods trace the network with one input and yield a smaller model;
     # unstructured ones prune `model` in place (restored on exit): either way, copy it
     x = torch.zeros(1, spec.in_chans, spec.input_size, spec.input_size)
     pruned = None
-    with _d.model_lock, prune.sequence(model, method, [k], seed, x) as seq:
+    with _d.model_lock, pruning.sequence(model, method, [k], seed=seed, example_input=x) as seq:
         for _, _, net in seq:
             pruned = copy.deepcopy(net)
     pruned.eval()

@@ -176,7 +176,7 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
 
     import torch
 
-    from core import models, prune
+    from core import models, pruning
     from core.explain import gradcam_dense_pruned
     from core.threads import torch_threads
 
@@ -188,7 +188,7 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
     def pruned():
         # the same pruning as the stored predictions: this method, this sparsity, this seed
         # (structured methods yield a smaller copy; unstructured prune `model` in place)
-        with prune.sequence(model, method, [k], seed, x) as seq:
+        with pruning.sequence(model, method, [k], seed=seed, example_input=x) as seq:
             for _, _, net in seq:
                 yield net
 
@@ -206,9 +206,9 @@ def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls:
 # --------------------------------------------------------------------------- beyond the paper
 @st.cache_data(show_spinner=False, max_entries=64)
 def analysis_table(_d: StudyData, key: str, name: str) -> pd.DataFrame | None:
-    """A table of analysis/ (e.g. ci_overall.parquet), or None when the study lacks it
-    (analysed before it existed): pages say so instead of failing."""
-    p = _d.paths.analysis_dir / name
+    """A table of analysis/ (`name`: a StudyPaths constant, e.g. CI_OVERALL), or None when
+    the study lacks it (analysed before it existed): pages say so instead of failing."""
+    p = _d.paths.analysis(name)
     return pd.read_parquet(p) if p.is_file() else None
 
 
@@ -217,7 +217,7 @@ def extended_params(_d: StudyData, key: str) -> dict:
     """params.json → extended (what the beyond-the-paper analysis did), {} if absent."""
     from core.store import read_json
 
-    p = _d.paths.analysis_dir / "params.json"
+    p = _d.paths.analysis(_d.paths.PARAMS)
     return (read_json(p).get("extended") or {}) if p.is_file() else {}
 
 
@@ -229,7 +229,7 @@ def missed_views(_d: StudyData, key: str, method: str, classes: tuple, seeds: tu
     medians were most of the page's script time on every filter change."""
     from core.analysis.missed import RATES, summarise_seeds
 
-    missed = analysis_table(_d, key, "missed.parquet")
+    missed = analysis_table(_d, key, _d.paths.MISSED)
     m = missed[(missed["method"] == method) & missed["class"].isin(classes)
                & missed["sparsity"].between(*krange)]
     curves = summarise_seeds(m, rate, list(seeds))

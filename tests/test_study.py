@@ -21,7 +21,7 @@ from core.config import StudyConfig
 from core.data.base import Dataset
 from core.errors import ConfigError, StudyError
 from core.store import StudyPaths
-from core.study import run_study
+from core.study.run import run_study
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["No Finding", "A", "B"]

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from core.data.stats import findings_per_image
+
 FINDING_BINS = ("0", "1", "2", "3", "4+")
 
 
@@ -74,8 +76,6 @@ def is_no_finding(name: str) -> bool:
 
 def n_findings(labels, classes) -> np.ndarray:
     """Positive findings per image, "No Finding" (any spelling) excluded, NaN counted as absent."""
-    from core.data.stats import findings_per_image
-
     no_finding = [c for c in classes if is_no_finding(c)]
     return findings_per_image(_label_matrix(labels, classes), list(classes), exclude=no_finding)
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError
+from core.registries import READERS
 
 SPLITS = ("train", "val", "test")
 # Columns every dataset table starts with, in this order; class columns follow.
@@ -63,17 +64,13 @@ class Dataset:
 
 
 Reader = Callable[..., Dataset]  # reader(options: dict, *, cfg: DatasetConfig) -> Dataset
-READERS: dict[str, Reader] = {}
 
 
 def register_reader(name: str) -> Callable[[Reader], Reader]:
-    """Decorator adding a reader to `READERS` under `name` (one way in, by name)."""
+    """Decorator adding a reader to `READERS` (core.registries) under `name`."""
 
     def deco(fn: Reader) -> Reader:
-        if name in READERS:
-            raise ValueError(f"dataset reader {name!r} registered twice")
-        READERS[name] = fn
-        return fn
+        return READERS.register(name, fn)
 
     return deco
 

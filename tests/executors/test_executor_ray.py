@@ -18,7 +18,7 @@ from core.errors import StudyError
 from core.executors import Unit
 from core.executors.ray_backend import RayExecutor
 from core.store import StudyPaths
-from core.study import run_study
+from core.study.run import run_study
 from tests.test_study import _cfg, _fake_dataset
 
 ray = pytest.importorskip("ray")

@@ -37,6 +37,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from core import store
+from core.threads import flush_denormals
+
 __all__ = ["COLUMNS", "Collector", "count_flops", "latency_ms", "model_cost",
            "read_cost_table", "write_cost_table"]
 
@@ -109,8 +112,6 @@ def model_cost(net: nn.Module, example: torch.Tensor, weights_dtype: torch.dtype
                latency: bool) -> dict:
     """One row of cost for `net` (see the module docstring); `example` is one input image
     [1, C, H, W] on the model's device."""
-    from core.predict import flush_denormals
-
     was_training = net.training
     net.eval()
     try:
@@ -123,8 +124,8 @@ def model_cost(net: nn.Module, example: torch.Tensor, weights_dtype: torch.dtype
         if latency:
             cpu_net = net if example.device.type == "cpu" else copy.deepcopy(net).cpu()
             xc = example.detach().float().cpu()
-            # denormal activations run on a slow path on x86 (see core.predict): flushed, as
-            # the study's own inference does
+            # denormal activations run on a slow path on x86 (core.threads.flush_denormals):
+            # flushed, as the study's own inference does
             with flush_denormals(torch.device("cpu")):
                 row["cpu_ms_b1"] = latency_ms(cpu_net, xc)
                 row["cpu_ms_per_image_b8"] = latency_ms(cpu_net, xc.repeat(BATCH, 1, 1, 1)) / BATCH
@@ -152,8 +153,6 @@ class Collector:
                           "measured_sparsity": float(measured), **row})
 
     def write(self, path: Path, seed: int) -> Path:
-        from core import store
-
         rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
                  for k, v in r.items()} for r in self.rows]
         return store.write_json(path, {"seed": int(seed), "latency_measured": self.latency,
@@ -163,12 +162,10 @@ class Collector:
 def write_cost_table(root, seeds) -> Path | None:
     """metrics/cost.parquet from every seed's models/seed-<s>/cost.json (None if none has one:
     e.g. imported studies, which have no models)."""
-    from core import store
-
     paths = store.StudyPaths(root)
     frames = []
     for s in seeds:
-        f = paths.model_dir(s) / "cost.json"
+        f = paths.cost_json(s)
         if f.is_file():
             frames.append(pd.DataFrame(json.loads(f.read_text())["rows"]).assign(seed=int(s)))
     if not frames:
@@ -188,12 +185,12 @@ def write_cost_table(root, seeds) -> Path | None:
             row[c] = float(timed[c].iloc[0]) if len(timed) else math.nan
         out.append(row)
     table = pd.DataFrame(out)[COLUMNS]
-    path = paths.metrics_dir / "cost.parquet"
+    path = paths.metrics(paths.COST)
     store.write_parquet(path, table)
     return path
 
 
 def read_cost_table(root) -> pd.DataFrame | None:
     """metrics/cost.parquet, or None when the study has none."""
-    path = Path(root) / "metrics" / "cost.parquet"
+    path = store.StudyPaths(root).metrics(store.StudyPaths.COST)
     return pd.read_parquet(path) if path.is_file() else None
