@@ -94,6 +94,7 @@ def _native(d: StudyData, row: int) -> tuple[np.ndarray, str]:
         path = d.image_source.file_paths(rows)[0]
         with Image.open(path) as im:
             w, h = im.size
+            deep = im.mode.startswith("I") or im.mode == "F"
         scale = min(1.0, MAX_SIDE / max(w, h))
         tw, th = max(1, round(w * scale)), max(1, round(h * scale))
         from core.data.images import decode_image
@@ -103,7 +104,9 @@ def _native(d: StudyData, row: int) -> tuple[np.ndarray, str]:
         else:   # decode_image makes squares; keep the file's aspect ratio here
             sq = decode_image(path, max(tw, th))
             img = np.asarray(Image.fromarray(sq).resize((tw, th), Image.BILINEAR))
-        note = f"the file at {w}×{h}" + (f", shown at {tw}×{th}" if scale < 1 else "")
+        note = f"the file at {w}×{h}" + (" (16-bit, shown in 8 bits over its used range)"
+                                          if deep else "") + (
+            f", shown downsampled to {tw}×{th}" if scale < 1 else "")
         return img, note
     return d.image(row), f"at the model's input size {d.image_size}×{d.image_size}"
 
@@ -133,6 +136,13 @@ class _LRU:
 @st.cache_resource(show_spinner=False)
 def _cache() -> _LRU:
     return _LRU(256)   # display images (~0.3 MB), Grad-CAMs and thumbnails (~3 kB)
+
+
+def image_file(d: StudyData, row: int) -> str | None:
+    """The path of a row's image file, for messages (None: the images are rendered)."""
+    if (d.meta.get("image_source") or {}).get("kind") != "files":
+        return None
+    return str(d.image_source.file_paths(d.labels.iloc[[int(row)]])[0])
 
 
 def display_image(d: StudyData, row: int) -> dict:
@@ -211,8 +221,9 @@ def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
 
 def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, cls: int,
              signed: bool = False) -> dict:
-    """{dense, pruned, diff}: normalised maps at the model's input size; for an ensemble the
-    mean of its models' raw maps, normalised after averaging. ReLU'd (Grad-CAM as
+    """{dense, pruned, diff, raw, empty}: normalised maps at the model's input size (each to
+    its own maximum; `raw`: the unnormalised maps); for an ensemble the mean of its models'
+    raw maps, normalised after averaging. ReLU'd (Grad-CAM as
     published, [0, 1]) or `signed` ([−1, 1]: evidence against the class too). Cached."""
     import torch
 
@@ -237,8 +248,11 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
             b = gradcam(cut, spec.gradcam_layer, x, int(cls), relu=not signed)
             dense = a if dense is None else dense + a
             pruned = b if pruned is None else pruned + b
+    n = len(pairs)
     out = {"dense": normalize_cam(dense), "pruned": normalize_cam(pruned),
            "diff": difference_map(dense, pruned),
+           # the selection's mean maps in Grad-CAM units, for the panes' shared colour scale
+           "raw": {"dense": dense / n, "pruned": pruned / n},
            "empty": {"dense": float(np.abs(dense).max() if signed else np.max(dense)) <= 0,
                      "pruned": float(np.abs(pruned).max() if signed else np.max(pruned)) <= 0}}
     return _cache().put(key, out)

@@ -89,10 +89,11 @@ def wait_rendered(page, timeout_ms: int = 60_000) -> None:
                  .filter(c => c.offsetParent !== null)   // charts in hidden tabs wait
                  .every(c => c.querySelector('canvas, svg'))""", timeout=timeout_ms)
     # Browse PIEs draws in the browser after the run: its components mark the last pixel
+    # (the viewer's __plv_full: the image and, where there are any, the Grad-CAM overlays)
     page.wait_for_function(
         """() => !document.querySelector('[data-testid="stMain"] *') ||
                  [...document.querySelectorAll('*')].map(e => e.shadowRoot).filter(r => r)
-                   .every(r => (!r.querySelector('.plv') || window.__plv_drawn)
+                   .every(r => (!r.querySelector('.plv') || window.__plv_full)
                             && (!r.querySelector('.plg') || window.__plg_drawn))""",
         timeout=timeout_ms)
     page.wait_for_timeout(800)   # images and chart animations settle

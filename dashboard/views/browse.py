@@ -1,9 +1,15 @@
-"""Browse PIEs: the reading room. The image at its own resolution at the top, why it is a
-PIE in plain words beside it, a gallery of thumbnails below; previous/next walk the gallery.
+"""Browse PIEs: the reading room. The image twice, side by side: the dense model's Grad-CAM
+on the left, the pruned model's on the right, one colour scale, zoom, pan and window moving
+both (dashboard/static/viewer.js); each model's top findings and calls under its pane; why
+the image is a PIE in words and the rank table below; a gallery of thumbnails at the
+bottom; previous/next walk the gallery.
+
+The image is sent first, the words and tables next, the Grad-CAM maps last (a second
+component, `viewer_cams`), so the image never waits on a model.
 
 Everything below the title runs in one `st.fragment`: a click, a key or a filter change
-reruns only this part, and window/level, presets, invert, zoom and Grad-CAM overlays never
-rerun anything (the browser does them, dashboard/viewer_js.py). The selected image lives
+reruns only this part, and window/level, presets, invert, zoom, pan, flips, layouts and
+overlays never rerun anything (the browser does them). The selected image lives
 in the URL (`image=<id>`), the gallery's filters too.
 """
 import numpy as np
@@ -26,7 +32,8 @@ from dashboard.browse_logic import (
 from dashboard.browse_text import GLOSSARY, esc, model_name, rank_view
 from dashboard.filters import bound
 from dashboard.url_params import set_params, url_batch
-from dashboard.viewer_component import cam_to_u8, gallery, png_data_url, viewer
+from dashboard.viewer_component import cam_to_u8, gallery, png_data_url, viewer, viewer_cams
+from dashboard.viewer_panes import cycle, model_findings, scale_words, shared_scale
 
 PAGE = 24        # thumbnails per gallery page
 
@@ -35,6 +42,8 @@ d = ctx.data
 k = ctx.filters.sparsity
 ss = st.session_state
 
+# less empty space above the title, so both panes fit a 1280×800 screen (constant CSS)
+st.html("<style>.block-container{padding-top:2.5rem}h1{padding-top:0.25rem}</style>")
 st.title("Browse PIEs")
 
 
@@ -194,17 +203,23 @@ def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
                 icon=":material/filter_alt_off:")
         set_params({}, drop=["image"])
     else:
-        left, right = st.columns([3, 2], gap="medium")
-        # the Grad-CAM controls head the right-hand column, so the image starts at the top;
-        # the class picker is filled by _show (its default depends on the image)
-        cls_slot = right.container()
-        signed = bound(right.toggle, "Evidence against", key="br_signed", param="signed",
+        # one thin row of Grad-CAM controls, then the two panes across the page's width
+        ctl = st.columns([4, 3, 7], vertical_alignment="center")
+        signed = bound(ctl[1].toggle, "Evidence against", key="br_signed", param="signed",
                        default=False, parse=lambda v: v == "1",
                        fmt=lambda v: "1" if v else "0",
                        help="Off: Grad-CAM as published, only regions that raise the "
                             "score. On: the signed map, red = raises the score, blue = "
                             "lowers it.")
-        _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, left, right)
+        _show(row, order, table, method, seeds, model, k, pct, ctl[0], signed)
+
+
+def _on_cam() -> None:
+    """Key C (shift+C): the next (previous) class for Grad-CAM."""
+    ev = (ss.get("br_viewer") or {}).get("cam") or {}
+    key = ss.get("_br_cam_key")
+    if key and ev.get("dir") in (-1, 1):
+        ss[key] = cycle(d.classes, ss.get(key), ev["dir"])
 
 
 def _thumb(t: dict, r: int, src) -> dict:
@@ -220,8 +235,7 @@ def _thumb(t: dict, r: int, src) -> dict:
             "title": f"{t['id']}\nlabels: {t['labels']}\nagreement (Spearman) {corr}{gt}"}
 
 
-def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, left, right
-          ) -> None:
+def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> None:
     lab = d.labels.iloc[row]
     image_id = str(lab["id"])
     set_params({"image": image_id})
@@ -229,54 +243,60 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
     y = lab[d.classes].to_numpy(dtype=float)
     thr, why = bl.thresholds(d, d.key, seeds)
     rt = rank_table(dense, pruned, y, d.classes, thr)
-    t = table.set_index("row").loc[row]
-    mask = table["pie"].to_numpy()
-    cut = float(table["corr"][mask].max()) if mask.any() else None
     pos, prev_, next_ = neighbours(order, row)
 
     default = default_cam_class(dense, pruned, y, d.classes)
     positives = set(rt.loc[rt["label"] == "positive", "class"])
-    with cls_slot:
-        cls = st.selectbox("Grad-CAM explains", d.classes, index=d.classes.index(default),
-                           key=f"br_cam_{row}_{model}_{method}_{k}",
-                           format_func=lambda c: f"● {c}" if c in positives else c,
-                           help="Default: the positive finding whose probability pruning "
-                                "changed most (● = labelled positive).")
-    with left:
-        ci = d.classes.index(cls)
-        cam_seeds, cam_note = bl.cam_seeds(d, seeds)
-        cams = None
-        if cam_seeds:
-            try:
-                m = bl.cam_maps(d, cam_seeds, method, k, row, ci, signed)
-                cams = {"maps": {"dense": png_data_url(cam_to_u8(m["dense"], signed)),
-                                 "pruned": png_data_url(cam_to_u8(m["pruned"], signed)),
-                                 "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
-                        "order": [["dense", "dense"], ["pruned", f"pruned {k}%"],
-                                  ["diff", "difference"]],
-                        "signed": bool(signed), "legend": _legend(signed),
-                        "captions": _captions(cls, dense[ci], pruned[ci], m["empty"], k,
-                                              signed),
-                        "note": _cam_note(len(cam_seeds), signed)}
-            except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
-                cam_note = f"Grad-CAM failed: {exc}"
-        if cams is None:
-            st.info(esc(cam_note))
-        try:
-            img = bl.display_image(d, row)
-        except Exception as exc:  # noqa: BLE001  (images on another machine, a moved folder, …)
-            img = None
-            st.warning(f"The image cannot be shown: {esc(str(exc))}")
-        if img is not None:
-            nav = {"prev": prev_ is not None, "next": next_ is not None, "row": int(row),
-                   "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
-                            else f"not in the gallery ({len(order):,})")}
-            viewer({"image": {**img, "caption": f"{image_id} · {img['note']}"},
-                    "cams": cams, "cam_note": cam_note, "nav": nav,
-                    "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
-                                    for ch in image_id)[:80] or "image"},
-                   key="br_viewer", on_nav=_on_nav, memo=ss)
-    with right:
+    cam_key = ss["_br_cam_key"] = f"br_cam_{row}_{model}_{method}_{k}"
+    if ss.get(cam_key) not in d.classes:
+        ss[cam_key] = default
+    cls = cls_slot.selectbox("Grad-CAM explains", d.classes, key=cam_key,
+                             label_visibility="collapsed",
+                             format_func=lambda c: "Grad-CAM of: "
+                             + ("● " if c in positives else "") + c,
+                             help="Grad-CAM explains this class (key C: the next one). "
+                                  "Default: the positive finding whose probability pruning "
+                                  "changed most (● = labelled positive).")
+    ci = d.classes.index(cls)
+    cam_seeds, cam_note = bl.cam_seeds(d, seeds)
+
+    # 1. the image and the two panes, before anything slow
+    try:
+        img = bl.display_image(d, row)
+    except FileNotFoundError:
+        img = None
+        st.warning(f"The image file {esc(bl.image_file(d, row) or image_id)} is missing on "
+                   "disk: the panes cannot be drawn. Everything else is shown.",
+                   icon=":material/broken_image:")
+    except Exception as exc:  # noqa: BLE001  (images on another machine, a moved folder, …)
+        img = None
+        st.warning(f"The image {esc(bl.image_file(d, row) or image_id)} cannot be shown: "
+                   f"{esc(str(exc))}", icon=":material/broken_image:")
+    token = None
+    if img is not None:
+        nav = {"prev": prev_ is not None, "next": next_ is not None, "row": int(row),
+               "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
+                        else f"not in the gallery ({len(order):,})")}
+        head = ("top findings · call at the dense model's threshold" if thr is not None
+                else "top findings (no operating thresholds)")
+        panes = [{"title": "dense (unpruned)", "head": f"dense · {head}",
+                  **model_findings(rt, "dense")},
+                 {"title": f"pruned {k}% ({method})", "head": f"pruned {k}% · {head}",
+                  **model_findings(rt, "pruned")}]
+        token = viewer({"image": {**img, "caption": f"{image_id} · {img['note']}"},
+                        "panes": panes, "nav": nav,
+                        "cam_classes": list(d.classes) if cam_seeds else None,
+                        "cam_wait": "Grad-CAM: computing…" if cam_seeds else cam_note,
+                        "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
+                                        for ch in image_id)[:80] or "image"},
+                       key="br_viewer", on_nav=_on_nav, on_cam=_on_cam, memo=ss)
+
+    # 2. why this image is a PIE, in words and in the rank table
+    t = table.set_index("row").loc[row]
+    mask = table["pie"].to_numpy()
+    cut = float(table["corr"][mask].max()) if mask.any() else None
+    words, ranks_ = st.columns([2, 3], gap="medium")
+    with words:
         labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
             "none positive"
         gt = ""
@@ -293,7 +313,20 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
         if thr is None:
             st.caption(f"Operating thresholds are unavailable: {esc(why)}. The table shows "
                        "ranks and probabilities only.")
+    with ranks_:
         rank_view(rt, k, thr is not None)
+
+    # 3. the Grad-CAM maps, painted over the panes when they arrive
+    if token is not None:
+        cams, note = None, cam_note
+        if cam_seeds:
+            try:
+                m = bl.cam_maps(d, cam_seeds, method, k, row, ci, signed)
+                cams = _cams(m, cls, dense[ci], pruned[ci], k, signed)
+                note = _cam_note(len(cam_seeds), signed)
+            except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
+                note = f"Grad-CAM failed, the panes are shown without overlays: {exc}"
+        viewer_cams(token, cams, note, key="br_viewer_cams")
     nxt = [r for r in (next_, prev_) if r is not None]
     if cam_seeds:
         def cam_class(r):
@@ -305,20 +338,36 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, lef
         bl.prefetch(d, nxt, (), method, k, None)
 
 
-def _legend(signed: bool) -> dict:
-    ends = ("−1 lowers the score", "+1 raises it") if signed else ("0 no evidence",
-                                                                  "1 the map's maximum")
-    return {"dense": ends, "pruned": ends,
-            "diff": ("−1 pruned looks less", "+1 pruned looks more")}
+def _cams(m: dict, cls: str, p_dense: float, p_pruned: float, k: int, signed: bool) -> dict:
+    """The viewer_cams payload: both maps on one shared scale, the difference, the words."""
+    a, b, top = shared_scale(m["raw"]["dense"], m["raw"]["pruned"], signed)
+    raw = {w: float(np.abs(m["raw"][w]).max() if signed else np.max(m["raw"][w]))
+           for w in ("dense", "pruned")}
+    return {"maps": {"dense": png_data_url(cam_to_u8(a, signed)),
+                     "pruned": png_data_url(cam_to_u8(b, signed)),
+                     "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
+            "cls": cls, "signed": bool(signed),
+            "captions": _captions(cls, p_dense, p_pruned, m["empty"], k, signed),
+            "scale": scale_words(top, max(raw["dense"], 0.0), max(raw["pruned"], 0.0),
+                                 signed),
+            "diff_note": "Difference: each map scaled to its own maximum first, so it "
+                         "compares where the two models look, not how strongly.",
+            "legend": _legend(signed, top)}
+
+
+def _legend(signed: bool, top: float) -> dict:
+    maps = (f"−{top:.3g} lowers the score", f"+{top:.3g} raises it") if signed else (
+        "0 no evidence", f"{top:.3g} shared max")
+    return {"maps": maps, "diff": ("−1 pruned looks less", "+1 pruned looks more")}
 
 
 def _captions(cls, p_dense, p_pruned, empty, k, signed) -> dict:
     def none(flag):
         return (" · flat map" if signed else " · no region raises the score (empty map)") \
             if flag else ""
-    return {"dense": f"dense · P({cls}) = {p_dense:.2f}{none(empty['dense'])}",
-            "pruned": f"pruned {k}% · P({cls}) = {p_pruned:.2f}{none(empty['pruned'])}",
-            "diff": "pruned − dense: red = the pruned model looks more, blue = less"}
+    return {"dense": f"Grad-CAM of {cls} · P = {p_dense:.2f}{none(empty['dense'])}",
+            "pruned": f"Grad-CAM of {cls} · P = {p_pruned:.2f}{none(empty['pruned'])}",
+            "diff": f"pruned − dense, {cls}: red = the pruned model looks more, blue = less"}
 
 
 def _cam_note(n: int, signed: bool) -> str:
@@ -327,8 +376,7 @@ def _cam_note(n: int, signed: bool) -> str:
             if signed else "bright = regions whose features raise the score for the class; "
             "evidence against it is not drawn (switch on Evidence against)")
     return (f"Grad-CAM of the last convolutional stage ({who}), upsampled onto the image: "
-            f"{what}. Each map is scaled to its own maximum, so the difference compares "
-            "where the two models look, not how strongly.")
+            f"{what}.")
 
 
 room()

@@ -129,12 +129,14 @@ with left:
     if pixels is None:
         st.warning("This image cannot be shown (its file is missing); tell the coordinator.")
     else:
-        # The Browse page's viewer: window/level, presets, invert and zoom in the browser
-        # (no rerun); its ◀ ▶ walk this form. It gets pixels and a position, nothing else.
+        # The Browse page's viewer and its keys (? lists them): window/level, presets,
+        # invert, zoom, pan and flips in the browser (no rerun); its ◀ ▶ and ← → walk this
+        # form. It gets pixels and a position, nothing else: no model panes, no Grad-CAM.
         viewer({"image": {"src": png_data_url(pixels), "w": int(pixels.shape[1]),
                           "h": int(pixels.shape[0]), "caption": f"Image {pos} of {total}"},
-                "cams": None, "cam_note": "",
                 "nav": {"prev": pos > 1, "next": pos < total, "text": f"{pos} / {total}"},
+                "keys_note": "On this page 1–5, Y/N, Q/D and Enter answer the questions; "
+                             "window presets are shift+1–5.",
                 "file": f"image_{pos}"},
                key="rs_viewer", on_nav=on_viewer_nav, memo=ss)
 with right:

@@ -10,6 +10,7 @@ from tests.dashboard.fixture_study import (
     CLASSES_A,
     CLASSES_B,
     make_hostile_csv_study,
+    make_real_csv_study,
     make_study,
 )
 
@@ -37,6 +38,15 @@ def hostile_root(tmp_path_factory) -> Path:
     that are Markdown, HTML and spreadsheet formulas (issue 9: the page is a trust boundary)."""
     root = tmp_path_factory.mktemp("hostile")
     make_hostile_csv_study(root / "hostile")
+    return root
+
+
+@pytest.fixture(scope="session")
+def real_root(tmp_path_factory) -> Path:
+    """A root holding `real`: a CSV study (the `csv` dataset) of the two real ChestX-ray14
+    radiographs in tests/data/real-cxr, repeated, with SmallCNN weights (Grad-CAM runs)."""
+    root = tmp_path_factory.mktemp("real")
+    make_real_csv_study(root / "real")
     return root
 
 

@@ -30,7 +30,8 @@ def make_study(root, *, seal=True, **kw) -> Path:
 def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
                  methods=("l1_global", "random"), sparsities=(0, 25, 50, 70, 80, 90, 95),
                  image_size=32, groundtruth=True, weights=True, analyze=True,
-                 rng_seed=0, name=None, metadata=True, ids=None) -> Path:
+                 rng_seed=0, name=None, metadata=True, ids=None, y=None, files=None,
+                 image_root=None) -> Path:
     root = Path(root)
     rng = np.random.default_rng(rng_seed)
     classes = list(classes)
@@ -38,16 +39,23 @@ def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
     paths = store.StudyPaths(root)
     # long tail: prevalence falls geometrically along the class order
     prev = 0.5 * 0.55 ** np.arange(c)
-    y = (rng.random((n_images, c)) < prev).astype(np.float32)
-    if classes[0] == "No Finding":
+    given = y is not None
+    if not given:
+        y = (rng.random((n_images, c)) < prev).astype(np.float32)
+    if classes[0] == "No Finding" and not given:
         y[:, 0] = y[:, 1:].sum(axis=1) == 0
-    y[0, :], y[1, :] = 1.0, 0.0             # every class has positives and negatives
-    y[2:, :][rng.random((n_images - 2, c)) < 0.02] = np.nan
-    img_dir = root.parent / f"{root.name}-images"
+    if not given:
+        y[0, :], y[1, :] = 1.0, 0.0             # every class has positives and negatives
+        y[2:, :][rng.random((n_images - 2, c)) < 0.02] = np.nan
+    y = np.asarray(y, dtype=np.float32)
+    img_dir = Path(image_root) if image_root is not None else \
+        root.parent / f"{root.name}-images"
     img_dir.mkdir(parents=True, exist_ok=True)
     labels = pd.DataFrame({
         "id": list(ids) if ids is not None else [f"im{i:04d}.png" for i in range(n_images)],
-        "path": [f"im{i:04d}.png" for i in range(n_images)], "split": "test",
+        "path": list(files) if files is not None else [f"im{i:04d}.png"
+                                                        for i in range(n_images)],
+        "split": "test",
         "patient_id": [f"p{i // 2}" for i in range(n_images)], "sex": "F", "age": 50.0,
         "view": "PA"})
     if metadata:   # varied sex / age / view (own generator: the other draws stay as they were)
@@ -63,7 +71,8 @@ def _write_study(root, *, classes=CLASSES_A, n_images=120, seeds=(0, 1, 2),
         labels["quality"] = rng.random(n_images).astype(np.float32)
         labels["label_noise"] = rng.random(n_images) < 0.08
     labels["row"] = np.arange(n_images)
-    _write_images(img_dir, labels["path"], image_size, rng)
+    if image_root is None:     # given image files are the caller's (real radiographs)
+        _write_images(img_dir, labels["path"], image_size, rng)
     store.write_parquet(paths.labels, labels)
 
     y0 = np.nan_to_num(y)
@@ -208,3 +217,36 @@ def hostile_token_file(root) -> Path:
     """Where make_hostile_csv_study leaves the hostile reader's link token (beside the study,
     outside it: the token is a secret, never part of a study)."""
     return Path(root).parent / f"{Path(root).name}-reader-token.txt"
+
+
+# Two public NIH ChestX-ray14 radiographs (512², 8-bit; source, labels, licence in README.md)
+REAL_CXR = Path(__file__).resolve().parents[1] / "data" / "real-cxr"
+REAL_FILES = {"00000001_000.png": "Cardiomegaly", "00027426_000.png": "No Finding"}
+
+
+def make_real_csv_study(root, *, n_images: int = 24, image_root=None, weights=True) -> Path:
+    """A study of real radiographs read through the `csv` dataset: a CSV naming the two
+    ChestX-ray14 files of tests/data/real-cxr, repeated to `n_images` rows, with their real
+    labels (Cardiomegaly / No Finding). Predictions and weights are make_study's (a SmallCNN
+    at 32 px). `image_root`: where the files are read (default the real-cxr folder; a test
+    may put other files under the same names there, e.g. a huge 16-bit one)."""
+    from core.config import DatasetConfig
+    from core.data import load_dataset
+
+    root = Path(root)
+    names = list(REAL_FILES)
+    csv = root.parent / f"{root.name}-labels.csv"
+    files = [names[i % 2] for i in range(n_images)]
+    frame = pd.DataFrame({"path": files, "id": [f"{f[:-4]}#{i}" for i, f in enumerate(files)],
+                          "split": "test"})
+    for cls in ("No Finding", "Cardiomegaly"):
+        frame[cls] = [int(REAL_FILES[f] == cls) for f in files]
+    frame.to_csv(csv, index=False)
+    ds = load_dataset(DatasetConfig(name="csv", options={
+        "path": str(csv), "split_column": "split", "id_column": "id"}))
+    table = ds.table.set_index("id").loc[frame["id"]]
+    return make_study(root, classes=ds.classes, n_images=n_images, ids=frame["id"].tolist(),
+                      files=frame["path"].tolist(), y=table[list(ds.classes)].to_numpy(),
+                      image_root=image_root or REAL_CXR, sparsities=(0, 50, 90),
+                      seeds=(0, 1), methods=("l1_global",), groundtruth=False,
+                      weights=weights)

@@ -19,13 +19,14 @@ if not Path(CHROMIUM).is_file():
                 allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
-VIEWER_DRAWN = "(old) => window.__plv_drawn && window.__plv_drawn.token !== old"
+# the image and both panes' Grad-CAM overlays drawn for a new image
+VIEWER_DRAWN = "(old) => window.__plv_full && window.__plv_full.token !== old"
 SETTLED = """() => document.querySelector('[data-testid="stApp"]')
                 .getAttribute('data-test-script-state') === 'notRunning'"""
 
 
 def _token(page):
-    return page.evaluate("() => window.__plv_drawn ? window.__plv_drawn.token : null")
+    return page.evaluate("() => window.__plv_full ? window.__plv_full.token : null")
 
 
 def _after(page, old, action):
@@ -59,7 +60,7 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{url}/browse?study=alpha&show=all")
             wait_rendered(page)
-            page.wait_for_function("() => window.__plv_drawn && window.__plg_drawn",
+            page.wait_for_function("() => window.__plv_full && window.__plg_drawn",
                                    timeout=120_000)
             assert page.locator("h1").first.inner_text() == "Browse PIEs"
             # the reading room's sidebar: the chosen sparsity and the seeds, not the research
@@ -99,7 +100,7 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             shown = np.asarray(page.evaluate("""() => {
               const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)
                 .find(r => r && r.querySelector('.plv'));
-              const c = r.querySelector('canvas.main');
+              const c = r.querySelector('.pane canvas.base');
               const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
               return Array.from(px.filter((_, i) => i % 4 === 0)); }"""), dtype=np.uint8)
             raw = d.image(row)
@@ -124,13 +125,19 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             top = int(np.argmax(dense))
             assert first[0].lstrip("●? ").strip() == d.classes[top]
             assert f"{dense[top]:.2f}" in first
-            caps = page.locator(".plv .cam .cap").all_inner_texts()
-            assert len(caps) == 3
+            # the two panes' captions: the class and each model's probability of it
+            caps = page.locator(".plv .pcap").all_inner_texts()
+            assert len(caps) == 2
             main_text = page.locator('[data-testid="stMain"]').inner_text()
             assert ids[5] in main_text
-            cls = caps[0].split("P(", 1)[1].split(")", 1)[0]
+            cls = caps[0].split("Grad-CAM of ", 1)[1].split(" · P", 1)[0]
             c = d.classes.index(cls)
-            assert f"= {dense[c]:.2f}" in caps[0] and f"= {pruned[c]:.2f}" in caps[1]
+            assert f"P = {dense[c]:.2f}" in caps[0] and f"P = {pruned[c]:.2f}" in caps[1]
+            # under each pane, that model's top finding and its probability
+            finds = page.locator(".plv .finds").all_inner_texts()
+            assert d.classes[int(np.argmax(dense))] in finds[0].splitlines()[1]
+            assert f"P {dense.max():.2f}" in finds[0]
+            assert f"P {pruned.max():.2f}" in finds[1]
             # the Grad-CAM class is a positive finding of *this* image (or its top class)
             y = d.labels.iloc[row][d.classes].to_numpy(dtype=float)
             assert y[c] == 1 or (not (y == 1).any() and c == top)
