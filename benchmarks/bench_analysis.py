@@ -15,7 +15,7 @@ probabilities with --legacy-float16, as studies made before that).
   and beyond the paper: bootstrap CIs with B = 1,000 paired over sparsities and seeds as a second
   level, 8 subgroups (sex, 4 age bands, view) with CIs, missed findings, calibration), timed end
   to end with its peak resident memory (ru_maxrss of that process); the beyond-the-paper part
-  is also reported on its own (params.json → extended.seconds).
+  is also reported on its own (analyze_study's extended.seconds; stored in analysis/timings.json).
 - reference: what the paper's code does for the per-class metrics alone: scikit-learn
   `average_precision_score` and `roc_auc_score` per (seed, sparsity, class), on a subset of
   seeds, extrapolated linearly to all seeds (each seed costs the same); plus the paper's PIE

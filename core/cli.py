@@ -60,7 +60,11 @@ def _cmd_study(args) -> int:
         out = Path(args.out) if args.out else Path("studies") / cfg.name
     seeds = args.seeds
     if isinstance(seeds, str):
-        seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        try:
+            seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds: expected seeds of the config separated by commas, "
+                              f"e.g. 0,1; got {seeds!r}") from None
     run_study(cfg, out, progress=not args.no_progress, only_seeds=seeds,
               finalize=not args.no_finalize, executor=executors.from_args(args))
     return 0
@@ -76,6 +80,12 @@ def _cmd_report(args) -> int:
     from core.analysis.report import main_report
 
     return main_report(args)
+
+
+def _cmd_compare(args) -> int:
+    from core.compare import main_compare
+
+    return main_compare(args)
 
 
 def _cmd_import_paper(args) -> int:
@@ -128,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_report)
 
+    s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
+                       "yes, 3 no; measurement files, *timings*, are not compared)")
+    s.add_argument("a")
+    s.add_argument("b")
+    s.set_defaults(func=_cmd_compare)
+
     s = sub.add_parser("import-paper", help="import the paper's released prediction pickles")
     s.add_argument("pred_dir")
     s.add_argument("--labels", required=True, help="the test label CSV")
@@ -145,10 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. Expected failures end in one line on stderr, never a traceback:
     a study that does not verify → exit 1 with every problem by file (as `verify`); bad
     input, a study in use by another coordinator, an OS error (disk full, permission denied,
-    read-only folder: one line naming the path) → exit 2."""
+    read-only folder: one line naming the path) → exit 2; Ctrl-C → exit 130, one line."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:   # Ctrl-C: the with-blocks above released locks and temp files
+        return interrupted()
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -158,6 +176,16 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:   # disk full, permission denied, read-only folder, missing file
         print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 2
+
+
+INTERRUPTED = "interrupted; run the same command to resume"
+
+
+def interrupted() -> int:
+    """Ctrl-C: one line and exit 130 (128 + SIGINT, as a shell reports it). Every write is
+    atomic and every unit marked only when whole, so the same command resumes."""
+    print(INTERRUPTED, file=sys.stderr)
+    return 130
 
 
 def os_error_text(exc: OSError) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +18,13 @@ from typing import Any
 import yaml
 
 from core import registries
+from core.config_text import DuplicateKeyError, parse_error_text, parse_text
 from core.errors import ConfigError
 
 DEFAULT_SPARSITIES = list(range(0, 100, 5))  # integer percents: 0, 5, …, 95
+# The paper reports relative AP change at 95% and finds PIEs at 90%: the defaults of
+# analysis.at_sparsity / pie_sparsity when the grid has them (else the grid's largest).
+PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY = 95, 90
 
 @dataclass
 class DatasetConfig:
@@ -49,8 +55,10 @@ class TrainConfig:
 @dataclass
 class AnalysisConfig:
     drop_percent: int = 20       # first k%-drop sparsity
-    at_sparsity: int = 95        # relative AP change reported at this sparsity
-    pie_sparsity: int = 90       # PIEs compare dense with this sparsity
+    # None: the paper's value (95 / 90) when the grid has it, else the grid's largest sparsity
+    # (resolved by StudyConfig, so study.json records the number used)
+    at_sparsity: int | None = None   # relative AP change reported at this sparsity
+    pie_sparsity: int | None = None  # PIEs compare dense with this sparsity
     pie_percentile: float = 5.0  # bottom p% of per-image Spearman correlation
     pair_variant: str = "paper"  # FCD pair plots: paper (column sums) | plain (image counts)
     # Beyond the paper (core.analysis.extended): bootstrap CIs, subgroups, missed findings.
@@ -90,6 +98,14 @@ class StudyConfig:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     gradual: GradualConfig = field(default_factory=GradualConfig)
 
+    def __post_init__(self):
+        a = self.analysis
+        if isinstance(a, AnalysisConfig):
+            if a.at_sparsity is None:
+                a.at_sparsity = grid_default(self.sparsities, PAPER_AT_SPARSITY)
+            if a.pie_sparsity is None:
+                a.pie_sparsity = grid_default(self.sparsities, PAPER_PIE_SPARSITY)
+
     # ------------------------------------------------------------------ io
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -110,15 +126,30 @@ class StudyConfig:
 
     def with_overrides(self, overrides: list[str]) -> StudyConfig:
         data = self.to_dict()
+        for key, paper in (("at_sparsity", PAPER_AT_SPARSITY),
+                           ("pie_sparsity", PAPER_PIE_SPARSITY)):
+            # a value that is the grid's default follows a new grid, as if never set
+            if data["analysis"][key] == grid_default(self.sparsities, paper):
+                data["analysis"][key] = None
         for item in overrides:
             apply_override(data, item)
         return StudyConfig.from_dict(data)
 
     # ------------------------------------------------------------------ checks
     def validate(self) -> None:
+        """Raise ConfigError (one line: the key, what is allowed, what was given) unless every
+        value is of its field's type and in its range, and the names are registered ones."""
+        _check_types(self, "")
+        for key, rule in _RULES.items():
+            _check_rule(key, _lookup(self, key), rule)
         check_study_name(self.name)
         _choice("dataset.name", self.dataset.name, registries.dataset_names())
         _choice("model", self.model, registries.model_names())
+        if self.pretrained and self.model not in registries.pretrained_model_names():
+            raise ConfigError(f"pretrained: {self.model} has no pretrained weights (it is "
+                              "trained from scratch); pretrained: true is allowed with model "
+                              f"{', '.join(registries.pretrained_model_names())}, else use "
+                              "pretrained: false")
         for m in self.methods:
             _choice("methods", m, registries.method_names())
         if not self.methods:
@@ -128,14 +159,25 @@ class StudyConfig:
             raise ConfigError(f"methods: duplicates in {self.methods}")
         if not self.seeds:
             raise ConfigError("seeds: at least one seed is needed, e.g. seeds: [0, 1, 2]")
-        if any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in self.seeds):
+        if any(s < 0 for s in self.seeds):
             raise ConfigError(f"seeds: must be non-negative integers, got {self.seeds}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: duplicates in {self.seeds}")
+        self._check_grid()
+        _choice("dataset.eval_split", self.dataset.eval_split, ["val", "test"])
+        if not _DEVICE.fullmatch(self.train.device):
+            raise ConfigError(f"train.device: expected auto, cpu, cuda or cuda:N (N = a GPU "
+                              f"index such as 0), got {self.train.device!r}")
+        a = self.analysis
+        _choice("analysis.pair_variant", a.pair_variant, ["paper", "plain"])
+        _choice("analysis.threshold_rule", a.threshold_rule, ["youden", "f1"])
+        _choice("weights_dtype", self.weights_dtype, ["float32", "float16"])
+
+    def _check_grid(self) -> None:
         if not self.sparsities:
             raise ConfigError("sparsities: empty; give integer percents such as [0, 5, …, 95]")
         for k in self.sparsities:
-            if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k <= 99:
+            if not 0 <= k <= 99:
                 raise ConfigError(f"sparsities: {k!r} is not an integer percent in 0–99 "
                                   "(write 50 for 50% sparsity)")
         if sorted(set(self.sparsities)) != list(self.sparsities):
@@ -143,58 +185,29 @@ class StudyConfig:
         if self.sparsities[0] != 0:
             raise ConfigError("sparsities: must include 0 (the dense model every change is "
                               "measured against)")
-        if self.dataset.eval_split not in ("val", "test"):
-            raise ConfigError(f"dataset.eval_split: {self.dataset.eval_split!r}; "
-                              "allowed: val, test")
-        if self.image_size is not None and not 16 <= self.image_size <= 2048:
-            raise ConfigError(f"image_size: {self.image_size} outside 16–2048")
-        t = self.train
-        _positive("train.epochs", t.epochs)
-        _positive("train.batch_size", t.batch_size)
-        _positive("predict_batch_size", self.predict_batch_size)
-        if not t.lr > 0:
-            raise ConfigError(f"train.lr: must be > 0, got {t.lr}")
-        if t.patience < 1:
-            raise ConfigError(f"train.patience: must be ≥ 1, got {t.patience}")
-        if not 0 <= t.rotation_degrees <= 180:
-            raise ConfigError(f"train.rotation_degrees: {t.rotation_degrees} outside 0–180")
-        if not (t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:")):
-            raise ConfigError(f"train.device: {t.device!r}; allowed: auto, cpu, cuda, cuda:N")
-        a = self.analysis
-        if not 0 < a.drop_percent < 100:
-            raise ConfigError(f"analysis.drop_percent: {a.drop_percent} outside 1–99")
+        if len(self.sparsities) < 2:
+            raise ConfigError("sparsities: needs a sparsity above 0 besides the dense 0, e.g. "
+                              "[0, 50, 90]")
+        a, nonzero = self.analysis, ", ".join(map(str, self.sparsities[1:]))
         if a.at_sparsity not in self.sparsities:
-            raise ConfigError(f"analysis.at_sparsity: {a.at_sparsity} is not in sparsities "
-                              f"{self.sparsities}")
-        if a.pie_sparsity not in self.sparsities or a.pie_sparsity == 0:
-            raise ConfigError(f"analysis.pie_sparsity: {a.pie_sparsity} must be a non-zero "
-                              f"member of sparsities {self.sparsities}")
-        if not 0 < a.pie_percentile < 100:
-            raise ConfigError(f"analysis.pie_percentile: {a.pie_percentile} outside (0, 100)")
-        _choice("analysis.pair_variant", a.pair_variant, ["paper", "plain"])
-        if a.bootstrap < 1:
-            raise ConfigError(f"analysis.bootstrap: must be ≥ 1, got {a.bootstrap}")
-        if not 0 < a.ci_level < 1:
-            raise ConfigError(f"analysis.ci_level: {a.ci_level} outside (0, 1)")
-        _choice("analysis.threshold_rule", a.threshold_rule, ["youden", "f1"])
-        if a.min_group_positives < 1:
-            raise ConfigError(f"analysis.min_group_positives: must be ≥ 1, got "
-                              f"{a.min_group_positives}")
-        if a.calibration_bins < 1:
-            raise ConfigError(f"analysis.calibration_bins: must be ≥ 1, got {a.calibration_bins}")
-        _choice("weights_dtype", self.weights_dtype, ["float32", "float16"])
-        gr = self.gradual
-        if not isinstance(gr.finetune_steps, int) or gr.finetune_steps < 0:
-            raise ConfigError(f"gradual.finetune_steps: a non-negative integer, got "
-                              f"{gr.finetune_steps!r}")
-        if not gr.lr > 0:
-            raise ConfigError(f"gradual.lr: must be > 0, got {gr.lr}")
-        if not isinstance(gr.batch_size, int) or gr.batch_size < 0:
-            raise ConfigError(f"gradual.batch_size: 0 (= train.batch_size) or a positive "
-                              f"integer, got {gr.batch_size!r}")
-        _positive("gradual.prune_every", gr.prune_every)
-        if not 0 <= gr.ramp <= 1:
-            raise ConfigError(f"gradual.ramp: a share of the steps in 0–1, got {gr.ramp}")
+            raise ConfigError(f"analysis.at_sparsity: {a.at_sparsity!r} is not in sparsities; "
+                              f"allowed: {', '.join(map(str, self.sparsities))} (or leave it "
+                              "out: 95 when the grid has it, else the largest)")
+        if a.pie_sparsity not in self.sparsities[1:]:
+            raise ConfigError(f"analysis.pie_sparsity: {a.pie_sparsity!r} must be a non-zero "
+                              f"member of sparsities; allowed: {nonzero} (or leave it out: 90 "
+                              "when the grid has it, else the largest)")
+
+
+def grid_default(sparsities, paper: int) -> int | None:
+    """The paper's sparsity when the grid has it, else the grid's largest non-zero one (None
+    when the grid has none: validation names the grid then)."""
+    if not isinstance(sparsities, list):
+        return None
+    ks = [k for k in sparsities if _is_int(k) and k > 0]
+    if paper in ks:
+        return paper
+    return max(ks) if ks else None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -205,15 +218,11 @@ def _choice(key: str, value, allowed) -> None:
         raise ConfigError(f"{key}: unknown value {value!r}; allowed: {names}")
 
 
-def _positive(key: str, value) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{key}: must be a positive integer, got {value!r}")
-
-
 def _build(cls, data, path: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping of keys "
+                          f"({', '.join(sorted(fields))}), got {_shown(data)}")
     unknown = sorted(set(data) - set(fields))
     if unknown:
         where = f"{path}." if path else ""
@@ -237,73 +246,168 @@ _SUBCONFIGS = {"dataset": DatasetConfig, "train": TrainConfig, "analysis": Analy
 
 
 def _coerce(key: str, value, f: dataclasses.Field):
-    """Check a leaf value's type against the field's default (the dataclass is the schema)."""
-    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    if default is None or value is None:
+    """`value` checked against the field's annotated type (the dataclass is the schema):
+    integers are integers (not 32.5, "32" or true), numbers are finite; ints become floats
+    where a float is meant. Raises ConfigError naming the key and what is allowed."""
+    kind, optional = _kind(f)
+    if value is None:
+        if optional:
+            return None
+        if kind == "dict":
+            return {}
+    elif kind == "bool" and isinstance(value, bool):
         return value
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    elif isinstance(default, float):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        value = float(value)
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-    elif isinstance(default, list):
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-    elif isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-    return value
+    elif kind == "int" and _is_int(value):
+        return value
+    elif kind == "float" and _is_number(value) and math.isfinite(value):
+        return float(value)
+    elif kind == "str" and isinstance(value, str):
+        return value
+    elif kind == "dict" and isinstance(value, dict):
+        return value
+    elif kind == "list[int]" and isinstance(value, list) and all(map(_is_int, value)):
+        return list(value)
+    elif kind == "list[str]" and isinstance(value, list) and all(
+            isinstance(v, str) for v in value):
+        return list(value)
+    elif kind not in _KINDS:
+        return value
+    rule = _RULES.get(key)
+    allowed = rule.text() if rule is not None else _LISTS.get(key, _KINDS[kind])
+    if optional and rule is None:
+        allowed += " or null"
+    got = "null" if value is None else _shown(value)
+    raise ConfigError(f"{key}: expected {allowed}, got {got}")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last)."""
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
-    seen: dict = {}
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue  # `<<: *anchor` merges defaults that explicit keys may override
-        key = loader.construct_object(key_node, deep=True)
+@dataclass(frozen=True)
+class _Range:
+    """Allowed numbers of one key: integers or finite numbers between lo and hi."""
+    integer: bool
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    note: str = ""
+
+    def text(self) -> str:
+        noun = "an integer" if self.integer else "a finite number"
+        lo = None if self.lo is None else f"{self.lo:g}"
+        hi = None if self.hi is None else f"{self.hi:g}"
+        if lo is not None and hi is not None:
+            if self.lo_open or self.hi_open:
+                where = (f"in {'(' if self.lo_open else '['}{lo}, "
+                         f"{hi}{')' if self.hi_open else ']'}")
+            else:
+                where = f"in {lo}–{hi}"
+        elif lo is not None:
+            where = f"{'>' if self.lo_open else '≥'} {lo}"
+        else:
+            where = ""
+        return " ".join(x for x in (noun, where, self.note) if x)
+
+    def holds(self, v) -> bool:
+        if not self.integer and not math.isfinite(v):
+            return False
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            return False
+        return not (self.hi is not None and (v >= self.hi if self.hi_open else v > self.hi))
+
+
+# Every numeric key: its type comes from the dataclass field, its range from here.
+_RULES: dict[str, _Range] = {
+    "image_size": _Range(True, 16, 2048, note="or null (the model's input size)"),
+    "predict_batch_size": _Range(True, 1),
+    "train.epochs": _Range(True, 1),
+    "train.batch_size": _Range(True, 1),
+    "train.lr": _Range(False, 0, lo_open=True),
+    "train.weight_decay": _Range(False, 0),
+    "train.patience": _Range(True, 1),
+    "train.rotation_degrees": _Range(False, 0, 180),
+    "train.num_workers": _Range(True, 0),
+    "train.threads": _Range(True, 0, note="(0 = torch's default)"),
+    "analysis.drop_percent": _Range(True, 1, 99),
+    "analysis.pie_percentile": _Range(False, 0, 100, lo_open=True, hi_open=True),
+    "analysis.bootstrap": _Range(True, 1),
+    "analysis.bootstrap_seed": _Range(True, 0),
+    "analysis.ci_level": _Range(False, 0, 1, lo_open=True, hi_open=True),
+    "analysis.min_group_positives": _Range(True, 1),
+    "analysis.calibration_bins": _Range(True, 1),
+    "gradual.finetune_steps": _Range(True, 0),
+    "gradual.lr": _Range(False, 0, lo_open=True),
+    "gradual.batch_size": _Range(True, 0, note="(0 = train.batch_size)"),
+    "gradual.prune_every": _Range(True, 1),
+    "gradual.ramp": _Range(False, 0, 1, note="(a share of each interval's steps)"),
+}
+
+_LISTS = {"sparsities": "a list of integer percents in 0–99 from 0 up (write 50 for 50% "
+                        "sparsity)",
+          "seeds": "a list of non-negative integers"}
+
+_KINDS = {"bool": "true or false", "int": "an integer", "float": "a finite number",
+          "str": "a text value", "list[int]": "a list of integers",
+          "list[str]": "a list of names", "dict": "a mapping of keys"}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _shown(value) -> str:
+    """The given value for an error line; a quoted number says why it was not read as one."""
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "…"
+    if isinstance(value, str):
         try:
-            hash(key)
-        except TypeError:
-            continue  # the base constructor reports unhashable keys itself
-        line = key_node.start_mark.line + 1
-        if key in seen:
-            where = f"line {line}" if seen[key] == line else f"lines {seen[key]} and {line}"
-            raise ConfigError(f"duplicate key {key!r} ({where}); give each key once")
-        seen[key] = line
-    return loader.construct_mapping(node, deep=deep)
+            float(value)
+        except ValueError:
+            return text
+        return f"{text} (quoted: text, not a number; write it without quotes)"
+    return text
 
 
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-                                 _unique_mapping)
+def _lookup(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
 
 
-def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
-    """json `object_pairs_hook`: refuse a key given twice in one object (json keeps the last)."""
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            raise ConfigError(f"duplicate key {key!r}; give each key once")
-        out[key] = value
-    return out
+def _check_rule(key: str, value, rule: _Range) -> None:
+    if value is not None and not rule.holds(value):  # None: an optional field left out
+        raise ConfigError(f"{key}: expected {rule.text()}, got {_shown(value)}")
+
+
+def _kind(f: dataclasses.Field) -> tuple[str, bool]:
+    """(type name, optional) of a field from its annotation (a string: postponed annotations)."""
+    text = str(f.type).replace(" ", "")
+    return text.removesuffix("|None"), text.endswith("|None")
+
+
+def _check_types(cfg, path: str) -> None:
+    for f in dataclasses.fields(cfg):
+        key = f"{path}.{f.name}" if path else f.name
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_types(value, key)
+        else:
+            _coerce(key, value, f)
 
 
 def parse_config_text(text: str, json_format: bool = False):
     """YAML (or JSON) text → Python data; a key repeated in any mapping is an error."""
-    if json_format:
-        return json.loads(text, object_pairs_hook=_unique_object)
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    try:
+        return parse_text(text, json_format)
+    except DuplicateKeyError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def read_config_file(path) -> dict:
@@ -314,7 +418,7 @@ def read_config_file(path) -> dict:
     try:
         data = parse_config_text(text, json_format=path.suffix == ".json")
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{path}: cannot parse ({exc})") from exc
+        raise ConfigError(f"{path}: cannot parse ({parse_error_text(exc)})") from exc
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
     if data is None:
@@ -359,7 +463,8 @@ def apply_override(data: dict, item: str) -> None:
     try:
         value: Any = parse_config_text(raw) if raw.strip() else ""
     except (yaml.YAMLError, ConfigError) as exc:
-        raise ConfigError(f"override {item!r}: cannot parse the value ({exc})") from exc
+        raise ConfigError(f"override {item!r}: cannot parse the value "
+                          f"({parse_error_text(exc)})") from exc
     parts = key.strip().split(".")
     node = data
     for p in parts[:-1]:

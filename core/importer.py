@@ -211,10 +211,10 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         "train_counts_source": freq_note,
         "imported_from": {"kind": "PruneCXR release", "pred_dir": str(pred_dir),
                           "files": len(seeds) * len(sparsities), "measured_sparsity": None},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         # the release has no model, so no validation predictions
         "predictions": predictions.encoding_record(predictions.IMPORTED, validation=False),
     })
+    store.write_json(paths.timings, {"created": datetime.now(UTC).isoformat(timespec="seconds")})
     analyze_study(out, log=lambda msg: log(f"  {msg}"))
     return out
 

@@ -66,18 +66,25 @@ class ModelSpec:
 class _Entry:
     spec: ModelSpec
     build: Callable[[int, bool], nn.Module]   # (num_classes, pretrained) -> model
+    # ImageNet weights (torchvision name) `pretrained: true` loads; None: trained from scratch
+    weights: str | None = None
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights is not None
 
 
 
 def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
-                   gradcam_layer: str, description: str):
+                   gradcam_layer: str, description: str, weights: str | None = None):
     """Register `fn(num_classes, pretrained) -> nn.Module` under `name` with its spec."""
     if len(mean) != in_chans or len(std) != in_chans:
         raise ValueError(f"{name}: mean/std need one value per input channel ({in_chans})")
 
     def deco(fn):
         MODELS.register(name, _Entry(ModelSpec(name, input_size, in_chans, tuple(mean),
-                                               tuple(std), gradcam_layer, description), fn))
+                                               tuple(std), gradcam_layer, description), fn,
+                                     weights))
         return fn
     return deco
 
@@ -140,6 +147,29 @@ def _load_imagenet(name: str, model: nn.Module, weights) -> None:
     model.load_state_dict(state)
 
 
+def pretrained_weights_file(name: str) -> Path | None:
+    """Where `create(name, pretrained=True)` reads its weights (None: the model has none)."""
+    entry = _entry(name)
+    if entry.weights is None:
+        return None
+    import torchvision
+
+    return _hub_checkpoint(getattr(torchvision.models.get_model_weights(name), entry.weights))
+
+
+def check_pretrained(name: str) -> None:
+    """PretrainedUnavailableError (saying what to do) unless `create(name, pretrained=True)`
+    would find its weights on this machine: checked before any work starts."""
+    path = pretrained_weights_file(name)
+    if path is None:
+        _no_pretrained(name, True)
+    elif not path.is_file():
+        raise PretrainedUnavailableError(
+            f"pretrained: ImageNet weights for {name} are not on this machine (expected {path}; "
+            "this program never downloads weights): copy the file there, or set "
+            "pretrained: false")
+
+
 def _resnet(name: str, num_classes: int, pretrained: bool) -> nn.Module:
     import torchvision
 
@@ -147,21 +177,21 @@ def _resnet(name: str, num_classes: int, pretrained: bool) -> nn.Module:
     model = builder(weights=None)
     if pretrained:
         # IMAGENET1K_V1: the weights torchvision's old `pretrained=True` gave (the paper's).
-        weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1
+        weights = getattr(torchvision.models.get_model_weights(name), _entry(name).weights)
         _load_imagenet(name, model, weights)
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
 
 
 @register_model("resnet50", input_size=256, in_chans=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                gradcam_layer="layer4",
+                gradcam_layer="layer4", weights="IMAGENET1K_V1",
                 description="torchvision ResNet50 (the paper's), fc → C logits, 256×256")
 def _resnet50(num_classes: int, pretrained: bool) -> nn.Module:
     return _resnet("resnet50", num_classes, pretrained)
 
 
 @register_model("resnet18", input_size=256, in_chans=3, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                gradcam_layer="layer4",
+                gradcam_layer="layer4", weights="IMAGENET1K_V1",
                 description="torchvision ResNet18, fc → C logits, 256×256")
 def _resnet18(num_classes: int, pretrained: bool) -> nn.Module:
     return _resnet("resnet18", num_classes, pretrained)
@@ -284,8 +314,22 @@ def save_model(path, model: nn.Module, meta: dict, dtype: torch.dtype | None = N
         full["weights_dtype"] = str(dtype).replace("torch.", "")
     header = {"format": _FORMAT, "format_version": _FORMAT_VERSION,
               "meta": json.dumps(full, sort_keys=True)}
-    data = save(tensors, metadata=header)
+    data = canonical_safetensors(save(tensors, metadata=header))
     return atomic_write(path, lambda fh: fh.write(data))
+
+
+def canonical_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its JSON header written in one fixed order.
+
+    safetensors writes the metadata from a hash map, whose order changes from process to
+    process: equal weights gave different bytes. Here the header is re-serialised with sorted
+    keys and padded with spaces to a multiple of 8 bytes (as safetensors pads it); tensor
+    offsets are relative to the data that follows, which is unchanged."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True,
+                        separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)
+    return len(header).to_bytes(8, "little") + header + data[8 + n:]
 
 
 def load_model(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:

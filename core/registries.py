@@ -77,3 +77,8 @@ def model_names() -> list[str]:
 
 def method_names() -> list[str]:
     return METHODS.names()
+
+
+def pretrained_model_names() -> list[str]:
+    """Models that have pretrained weights (`pretrained: true` is allowed with them)."""
+    return sorted(name for name, entry in MODELS.items() if entry.pretrained)

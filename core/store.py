@@ -31,8 +31,14 @@ from core.errors import StudyNotVerified, UnreadableFile
 # core/predictions.py) and data/val_labels.parquet + models/seed-<s>/val_predictions.npy were
 # added: both are additive, and a missing "predictions" key means the float16 probabilities
 # every earlier version-1 study holds, so every reader of version 1 reads old and new studies.
-SCHEMA_VERSION = 1
-SUPPORTED_SCHEMA_VERSIONS = (1,)
+# Version 2: measurements (timings, timestamps, latencies) moved out of the result files into
+# files whose names contain "timings" (`is_measurement`), so two runs of one config write
+# byte-identical result files. Version-1 studies (measurements inside results) stay readable.
+SCHEMA_VERSION = 2
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
+# A file whose name contains this holds measurements of how a run went (seconds, dates,
+# latencies): sealed and verified like every file, but not a result (see `is_measurement`).
+MEASUREMENT_MARK = "timings"
 
 MANIFEST = "manifest.json"
 STUDY_JSON = "study.json"
@@ -327,6 +333,12 @@ def verify(root, check_hashes: bool = True) -> list[Problem]:
     return problems
 
 
+def is_measurement(rel: str) -> bool:
+    """True for a measurement file (how long, when, how fast: `*timings*`), False for a result
+    file, which depends only on the config, the data, the code and the kind of device."""
+    return MEASUREMENT_MARK in rel.rsplit("/", 1)[-1]
+
+
 # --------------------------------------------------------------------------- layout
 class StudyPaths:
     """Names of every file, table, marker and journal in a study folder, in one place.
@@ -415,6 +427,19 @@ class StudyPaths:
     def cost_json(self, seed: int) -> Path:
         """One seed's measured cost rows (core.pruning.cost), aggregated into metrics/cost."""
         return self.model_dir(seed) / "cost.json"
+
+    # measurements (is_measurement): never read by any result
+    timings = property(lambda self: self.root / "timings.json")   # when the study was created
+    cost_timings = property(lambda self: self.root / "metrics" / "cost_timings.parquet")
+    analysis_timings = property(lambda self: self.root / "analysis" / "timings.json")
+
+    def train_timings(self, seed: int) -> Path:
+        """Seconds of training, per epoch and in all, images per second."""
+        return self.model_dir(seed) / "train_timings.json"
+
+    def predict_timings(self, seed: int) -> Path:
+        """Latency of every pruned model (first seed), seconds of the regimes."""
+        return self.model_dir(seed) / "predict_timings.json"
 
     def predictions(self, method: str, seed: int) -> Path:
         """[sparsity, image, class] model outputs; read them with core.predictions only

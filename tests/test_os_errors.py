@@ -162,11 +162,12 @@ def test_interrupted_analyze_can_be_rerun_but_damage_is_still_refused(tmp_path, 
     monkeypatch.setattr(os, "replace", _REAL_REPLACE)
     table = paths.analysis_dir / "forgetting.parquet"
     table.write_bytes(table.read_bytes()[:-5])     # as a run of other code would leave it
-    # params.json (its run time) and the table differ from the old manifest: without the
+    # timings.json (its run time) and the table differ from the old manifest: without the
     # journal, analyze would refuse this study for ever
     damaged = {p.file for p in store.verify(paths.root)}
     assert "analysis/forgetting.parquet" in damaged
-    assert damaged <= {"analysis/forgetting.parquet", "analysis/params.json"}
+    assert damaged <= {"analysis/forgetting.parquet", "analysis/params.json",
+                       "analysis/timings.json"}
     stray = paths.analysis_dir / "planted.parquet"
     stray.write_bytes(b"x")
     capsys.readouterr()

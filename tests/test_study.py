@@ -232,14 +232,15 @@ def test_sigkill_at_any_moment_then_resume_gives_identical_predictions(tmp_path)
     assert len(preds) == 4, where  # 2 methods × 2 seeds
     for rel in preds:
         assert (out / rel).read_bytes() == (ref / rel).read_bytes(), f"{rel} ({where})"
-    # weights: same tensors bit for bit (the file bytes may differ: safetensors writes its
-    # metadata keys in hash-map order, which changes from process to process)
+    # weights: same tensors bit for bit, and the same file bytes (the header is written in
+    # a fixed order: core.models.canonical_safetensors)
     weights = sorted(p.relative_to(ref) for p in ref.glob("models/*/weights.safetensors"))
     assert len(weights) == 2, where
     for rel in weights:
         a, b = load_file(out / rel), load_file(ref / rel)
         assert a.keys() == b.keys(), f"{rel} ({where})"
         assert all(torch.equal(a[k], b[k]) for k in a), f"{rel} ({where})"
+        assert (out / rel).read_bytes() == (ref / rel).read_bytes(), f"{rel} ({where})"
     res = subprocess.run([sys.executable, "-m", "core", "verify", str(out)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip() == "ok", \

@@ -22,7 +22,7 @@ from core import predictions, store
 from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
-from core.config import AnalysisConfig
+from core.config import PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY, AnalysisConfig, grid_default
 from core.data.base import ground_truth_columns
 from core.metrics import nanmean_classes, per_class_metrics
 from core.store import json_safe
@@ -60,7 +60,13 @@ def analysis_config(study: dict, override: AnalysisConfig | None = None) -> Anal
         return override
     raw = (study.get("config") or {}).get("analysis") or {}
     names = {f.name for f in dataclasses.fields(AnalysisConfig)}
-    return AnalysisConfig(**{k: v for k, v in raw.items() if k in names})
+    cfg = AnalysisConfig(**{k: v for k, v in raw.items() if k in names})
+    grid = [int(k) for k in study.get("sparsities") or []]
+    if cfg.at_sparsity is None:   # a config that left it out (StudyConfig resolves it too)
+        cfg.at_sparsity = grid_default(grid, PAPER_AT_SPARSITY)
+    if cfg.pie_sparsity is None:
+        cfg.pie_sparsity = grid_default(grid, PAPER_PIE_SPARSITY)
+    return cfg
 
 
 # one definition, shared with the dashboard (dashboard/data.py calls it too)
@@ -332,5 +338,11 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
                          "of the seeds say 1",
         "pies": pie_info, "seconds": round(time.perf_counter() - t0, 3),
     }
-    store.write_json(paths.analysis(paths.PARAMS), json_safe(params))
+    # params.json is a result (what was computed, from what); how long it took is a
+    # measurement: analysis/timings.json. The returned dict keeps both.
+    stored = {k: v for k, v in params.items() if k != "seconds"}
+    stored["extended"] = {k: v for k, v in ext.items() if k != "seconds"}
+    store.write_json(paths.analysis(paths.PARAMS), json_safe(stored))
+    store.write_json(paths.analysis_timings, json_safe(
+        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds")}))
     return params

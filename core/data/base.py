@@ -5,6 +5,8 @@ without importing the package's registrations (no import cycle).
 """
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -91,7 +93,42 @@ def take_options(reader: str, options: dict, required: tuple[str, ...] = (),
     if missing:
         raise ConfigError(f"dataset.options: reader {reader!r} needs {', '.join(missing)} "
                           f"(e.g. --option {missing[0]}=…)")
+    for key, value in options.items():
+        _check_option(reader, key, value)
     return {**optional, **options}
+
+
+def _check_option(reader: str, key: str, value) -> None:
+    """The shape of the options every reader shares (a reader checks its own others): paths
+    and column names are text, seeds non-negative integers, fractions three shares summing
+    to 1. ConfigError names the option and what is allowed."""
+    if key == "fractions":
+        ok = (isinstance(value, list | tuple) and len(value) == 3
+              and all(isinstance(f, int | float) and not isinstance(f, bool)
+                      and math.isfinite(f) and f >= 0 for f in value)
+              and abs(sum(value) - 1) <= 1e-6)
+        allowed = "three non-negative numbers (train, val, test) summing to 1"
+    elif key == "seed":
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        allowed = "a non-negative integer"
+    elif key.endswith("_columns"):
+        ok = value is None or (isinstance(value, list)
+                               and all(isinstance(v, str) for v in value))
+        allowed = "a list of column names"
+    elif key == "metadata":
+        ok = value is None or isinstance(value, bool | str | os.PathLike)
+        allowed = "auto, true, false or a path"
+    elif key in _PATH_OPTIONS or key.endswith("_column"):
+        ok = value is None or isinstance(value, str | os.PathLike)
+        allowed = "a path or column name (text)"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"dataset.options.{key}: expected {allowed} for reader {reader!r}, "
+                          f"got {value!r}")
+
+
+_PATH_OPTIONS = ("image_root", "label_dir", "path", "metadata_path")
 
 
 # --------------------------------------------------------------------------- checks

@@ -152,11 +152,12 @@ def _check(opts: dict) -> dict:
             or abs(sum(fr) - 1) > 1e-6):
         raise ConfigError(f"dataset.options.fractions: three non-negative numbers (train, val, "
                           f"test) summing to 1, got {fr!r}")
-    if not isinstance(opts["noise_rate"], int | float) or not 0 <= opts["noise_rate"] <= 0.5:
+    if (not isinstance(opts["noise_rate"], int | float) or isinstance(opts["noise_rate"], bool)
+            or not 0 <= opts["noise_rate"] <= 0.5):
         raise ConfigError(f"dataset.options.noise_rate: a number in 0–0.5, got "
                           f"{opts['noise_rate']!r}")
     d = opts["difficulty"]
-    if not isinstance(d, int | float) or not 0.1 <= d <= 10:
+    if not isinstance(d, int | float) or isinstance(d, bool) or not 0.1 <= d <= 10:
         raise ConfigError(f"dataset.options.difficulty: a number in 0.1–10, got {d!r}")
     return {**opts, "fractions": [float(f) for f in fr], "noise_rate": float(opts["noise_rate"]),
             "difficulty": float(d)}
@@ -212,6 +213,10 @@ def build_table(opts: dict) -> pd.DataFrame:
     """The SynthCXR table for checked options (see `OPTIONS`)."""
     meta = read_metadata(opts["metadata_path"])
     meta["synth_index"] = np.arange(len(meta), dtype=np.int64)
+    if opts["n_images"] is not None and opts["n_images"] > len(meta):
+        raise ConfigError(f"dataset.options.n_images: {opts['n_images']} is more than the "
+                          f"{len(meta):,} images SynthCXR has (one per ChestX-ray14 label "
+                          f"vector); allowed: 1–{len(meta)}, or null for all of them")
     if opts["n_images"] is not None and opts["prevalence_power"] is not None:
         meta = _subsample_tempered(meta, opts["n_images"], float(opts["prevalence_power"]),
                                    opts["seed"]).reset_index(drop=True)

@@ -19,9 +19,12 @@ the prediction loop and from the gradual regime), one row per (method, seed, spa
   when the study runs on CUDA (NaN otherwise). CPU timings use torch's thread count at the
   time; on a shared machine they carry its load (the study records nothing about the load).
 
-Rows are stored per seed in `models/seed-<s>/cost.json`; `write_cost_table` aggregates them
-into `metrics/cost.parquet` (one row per (method, sparsity): medians over seeds, latency of
-the seed that measured it, `n_seeds`).
+Rows are stored per seed in `models/seed-<s>/cost.json` (counts, results) and
+`models/seed-<s>/predict_timings.json` (latency, a measurement: a rerun measures other
+milliseconds, so it never sits in a result file); `write_cost_table` aggregates them into
+`metrics/cost.parquet` (one row per (method, sparsity): medians over seeds, `n_seeds`) and
+`metrics/cost_timings.parquet` (the latency of the seed that measured it). `read_cost_table`
+joins the two (and reads a schema-1 study's cost.parquet, latency inside, as it is).
 """
 from __future__ import annotations
 
@@ -47,6 +50,9 @@ COLUMNS = ["method", "sparsity", "measured_sparsity", "params", "params_nonzero"
            "flops_nonzero", "size_bytes", "cpu_ms_b1", "cpu_ms_per_image_b8", "gpu_ms_b1",
            "gpu_ms_per_image_b8", "latency_seed", "n_seeds"]
 _LATENCY = ["cpu_ms_b1", "cpu_ms_per_image_b8", "gpu_ms_b1", "gpu_ms_per_image_b8"]
+# metrics/cost.parquet (results) and metrics/cost_timings.parquet (measurements)
+RESULT_COLUMNS = [c for c in COLUMNS if c not in (*_LATENCY, "latency_seed")]
+TIMING_COLUMNS = ["method", "sparsity", "latency_seed", *_LATENCY]
 BATCH = 8
 _BUDGET_S = 0.4      # timed seconds per (model, batch size): bounds the cost of big models
 
@@ -152,27 +158,48 @@ class Collector:
         self.rows.append({"method": method, "sparsity": int(k),
                           "measured_sparsity": float(measured), **row})
 
-    def write(self, path: Path, seed: int) -> Path:
-        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
-                 for k, v in r.items()} for r in self.rows]
-        return store.write_json(path, {"seed": int(seed), "latency_measured": self.latency,
-                                       "batch": BATCH, "rows": rows})
+    def write(self, path: Path, timings: Path, seed: int,
+              regime_seconds: dict | None = None) -> list[Path]:
+        """`path` (cost.json: counts) and `timings` (latency rows, regime seconds)."""
+        def plain(r: dict, keys) -> dict:
+            return {k: (None if isinstance(v, float) and math.isnan(v) else v)
+                    for k, v in r.items() if k in keys}
+
+        counts = [plain(r, set(r) - set(_LATENCY)) for r in self.rows]
+        latency = [plain(r, {"method", "sparsity", *_LATENCY}) for r in self.rows]
+        store.write_json(path, {"seed": int(seed), "rows": counts})
+        store.write_json(timings, {"seed": int(seed), "latency_measured": self.latency,
+                                   "batch": BATCH, "latency": latency,
+                                   "regime_seconds": dict(regime_seconds or {})})
+        return [path, timings]
+
+
+def _seed_rows(paths, seed: int) -> pd.DataFrame | None:
+    """One seed's cost rows, latency columns from its predict_timings.json (schema 1: in
+    cost.json itself)."""
+    f = paths.cost_json(seed)
+    if not f.is_file():
+        return None
+    df = pd.DataFrame(json.loads(f.read_text())["rows"])
+    t = paths.predict_timings(seed)
+    if t.is_file():
+        lat = pd.DataFrame(json.loads(t.read_text())["latency"])
+        df = df.drop(columns=[c for c in _LATENCY if c in df]).merge(
+            lat, on=["method", "sparsity"], how="left")
+    for c in _LATENCY:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float) if c in df else math.nan
+    return df.assign(seed=int(seed))
 
 
 def write_cost_table(root, seeds) -> Path | None:
-    """metrics/cost.parquet from every seed's models/seed-<s>/cost.json (None if none has one:
-    e.g. imported studies, which have no models)."""
+    """metrics/cost.parquet and metrics/cost_timings.parquet from every seed's cost.json and
+    predict_timings.json (None if no seed has one: e.g. imported studies, which have no
+    models)."""
     paths = store.StudyPaths(root)
-    frames = []
-    for s in seeds:
-        f = paths.cost_json(s)
-        if f.is_file():
-            frames.append(pd.DataFrame(json.loads(f.read_text())["rows"]).assign(seed=int(s)))
+    frames = [f for f in (_seed_rows(paths, s) for s in seeds) if f is not None]
     if not frames:
         return None
     df = pd.concat(frames, ignore_index=True)
-    for c in _LATENCY:
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     out = []
     for (method, k), g in df.groupby(["method", "sparsity"], sort=False):
         row = {"method": method, "sparsity": int(k), "n_seeds": int(len(g))}
@@ -184,13 +211,26 @@ def write_cost_table(root, seeds) -> Path | None:
         for c in _LATENCY:
             row[c] = float(timed[c].iloc[0]) if len(timed) else math.nan
         out.append(row)
-    table = pd.DataFrame(out)[COLUMNS]
+    table = pd.DataFrame(out)
     path = paths.metrics(paths.COST)
-    store.write_parquet(path, table)
+    store.write_parquet(path, table[RESULT_COLUMNS])
+    store.write_parquet(paths.cost_timings, table[TIMING_COLUMNS])
     return path
 
 
 def read_cost_table(root) -> pd.DataFrame | None:
-    """metrics/cost.parquet, or None when the study has none."""
-    path = store.StudyPaths(root).metrics(store.StudyPaths.COST)
-    return pd.read_parquet(path) if path.is_file() else None
+    """The cost table (COLUMNS): metrics/cost.parquet joined with the latency of
+    metrics/cost_timings.parquet (a schema-1 study has it inside cost.parquet); None when the
+    study has none."""
+    paths = store.StudyPaths(root)
+    path = paths.metrics(paths.COST)
+    if not path.is_file():
+        return None
+    table = pd.read_parquet(path)
+    timings = paths.cost_timings
+    if "cpu_ms_b1" not in table and timings.is_file():
+        table = table.merge(pd.read_parquet(timings), on=["method", "sparsity"], how="left")
+    for c in COLUMNS:
+        if c not in table:
+            table[c] = -1 if c == "latency_seed" else math.nan
+    return table[COLUMNS]

@@ -13,7 +13,7 @@ from pathlib import Path
 from core import store
 from core.store import StudyPaths
 
-__all__ = ["mark", "say", "spec_dict", "unit_is_done", "verified_files"]
+__all__ = ["mark", "now", "say", "spec_dict", "unit_is_done", "verified_files"]
 
 
 def say(msg: str) -> None:
@@ -48,13 +48,16 @@ def unit_is_done(paths: StudyPaths, seed: int | None, marker: Path | None = None
     return all(paths.rel(p) in files for p in required)
 
 
+def now() -> str:
+    """The time now, UTC, to the second (markers and timings files only: never a result)."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
 def mark(paths: StudyPaths, marker: Path, seed: int | None, files: list[Path],
          extra: dict) -> None:
     """Write `marker` listing `files` with their sha256 (hashed now), `extra` and the time."""
     listed = {paths.rel(p): store.sha256_file(p) for p in files}
-    store.write_json(marker, {"seed": seed, "files": listed, **extra,
-                              "finished": _dt.datetime.now(_dt.UTC).isoformat(
-                                  timespec="seconds")})
+    store.write_json(marker, {"seed": seed, "files": listed, **extra, "finished": now()})
 
 
 def spec_dict(spec) -> dict:

@@ -3,7 +3,6 @@ write the shared data/ files and study.json (the data unit). See core/study/__in
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
@@ -15,9 +14,9 @@ import core.data
 from core import lock, models, predictions, store
 from core.config import StudyConfig
 from core.data import images, stats
-from core.errors import ConfigError, StudyError
+from core.errors import ConfigError, PretrainedUnavailableError, StudyError
 from core.store import StudyPaths
-from core.study.markers import mark, say, unit_is_done
+from core.study.markers import mark, now, say, unit_is_done
 
 # Keys that change how a study runs but not what it computes: a study may be resumed (or its
 # seeds spread over machines) with different values. Everything else must match study.json.
@@ -75,6 +74,11 @@ def check_config(cfg: StudyConfig) -> None:
         models.spec(cfg.model)
     except KeyError as exc:
         raise ConfigError(f"model: unknown architecture {cfg.model!r}") from exc
+    if cfg.pretrained:
+        try:
+            models.check_pretrained(cfg.model)
+        except PretrainedUnavailableError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 def check_not_foreign(root: Path) -> None:
@@ -143,7 +147,7 @@ def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
 def data_files(paths: StudyPaths) -> list[Path]:
     """The files of the data unit (its marker must list every one)."""
     return [paths.labels, paths.val_labels, paths.class_counts, paths.cooccurrence("train"),
-            paths.cooccurrence("eval"), paths.dataset_json, paths.study_json]
+            paths.cooccurrence("eval"), paths.dataset_json, paths.study_json, paths.timings]
 
 
 def _write_data(paths: StudyPaths, dataset, rows: dict[str, pd.DataFrame]) -> None:
@@ -194,9 +198,8 @@ def _study_json(cfg, dataset, spec, size, skipped, previous: dict | None = None)
         "skipped_images": {k: len(v) for k, v in skipped.items()},
         "skipped_image_ids": {k: v[:100] for k, v in skipped.items()},
         "code_version": code_version(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **record,
-    }
+    }   # when it was created: timings.json (a result never depends on when it ran)
 
 
 def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
@@ -237,5 +240,6 @@ def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
             _write_data(paths, dataset, rows)
             store.write_json(paths.study_json, _study_json(
                 cfg, dataset, models.spec(cfg.model), size, skipped, previous))
+            store.write_json(paths.timings, {"created": now()})
             mark(paths, paths.data_marker, None, data_files(paths), {})
     return paths, dataset, data

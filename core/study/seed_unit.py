@@ -75,11 +75,8 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
         if dtype != torch.float32:
             models.round_weights_(model, dtype)  # predictions use exactly the stored weights
         models.save_model(paths.weights(seed), model, meta, dtype=dtype)
-        store.write_json(paths.model_meta(seed), {**meta, "spec": spec_dict(spec),
-                                                  "training": info})
-        store.write_parquet(paths.history(seed), history)
         mark(paths, trained, seed,
-             [paths.weights(seed), paths.model_meta(seed), paths.history(seed)],
+             [paths.weights(seed), *_write_trained(paths, seed, meta, spec, history, info)],
              {"info": info})
         say(f"seed {seed}: trained {info['epochs_run']} epochs, best epoch "
             f"{info['best_epoch']} (val loss {info['best_val_loss']:.4f}) in "
@@ -103,6 +100,7 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
         # regimes (gradual pruning) fine-tune with training data: run after the others, and
         # predicted in float32 without autocast, as they always were
         regimes = [m for m in cfg.methods if pruning.method_kind(m) == "regime"]
+        regime_seconds = {}
         grid = predict_grid(model, spec, ex, [m for m in cfg.methods if m not in regimes],
                             cfg.sparsities, amp=cfg.train.amp,
                             channels_last=cfg.train.channels_last, **grid_options)
@@ -114,15 +112,19 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
                                      channels_last=False, training=training, **grid_options))
             seconds = time.perf_counter() - t_method
             info = {**info, f"{method}_seconds": seconds}
+            regime_seconds[method] = seconds
             say(f"seed {seed}: {method} in {seconds:.1f} s")
         outputs = [paths.weights(seed), paths.model_meta(seed), paths.history(seed)]
+        if paths.train_timings(seed).is_file():   # absent in a unit trained by schema 1
+            outputs.append(paths.train_timings(seed))
         for method, (preds, measured) in grid.items():
             store.write_npy(paths.predictions(method, seed), preds)
             store.write_json(paths.measured_sparsity(method, seed), {
                 "method": method, "seed": seed, "sparsities": list(cfg.sparsities),
                 "measured": measured})
             outputs += [paths.predictions(method, seed), paths.measured_sparsity(method, seed)]
-        outputs.append(costs.write(paths.cost_json(seed), seed))
+        outputs += costs.write(paths.cost_json(seed), paths.predict_timings(seed), seed,
+                               regime_seconds)
     # Dense model on the validation split: operating thresholds are chosen there, not on
     # the evaluation images.
     val_logits = predict_dense(model, spec, data["val"][0], seed, device,
@@ -137,6 +139,24 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
     mark(paths, paths.unit_done(seed), seed, outputs, extra)
     say(f"seed {seed}: done in {seconds:.1f} s")
     return info
+
+
+# Training facts that measure how fast a run went, not what it computed: they go to the
+# seed's train_timings.json, never into model.json or history.parquet (results).
+_TRAIN_TIMINGS = ("seconds", "train_images_per_s")
+
+
+def _write_trained(paths: StudyPaths, seed: int, meta: dict, spec, history,
+                   info: dict) -> list[Path]:
+    """model.json, history.parquet and train_timings.json of a freshly trained seed."""
+    store.write_json(paths.model_meta(seed), {
+        **meta, "spec": spec_dict(spec),
+        "training": {k: v for k, v in info.items() if k not in _TRAIN_TIMINGS}})
+    store.write_parquet(paths.history(seed), history.drop(columns=["seconds"], errors="ignore"))
+    epochs = history["seconds"].tolist() if "seconds" in history else []
+    store.write_json(paths.train_timings(seed), {
+        "seed": seed, **{k: info.get(k) for k in _TRAIN_TIMINGS}, "epoch_seconds": epochs})
+    return [paths.model_meta(seed), paths.history(seed), paths.train_timings(seed)]
 
 
 def _test_kill_point() -> None:

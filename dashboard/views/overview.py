@@ -1,4 +1,6 @@
 """Overview: what the study is, its long tail, and accuracy vs sparsity per method."""
+import json
+
 import pandas as pd
 import streamlit as st
 
@@ -109,12 +111,22 @@ show_table(table, "overall_metrics_vs_sparsity",
                           "cpu_ms_b1": st.column_config.NumberColumn(
                               "CPU ms per image (batch 1)", format="%.2f")})
 
+def _created() -> str:
+    """When the study was created: timings.json (schema 2), else study.json (schema 1)."""
+    path = d.paths.timings
+    try:
+        created = json.loads(path.read_text()).get("created") if path.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        created = None
+    return str(created or d.meta.get("created") or "?")
+
+
 def _study_facts() -> pd.DataFrame:
     facts = {
         "folder": str(d.path), "dataset": d.dataset_name, "model": d.model_name,
         "seeds": ", ".join(map(str, d.seeds)), "methods": ", ".join(d.methods),
         "sparsities (%)": ", ".join(map(str, d.sparsities)), "classes": ", ".join(d.classes),
-        "eval images": f"{n_eval:,}", "created": d.meta.get("created", "?"),
+        "eval images": f"{n_eval:,}", "created": _created(),
         "code version": str(d.meta.get("code_version", "?")),
         "analysis": ", ".join(f"{k}={v}" for k, v in d.analysis_cfg.items()) or "defaults",
     }

@@ -44,7 +44,7 @@ def _pickle(root):
 
 def _schema2(root):
     study = json.loads((root / "study.json").read_text())
-    study["schema_version"] = 2
+    study["schema_version"] = 99
     (root / "study.json").write_text(json.dumps(study))
 
 
@@ -57,7 +57,7 @@ DAMAGE = {  # damage → (file named, word in the problem)
     "delete": (_delete, "data/labels.parquet", "missing"),
     "stray": (_stray, "predictions/l1_global/seed-9.npy", "not in the manifest"),
     "pickle": (_pickle, "analysis/x.pkl", "pickle"),
-    "schema 2": (_schema2, "study.json", "unknown schema_version 2"),
+    "schema 99": (_schema2, "study.json", "unknown schema_version 99"),
     "no manifest": (_no_manifest, "manifest.json", "missing"),
 }
 

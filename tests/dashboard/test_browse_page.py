@@ -3,9 +3,13 @@ shown with its rank table and words; unknown ids and empty filters say so and sh
 image; a study without weights shows everything but Grad-CAM; data strings stay literal."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from core.store import read_rows
 from dashboard.browse_logic import gallery_order
 from dashboard.data import StudyData
 from tests.dashboard.htmltable import rank_table
@@ -170,6 +174,9 @@ def _fake_val(monkeypatch, d, n_val=40, rng_seed=3):
     labels = pd.DataFrame(y, columns=d.classes)
     labels.insert(0, "row", np.arange(n_val))
     labels = labels.iloc[::-1]          # out of order on purpose: the reader sorts by row
+    stored = Path(tempfile.mkdtemp()) / "val_labels.parquet"
+    labels.to_parquet(stored, index=False)
+    labels = read_rows(stored)          # what core.predictions.read_val_labels returns
     try:
         import core.predictions as mod
     except ImportError:

@@ -14,11 +14,13 @@ import pytest
 
 import core.data
 from core import store
+from core.compare import compare_studies
 from core.errors import StudyError
 from core.executors import Unit
 from core.executors.ray_backend import RayExecutor
 from core.store import StudyPaths
 from core.study.run import run_study
+from tests.test_rerun_identical import assert_results_identical, result_and_measurement_files
 from tests.test_study import _cfg, _fake_dataset
 
 ray = pytest.importorskip("ray")
@@ -84,6 +86,11 @@ def test_ray_study_is_byte_identical_to_local(tmp_path, local_ray, local_study):
     ref = _predictions(local_study)
     assert len(ref) == 4 and _predictions(out) == ref
     assert store.verify(out) == []
+    # every result file, not only predictions: cmp'd byte for byte (measurements, *timings*,
+    # may differ, and the manifest through their entries)
+    differing = assert_results_identical(local_study, out)
+    assert set(differing) <= {*result_and_measurement_files(out)[1], store.MANIFEST}
+    assert compare_studies(local_study, out)[0] == []
     marker = store.read_json(StudyPaths(out).unit_done(0))
     assert marker["placement"]["executor"] == "ray"
     assert marker["placement"]["device"] == "cpu" and marker["placement"]["gpu_ids"] == []
