@@ -56,7 +56,7 @@ from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Analysis of a paper-scale study"
 SECTION_EXT = "## Beyond the paper at paper scale: bootstrap CIs, subgroups, missed findings"
-NIH_TRAIN_COUNTS = {   # PAPER_FACTS.md, NIH-CXR-LT train counts (of 78,506 images)
+NIH_TRAIN_COUNTS = {   # docs/paper_facts.md, NIH-CXR-LT train counts (of 78,506 images)
     "No Finding": 44625, "Infiltration": 12739, "Effusion": 7919, "Atelectasis": 7587,
     "Nodule": 4359, "Mass": 3689, "Consolidation": 2626, "Pneumothorax": 2432,
     "Pleural Thickening": 1998, "Cardiomegaly": 1590, "Emphysema": 1327, "Edema": 1283,

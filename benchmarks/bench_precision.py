@@ -8,7 +8,7 @@ encoding vs float32, on simulated paper-scale model outputs.
 
 Simulation (no real outputs are needed, nothing is downloaded):
 - labels: one evaluation set of N images with NIH-CXR-LT's long tail — each class positive with
-  its train prevalence from PAPER_FACTS.md (88 … 44,625 of 78,506 images; No Finding = no
+  its train prevalence from docs/paper_facts.md (88 … 44,625 of 78,506 images; No Finding = no
   other finding), so at N = 21,081 the rarest classes have ~20–40 positives. `--demo` uses the
   15 ChestX-ray14 classes of the demo with their prevalences (112,120 images).
 - dense logits per seed: calibrated intercept logit(prevalence) + a per-image difficulty shared
@@ -57,7 +57,7 @@ from core.metrics import per_class_metrics  # noqa: E402
 from core.predictions import Encoding, Stored  # noqa: E402
 
 SECTION = "## Prediction storage precision"
-# PAPER_FACTS.md: ChestX-ray14 counts of 112,120 images (the demo's 15 classes)
+# docs/paper_facts.md: ChestX-ray14 counts of 112,120 images (the demo's 15 classes)
 CXR14_COUNTS = {
     "No Finding": 60361, "Infiltration": 19894, "Effusion": 13317, "Atelectasis": 11559,
     "Nodule": 6331, "Mass": 5782, "Pneumothorax": 5302, "Consolidation": 4667,

@@ -69,7 +69,7 @@ SECTION = "## Scale-out with Ray"
 # any timing: neither side pays imports inside its timed runs.
 preload(UNIT_MODULES)
 
-# Paper scale (PAPER_FACTS / issue 10) and the H100 throughputs of RESULTS.md
+# Paper scale (docs/paper_facts.md / issue 10) and the H100 throughputs of RESULTS.md
 # ("Prediction grid and training on CUDA", bench_predict.py --cuda, 2026-11-25).
 PAPER = {"seeds": 30, "epochs": 60, "train_images": 78_506, "eval_images": 21_081,
          "methods": 2, "sparsities": 20}

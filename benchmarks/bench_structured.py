@@ -6,9 +6,10 @@ machine's load hits every model alike), and reports the median per model and the
 over dense (ratio of medians), with the max of the rounds next to each median. Random
 weights: latency depends on the shapes, not the values (denormals are flushed as in the
 study's inference). Batch 1 (one image at a time) and batch 8 (per image). The load average
-is read before and after: on a shared machine, run it under the team's benchmark lock.
+is read before and after: on a shared machine, run it under a lock file that every timing
+run of the machine takes (LOCK below), so no two benchmarks overlap.
 
-    flock /work/wt/bench.lock python benchmarks/bench_structured.py [--rounds 7] [--no-write]
+    flock LOCK python benchmarks/bench_structured.py [--rounds 7] [--no-write]
 """
 from __future__ import annotations
 

@@ -158,10 +158,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. Expected failures end in one line on stderr, never a traceback:
-    a study that does not verify → exit 1 with every problem by file (as `verify`); bad
-    input, a study in use by another coordinator, an OS error (disk full, permission denied,
-    read-only folder: one line naming the path) → exit 2; Ctrl-C → exit 130, one line."""
+    """Run one command: `python -m core …` and the `prunelens` console command.
+
+    Expected failures end in one line on stderr, never a traceback: a study that does not
+    verify → exit 1 with every problem by file (as `verify`); bad input, a study in use by
+    another coordinator, an OS error (disk full, permission denied, read-only folder: one
+    line naming the path) → exit 2; Ctrl-C → exit 130, one line.
+
+    Args:
+        argv (list[str] | None): the arguments after the program name (None = sys.argv).
+
+    Returns:
+        int: the exit status (0 = done).
+
+    Example:
+        >>> main(["verify", "artifacts/demo", "--quick"])        # doctest: +SKIP
+        ok
+        0
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -1,10 +1,12 @@
-"""Grad-CAM (captum `LayerGradCam`) for a dense model and its pruned version.
+"""Grad-CAM (captum `LayerGradCam`): the one Grad-CAM computation of the project.
 
-The pruned model is never stored: it is the dense model with its weights pruned in place
-inside a context manager that restores them (`core.pruning`). Grad-CAM registers hooks on
-the target layer; captum removes its own, but this module also snapshots every hook dict
-of every sub-module before a call and deletes anything new afterwards, so a model shared
-by the dashboard can never accumulate hooks, even when the call raises.
+`gradcam` explains one model; the dashboard (`dashboard.browse_loaders.cam_maps`) calls it
+on a seed's dense model and on its pruned copy (`core.pruning.sequence`, kept per method and
+sparsity: pruned models are never stored), and averages the maps of an ensemble's seeds.
+Grad-CAM registers hooks on the target layer; captum removes its own, but this module also
+snapshots every hook dict of every sub-module before a call and deletes anything new
+afterwards, so a model shared by the dashboard can never accumulate hooks, even when the
+call raises.
 
 Maps are returned as float32 `[H, W]` at the input resolution, ReLU'd (Grad-CAM's
 "where the evidence for this class is"), un-normalised; `normalize_cam` and
@@ -13,16 +15,14 @@ Maps are returned as float32 `[H, W]` at the input resolution, ReLU'd (Grad-CAM'
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CamPair", "gradcam", "gradcam_dense_pruned", "normalize_cam", "difference_map",
-           "count_hooks", "no_new_hooks", "eval_mode", "resolve_layer"]
+__all__ = ["gradcam", "normalize_cam", "difference_map", "count_hooks", "no_new_hooks",
+           "eval_mode", "resolve_layer"]
 
 # Every per-module hook registry in torch >= 2.0; missing names are skipped, so an older
 # or newer torch only loses the defensive clean-up of the hooks it does not have.
@@ -100,43 +100,6 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for m, training in modes:
             m.training = training
-
-
-@dataclass
-class CamPair:
-    """Grad-CAM of one image and class on the dense and on the pruned model."""
-    dense: np.ndarray
-    pruned: np.ndarray
-    dense_prob: float     # sigmoid output for the class, dense model
-    pruned_prob: float    # same, pruned model
-
-    @property
-    def difference(self) -> np.ndarray:
-        return difference_map(self.dense, self.pruned)
-
-
-def _prob(model: nn.Module, x: torch.Tensor, target: int) -> float:
-    with torch.no_grad():
-        return float(torch.sigmoid(model(x)[0, int(target)]))
-
-
-def gradcam_dense_pruned(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: int,
-                         pruned: Callable[[], AbstractContextManager],
-                         relu: bool = True) -> CamPair:
-    """Grad-CAM on the dense model, then inside `pruned()` (a context manager that prunes
-    the model in place and restores the dense weights on exit, e.g. a `core.pruning` call; or
-    that yields a pruned copy to explain instead, as structured pruning does — `layer` is
-    then a dotted name, looked up in the copy). Both maps and probabilities use eval mode;
-    the model's own mode comes back afterwards."""
-    with eval_mode(model):
-        dense = gradcam(model, layer, x, target, relu)
-        dense_prob = _prob(model, x, target)
-        with pruned() as net:
-            net = model if net is None else net
-            with eval_mode(net):
-                pruned_map = gradcam(net, layer, x, target, relu)
-                pruned_prob = _prob(net, x, target)
-    return CamPair(dense, pruned_map, dense_prob, pruned_prob)
 
 
 def normalize_cam(cam: np.ndarray) -> np.ndarray:

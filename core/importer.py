@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
-from core.analysis import analyze_study, pie_stats
+from core.analysis import analyze_study
 from core.config import StudyConfig
+from core.data.stats import findings_per_image
 from core.errors import ReleaseError
 
 FILE_RE = re.compile(r"^(?P<prefix>.+)_resnet50_seed-(?P<seed>\d+)_prune-(?P<ratio>\d+(?:\.\d+)?)"
@@ -190,7 +191,7 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
     freq_note = (f"train labels from {sources['train']}" if sources["train"] else
                  "unknown: the release has no train labels beside the test CSV; class "
                  "frequencies are taken from the test labels")
-    n_findings = np.minimum(pie_stats.n_findings(y_eval, classes), 5)
+    n_findings = np.minimum(findings_per_image(y_eval, classes), 5)
     store.write_json(paths.dataset_json, {
         "splits": {"test": {"images": n, "patients": int(labels["patient_id"].nunique())}},
         "findings_per_image": {str(k) if k < 5 else "5+": int((n_findings == k).sum())

@@ -57,7 +57,14 @@ class ClassMetrics:
 
 
 def nanmean_classes(values: np.ndarray) -> np.ndarray:
-    """Mean over the last (class) axis ignoring NaN; NaN (no warning) when all are NaN."""
+    """mAP / mAUC: the mean over the last (class) axis ignoring NaN.
+
+    Args:
+        values (np.ndarray): float ``[..., C]``.
+
+    Returns:
+        np.ndarray: float64 ``[...]``; NaN (no warning) where every class is NaN.
+    """
     values = np.asarray(values, dtype=np.float64)
     finite = ~np.isnan(values)
     count = finite.sum(axis=-1)
@@ -79,7 +86,25 @@ def label_codes(labels) -> np.ndarray:
 
 
 def per_class_metrics(scores, labels) -> ClassMetrics:
-    """AP and AUC for every model and class of `scores` [..., N, C] against `labels` [N, C]."""
+    """AP and AUC for every model and class of a prediction grid, equal to scikit-learn's
+    `average_precision_score` and `roc_auc_score` (tied scores form one threshold).
+
+    Args:
+        scores (np.ndarray): ``[..., N, C]`` scores (float16 probabilities, float32
+            logits or float64; any ranking-equivalent transform gives the same numbers),
+            e.g. one seed's grid ``[S, N, C]``.
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN; NaN images are skipped per class.
+
+    Returns:
+        ClassMetrics: ``ap``, ``auc`` float64 ``[..., C]`` (NaN where undefined), ``n_pos``,
+        ``n_neg`` int64 ``[C]``, ``note`` str ``[..., C]`` ("" or why a value is NaN).
+
+    Example:
+        >>> m = per_class_metrics(np.array([[0.9], [0.2], [0.6], [0.4]]),
+        ...                       np.array([[1.0], [0.0], [0.0], [1.0]]))
+        >>> float(m.ap[0]), float(m.auc[0])
+        (0.8333333333333333, 0.75)
+    """
     scores = np.asarray(scores)
     codes = label_codes(labels)
     if codes.ndim != 2 or scores.shape[-2:] != codes.shape:

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.analysis.thresholds import choose_thresholds
 from dashboard import loaders
 from dashboard.browse_logic import gallery_table
 from dashboard.data import StudyData
@@ -54,29 +53,15 @@ def probabilities(d: StudyData, method: str, seeds: Sequence[int], k: int, row: 
 def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
                ) -> tuple[np.ndarray | None, str]:
     """Per-class operating thresholds of the dense selection on the validation split, or
-    (None, why not). Ensemble: thresholds chosen on the mean of the seeds' validation
-    probabilities, as its test predictions are that mean."""
-    try:
-        from core.predictions import read_val_labels, read_val_probabilities
-    except ImportError:
-        return None, ("this version of PruneLens cannot read validation predictions yet "
-                      "(core.predictions)")
+    (None, why not): core.analysis.thresholds.selection_thresholds (one seed: its rows of
+    thresholds.parquet; an ensemble: chosen on the mean of its validation probabilities)."""
+    from core.analysis.thresholds import selection_thresholds
     from core.errors import StoreError
 
     try:
-        per_seed = [read_val_probabilities(_d.path, s) for s in seeds]
-        vl = read_val_labels(_d.path)
+        return selection_thresholds(_d.path, seeds, list(_d.classes), rule)
     except (FileNotFoundError, KeyError, ValueError, StoreError) as exc:
         return None, f"the validation predictions of the dense model cannot be read ({exc})"
-    if vl is None or any(p is None for p in per_seed):   # a study made before they existed
-        return None, ("this study has no validation predictions of the dense model; a study "
-                      "made by this version stores them (models/seed-N/val_predictions.npy)")
-    probs = np.mean([np.asarray(p, dtype=np.float64) for p in per_seed], axis=0)
-    y = vl[list(_d.classes)].to_numpy(dtype=np.float64)
-    if y.shape != probs.shape:
-        return None, (f"validation labels {y.shape} and predictions {probs.shape} differ in "
-                      "shape")
-    return np.asarray(choose_thresholds(probs, y, rule=rule), dtype=np.float64), ""
 
 
 # --------------------------------------------------------------------------- pixels
@@ -239,8 +224,11 @@ def cam_maps(d: StudyData, seeds: Sequence[int], method: str, k: int, row: int, 
     pixels = np.ascontiguousarray(loaders.image(d, d.key, int(row)))
     pairs = [(*loaders._model(d, d.key, int(s)), _pruned_copy(d, d.key, int(s), method, int(k)))
              for s in seeds]     # (loaded before the lock: the copy takes it while pruning)
-    # models are shared by sessions and the prefetcher; hooks are not. Small images run on
-    # one thread (see loaders.compute_gradcam), scoped so overlapping sessions restore it.
+    # models are shared by sessions and the prefetcher; hooks are not. One small image is
+    # too little work to split: on a busy 2-core machine torch's intra-op threads made a
+    # 16 ms Grad-CAM take up to 1.8 s (measured), so small inputs run on one thread;
+    # paper-size inputs (ResNet50 at 256 px) keep torch's default. torch_threads is scoped,
+    # so overlapping sessions restore the count the process had.
     with d.model_lock, torch_threads(1 if pixels.shape[-1] <= 128 else None):
         for model, spec, cut in pairs:
             x = models.preprocess(torch.from_numpy(pixels)[None], spec)

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.analysis.pie_stats import n_findings
-from dashboard.derive import positives_text
+from core.analysis.pies import image_table
 
 WHICH = {"pies": "PIEs", "nonpies": "non-PIEs", "all": "all images"}
 SORTS = {"pie": "PIE score (most changed first)",
@@ -35,19 +34,9 @@ N_MOVERS = 3                                 # rank movers highlighted per image
 def gallery_table(labels: pd.DataFrame, classes: Sequence[str], corr: np.ndarray,
                   pie_mask: np.ndarray, ground_truth: Sequence[str] = ()) -> pd.DataFrame:
     """row, id, corr, pie, n_findings (int, 'No Finding' not counted), labels (text), and
-    the `ground_truth` columns the dataset declares (StudyData.groundtruth_columns: SynthCXR's
-    quality / label_noise); in evaluation-row order."""
-    out = pd.DataFrame({
-        "row": labels["row"].to_numpy(dtype=np.int64),
-        "id": labels["id"].astype(str).to_numpy(),
-        "corr": np.asarray(corr, dtype=np.float64),
-        "pie": np.asarray(pie_mask, dtype=bool),
-        "n_findings": n_findings(labels, classes).astype(np.int64),
-        "labels": positives_text(labels, classes).to_numpy(),
-    })
-    for col in ground_truth:
-        out[col] = labels[col].to_numpy()
-    return out
+    the `ground_truth` columns the dataset declares; in evaluation-row order: the PIE image
+    table of core.analysis.pies.image_table (the PIEs page lists the same table's PIEs)."""
+    return image_table(labels, classes, corr, pie_mask, ground_truth)
 
 
 def gallery_order(table: pd.DataFrame, *, which: str = "pies", disease: str | None = None,

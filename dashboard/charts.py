@@ -89,7 +89,7 @@ def metric_curves(summary: pd.DataFrame, metric_title: str, band: str = "iqr",
                   x: tuple[str, str] | None = None) -> alt.Chart:
     """Median over seeds per method vs sparsity (or a cost column `x` = (column, title),
     see dashboard.cost_axis), with a band: 'iqr' (q25–q75) or 'range' (min–max over seeds).
-    `summary` is derive.metric_summary's table (with the cost columns for `x`)."""
+    `summary` is loaders.metric_summary's table (with the cost columns for `x`)."""
     lo, hi = ("q25", "q75") if band == "iqr" else ("min", "max")
     return band_curves(summary, metric_title, "median", lo, hi, k_range,
                        [alt.Tooltip("median:Q", format=".3f"),

@@ -15,7 +15,7 @@ import pandas as pd
 
 from core import predictions
 from core.data.base import ground_truth_columns
-from core.store import StudyPaths, open_npy, read_json, read_rows
+from core.store import StudyPaths, read_json, read_rows
 
 # What each page needs; a study missing one of these is shown with a message naming it.
 _NAMES = StudyPaths("")   # relative names (study folder "")
@@ -83,7 +83,10 @@ class StudyData:
 
     @functools.cache  # noqa: B019  (one StudyData per study; it lives as long as the app)
     def cooccurrence(self, split: str) -> np.ndarray:
-        return np.asarray(open_npy(self.paths.cooccurrence(split), mmap=False))
+        """int64 [C, C] YᵀY of a split's labels (core.analysis.frequency.read_cooccurrence)."""
+        from core.analysis.frequency import read_cooccurrence
+
+        return read_cooccurrence(self.path, split)
 
     @functools.cached_property
     def per_class(self) -> pd.DataFrame:
@@ -113,9 +116,11 @@ class StudyData:
         return predictions.open_predictions(self.path, method, seed, self.prediction_encoding)
 
     def pie_corr(self, method: str) -> np.ndarray | None:
-        """Stored float32 [S, N] per-image correlations (all seeds), or None if absent."""
-        p = self.paths.pie_array(StudyPaths.PIE_CORR, method)
-        return open_npy(p) if p.is_file() else None
+        """Stored float32 [S, N] per-image correlations (all seeds), or None if absent
+        (core.analysis.pies.read_pie_corr, memory-mapped)."""
+        from core.analysis.pies import read_pie_corr
+
+        return read_pie_corr(self.path, method)
 
     @functools.cached_property
     def groundtruth_columns(self) -> list[str]:

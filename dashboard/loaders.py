@@ -2,7 +2,7 @@
 
 - `st.cache_resource` for objects shared read-only by every session: one `StudyData` per
   study *and manifest state* (a re-sealed study is a new key, so it is re-read), and the
-  dense models for Grad-CAM.
+  dense models for Grad-CAM (browse_loaders.cam_maps, the one Grad-CAM path).
 - `st.cache_data` for small derived tables, keyed by the study key and the filter values.
   Arguments starting with `_` are not hashed (the StudyData object); `key` stands for it.
 """
@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import derive
 from dashboard.data import StudyData
 from dashboard.filters import Filters
 from dashboard.studies import StudyEntry, find_studies, fingerprint, verify_study
@@ -92,48 +91,90 @@ def page_context() -> Context:
 
 
 # --------------------------------------------------------------------------- derived tables
+# The tables of a seed selection are made by the recipes that wrote the stored tables
+# (core.analysis.over_seeds, .class_tables, .pies), from the stored per-seed metrics: over
+# all seeds they equal what `analyze` stored, over fewer what it would store for those.
+def _cubes(d: StudyData, method: str, seeds) -> tuple[np.ndarray, np.ndarray]:
+    from core.analysis.over_seeds import metric_cube
+
+    return tuple(metric_cube(d.per_class, method, seeds, d.sparsities, d.classes, m)
+                 for m in ("ap", "auc"))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
 def metric_summary(_d: StudyData, key: str, methods: tuple, seeds: tuple, metric: str
                    ) -> pd.DataFrame:
-    return derive.metric_summary(_d.overall, methods, seeds, metric)
+    """method, sparsity, metric, median, q25, q75, min, max, n_seeds of `metric` (map |
+    mauc) over the seeds (core.analysis.over_seeds.summary_table)."""
+    from core.analysis.over_seeds import summary_table
+
+    overall = _d.overall[_d.overall["method"].isin(list(methods))]
+    out = summary_table(overall, metric, ("method", "sparsity"), seeds, sort=True,
+                        extremes=True)
+    out.insert(2, "metric", metric)
+    return out
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def class_curves(_d: StudyData, key: str, methods: tuple, seeds: tuple, relative: bool
                  ) -> pd.DataFrame:
-    return derive.class_curves(_d.per_class, methods, seeds, _d.sparsities, _d.classes,
-                               relative)
+    """method, class, sparsity, median, q25, q75, n_seeds of AP (or its change relative to
+    the same seed's dense model) over the seeds (core.analysis.class_tables.class_curves)."""
+    from core.analysis.class_tables import CURVE_COLUMNS
+    from core.analysis.class_tables import class_curves as curves
+
+    frames = [curves(m, _d.sparsities, _d.classes, _cubes(_d, m, seeds)[0], relative)
+              for m in methods]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=CURVE_COLUMNS)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def class_summary(_d: StudyData, key: str, method: str, seeds: tuple, drop: float, at: int
                   ) -> pd.DataFrame:
-    return derive.class_summary(_d.per_class, _d.train_pos(), method, seeds, _d.sparsities,
-                                _d.classes, drop, at)
+    """class_summary.parquet's rows for one method over the seeds, at these parameters
+    (core.analysis.class_tables.class_summary), plus `first_drop_text` (what to show)."""
+    from core.analysis import class_tables as ct
+    from core.analysis.forgetting import first_drop_text
+
+    ap, auc = _cubes(_d, method, seeds)
+    y = _d.labels[list(_d.classes)].to_numpy(dtype=np.float64)
+    s = ct.class_summary(method, _d.classes, _d.sparsities, ap, auc, _d.train_pos(),
+                         ct.eval_positives(y), drop_percent=drop, at_sparsity=at)
+    s["first_drop_text"] = first_drop_text(s["first_drop_status"], s["first_drop"],
+                                           s["eval_pos"])
+    return s
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def pair_table(_d: StudyData, key: str, method: str, seeds: tuple, variant: str
                ) -> pd.DataFrame:
-    return derive.pair_table(_d.per_class, _d.cooccurrence("eval"), method, seeds,
-                             _d.sparsities, _d.classes, variant)
+    """class_pairs.parquet's rows for one method and variant over the seeds
+    (core.analysis.class_tables.pair_table), plus `pair` ("A – B", the chart's label)."""
+    from core.analysis.class_tables import pair_table as pairs
+    from core.analysis.forgetting import forgetting_curves
+
+    rel = forgetting_curves(_cubes(_d, method, seeds)[0]).median
+    p = pairs(method, _d.classes, rel, _d.sparsities, _d.cooccurrence("eval"), variant)
+    p["pair"] = [f"{a} – {b}" for a, b in zip(p["class_a"], p["class_b"], strict=True)]
+    return p
 
 
 def ensemble(d: StudyData, method: str, seeds: Sequence[int], k_index: int,
              rows: slice | Sequence[int] = slice(None)) -> np.ndarray:
-    """Mean sigmoid output over seeds at one sparsity index: float32 [rows, C]."""
-    acc = None
-    for s in seeds:
-        part = d.predictions(method, s).probabilities(k_index, rows)
-        acc = part if acc is None else acc + part
-    return acc / max(len(seeds), 1)
+    """The seed ensemble at one sparsity index: float64 [rows, C], the mean sigmoid output
+    over the seeds (core.analysis.pies.seed_ensemble, as `analyze` makes it)."""
+    from core.analysis.pies import seed_ensemble
+
+    return seed_ensemble(d.predictions(method, s).probabilities(k_index, rows) for s in seeds)
 
 
 @st.cache_data(show_spinner="Correlating dense and pruned ensembles …", max_entries=32)
 def pie_corr(_d: StudyData, key: str, method: str, seeds: tuple, k: int) -> np.ndarray:
-    """Per-image dense-vs-k Spearman correlation of the seed ensembles. The stored analysis
-    array is used when every seed is selected; a narrower seed range is recomputed from the
-    predictions with the analysis' own function."""
+    """Per-image dense-vs-k Spearman correlation of the seed ensembles, float32 [N]. The
+    stored analysis array is used when every seed is selected; a narrower seed range is
+    recomputed from the predictions with the analysis' own functions (same bits as the
+    stored array would have for those seeds)."""
     from core.analysis.pies import rowwise_spearman
 
     ki = _d.sparsities.index(k)
@@ -161,48 +202,6 @@ def _model(_d: StudyData, key: str, seed: int):
     return model, spec
 
 
-@st.cache_data(show_spinner="Computing Grad-CAM (dense and pruned) …", max_entries=128)
-def gradcam(_d: StudyData, key: str, seed: int, method: str, k: int, row: int, cls: int,
-            signed: bool = False):
-    """CamPair for one image and class; cached, so revisiting an image is instant."""
-    return compute_gradcam(_d, seed, method, k, row, cls, signed)
-
-
-def compute_gradcam(d: StudyData, seed: int, method: str, k: int, row: int, cls: int,
-                    signed: bool = False, image: np.ndarray | None = None):
-    """`image`: the row's model-input pixels when the caller has them (an ensemble runs
-    several models on one image)."""
-    import contextlib
-
-    import torch
-
-    from core import models, pruning
-    from core.explain import gradcam_dense_pruned
-    from core.threads import torch_threads
-
-    model, spec = _model(d, d.key, seed)
-    pixels = d.image(row) if image is None else image
-    x = models.preprocess(torch.from_numpy(np.ascontiguousarray(pixels))[None], spec)
-
-    @contextlib.contextmanager
-    def pruned():
-        # the same pruning as the stored predictions: this method, this sparsity, this seed
-        # (structured methods yield a smaller copy; unstructured prune `model` in place)
-        with pruning.sequence(model, method, [k], seed=seed, example_input=x) as seq:
-            for _, _, net in seq:
-                yield net
-
-    # One small image is too little work to split: on a busy 2-core machine, torch's
-    # intra-op threads made a 16 ms Grad-CAM take up to 1.8 s (measured), so small inputs
-    # run on one thread; paper-size inputs (ResNet50 at 256 px) keep torch's default.
-    # torch_threads: sessions run in their own threads and overlap; it restores the count
-    # the process had when the last of them leaves (a bare save/set/restore did not).
-    with d.model_lock, torch_threads(1 if x.shape[-1] <= 128 else None):
-        # the model is shared by all sessions and pruned in place: one at a time
-        return gradcam_dense_pruned(model, spec.gradcam_layer, x, cls, pruned,
-                                    relu=not signed)
-
-
 # --------------------------------------------------------------------------- beyond the paper
 @st.cache_data(show_spinner=False, max_entries=64)
 def analysis_table(_d: StudyData, key: str, name: str) -> pd.DataFrame | None:
@@ -227,16 +226,17 @@ def missed_views(_d: StudyData, key: str, method: str, classes: tuple, seeds: tu
     """Who is hurt's missed-finding views: (the median-over-seeds curves of `rate` over the
     sparsity range, every rate at sparsity k per class). Cached: pandas' merges and group
     medians were most of the page's script time on every filter change."""
-    from core.analysis.missed import RATES, summarise_seeds
+    from core.analysis.missed import CELL, RATES
+    from core.analysis.over_seeds import summary_table
 
     missed = analysis_table(_d, key, _d.paths.MISSED)
     m = missed[(missed["method"] == method) & missed["class"].isin(classes)
                & missed["sparsity"].between(*krange)]
-    curves = summarise_seeds(m, rate, list(seeds))
+    curves = summary_table(m, rate, CELL, list(seeds))
     at = pd.DataFrame({"class": list(classes)})
     mk = m[m["sparsity"] == k]
     for r in RATES:
-        s = summarise_seeds(mk, r, list(seeds))
+        s = summary_table(mk, r, CELL, list(seeds))
         at = at.merge(s[["class", "median"]].rename(columns={"median": r}), on="class",
                       how="left")
     return curves, at

@@ -28,7 +28,7 @@ DISPLAY_SIZE = 512
 # fits one 1280×800 laptop screen without scrolling.
 READ_IMAGE_PX = 520
 GROUP_COLORS = alt.Scale(domain=["PIE", "non-PIE"], range=["#c0392b", "#2c7fb8"])
-PAPER_MEANS = pd.DataFrame({  # Holste et al., reader study means (PAPER_FACTS.md)
+PAPER_MEANS = pd.DataFrame({  # Holste et al., reader study means (docs/paper_facts.md)
     "question": ["agree", "quality", "difficulty"],
     "PIE": [0.55, 3.70, 2.07], "non-PIE": [0.575, 3.85, 1.98]})
 

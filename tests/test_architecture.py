@@ -135,7 +135,8 @@ def test_every_core_module_is_in_a_layer():
 
 
 # A string literal naming a study file: a stem, then one of the store's extensions.
-_FILE_NAME = re.compile(r"""["'][A-Za-z0-9_{}./-]+\.(?:parquet|npy|json|sqlite|safetensors)["']""")
+_FILE_NAME = re.compile(
+    r"""(["'])[A-Za-z0-9_{}./-]+\.(?:parquet|npy|json|sqlite|safetensors)\1""")
 
 
 def _names_outside_store() -> dict[str, int]:
@@ -155,6 +156,7 @@ def test_study_file_names_only_in_study_paths():
     assert _FILE_NAME.search('x = paths.root / "metrics" / "overall.parquet"')
     assert _FILE_NAME.search("f'{method}.npy'")
     assert not _FILE_NAME.search('path.suffix == ".json"')   # a suffix is not a name
+    assert not _FILE_NAME.search('"""regression.json\'s entry"""')   # prose in a docstring
     assert _names_outside_store() == KNOWN_NAMES
 
 

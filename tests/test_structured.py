@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save
@@ -111,24 +112,21 @@ def test_sequence_needs_example_for_structured():
 
 def test_gradcam_of_a_structured_model():
     """Grad-CAM explains the physically pruned copy (the dashboard's viewer path)."""
-    import contextlib
-
-    from core.explain import gradcam_dense_pruned
+    from core.explain import gradcam
 
     torch.manual_seed(3)
     model = models.create("smallcnn", 4).eval()
     x = torch.randn(1, 1, 64, 64)
     before = copy.deepcopy(model.state_dict())
-
-    @contextlib.contextmanager
-    def pruned():
-        with pruning.sequence(model, "channel_l1_global", [50], seed=0,
-                              example_input=x) as seq:
-            for _, _, net in seq:
-                yield net
-
-    pair = gradcam_dense_pruned(model, "layer3", x, 1, pruned)
-    assert pair.dense.shape == pair.pruned.shape == (64, 64)
-    assert pair.dense_prob != pair.pruned_prob
+    dense = gradcam(model, "layer3", x, 1)
+    with pruning.sequence(model, "channel_l1_global", [50], seed=0,
+                          example_input=x) as seq:
+        for _, _, net in seq:
+            pruned = gradcam(net, "layer3", x, 1)    # the layer looked up in the copy
+            assert net is not model
+            with torch.no_grad():
+                assert not torch.allclose(net(x), model(x))
+    assert dense.shape == pruned.shape == (64, 64)
+    assert not np.allclose(dense, pruned)
     for name, v in model.state_dict().items():
         assert torch.equal(v, before[name]), name

@@ -4,7 +4,9 @@ Public API (the dashboard and the CLI use these; the modules hold the pure funct
 - `analyze_study(study_dir)` computes and writes every table (docs/ARCHITECTURE.md,
   "Analysis tables"); `main_analyze(args)` is `python -m core analyze STUDY`.
 - `core.analysis.forgetting`, `.frequency`, `.pies`, `.pie_stats`: the definitions of
-  DESIGN.md as functions of arrays.
+  docs/definitions.md as functions of arrays; `.over_seeds` and `.class_tables`: the
+  recipes that turn per-seed metrics into the stored tables (the dashboard calls them
+  over the seeds a user chose).
 - `core.analysis.report.build_report(study_dir)`: the summary behind `python -m core report`.
 """
 from __future__ import annotations
@@ -18,6 +20,22 @@ __all__ = ["analyze_study", "main_analyze"]
 
 
 def analyze_study(study_dir, analysis=None, log=None) -> dict:
+    """Compute and write every metrics/ and analysis/ table of a study (no re-sealing).
+
+    Args:
+        study_dir (str | Path): the study folder.
+        analysis (core.config.AnalysisConfig | None): parameters; None = the study's own
+            (study.json → config.analysis).
+        log (Callable[[str], None] | None): progress lines.
+
+    Returns:
+        dict: what analysis/params.json holds (parameters, PIE counts and ties, timing).
+
+    Example:
+        >>> params = analyze_study("artifacts/demo")            # doctest: +SKIP
+        >>> params["pies"]["l1_global"]["n_paper"]               # doctest: +SKIP
+        49
+    """
     # loaded on call: the dashboard imports the pure analysis modules of this package and
     # need not load the study driver (and everything it reads with) for them
     from core.analysis.study_analysis import analyze_study as _analyze

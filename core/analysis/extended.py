@@ -58,38 +58,6 @@ def read_probabilities(root, method: str, seed: int) -> np.ndarray:
     return np.asarray(mod.read_probabilities(root, method, seed), dtype=np.float32)
 
 
-def validation_thresholds(root, seeds, classes, rule: str) -> tuple[pd.DataFrame, str]:
-    """Thresholds per (seed, class) from the dense model's validation predictions.
-
-    Returns (table, note): an empty table and the reason when the study has none.
-    """
-    cols = ["seed", "class", "rule", "threshold", "n_pos", "n_neg"]
-    predictions = _predictions_module()
-    if predictions is None:
-        return pd.DataFrame(columns=cols), "no validation predictions (core.predictions absent)"
-    val = predictions.read_val_labels(root)   # None: a study made before them, or imported
-    if val is None:
-        return pd.DataFrame(columns=cols), "no validation labels in the study"
-    missing = [c for c in classes if c not in val.columns]
-    if missing:
-        return pd.DataFrame(columns=cols), f"validation labels lack classes {missing}"
-    y = val[classes].to_numpy(dtype=np.float64)
-    n_pos, n_neg = th.class_counts(y)
-    frames, absent = [], []
-    for seed in seeds:
-        probs = predictions.read_val_probabilities(root, seed)
-        if probs is None or np.shape(probs) != y.shape:
-            absent.append(seed)
-            continue
-        t = th.choose_thresholds(np.asarray(probs, dtype=np.float64), y, rule)
-        frames.append(pd.DataFrame({"seed": int(seed), "class": classes, "rule": rule,
-                                    "threshold": t, "n_pos": n_pos, "n_neg": n_neg}))
-    if not frames:
-        return pd.DataFrame(columns=cols), "no validation predictions in the study"
-    note = f"no validation predictions for seeds {absent}" if absent else ""
-    return pd.concat(frames, ignore_index=True), note
-
-
 # ----------------------------------------------------------------------------- tables
 def _grid_frame(method, sparsities, classes, **arrays) -> pd.DataFrame:
     s, c = len(sparsities), len(classes)
@@ -177,7 +145,7 @@ def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, spa
     n_pos_q = sg.positives(codes_q)
     plan = unc.make_plan(len(y), len(seeds), cfg.bootstrap, cfg.bootstrap_seed, cfg.ci_level)
     log_freq = fq.log_frequency(train_pos)
-    thr, thr_note = validation_thresholds(root, seeds, classes, cfg.threshold_rule)
+    thr, thr_note = th.seed_thresholds(root, seeds, classes, cfg.threshold_rule)
     thr_by_seed = {s: g.set_index("class")["threshold"].reindex(classes).to_numpy()
                    for s, g in thr.groupby("seed")} if len(thr) else {}
     out = {k: [] for k in ("per_class", "overall", "summary", "sub", "pies", "missed", "cal",

@@ -1,4 +1,4 @@
-"""Forgetting curves (DESIGN.md, "Definitions"): pure functions, arrays in, arrays out.
+"""Forgetting curves (docs/definitions.md): pure functions, arrays in, arrays out.
 
 - Relative change of a metric at sparsity k, per seed: (AP_k − AP_0) / AP_0.
 - Forgetting curve of a class: the median of that over seeds, for each k (> 0).
@@ -7,24 +7,29 @@
 """
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass
-
 import numpy as np
 
+from core.analysis.over_seeds import SeedSummary, summarise_over_seeds
 
-@dataclass
-class ForgettingCurves:
-    """Median and interquartile range over seeds, each [S, C] (sparsity × class)."""
-
-    median: np.ndarray
-    q25: np.ndarray
-    q75: np.ndarray
-    n_seeds: np.ndarray   # int [S, C]: seeds with a finite value
+# The summary over seeds lives in one place (over_seeds); a forgetting curve is one of them.
+ForgettingCurves = SeedSummary
 
 
 def relative_change(values: np.ndarray, dense_index: int = 0) -> np.ndarray:
-    """(v_k − v_0) / v_0 along the sparsity axis (−2) of `values` [..., S, C]."""
+    """Change relative to the dense model, per seed: (v_k − v_0) / v_0.
+
+    Args:
+        values (np.ndarray): float ``[..., S, C]`` (e.g. AP ``[seeds, S, C]``), the
+            sparsity axis second to last.
+        dense_index (int): the index of the dense model on that axis.
+
+    Returns:
+        np.ndarray: float64, the shape of `values`; NaN where v_0 is 0 or NaN.
+
+    Example:
+        >>> relative_change(np.array([[0.5], [0.4], [0.1]])).ravel().tolist()
+        [0.0, -0.19999999999999996, -0.8]
+    """
     values = np.asarray(values, dtype=np.float64)
     dense = values[..., dense_index:dense_index + 1, :]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -34,27 +39,36 @@ def relative_change(values: np.ndarray, dense_index: int = 0) -> np.ndarray:
     return rel
 
 
-def summarise_over_seeds(per_seed: np.ndarray) -> ForgettingCurves:
-    """Median and quartiles over the first (seed) axis of `per_seed` [seeds, S, C], NaN-aware."""
-    per_seed = np.asarray(per_seed, dtype=np.float64)
-    with warnings.catch_warnings():
-        # All-NaN columns (a class without positives) are expected: they stay NaN.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q25, median, q75 = np.nanpercentile(per_seed, [25, 50, 75], axis=0)
-    return ForgettingCurves(median, q25, q75, np.isfinite(per_seed).sum(axis=0))
-
-
 def forgetting_curves(ap: np.ndarray) -> ForgettingCurves:
-    """Relative AP change per seed, summarised over seeds; `ap` is [seeds, S, C], S[0] dense."""
+    """The forgetting curves: the relative AP change per seed, summarised over seeds.
+
+    Args:
+        ap (np.ndarray): float ``[seeds, S, C]``, sparsity index 0 = dense.
+
+    Returns:
+        ForgettingCurves: ``median``, ``q25``, ``q75`` float64 ``[S, C]`` and ``n_seeds``.
+        The curve of class c is ``median[k > 0, c]``.
+    """
     return summarise_over_seeds(relative_change(ap))
 
 
 def first_drop_sparsity(median_rel: np.ndarray, sparsities, drop_percent: float = 20
                         ) -> np.ndarray:
-    """Smallest sparsity > 0 with median relative change < −drop_percent/100, per class.
+    """The first k%-drop sparsity: the smallest sparsity > 0 whose median relative change is
+    below −drop_percent/100. NaN medians (undefined AP) never count as a drop.
 
-    `median_rel` is [S, C] (or [S]); returns float [C] (or a scalar) with NaN = never drops.
-    NaN medians (undefined AP) never count as a drop.
+    Args:
+        median_rel (np.ndarray): float ``[S, C]`` (or ``[S]``), the forgetting curves.
+        sparsities (Sequence[int]): the grid, integer percent, one per row.
+        drop_percent (float): k (paper: 20).
+
+    Returns:
+        np.ndarray: float ``[C]`` (or a scalar), a sparsity, or NaN = never drops.
+
+    Example:
+        >>> first_drop_sparsity(np.array([[0.0, 0.0], [-0.1, -0.3], [-0.25, -0.5]]),
+        ...                     [0, 50, 90]).tolist()
+        [90.0, 50.0]
     """
     median_rel = np.asarray(median_rel, dtype=np.float64)
     sparsities = np.asarray(sparsities)
@@ -69,7 +83,16 @@ def first_drop_sparsity(median_rel: np.ndarray, sparsities, drop_percent: float 
 
 
 def rel_change_at(median_rel: np.ndarray, sparsities, at: int = 95) -> np.ndarray:
-    """The curve's value at sparsity `at` (NaN for every class when `at` is not in the grid)."""
+    """The curves' value at sparsity `at`.
+
+    Args:
+        median_rel (np.ndarray): float ``[S, C]``.
+        sparsities (Sequence[int]): the grid.
+        at (int): the sparsity (paper: 95).
+
+    Returns:
+        np.ndarray: float ``[C]``; NaN for every class when `at` is not in the grid.
+    """
     median_rel = np.asarray(median_rel, dtype=np.float64)
     hits = np.flatnonzero(np.asarray(sparsities) == at)
     if hits.size == 0:

@@ -1,4 +1,4 @@
-"""Frequency and co-occurrence relations (DESIGN.md, "Definitions").
+"""Frequency and co-occurrence relations (docs/definitions.md).
 
 - `correlate(x, y)`: Pearson r and Spearman ρ with p-values (scipy), NaN points dropped.
 - `pair_statistics(M, variant)`: per class pair the "frequency" of each class and the IoU from the
@@ -12,6 +12,7 @@
   (the eval labels when the study has no train counts, e.g. an imported release) — the one
   definition the analysis and the dashboard both use.
 - `class_exclusions(...)`: why a class is left out of a class-level correlation.
+- `read_cooccurrence(root, split)`: the stored YᵀY, the one reader of it.
 """
 from __future__ import annotations
 
@@ -28,13 +29,44 @@ FREQ_FROM_EVAL = "eval labels (no train counts in the study)"
 
 
 def train_frequency(counts, classes, y) -> tuple[np.ndarray, str]:
-    """(train positives per class in `classes` order, their source). `counts` is
-    data/class_counts.parquet (or None); `y` the eval labels [N, C] (1/0/NaN), used only
-    when the study has no complete train counts (then the source says so)."""
+    """Train positives per class: the one definition the analysis and the dashboard use.
+
+    Args:
+        counts (pd.DataFrame | None): data/class_counts.parquet (``class``, ``train_pos``).
+        classes (Sequence[str]): class order.
+        y (np.ndarray): the evaluation labels ``[N, C]`` (1 / 0 / NaN), used only when
+            the study has no complete train counts (an imported release).
+
+    Returns:
+        tuple[np.ndarray, str]: float64 ``[C]`` positives and where they came from
+        (FREQ_FROM_COUNTS or FREQ_FROM_EVAL).
+    """
     if counts is not None and "train_pos" in counts and counts["train_pos"].notna().all():
         by = counts.set_index("class")["train_pos"]
         return by.reindex(list(classes)).to_numpy(dtype=np.float64), FREQ_FROM_COUNTS
     return (np.asarray(y, dtype=np.float64) == 1).sum(axis=0).astype(np.float64), FREQ_FROM_EVAL
+
+
+def read_cooccurrence(root, split: str, y=None) -> np.ndarray:
+    """The stored co-occurrence YᵀY of a split (data/cooccurrence_<split>.npy).
+
+    Args:
+        root (str | Path): the study folder.
+        split (str): "train" or "eval".
+        y (np.ndarray | None): the split's labels ``[N, C]`` (1 / 0 / NaN): when the file is
+            absent, YᵀY is recomputed from them (NaN counted as 0,
+            `core.data.stats.cooccurrence`); without them a missing file raises.
+
+    Returns:
+        np.ndarray: int64 ``[C, C]``; M[a, b] = images positive for both a and b.
+    """
+    from core import store
+    from core.data.stats import cooccurrence
+
+    path = store.StudyPaths(root).cooccurrence(split)
+    if path.is_file() or y is None:
+        return np.asarray(store.open_npy(path, mmap=False))
+    return cooccurrence(y)
 
 
 def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,
@@ -61,7 +93,21 @@ def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,
 
 
 def correlate(x, y) -> dict:
-    """{r, p_r, rho, p_rho, n}: Pearson and Spearman over the points where both are finite."""
+    """Pearson and Spearman correlation (scipy) over the points where both are finite.
+
+    Args:
+        x (array-like): float ``[n]``.
+        y (array-like): float ``[n]``.
+
+    Returns:
+        dict: ``{"r", "p_r", "rho", "p_rho"}`` (float; NaN with fewer than 3 points or a
+        constant variable) and ``"n"`` (int, the points used).
+
+    Example:
+        >>> res = correlate([1, 2, 3, np.nan], [2, 4, 7, 1])
+        >>> res["n"], round(res["rho"], 3)
+        (3, 1.0)
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -77,7 +123,14 @@ def correlate(x, y) -> dict:
 
 
 def log_frequency(counts) -> np.ndarray:
-    """Natural log of counts; NaN (not −inf) for a zero count, so it drops out of fits."""
+    """Natural log of counts; NaN (not −inf) for a zero count, so it drops out of fits.
+
+    Args:
+        counts (array-like): float or int ``[C]``.
+
+    Returns:
+        np.ndarray: float64 ``[C]``.
+    """
     counts = np.asarray(counts, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.log(counts)
@@ -92,7 +145,18 @@ def pair_index(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pair_statistics(cooc, variant: str = "paper") -> dict:
-    """Per pair: class indices, freq_a, freq_b, log_freq_diff, iou, iou4 (arrays)."""
+    """Frequency and IoU of every class pair from the co-occurrence matrix.
+
+    Args:
+        cooc (np.ndarray): ``[C, C]`` M = YᵀY of the evaluation labels.
+        variant (str): "paper" (frequency = column sum of M, as the reference code) or
+            "plain" (frequency = M[a, a]); see docs/definitions.md.
+
+    Returns:
+        dict: arrays over the ``C·(C−1)/2`` pairs a < b in class order: ``a``, ``b`` (class
+        indices), ``freq_a``, ``freq_b``, ``log_freq_diff`` (|ln freq_a − ln freq_b|),
+        ``iou``, ``iou4`` (= iou^(1/4)).
+    """
     m = np.asarray(cooc, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"co-occurrence matrix must be square, got {m.shape}")
@@ -116,9 +180,18 @@ def pair_statistics(cooc, variant: str = "paper") -> dict:
 
 
 def fcd_matrix(curves: np.ndarray) -> np.ndarray:
-    """Euclidean distance between class curves; `curves` [K, C] (K sparsities > 0) → [C, C].
+    """Forgettability curve dissimilarity: Euclidean distance between class curves.
 
-    A class with any NaN point has NaN distances (it has no defined curve).
+    Args:
+        curves (np.ndarray): float ``[K, C]``, the forgetting curves at the K sparsities > 0.
+
+    Returns:
+        np.ndarray: float64 ``[C, C]``, symmetric, 0 on the diagonal; NaN for a class with
+        any NaN point (it has no defined curve).
+
+    Example:
+        >>> fcd_matrix(np.array([[0.0, -0.3], [-0.4, -0.7]]))[0, 1].round(6)
+        np.float64(0.424264)
     """
     c = np.asarray(curves, dtype=np.float64).T
     diff = c[:, None, :] - c[None, :, :]

@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 RATES = ("missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate")
+# one cell of missed.parquet and calibration.parquet: their summary over seeds
+# (core.analysis.over_seeds.summary_table) is over the seed rows of one cell
+CELL = ("method", "class", "sparsity")
 
 
 def missed_findings(probs, labels, thresholds, dense_index: int = 0) -> dict[str, np.ndarray]:
@@ -56,14 +59,3 @@ def missed_findings(probs, labels, thresholds, dense_index: int = 0) -> dict[str
     out["n_pos"] = n_pos.astype(np.int64)
     out["n_neg"] = n_neg.astype(np.int64)
     return out
-
-
-def summarise_seeds(table, value: str, seeds=None, keys=("method", "class", "sparsity")):
-    """Median, quartiles and count over seeds of `value` in a per-seed table (missed.parquet,
-    calibration.parquet): the report and the dashboard both summarise through this."""
-    import pandas as pd
-
-    df = table if seeds is None else table[table["seed"].isin(list(seeds))]
-    g = df.groupby(list(keys), sort=False)[value]
-    return pd.DataFrame({"median": g.median(), "q25": g.quantile(0.25),
-                         "q75": g.quantile(0.75), "n_seeds": g.count()}).reset_index()

@@ -1,4 +1,4 @@
-"""PIE statistics (DESIGN.md, "Definitions"): pure functions of (labels, classes, PIE mask).
+"""PIE statistics (docs/definitions.md): pure functions of (labels, classes, PIE mask).
 
 The dashboard calls these on re-thresholded PIE sets, so they take the labels table (or a
 [N, C] array) and a boolean mask and nothing else.
@@ -20,18 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.data.stats import findings_per_image
-
-FINDING_BINS = ("0", "1", "2", "3", "4+")
-
-
-def _label_matrix(labels, classes) -> np.ndarray:
-    if isinstance(labels, pd.DataFrame):
-        return labels[list(classes)].to_numpy(dtype=np.float64)
-    arr = np.asarray(labels, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[1] != len(classes):
-        raise ValueError(f"labels shape {arr.shape} does not match {len(classes)} classes")
-    return arr
+from core.data.stats import FINDING_BINS, finding_bin, findings_per_image, label_matrix
 
 
 def _mask(pie_mask, n: int) -> np.ndarray:
@@ -52,8 +41,19 @@ def _prevalence(pos: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 
 def class_ratio(labels, classes, pie_mask) -> pd.DataFrame:
-    """class, n_pie, n_nonpie, pos_pie, pos_nonpie, prev_pie, prev_nonpie, ratio."""
-    y = _label_matrix(labels, classes)
+    """PIE:non-PIE prevalence ratio per class.
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): labels table or float ``[N, C]`` (1 / 0 / NaN).
+        classes (Sequence[str]): class order.
+        pie_mask (array-like): bool ``[N]``, the PIEs.
+
+    Returns:
+        pd.DataFrame: one row per class: ``class``, ``n_pie``, ``n_nonpie`` (images labelled
+        for the class), ``pos_pie``, ``pos_nonpie``, ``prev_pie``, ``prev_nonpie``,
+        ``ratio`` = prev_pie / prev_nonpie (NaN if prev_nonpie is 0 or undefined).
+    """
+    y = label_matrix(labels, classes)
     mask = _mask(pie_mask, y.shape[0])
     labelled = ~np.isnan(y)
     pos = y == 1
@@ -70,24 +70,20 @@ def class_ratio(labels, classes, pie_mask) -> pd.DataFrame:
     })
 
 
-def is_no_finding(name: str) -> bool:
-    return name.replace("_", " ").strip().lower() == "no finding"
-
-
-def n_findings(labels, classes) -> np.ndarray:
-    """Positive findings per image, "No Finding" (any spelling) excluded, NaN counted as absent."""
-    no_finding = [c for c in classes if is_no_finding(c)]
-    return findings_per_image(_label_matrix(labels, classes), list(classes), exclude=no_finding)
-
-
-def finding_bin(counts: np.ndarray) -> np.ndarray:
-    """0, 1, 2, 3 → the same; 4 and more → 4 (the "4+" bin)."""
-    return np.minimum(np.asarray(counts), len(FINDING_BINS) - 1)
-
-
 def findings_ratio(labels, classes, pie_mask) -> pd.DataFrame:
-    """n_findings ("0".."4+"), count_pie, count_nonpie, prev_pie, prev_nonpie, ratio."""
-    bins = finding_bin(n_findings(labels, classes))
+    """PIE:non-PIE ratio of the share of images with 0, 1, 2, 3, 4+ findings
+    (`core.data.stats.findings_per_image`: "No Finding" not counted).
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): labels table or float ``[N, C]``.
+        classes (Sequence[str]): class order.
+        pie_mask (array-like): bool ``[N]``, the PIEs.
+
+    Returns:
+        pd.DataFrame: five rows: ``n_findings`` ("0" … "4+"), ``count_pie``,
+        ``count_nonpie``, ``prev_pie``, ``prev_nonpie`` (share of the group), ``ratio``.
+    """
+    bins = finding_bin(findings_per_image(labels, classes))
     mask = _mask(pie_mask, bins.size)
     k = len(FINDING_BINS)
     count_pie = np.bincount(bins[mask], minlength=k)

@@ -19,10 +19,70 @@ population's majority label vector differs from the k-sparse population's in any
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 THRESHOLD = 0.5
+
+
+class SeedEnsemble:
+    """The seed ensemble: the mean over seeds of the sigmoid outputs, summed in float64 in
+    the order the seeds are added and divided by their number at the end.
+
+    `analyze` adds each seed's block of every sparsity during its single pass over the
+    predictions; the dashboard adds the chosen seeds' blocks at one sparsity
+    (`seed_ensemble`). Same arithmetic, so over the same seeds both give the same bits.
+
+    Example:
+        >>> e = SeedEnsemble((2, 3))
+        >>> e.add(np.ones((2, 3), np.float32)); e.add(np.zeros((2, 3), np.float32))
+        >>> e.mean().tolist()
+        [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]
+    """
+
+    def __init__(self, shape: tuple[int, ...]):
+        self.total = np.zeros(shape, dtype=np.float64)
+        self.n_seeds = 0
+
+    def add(self, probs, index=None) -> None:
+        """Add one seed's probabilities; `index` (e.g. a sparsity index) adds a part of it.
+        With `index`, call `seed_done()` once per seed after its last part."""
+        if index is None:
+            self.total += probs
+            self.n_seeds += 1
+        else:
+            self.total[index] += probs
+
+    def seed_done(self) -> None:
+        self.n_seeds += 1
+
+    def mean(self) -> np.ndarray:
+        """float64, the sum divided by the number of seeds (in place: call once)."""
+        self.total /= self.n_seeds
+        return self.total
+
+
+def seed_ensemble(blocks: Iterable[np.ndarray]) -> np.ndarray:
+    """Mean over seeds of per-seed probability blocks (`SeedEnsemble`), float64.
+
+    Args:
+        blocks (Iterable[np.ndarray]): one float array per seed, all the same shape, e.g.
+            ``[N, C]`` sigmoid outputs at one sparsity (``Stored.probabilities(k)``).
+
+    Returns:
+        np.ndarray: float64, the shape of one block.
+    """
+    ens = None
+    for block in blocks:
+        if ens is None:
+            ens = SeedEnsemble(np.shape(block))
+        ens.add(block)
+    if ens is None:
+        raise ValueError("an ensemble needs at least one seed")
+    return ens.mean()
 
 
 def rank_rows(a: np.ndarray) -> np.ndarray:
@@ -62,8 +122,16 @@ def _spearman_from(a, b) -> np.ndarray:
 
 
 def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman correlation of each row of x with the same row of y (last axis), as
-    scipy.stats.spearmanr; NaN for a constant row or a row containing NaN."""
+    """Spearman correlation of each row of x with the same row of y (ties averaged), as
+    scipy.stats.spearmanr.
+
+    Args:
+        x (np.ndarray): float ``[..., C]``, e.g. the dense ensemble ``[N, C]``.
+        y (np.ndarray): float, broadcastable to `x`, e.g. a pruned ensemble ``[N, C]``.
+
+    Returns:
+        np.ndarray: float64 ``[...]``; NaN for a constant row or a row containing NaN.
+    """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     x, y = np.broadcast_arrays(x, y)
@@ -73,7 +141,12 @@ def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 def ensemble_correlations(ensemble: np.ndarray) -> np.ndarray:
     """Per-image Spearman between the dense ensemble (index 0) and each sparsity's ensemble.
 
-    `ensemble` [S, N, C] (mean over seeds of sigmoid outputs) → float32 [S, N].
+    Args:
+        ensemble (np.ndarray): float ``[S, N, C]``, the seed ensemble at every sparsity.
+
+    Returns:
+        np.ndarray: float32 ``[S, N]`` (row 0 is dense vs dense), stored as
+        analysis/pie_corr/<method>.npy.
     """
     ensemble = np.asarray(ensemble, dtype=np.float64)
     out = np.empty(ensemble.shape[:2], dtype=np.float32)
@@ -89,7 +162,20 @@ def cut_size(n_images: int, percentile: float) -> int:
 
 
 def select_bottom(corr, percentile: float = 5.0) -> np.ndarray:
-    """Boolean mask of the bottom `percentile` % images by correlation (see module doc)."""
+    """The paper's PIEs: the n = ⌊p/100 · N⌋ images with the lowest finite correlation,
+    ties broken by row order (see the module doc); NaN is never a PIE.
+
+    Args:
+        corr (array-like): float ``[N]``, one correlation per image.
+        percentile (float): p, in (0, 100).
+
+    Returns:
+        np.ndarray: bool ``[N]``.
+
+    Example:
+        >>> select_bottom([0.9, 0.1, np.nan, 0.1, 0.5], 40).tolist()
+        [False, True, False, True, False]
+    """
     corr = np.asarray(corr, dtype=np.float64)
     if corr.ndim != 1:
         raise ValueError(f"expected one correlation per image, got shape {corr.shape}")
@@ -116,6 +202,48 @@ def cut_ties(corr, mask) -> dict:
     tied = corr == cut
     return {"cut_value": cut, "n_tied_at_cut": int(tied.sum()),
             "n_tied_pies": int((tied & mask).sum())}
+
+
+@dataclass
+class PieCut:
+    """The paper's PIEs at one sparsity and how the cut meets ties (`pie_cut`).
+
+    Attributes:
+        mask (np.ndarray): bool ``[N]``, the PIEs.
+        cut_value (float | None): the highest PIE correlation (None without PIEs).
+        n_tied_at_cut (int): images whose correlation equals the cut value.
+        n_tied_pies (int): those of them that are PIEs (the first in row order).
+    """
+
+    mask: np.ndarray
+    cut_value: float | None
+    n_tied_at_cut: int
+    n_tied_pies: int
+
+    def ties(self) -> dict:
+        """{cut_value, n_tied_at_cut, n_tied_pies}, as params.json's pies entry stores it."""
+        return {"cut_value": self.cut_value, "n_tied_at_cut": self.n_tied_at_cut,
+                "n_tied_pies": self.n_tied_pies}
+
+
+def pie_cut(corr, percentile: float) -> PieCut:
+    """The PIE cut with its ties: `select_bottom` and `cut_ties` in one call.
+
+    Args:
+        corr (np.ndarray): float ``[N]``, per-image dense-vs-pruned correlation at one
+            sparsity (a row of pie_corr; NaN = undefined, never a PIE).
+        percentile (float): PIEs are the bottom `percentile` % (paper: 5).
+
+    Returns:
+        PieCut: the mask and the tie counts.
+
+    Example:
+        >>> c = pie_cut(np.array([0.1, 0.3, 0.1, 0.9, np.nan, 0.5, 0.7, 0.8, 0.6, 0.2]), 20)
+        >>> c.mask.nonzero()[0].tolist(), c.cut_value, c.n_tied_at_cut, c.n_tied_pies
+        ([0, 2], 0.1, 2, 2)
+    """
+    mask = select_bottom(corr, percentile)
+    return PieCut(mask, **cut_ties(corr, mask))
 
 
 def tie_text(ties: dict) -> str:
@@ -146,6 +274,82 @@ def majority(votes: np.ndarray, n_seeds: int) -> np.ndarray:
 
 
 def population_pies(votes: np.ndarray, n_seeds: int) -> np.ndarray:
-    """`votes` [S, N, C] (seeds voting 1) → bool [S, N]: majority vector differs from dense."""
+    """Population PIEs (after Hooker et al.): the majority-vote label vector at a sparsity
+    differs from the dense one in any class.
+
+    Args:
+        votes (np.ndarray): uint ``[S, N, C]``, seeds whose output is ≥ 0.5.
+        n_seeds (int): the number of seeds voting.
+
+    Returns:
+        np.ndarray: bool ``[S, N]`` (row 0 is all False).
+    """
     maj = majority(votes, n_seeds)
     return (maj != maj[:1]).any(axis=-1)
+
+
+def image_table(labels: pd.DataFrame, classes: Sequence[str], corr, pie_mask,
+                ground_truth: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per evaluation image with its PIE score: the table behind the PIE list and
+    the Browse gallery.
+
+    Args:
+        labels (pd.DataFrame): the evaluation labels in row order (``row``, ``id``, one
+            column per class, ground-truth columns).
+        classes (Sequence[str]): class order.
+        corr (np.ndarray): float ``[N]``, the correlation at the chosen sparsity.
+        pie_mask (np.ndarray): bool ``[N]``, the PIEs (`pie_cut(...).mask`).
+        ground_truth (Sequence[str]): the ground-truth columns the dataset declares
+            (`core.data.base.ground_truth_columns`), copied as they are.
+
+    Returns:
+        pd.DataFrame: ``row``, ``id``, ``corr``, ``pie``, ``n_findings`` (int,
+        `core.data.stats.findings_per_image`), ``labels`` (text,
+        `core.data.stats.labels_in_words`), then `ground_truth`; in row order.
+    """
+    from core.data.stats import findings_per_image, labels_in_words
+
+    out = pd.DataFrame({
+        "row": (labels["row"].to_numpy(dtype=np.int64) if "row" in labels
+                else np.arange(len(labels), dtype=np.int64)),
+        "id": labels["id"].astype(str).to_numpy(),
+        "corr": np.asarray(corr, dtype=np.float64),
+        "pie": np.asarray(pie_mask, dtype=bool),
+        "n_findings": findings_per_image(labels, classes),
+        "labels": labels_in_words(labels, classes),
+    })
+    for col in ground_truth:
+        out[col] = labels[col].to_numpy()
+    return out
+
+
+def pie_list(table: pd.DataFrame, labels: pd.DataFrame, diseases: Sequence[str] = ()
+             ) -> pd.DataFrame:
+    """The PIEs of an `image_table`, lowest correlation first (ties in row order), with the
+    number of findings as its bin ("0" … "4+"); `diseases`: only PIEs positive for any of
+    them (empty = all PIEs).
+
+    Returns:
+        pd.DataFrame: ``row``, ``id``, ``corr``, ``labels``, ``n_findings`` (str), then the
+        table's ground-truth columns.
+    """
+    from core.data.stats import FINDING_BINS, finding_bin
+
+    keep = table["pie"].to_numpy(dtype=bool, copy=True)
+    if len(diseases):
+        keep &= (labels[list(diseases)].to_numpy(dtype=np.float64) == 1).any(axis=1)
+    sub = table[keep].drop(columns="pie")
+    sub = sub.assign(n_findings=np.asarray(FINDING_BINS, dtype=object)[
+        finding_bin(sub["n_findings"].to_numpy())])
+    first = ["row", "id", "corr", "labels", "n_findings"]
+    sub = sub[first + [c for c in sub.columns if c not in first]]
+    return sub.sort_values(["corr", "row"], kind="stable").reset_index(drop=True)
+
+
+def read_pie_corr(root, method: str) -> np.ndarray | None:
+    """The stored per-image correlations of one method (analysis/pie_corr/<method>.npy):
+    float32 ``[S, N]`` memory-mapped, or None when the study has none."""
+    from core import store
+
+    p = store.StudyPaths(root).pie_array(store.StudyPaths.PIE_CORR, method)
+    return store.open_npy(p) if p.is_file() else None

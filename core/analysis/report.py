@@ -25,6 +25,7 @@ from core import store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pies, report_extended
+from core.analysis.over_seeds import summary_table
 from core.store import json_safe
 
 _CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
@@ -63,10 +64,12 @@ def build_report(study_dir) -> dict:
         "overall": {}, "classes_summary": {}, "correlations": {}, "pies": {},
     }
     for method in methods:
-        ov = overall[overall["method"] == method].groupby("sparsity")[["map", "mauc"]].median()
+        om = overall[overall["method"] == method]
+        med = {m: summary_table(om, m, ["sparsity"], sort=True).set_index("sparsity")["median"]
+               for m in ("map", "mauc")}
         rep["overall"][method] = [
-            {"sparsity": int(s), "map_median": row["map"], "mauc_median": row["mauc"]}
-            for s, row in ov.iterrows()]
+            {"sparsity": int(s), "map_median": float(med["map"][s]),
+             "mauc_median": float(med["mauc"][s])} for s in med["map"].index]
 
         f = forgetting[forgetting["method"] == method]
         curve = (f.pivot(index="sparsity", columns="class", values="rel_ap_median")

@@ -12,6 +12,7 @@ import pandas as pd
 
 from core import store
 from core.analysis import missed as ms
+from core.analysis.over_seeds import summary_table
 
 KEYS = ("confidence_intervals", "subgroups", "missed_findings", "calibration")
 NOT_ANALYSED = "not in this study's analysis: run `python -m core analyze STUDY`"
@@ -71,7 +72,7 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
         rates = ["missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate"]
         med = None
         for r in rates:
-            s = ms.summarise_seeds(missed, r)[["method", "class", "sparsity", "median"]]
+            s = summary_table(missed, r, ms.CELL)[["method", "class", "sparsity", "median"]]
             s = s.rename(columns={"median": r})
             med = s if med is None else med.merge(s, on=["method", "class", "sparsity"])
         m_at = med[med["sparsity"] == at]
@@ -86,8 +87,10 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
         out["missed_findings"] = {"available": False,
                                   "note": ext.get("thresholds_note") or "no thresholds"}
     cal = _read(paths.analysis(paths.CALIBRATION))
-    per = (cal.groupby(["method", "sparsity", "seed"])[["ece", "brier"]].mean()
-           .groupby(["method", "sparsity"]).median().reset_index())
+    per_seed = cal.groupby(["method", "sparsity", "seed"])[["ece", "brier"]].mean().reset_index()
+    per = summary_table(per_seed, "ece", ["method", "sparsity"], sort=True)[
+        ["method", "sparsity", "median"]].rename(columns={"median": "ece"})
+    per["brier"] = summary_table(per_seed, "brier", ["method", "sparsity"], sort=True)["median"]
     out["calibration"] = {
         "available": True, "bins": ext.get("calibration_bins"),
         "statistic": "mean over classes, median over seeds",

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
+from core.analysis import class_tables as ct
 from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
@@ -44,12 +45,7 @@ def load_study(study_dir) -> dict:
         raise ValueError(f"{paths.labels}: no column for classes {missing}")
     y = labels[classes].to_numpy(dtype=np.float64)
     counts = pd.read_parquet(paths.class_counts) if paths.class_counts.is_file() else None
-    cooc_path = paths.cooccurrence("eval")
-    if cooc_path.is_file():
-        cooc = np.asarray(store.open_npy(cooc_path, mmap=False), dtype=np.float64)
-    else:   # recomputable from the labels: YᵀY with NaN counted as 0
-        y0 = np.nan_to_num(y, nan=0.0)
-        cooc = y0.T @ y0
+    cooc = np.asarray(fq.read_cooccurrence(paths.root, "eval", y), dtype=np.float64)
     return {"paths": paths, "study": study, "classes": classes, "labels": labels, "y": y,
             "counts": counts, "cooc": cooc,
             "ground_truth": ground_truth_columns(study.get("dataset"), labels.columns)}
@@ -89,7 +85,7 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
     auc = np.empty_like(ap)
     notes = np.empty(ap.shape, dtype=object)
     measured = np.empty((len(seeds), n_sparsities))
-    ens = np.zeros((n_sparsities, n, c), dtype=np.float64)
+    ens = pies.SeedEnsemble((n_sparsities, n, c))
     votes = np.zeros((n_sparsities, n, c), dtype=np.uint16)
     n_pos = n_neg = None
     encoding = predictions.study_encoding(paths.root)
@@ -106,11 +102,11 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
         n_pos, n_neg = m.n_pos, m.n_neg
         for s in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
             block = pred.probabilities(s)
-            ens[s] += block
+            ens.add(block, index=s)
             votes[s] += block >= pies.THRESHOLD
+        ens.seed_done()
         measured[i] = _measured(paths, method, seed, n_sparsities)
-    ens /= len(seeds)
-    return {"ap": ap, "auc": auc, "notes": notes, "measured": measured, "ensemble": ens,
+    return {"ap": ap, "auc": auc, "notes": notes, "measured": measured, "ensemble": ens.mean(),
             "votes": votes, "n_pos": n_pos, "n_neg": n_neg}
 
 
@@ -138,87 +134,14 @@ def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFram
     return per_class, overall
 
 
-def forgetting_table(method, sparsities, classes, ap, auc) -> tuple[pd.DataFrame, dict]:
-    ap_sum = fg.summarise_over_seeds(ap)
-    rel = fg.forgetting_curves(ap)
-    rel_auc = fg.forgetting_curves(auc)
-    auc_sum = fg.summarise_over_seeds(auc)
-    s, c = rel.median.shape
-    gs, gc = np.indices((s, c)).reshape(2, -1)
-    table = pd.DataFrame({
-        "method": method, "class": np.asarray(classes, dtype=object)[gc],
-        "sparsity": np.asarray(sparsities, dtype=np.int64)[gs],
-        "ap_median": ap_sum.median.ravel(), "ap_q25": ap_sum.q25.ravel(),
-        "ap_q75": ap_sum.q75.ravel(), "auc_median": auc_sum.median.ravel(),
-        "rel_ap_median": rel.median.ravel(), "rel_ap_q25": rel.q25.ravel(),
-        "rel_ap_q75": rel.q75.ravel(), "rel_auc_median": rel_auc.median.ravel(),
-        "n_seeds": rel.n_seeds.ravel().astype(np.int64),
-    })
-    return table, {"rel": rel, "ap": ap_sum, "auc": auc_sum}
-
-
-def class_level(method, classes, sparsities, curves, train_pos, y, cfg) -> pd.DataFrame:
-    med = curves["rel"].median
-    first = fg.first_drop_sparsity(med, sparsities, cfg.drop_percent)
-    return pd.DataFrame({
-        "method": method, "class": list(classes), "class_index": np.arange(len(classes)),
-        "train_pos": train_pos, "log_train_freq": fq.log_frequency(train_pos),
-        "eval_pos": (y == 1).sum(axis=0).astype(np.int64),
-        "ap_dense_median": curves["ap"].median[0], "auc_dense_median": curves["auc"].median[0],
-        "first_drop": first,
-        "first_drop_status": fg.first_drop_status(first, curves["ap"].median[0]),
-        "rel_ap_at": fg.rel_change_at(med, sparsities, cfg.at_sparsity),
-    })
-
-
-def class_correlations(summary: pd.DataFrame, first_col: str, at_col: str) -> dict:
-    """first-drop and rel-change-at vs log train frequency, with the excluded classes named
-    and why (fq.class_exclusions: an undefined AP is never reported as 'never drops')."""
-    out = {}
-    logf = summary["log_train_freq"].to_numpy()
-    for name, col, why in (("first_drop_vs_log_freq", first_col, "never drops"),
-                           ("rel_ap_at_vs_log_freq", at_col, "undefined")):
-        v = summary[col].to_numpy(dtype=np.float64)
-        res = fq.correlate(v, logf)
-        res["excluded"] = fq.class_exclusions(summary["class"], v, logf,
-                                              summary["first_drop_status"],
-                                              summary["eval_pos"], missing=why)
-        out[name] = res
-    return out
-
-
-def pair_tables(method, classes, curves_rel_median, sparsities, cooc) -> tuple:
-    positive = np.asarray(sparsities) > 0
-    fcd = fq.fcd_matrix(curves_rel_median[positive])
-    frames, corrs, regs = [], {}, {}
-    for variant in fq.PAIR_VARIANTS:
-        st = fq.pair_statistics(cooc, variant)
-        a, b = st["a"], st["b"]
-        d = fcd[a, b]
-        frames.append(pd.DataFrame({
-            "method": method, "variant": variant,
-            "class_a": np.asarray(classes, dtype=object)[a],
-            "class_b": np.asarray(classes, dtype=object)[b], "fcd": d,
-            "freq_a": st["freq_a"], "freq_b": st["freq_b"],
-            "log_freq_diff": st["log_freq_diff"], "iou": st["iou"], "iou4": st["iou4"],
-        }))
-        for key, x in (("fcd_vs_log_freq_diff", st["log_freq_diff"]), ("fcd_vs_iou4", st["iou4"])):
-            res = fq.correlate(d, x)
-            res["n_excluded"] = int(d.size - res["n"])
-            corrs[f"{key}_{variant}"] = res
-        regs[variant] = fq.ols(d, np.column_stack([st["log_freq_diff"], st["iou4"]]),
-                               ["log_freq_diff", "iou4"])
-    return pd.concat(frames, ignore_index=True), corrs, regs
-
-
 def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
                  ground_truth=()) -> dict:
     """`ground_truth`: the label columns the dataset declares as ground truth."""
     k = list(sparsities).index(cfg.pie_sparsity)
     corr = pies.ensemble_correlations(scan["ensemble"])
     population = pies.population_pies(scan["votes"], n_seeds)
-    masks = {"paper": pies.select_bottom(corr[k], cfg.pie_percentile),
-             "population": population[k]}
+    cut = pies.pie_cut(corr[k], cfg.pie_percentile)
+    masks = {"paper": cut.mask, "population": population[k]}
     ids = labels["id"].astype(str) if "id" in labels else labels.index.astype(str)
     table = pd.DataFrame({"method": method, "row": np.arange(len(labels), dtype=np.int64),
                           "id": ids.to_numpy(dtype=object), "corr": corr[k].astype(np.float64),
@@ -238,7 +161,7 @@ def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
             gt[definition] = g
     info = {"n_paper": int(masks["paper"].sum()), "n_population": int(masks["population"].sum()),
             "n_undefined_corr": int(np.isnan(corr[k]).sum()),
-            **pies.cut_ties(corr[k], masks["paper"])}
+            **cut.ties()}
     return {"corr": corr, "population": population.astype(np.uint8), "table": table,
             "class_ratio": pd.concat(cls, ignore_index=True),
             "findings_ratio": pd.concat(fnd, ignore_index=True), "groundtruth": gt,
@@ -282,16 +205,20 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         pc, ov = metric_tables(method, seeds, sparsities, classes, scan)
         per_class.append(pc)
         overall.append(ov)
-        ft, curves = forgetting_table(method, sparsities, classes, scan["ap"], scan["auc"])
-        forget.append(ft)
-        cs = class_level(method, classes, sparsities, curves, train_pos, y, cfg)
+        forget.append(ct.forgetting_table(method, sparsities, classes, scan["ap"], scan["auc"]))
+        cs = ct.class_summary(method, classes, sparsities, scan["ap"], scan["auc"], train_pos,
+                              ct.eval_positives(y), drop_percent=cfg.drop_percent,
+                              at_sparsity=cfg.at_sparsity)
         summary.append(cs)
-        pt, pair_corrs, regs = pair_tables(method, classes, curves["rel"].median, sparsities,
-                                           src["cooc"])
-        pairs.append(pt)
-        correlations[method] = {**class_correlations(cs, "first_drop", "rel_ap_at"),
-                                **pair_corrs}
-        regression[method] = regs
+        correlations[method] = ct.class_correlations(cs)
+        regression[method] = {}
+        rel_median = fg.forgetting_curves(scan["ap"]).median
+        for variant in fq.PAIR_VARIANTS:
+            pt = ct.pair_table(method, classes, rel_median, sparsities, src["cooc"], variant)
+            pairs.append(pt)
+            correlations[method].update({f"{key}_{variant}": res for key, res in
+                                         ct.pair_correlations(pt).items()})
+            regression[method][variant] = ct.pair_regression(pt)
         log(f"{method}: PIEs")
         pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds),
                           src["ground_truth"])

@@ -26,6 +26,7 @@ Rules:
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 RULES = ("youden", "f1")
 DEFAULT_RULE = "youden"
@@ -66,10 +67,23 @@ def _best_index(tp: np.ndarray, fp: np.ndarray, n_pos: int, n_neg: int, rule: st
 
 
 def choose_thresholds(probs, labels, rule: str = DEFAULT_RULE) -> np.ndarray:
-    """Per-class threshold maximising `rule` over labelled images; float64 [C] (NaN = undefined).
+    """Per-class threshold maximising `rule` over the labelled images (module doc: ties go
+    to the highest threshold; positive iff score >= threshold).
 
-    `probs` [N, C] scores (probabilities or any monotone transform; the threshold is in the
-    scores' units), `labels` [N, C] with 1 / 0 / NaN (NaN = not labelled, skipped).
+    Args:
+        probs (np.ndarray): float ``[N, C]`` scores (probabilities or any monotone
+            transform; the threshold is in the scores' units).
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN (NaN = not labelled, skipped).
+        rule (str): "youden" (default) or "f1".
+
+    Returns:
+        np.ndarray: float64 ``[C]``; NaN where a class has no positive or no negative, or
+        a NaN score among its labelled images.
+
+    Example:
+        >>> choose_thresholds(np.array([[0.9], [0.7], [0.4], [0.2]]),
+        ...                   np.array([[1.0], [1.0], [0.0], [0.0]])).tolist()
+        [0.7]
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
@@ -98,3 +112,91 @@ def class_counts(labels) -> tuple[np.ndarray, np.ndarray]:
     """Positives and negatives per class among labelled images (int64 [C] each)."""
     labels = np.asarray(labels, dtype=np.float64)
     return (labels == 1).sum(axis=0).astype(np.int64), (labels == 0).sum(axis=0).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- from a study
+THRESHOLD_COLUMNS = ["seed", "class", "rule", "threshold", "n_pos", "n_neg"]
+
+
+def validation_labels(root, classes) -> tuple[np.ndarray | None, str]:
+    """The validation labels ``[Nval, C]`` in the row order of the validation predictions,
+    or (None, why not): a study made before they were stored, or an imported one, has none.
+    """
+    from core import predictions
+
+    val = predictions.read_val_labels(root)
+    if val is None:
+        return None, "no validation labels in the study"
+    missing = [c for c in classes if c not in val.columns]
+    if missing:
+        return None, f"validation labels lack classes {missing}"
+    if "row" in val.columns:
+        val = val.sort_values("row", kind="stable")
+    return val[list(classes)].to_numpy(dtype=np.float64), ""
+
+
+def seed_thresholds(root, seeds, classes, rule: str = DEFAULT_RULE
+                    ) -> tuple[pd.DataFrame, str]:
+    """thresholds.parquet: each seed's dense model's thresholds on the validation split.
+
+    Args:
+        root (str | Path): the study folder.
+        seeds (Sequence[int]): the seeds, in the order of the rows.
+        classes (Sequence[str]): class order.
+        rule (str): "youden" or "f1" (`choose_thresholds`).
+
+    Returns:
+        tuple[pd.DataFrame, str]: the table (THRESHOLD_COLUMNS, one row per seed and class)
+        and a note: "" or why some or all seeds have none (then the table lacks them).
+    """
+    from core import predictions
+
+    y, note = validation_labels(root, classes)
+    if y is None:
+        return pd.DataFrame(columns=THRESHOLD_COLUMNS), note
+    n_pos, n_neg = class_counts(y)
+    frames, absent = [], []
+    for seed in seeds:
+        probs = predictions.read_val_probabilities(root, seed)
+        if probs is None or np.shape(probs) != y.shape:
+            absent.append(seed)
+            continue
+        t = choose_thresholds(np.asarray(probs, dtype=np.float64), y, rule)
+        frames.append(pd.DataFrame({"seed": int(seed), "class": classes, "rule": rule,
+                                    "threshold": t, "n_pos": n_pos, "n_neg": n_neg}))
+    if not frames:
+        return pd.DataFrame(columns=THRESHOLD_COLUMNS), "no validation predictions in the study"
+    note = f"no validation predictions for seeds {absent}" if absent else ""
+    return pd.concat(frames, ignore_index=True), note
+
+
+def selection_thresholds(root, seeds, classes, rule: str = DEFAULT_RULE
+                         ) -> tuple[np.ndarray | None, str]:
+    """Thresholds of a model selection: one seed's dense model, or the seed ensemble (the
+    mean of the seeds' validation probabilities, as its test predictions are that mean).
+
+    For one seed this equals that seed's rows of thresholds.parquet (`seed_thresholds`).
+
+    Args:
+        root (str | Path): the study folder.
+        seeds (Sequence[int]): the selection.
+        classes (Sequence[str]): class order.
+        rule (str): "youden" or "f1".
+
+    Returns:
+        tuple[np.ndarray | None, str]: float64 ``[C]`` (NaN = undefined for that class) and
+        "", or (None, why not) when the study lacks validation predictions or labels.
+    """
+    from core import predictions
+    from core.analysis.pies import seed_ensemble
+
+    y, note = validation_labels(root, classes)
+    per_seed = [predictions.read_val_probabilities(root, s) for s in seeds]
+    if y is None or any(p is None for p in per_seed):   # a study made before they existed
+        return None, ("this study has no validation predictions of the dense model; a study "
+                      "made by this version stores them (models/seed-N/val_predictions.npy)")
+    probs = seed_ensemble(per_seed)
+    if y.shape != probs.shape:
+        return None, (f"validation labels {y.shape} and predictions {probs.shape} differ in "
+                      "shape")
+    return choose_thresholds(probs, y, rule=rule), ""

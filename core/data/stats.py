@@ -52,14 +52,93 @@ def cooccurrence(y) -> np.ndarray:
     return np.rint(binary.T @ binary).astype(np.int64)
 
 
-def findings_per_image(y, classes: Sequence[str], exclude: Sequence[str] = (NO_FINDING,),
-                       ) -> np.ndarray:
-    """Number of positive findings of each image (int64), `No Finding` not counted."""
-    y = np.asarray(y, dtype=np.float64)
+def is_no_finding(name: str) -> bool:
+    """Whether a class name is the "no finding" class, in any of its spellings.
+
+    The one rule for every count and text that leaves that class out: case, underscores and
+    runs of spaces do not matter ("No Finding", "No_Finding", "no  finding", " NO FINDING ").
+
+    Args:
+        name (str): a class name as the dataset spells it.
+
+    Returns:
+        bool: True for the "no finding" class.
+
+    Example:
+        >>> is_no_finding("No_Finding"), is_no_finding("Nodule")
+        (True, False)
+    """
+    return " ".join(str(name).replace("_", " ").split()).lower() == "no finding"
+
+
+def label_matrix(labels, classes: Sequence[str]) -> np.ndarray:
+    """float64 ``[N, C]`` from a labels table (class columns picked by name) or an array
+    (checked against the number of classes)."""
+    if isinstance(labels, pd.DataFrame):
+        return labels[list(classes)].to_numpy(dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
     if y.ndim != 2 or y.shape[1] != len(classes):
         raise ValueError(f"labels {y.shape} do not match {len(classes)} classes")
-    keep = [i for i, c in enumerate(classes) if c not in set(exclude)]
+    return y
+
+
+def findings_per_image(labels, classes: Sequence[str]) -> np.ndarray:
+    """Positive findings of each image: "No Finding" (any spelling) not counted, NaN = absent.
+
+    The one definition behind the dataset summary, the PIE statistics by number of
+    findings, the gallery's finding filter and the reader forms' matching.
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): a labels table with one column per class, or
+            a float array ``[N, C]`` with 1 / 0 / NaN (NaN = not labelled).
+        classes (Sequence[str]): the class names, in the column order of `labels`.
+
+    Returns:
+        np.ndarray: int64 ``[N]``, the number of positive classes per image.
+
+    Example:
+        >>> findings_per_image([[1, 0, 1], [0, 1, float("nan")]], ["No_Finding", "A", "B"])
+        array([1, 1])
+    """
+    y = label_matrix(labels, classes)
+    keep = [i for i, c in enumerate(classes) if not is_no_finding(c)]
     return (y[:, keep] == 1).sum(1).astype(np.int64)
+
+
+def finding_bin(counts) -> np.ndarray:
+    """Findings per image → bin index of FINDING_BINS: 0, 1, 2, 3 stay, 4 and more → 4."""
+    return np.minimum(np.asarray(counts), len(FINDING_BINS) - 1)
+
+
+def labels_in_words(labels, classes: Sequence[str]) -> list[str]:
+    """Each image's labels in words: its positive classes, as the dataset spells them,
+    in class order, joined by ", "; "No Finding" when no other class is positive.
+
+    The "no finding" class itself (any spelling, `is_no_finding`) is never listed: an
+    image positive only for it, or for nothing, reads "No Finding". Names are not
+    rewritten (a name is shown as typed wherever it appears), NaN labels are not positive.
+
+    Args:
+        labels (pd.DataFrame or np.ndarray): labels table or float ``[N, C]`` (1 / 0 / NaN).
+        classes (Sequence[str]): the class names, in the column order of `labels`.
+
+    Returns:
+        list[str]: one string per image.
+
+    Example:
+        >>> labels_in_words([[0, 1, 1], [1, 0, 0]], ["No Finding", "Effusion", "Mass"])
+        ['Effusion, Mass', 'No Finding']
+    """
+    y = label_matrix(labels, classes) == 1
+    keep = np.array([not is_no_finding(c) for c in classes], dtype=bool)
+    names = np.asarray(list(classes), dtype=object)
+    return [", ".join(names[row & keep]) or NO_FINDING for row in y]
+
+
+def image_labels_in_words(row, classes: Sequence[str]) -> str:
+    """`labels_in_words` of one image; `row` maps class name → 1 / 0 / NaN (a table row)."""
+    return labels_in_words(np.array([[row[c] for c in classes]], dtype=np.float64),
+                           classes)[0]
 
 
 def findings_histogram(counts, top: int = 4) -> pd.Series:

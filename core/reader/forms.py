@@ -35,7 +35,6 @@ import pandas as pd
 
 DEFINITIONS = ("paper", "population")  # names of core/analysis PIE definitions
 OVERLAPS = ("disjoint", "shared")
-NO_FINDING = "No Finding"
 FINDING_BINS = (0, 1, 2, 3, 4)  # 4 stands for "4+"
 
 
@@ -120,23 +119,19 @@ class FormPlan:
 
 # --------------------------------------------------------------------------- pure helpers
 def findings_per_image(labels: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Positive labels per image, "No Finding" excluded, NaN counted as 0 (core.data.stats)."""
+    """Positive labels per image, "No Finding" (any spelling) excluded, NaN counted as 0:
+    core.data.stats.findings_per_image, the one definition."""
     from core.data.stats import findings_per_image as count
 
-    return count(labels[list(classes)].to_numpy(dtype=float), list(classes))
+    return count(labels, list(classes))
 
 
 def label_words(row, classes: list[str]) -> str:
-    """A label set in plain words: "Effusion, Nodule" or "No Finding"."""
-    pos = [c for c in classes if c != NO_FINDING and _is_positive(row[c])]
-    return ", ".join(c.replace("_", " ") for c in pos) if pos else NO_FINDING
+    """A label set in plain words: "Effusion, Nodule" or "No Finding"
+    (core.data.stats.image_labels_in_words, the one rule for labels in words)."""
+    from core.data.stats import image_labels_in_words
 
-
-def _is_positive(v) -> bool:
-    try:
-        return float(v) >= 0.5
-    except (TypeError, ValueError):
-        return False
+    return image_labels_in_words(row, classes)
 
 
 def _bin(n) -> int:

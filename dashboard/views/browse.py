@@ -15,6 +15,7 @@ in the URL (`image=<id>`), the gallery's filters too.
 import numpy as np
 import streamlit as st
 
+from core.analysis.pies import cut_ties
 from dashboard import browse_loaders as bl
 from dashboard import loaders
 from dashboard.browse_logic import (
@@ -294,11 +295,10 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
     # 2. why this image is a PIE, in words and in the rank table
     t = table.set_index("row").loc[row]
     mask = table["pie"].to_numpy()
-    cut = float(table["corr"][mask].max()) if mask.any() else None
+    cut = cut_ties(table["corr"].to_numpy(), mask)["cut_value"]   # the analysis' PIE cut
     words, ranks_ = st.columns([2, 3], gap="medium")
     with words:
-        labels = ", ".join(c for c, v in zip(d.classes, y, strict=True) if v == 1) or \
-            "none positive"
+        labels = str(t["labels"])   # core.data.stats.labels_in_words, as in the gallery
         gt = ""
         if "quality" in d.groundtruth_columns:  # declared by the dataset, not found by name
             gt = f"  \nSynthCXR ground truth: quality **{lab['quality']:.2f}** (0 poor – 1 " \

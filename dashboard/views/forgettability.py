@@ -1,7 +1,8 @@
 """Forgettability: is forgetting predicted by class frequency and co-occurrence?"""
 import streamlit as st
 
-from dashboard import charts, derive, loaders
+from core.analysis.class_tables import class_correlations, pair_correlations
+from dashboard import charts, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -29,7 +30,8 @@ variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", para
 
 summary = loaders.class_summary(d, d.key, method, tuple(ctx.seeds), float(drop), f.sparsity)
 summary = summary.assign(selected=summary["class"].isin(ctx.classes))
-rel = derive.frequency_relations(summary)   # over all classes: the relation is the finding
+# over all classes: the relation is the finding; as correlations.json for these seeds
+rel = class_correlations(summary)
 # a disease filter highlights its classes rather than dropping the others from the fit
 highlight = "selected" if set(ctx.classes) != set(d.classes) else None
 
@@ -41,10 +43,10 @@ st.caption("One point per class; x = natural log of its number of training image
            "Diseases chosen in the sidebar are highlighted; r and ρ are over all classes.")
 left, right = st.columns(2)
 with left:
-    left_out = rel["first_drop"]["excluded"]   # {class: why}, as in correlations.json
+    left_out = rel["first_drop_vs_log_freq"]["excluded"]   # {class: why}, as in correlations.json
     show_chart(charts.labelled_scatter(summary, "log_train_freq", "first_drop",
                                        "log train frequency", f"first {drop}%-drop sparsity (%)",
-                                       rel["first_drop"], highlight=highlight),
+                                       rel["first_drop_vs_log_freq"], highlight=highlight),
                f"freq_vs_first_drop_{method}")
     if left_out:
         st.caption("Not plotted: " + md_escape("; ".join(
@@ -54,7 +56,8 @@ with right:
     show_chart(charts.labelled_scatter(summary, "log_train_freq", "rel_ap_at",
                                        "log train frequency",
                                        f"AP change at {f.sparsity}% sparsity",
-                                       rel["rel_ap_at"], y_format="%", highlight=highlight),
+                                       rel["rel_ap_at_vs_log_freq"], y_format="%",
+                                       highlight=highlight),
                f"freq_vs_change_at_{f.sparsity}_{method}")
 
 st.subheader("Class pairs: forgetting alike")
@@ -64,14 +67,14 @@ st.caption("One point per pair of classes (hover to name it). y = **forgettabili
            "— similar frequency, similar forgetting. Right: against IoU^¼, how often they "
            "co-occur — the paper finds pairs that co-occur more are forgotten more alike.")
 pairs = loaders.pair_table(d, d.key, method, tuple(ctx.seeds), variant)
-prel = derive.pair_relations(pairs)
+prel = pair_correlations(pairs)
 left, right = st.columns(2)
 with left:
     show_chart(charts.stat_scatter(pairs, "log_freq_diff", "fcd", "|Δ log frequency|",
-                                   "FCD", prel["log_freq_diff"], label="pair"),
+                                   "FCD", prel["fcd_vs_log_freq_diff"], label="pair"),
                f"fcd_vs_log_freq_diff_{variant}_{method}")
 with right:
-    show_chart(charts.stat_scatter(pairs, "iou4", "fcd", "IoU^(1/4)", "FCD", prel["iou4"],
+    show_chart(charts.stat_scatter(pairs, "iou4", "fcd", "IoU^(1/4)", "FCD", prel["fcd_vs_iou4"],
                                    label="pair", color="#54a24b"),
                f"fcd_vs_iou4_{variant}_{method}")
 

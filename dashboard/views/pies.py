@@ -9,8 +9,8 @@ from core.analysis.pie_stats import (
     findings_ratio,
     groundtruth_comparison,
 )
-from core.analysis.pies import cut_ties, select_bottom, tie_text
-from dashboard import charts, derive, loaders
+from core.analysis.pies import image_table, pie_cut, pie_list, tie_text
+from dashboard import charts, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -35,9 +35,10 @@ pct = bound(c2.slider, "PIEs = bottom percentile of the correlation", key="pie_p
             valid=lambda v: 0.5 <= float(v) <= 50)
 
 corr = loaders.pie_corr(d, d.key, method, tuple(ctx.seeds), k)
-mask = select_bottom(corr, pct)
+pies = pie_cut(corr, pct)        # the analysis' own cut, ties counted as params.json does
+mask = pies.mask
 n_pie = int(mask.sum())
-cut = float(np.max(corr[mask])) if n_pie else float("nan")
+cut = pies.cut_value if n_pie else float("nan")
 
 m = st.columns(4)
 m[0].metric("PIEs", f"{n_pie:,}", help="Images in the bottom percentile")
@@ -50,7 +51,7 @@ m[3].metric("Median correlation, non-PIEs",
 show_chart(charts.corr_histogram(corr, cut if n_pie else None,
                                  f"Dense vs {k}%-pruned agreement per image (red: PIE cut)"),
            f"pie_correlation_histogram_{method}_{k}")
-ties = tie_text(cut_ties(corr, mask))
+ties = tie_text(pies.ties())
 st.caption(ties[:1].upper() + ties[1:] + ".")
 
 if n_pie == 0:
@@ -89,7 +90,8 @@ if d.groundtruth_columns:
 
 st.subheader("The PIEs")
 diseases = ctx.classes if set(ctx.classes) != set(d.classes) else []
-table = derive.pie_table(labels, d.classes, corr, mask, diseases, d.groundtruth_columns)
+table = pie_list(image_table(labels, d.classes, corr, mask, d.groundtruth_columns), labels,
+                 diseases)
 st.caption("Lowest correlation first. " + (
     f"Only PIEs labelled with {md_escape(', '.join(diseases))} (sidebar filter)." if diseases
     else "Filter by disease in the sidebar."))

@@ -3,7 +3,8 @@ dense model's operating point, and how calibration degrades — with 95% bootstr
 import pandas as pd
 import streamlit as st
 
-from core.analysis.missed import RATES, summarise_seeds
+from core.analysis.missed import CELL, RATES
+from core.analysis.over_seeds import summary_table
 from dashboard import charts_hurt, loaders
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
@@ -131,7 +132,7 @@ else:
         st.caption(f"ECE: {ext.get('calibration_bins')} equal-width probability bins, the "
                    "image-weighted gap between mean probability and the fraction positive; "
                    "Brier: mean squared error of the probability. Lower is better.")
-        cs = summarise_seeds(c, metric, ctx.seeds)
+        cs = summary_table(c, metric, CELL, ctx.seeds)
         show_chart(charts_hurt.calibration_metric_curves(
             cs, metric, "ECE" if metric == "ece" else "Brier", legend_columns=2),
                    f"{metric}_vs_sparsity_{method}")

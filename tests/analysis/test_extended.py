@@ -65,12 +65,22 @@ def _fake_predictions(paths, val_seeds):
                            read_val_probabilities=read_val_probabilities), yv, probs
 
 
+def _use(monkeypatch, fake) -> None:
+    """Serve the fake's predictions to extended and its validation data to the threshold
+    recipe (core.analysis.thresholds reads them through core.predictions)."""
+    from core import predictions
+
+    monkeypatch.setattr(ext, "_predictions_module", lambda: fake)
+    monkeypatch.setattr(predictions, "read_val_labels", fake.read_val_labels)
+    monkeypatch.setattr(predictions, "read_val_probabilities", fake.read_val_probabilities)
+
+
 @pytest.fixture
 def study(tmp_path, monkeypatch):
     paths = make_study(tmp_path / "s", n_images=120, seeds=(0, 1, 2), sparsities=(0, 50, 90))
     labels = _with_metadata(paths)
     fake, yv, probs = _fake_predictions(paths, val_seeds=(0, 1))
-    monkeypatch.setattr(ext, "_predictions_module", lambda: fake)
+    _use(monkeypatch, fake)
     params = _analyze(paths)
     return paths, labels, params, yv, probs
 
@@ -152,7 +162,7 @@ def test_report_has_the_new_keys(study):
 def test_without_metadata_or_validation_predictions_says_so(tmp_path, monkeypatch):
     paths = make_study(tmp_path / "s", sparsities=(0, 50, 90))
     fake, *_ = _fake_predictions(paths, val_seeds=())
-    monkeypatch.setattr(ext, "_predictions_module", lambda: fake)
+    _use(monkeypatch, fake)
     params = _analyze(paths)
     assert params["extended"]["subgroups"] == []
     assert set(params["extended"]["subgroups_absent"]) == {"sex", "age", "view"}
@@ -167,7 +177,7 @@ def test_without_metadata_or_validation_predictions_says_so(tmp_path, monkeypatc
 
 def test_report_of_a_study_analysed_before_these_tables(tmp_path, monkeypatch):
     paths = make_study(tmp_path / "s", sparsities=(0, 50, 90))
-    monkeypatch.setattr(ext, "run", lambda *a, **k: None)     # as the analysis was before
+    monkeypatch.setattr(ext, "run", lambda *a, **k: {})       # as the analysis was before
     _analyze(paths)
     assert not (paths.analysis_dir / "ci_per_class.parquet").exists()
     rep = build_report(paths.root)

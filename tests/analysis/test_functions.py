@@ -12,6 +12,7 @@ from scipy import stats
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pie_stats, pies
+from core.data.stats import findings_per_image
 
 
 def test_rank_rows_matches_scipy_with_ties():
@@ -130,7 +131,7 @@ def test_pie_stats_nan_labels_and_groundtruth():
     assert cr.loc["A", "n_pie"] == 1 and cr.loc["A", "ratio"] == 2.0
     assert cr.loc["No_Finding", "ratio"] == 0.0
     # "No_Finding" is recognised as No Finding: findings are A only, NaN counted as absent.
-    assert pie_stats.n_findings(labels, ["No_Finding", "A"]).tolist() == [0, 1, 0, 1]
+    assert findings_per_image(labels, ["No_Finding", "A"]).tolist() == [0, 1, 0, 1]
     gt = pie_stats.groundtruth_comparison(labels, mask, ["label_noise", "quality"])
     assert gt["label_noise"]["rate_pie"] == 1.0 and gt["label_noise"]["rate_nonpie"] == 0.0
     assert gt["quality"]["mean_pie"] == pytest.approx(0.25)

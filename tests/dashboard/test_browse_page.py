@@ -138,21 +138,34 @@ def test_gallery_pies_are_the_stored_analysis_pies(studies_root):
 
 
 def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
-    """The page's Grad-CAM (pruned copies kept per seed) equals core.explain's dense/pruned
-    pair computed with pruning in place, for one seed and as the mean over seeds."""
-    from core.explain import difference_map, normalize_cam
+    """The page's Grad-CAM (pruned copies kept per seed) equals core.explain.gradcam of the
+    dense model and of the model pruned in place (core.pruning.sequence), for one seed and as
+    the mean over seeds."""
+    import torch
+
+    from core import models, pruning
+    from core.explain import difference_map, gradcam, normalize_cam
     from dashboard import browse_loaders as bl
-    from dashboard import loaders
 
     d = StudyData(studies_root / "alpha")
     row, cls, k = 5, 1, 90
-    pairs = [loaders.compute_gradcam(d, s, "l1_global", k, row, cls) for s in d.seeds]
+    pairs = []
+    for s in d.seeds:
+        model, meta = models.load_model(d.paths.weights(s))
+        spec = models.ModelSpec.from_dict(meta["spec"]) if "spec" in meta else \
+            models.spec(meta["architecture"])
+        x = models.preprocess(torch.from_numpy(np.ascontiguousarray(d.image(row)))[None], spec)
+        dense = gradcam(model, spec.gradcam_layer, x, cls)
+        with pruning.sequence(model, "l1_global", [k], seed=s, example_input=x) as seq:
+            for _, _, net in seq:
+                pruned = gradcam(net, spec.gradcam_layer, x, cls)
+        pairs.append((dense, pruned))
     one = bl.cam_maps(d, (d.seeds[0],), "l1_global", k, row, cls)
-    np.testing.assert_allclose(one["dense"], normalize_cam(pairs[0].dense), atol=1e-5)
-    np.testing.assert_allclose(one["pruned"], normalize_cam(pairs[0].pruned), atol=1e-5)
+    np.testing.assert_allclose(one["dense"], normalize_cam(pairs[0][0]), atol=1e-5)
+    np.testing.assert_allclose(one["pruned"], normalize_cam(pairs[0][1]), atol=1e-5)
     ens = bl.cam_maps(d, tuple(d.seeds), "l1_global", k, row, cls)
-    dense = sum(p.dense for p in pairs)
-    pruned = sum(p.pruned for p in pairs)
+    dense = sum(p[0] for p in pairs)
+    pruned = sum(p[1] for p in pairs)
     np.testing.assert_allclose(ens["dense"], normalize_cam(dense), atol=1e-5)
     np.testing.assert_allclose(ens["diff"], difference_map(dense, pruned), atol=1e-5)
     assert not np.allclose(ens["dense"], ens["pruned"]), "pruning changed nothing"

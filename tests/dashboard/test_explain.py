@@ -1,5 +1,5 @@
-"""Grad-CAM helper: values equal Grad-CAM computed by hand, shape, no hooks left (also when
-it raises), dense vs pruned differ, the dense weights and the model's mode come back."""
+"""Grad-CAM: values equal Grad-CAM computed by hand, shape, no hooks left (also when it
+raises), dense vs pruned differ, the dense weights and the model's mode come back."""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +13,6 @@ from core.explain import (
     count_hooks,
     difference_map,
     gradcam,
-    gradcam_dense_pruned,
     no_new_hooks,
     normalize_cam,
     resolve_layer,
@@ -81,27 +80,20 @@ def test_dense_and_pruned_differ_and_weights_and_mode_come_back(model_and_x, sta
     if start == "mixed":                      # train mode with one layer frozen in eval
         model.layer1.eval()
     modes = {name: m.training for name, m in model.named_modules()}
-    seen = []
-
-    @contextlib.contextmanager
-    def pruned():
-        seen.append(model.training)           # the pruned map is taken in eval mode too
-        with _pruned(model)():
-            yield
-
     try:
-        pair = gradcam_dense_pruned(model, spec.gradcam_layer, x, 1, pruned)
+        dense = gradcam(model, spec.gradcam_layer, x, 1)
         assert {name: m.training for name, m in model.named_modules()} == modes
-        assert seen == [False]
+        with _pruned(model)():                # pruned in place, restored on exit
+            pruned = gradcam(model, spec.gradcam_layer, x, 1)
+            assert {name: m.training for name, m in model.named_modules()} == modes
     finally:
         model.eval()
-    assert pair.dense.shape == pair.pruned.shape == (64, 64)
-    assert not np.allclose(pair.dense, pair.pruned)
-    assert pair.dense_prob != pytest.approx(pair.pruned_prob, abs=1e-6)
+    assert dense.shape == pruned.shape == (64, 64)
+    assert not np.allclose(dense, pruned)
     assert count_hooks(model) == 0
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
-    diff = pair.difference
+    diff = difference_map(dense, pruned)
     assert diff.shape == (64, 64) and diff.min() >= -1 and diff.max() <= 1
 
 
@@ -110,7 +102,7 @@ def test_mode_comes_back_when_grad_cam_raises(model_and_x):
     model.train()
     try:
         with pytest.raises(IndexError):
-            gradcam_dense_pruned(model, spec.gradcam_layer, x, 99, _pruned(model))
+            gradcam(model, spec.gradcam_layer, x, 99)
         assert model.training and all(m.training for m in model.modules())
     finally:
         model.eval()
@@ -183,12 +175,13 @@ def test_normalise_and_difference():
 
 
 def test_dashboard_gradcam_on_a_fixture_study(studies_root):
+    from dashboard import browse_loaders as bl
     from dashboard import loaders
     from dashboard.data import StudyData
 
     d = StudyData(studies_root / "alpha")
-    pair = loaders.compute_gradcam(d, seed=0, method="l1_global", k=90, row=3, cls=1)
-    assert pair.dense.shape == (d.image_size, d.image_size)
+    maps = bl.cam_maps(d, (0,), "l1_global", 90, 3, 1)
+    assert maps["dense"].shape == maps["pruned"].shape == (d.image_size, d.image_size)
     model, _ = loaders._model(d, d.key, 0)
     assert count_hooks(model) == 0
 

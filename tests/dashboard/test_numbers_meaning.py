@@ -11,8 +11,9 @@ import pytest
 
 from core import store
 from core.analysis import analyze_study
+from core.analysis.class_tables import class_correlations
 from core.analysis.report import build_report, format_report
-from dashboard import derive
+from dashboard import loaders
 from dashboard.data import StudyData
 from tests.dashboard.fixture_study import make_study
 from tests.dashboard.mdtext import plain
@@ -34,7 +35,7 @@ def no_hernia(tmp_path_factory):
     return root
 
 
-def test_undefined_ap_in_tables_report_and_derive(no_hernia):
+def test_undefined_ap_in_tables_report_and_dashboard(no_hernia):
     a = store.StudyPaths(no_hernia).analysis_dir
     cs = pd.read_parquet(a / "class_summary.parquet")
     assert set(cs.loc[cs["class"] == "Hernia", "first_drop_status"]) == {"undefined"}
@@ -53,15 +54,15 @@ def test_undefined_ap_in_tables_report_and_derive(no_hernia):
     hernia_lines = [x for x in format_report(rep).splitlines() if x.startswith("Hernia ")]
     assert hernia_lines and all(UNDEF in x and "never" not in x for x in hernia_lines)
     d = StudyData(no_hernia)
+    d.key = "numbers-nohernia"
     for method in d.methods:
-        s = derive.class_summary(d.per_class, d.train_pos(), method, d.seeds, d.sparsities,
-                                 d.classes, 20, 95).set_index("class")
+        s = loaders.class_summary(d, d.key, method, tuple(d.seeds), 20.0, 95).set_index("class")
         ref = cs[cs["method"] == method].set_index("class").loc[d.classes]
         assert list(s["first_drop_status"]) == list(ref["first_drop_status"])
         assert s.loc["Hernia", "first_drop_text"] == UNDEF
-        rel = derive.frequency_relations(s.reset_index())
-        assert rel["first_drop"]["excluded"] == corr[method]["first_drop_vs_log_freq"][
-            "excluded"]
+        rel = class_correlations(s.reset_index())
+        assert rel["first_drop_vs_log_freq"]["excluded"] == corr[method][
+            "first_drop_vs_log_freq"]["excluded"]
 
 
 def test_classes_and_forgettability_pages_say_undefined(app_test, no_hernia):
@@ -102,6 +103,7 @@ def test_imported_study_dashboard_frequencies_equal_the_stored_ones(tmp_path):
                          trust_pickles=True, log=lambda m: None)
     assert store.verify(out) == []
     d = StudyData(out)
+    d.key = "numbers-imported"
     a = d.paths.analysis_dir
     stored = pd.read_parquet(a / "class_summary.parquet")
     corr = json.loads((a / "correlations.json").read_text())
@@ -109,13 +111,12 @@ def test_imported_study_dashboard_frequencies_equal_the_stored_ones(tmp_path):
     assert params["freq_source"].startswith("eval labels")
     for method in d.methods:
         ref = stored[stored["method"] == method].set_index("class").loc[d.classes]
-        s = derive.class_summary(d.per_class, d.train_pos(), method, d.seeds, d.sparsities,
-                                 d.classes, params["drop_percent"], params["at_sparsity"])
+        s = loaders.class_summary(d, d.key, method, tuple(d.seeds),
+                                  float(params["drop_percent"]), params["at_sparsity"])
         np.testing.assert_array_equal(s["train_pos"], ref["train_pos"])
         np.testing.assert_allclose(s["log_train_freq"], ref["log_train_freq"])
-        rel = derive.frequency_relations(s)
-        for ours, theirs in (("first_drop", "first_drop_vs_log_freq"),
-                             ("rel_ap_at", "rel_ap_at_vs_log_freq")):
-            assert rel[ours]["n"] == corr[method][theirs]["n"]
-            assert rel[ours]["excluded"] == corr[method][theirs]["excluded"]
-        assert rel["rel_ap_at"]["n"] == len(d.classes) > 0
+        rel = class_correlations(s)
+        for name in ("first_drop_vs_log_freq", "rel_ap_at_vs_log_freq"):
+            assert rel[name]["n"] == corr[method][name]["n"]
+            assert rel[name]["excluded"] == corr[method][name]["excluded"]
+        assert rel["rel_ap_at_vs_log_freq"]["n"] == len(d.classes) > 0

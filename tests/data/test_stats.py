@@ -8,10 +8,14 @@ import pytest
 from core.data.stats import (
     class_counts,
     cooccurrence,
+    finding_bin,
     findings_full_histogram,
     findings_histogram,
     findings_per_image,
+    image_labels_in_words,
+    is_no_finding,
     label_counts,
+    labels_in_words,
 )
 
 NAN = np.nan
@@ -53,7 +57,8 @@ def test_cooccurrence_matches_numpy_on_random_labels():
 
 def test_findings_per_image_excludes_no_finding():
     assert findings_per_image(Y, CLASSES).tolist() == [0, 2, 1, 1, 2]
-    assert findings_per_image(Y, CLASSES, exclude=()).tolist() == [1, 2, 1, 1, 2]
+    other = ["A", "B", "C"]            # no "no finding" class: every positive counts
+    assert findings_per_image(Y, other).tolist() == [1, 2, 1, 1, 2]
     with pytest.raises(ValueError, match="3 classes"):
         findings_per_image(Y[:, :2], CLASSES)
 
@@ -83,3 +88,33 @@ def test_class_counts_per_split_and_store_prefixes():
     assert named["eval_pos"].tolist() == [0, 0, 1]
     empty = class_counts(table, CLASSES, ["nowhere"])
     assert empty["nowhere_pos"].tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["No Finding", "No_Finding", "no finding", " NO FINDING ",
+                                  "No  Finding", "no_finding"])
+def test_every_spelling_of_no_finding_is_one_class(name):
+    # one rule for the dataset summary, the PIE statistics, the gallery and the reader forms
+    assert is_no_finding(name)
+    classes = [name, "Effusion", "Mass"]
+    y = np.array([[1, 0, 0], [0, 1, 1], [1, 1, NAN], [0, 0, 0]], dtype=np.float64)
+    assert findings_per_image(y, classes).tolist() == [0, 2, 1, 0]
+    assert labels_in_words(y, classes) == ["No Finding", "Effusion, Mass", "Effusion",
+                                           "No Finding"]
+    table = pd.DataFrame(y, columns=classes)
+    assert findings_per_image(table, classes).tolist() == [0, 2, 1, 0]
+    assert image_labels_in_words(table.iloc[1], classes) == "Effusion, Mass"
+
+
+@pytest.mark.parametrize("name", ["Nodule", "Finding", "No Findings", "NoFinding", "Not Found"])
+def test_other_names_are_findings(name):
+    assert not is_no_finding(name)
+    assert findings_per_image(np.array([[1.0, 1.0]]), [name, "Mass"]).tolist() == [2]
+    assert labels_in_words(np.array([[1.0, 0.0]]), [name, "Mass"]) == [name]
+
+
+def test_labels_in_words_keeps_names_as_typed():
+    classes = ["Pleural_Thickening", "=HYPERLINK(x)", "*bold*"]
+    y = np.array([[1, 1, 1], [NAN, NAN, NAN]], dtype=np.float64)
+    assert labels_in_words(y, classes) == ["Pleural_Thickening, =HYPERLINK(x), *bold*",
+                                           "No Finding"]
+    assert finding_bin(np.array([0, 3, 4, 9])).tolist() == [0, 3, 4, 4]

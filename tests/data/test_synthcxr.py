@@ -14,7 +14,7 @@ from core.data.synth_render import render
 from core.data.synthcxr import SynthSource, label_noise, load_synthcxr
 from core.errors import ConfigError
 
-# Real ChestX-ray14 image counts (PAPER_FACTS.md), CLASSES order.
+# Real ChestX-ray14 image counts (docs/paper_facts.md), CLASSES order.
 REAL_COUNTS = [60361, 19894, 13317, 11559, 6331, 5782, 5302, 4667, 3385, 2776, 2516, 2303,
                1686, 1431, 227]
 

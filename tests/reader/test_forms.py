@@ -94,7 +94,7 @@ def test_label_words():
     row = {"No Finding": 0.0, "Effusion": 1.0, "Nodule": 1.0, "Pleural_Thickening": np.nan}
     assert label_words(row, CLASSES) == "Effusion, Nodule"
     row = {"No Finding": 1.0, "Effusion": 0.0, "Nodule": 0.0, "Pleural_Thickening": 1.0}
-    assert label_words(row, CLASSES) == "Pleural Thickening"
+    assert label_words(row, CLASSES) == "Pleural_Thickening"   # names as the dataset spells them
     assert label_words(dict.fromkeys(CLASSES, 0.0), CLASSES) == "No Finding"
 
 

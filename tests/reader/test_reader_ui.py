@@ -24,7 +24,7 @@ def test_study_view(study):
     assert view.classes == CLASSES and view.has_pie_analysis
     assert view.pie_sparsities == [50, 90] and view.default_sparsity == 90
     row = view.labels.loc[3]
-    expected = ", ".join(c.replace("_", " ") for c in CLASSES[1:] if row[c] == 1) or "No Finding"
+    expected = ", ".join(c for c in CLASSES[1:] if row[c] == 1) or "No Finding"
     assert view.label_text(3) == expected
     img = view.display_image(3, size=64)  # unknown source kind → the eval cache, upscaled
     assert img.dtype == np.uint8 and img.shape == (64, 64)

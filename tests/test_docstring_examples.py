@@ -1,0 +1,24 @@
+"""The `Example:` blocks of core's public docstrings run and print what they show."""
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgetting",
+           "core.analysis.frequency", "core.analysis.pies", "core.analysis.thresholds",
+           "core.metrics", "core.analysis"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name):
+    module = importlib.import_module(name)
+    finder = doctest.DocTestFinder()
+    tests = [t for t in finder.find(module) if t.examples]
+    assert tests, f"{name} has no example"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for t in tests:
+        t.globs.setdefault("np", importlib.import_module("numpy"))
+        runner.run(t)
+    assert runner.failures == 0, f"{runner.failures} failing example(s) in {name}"
