@@ -6,7 +6,8 @@ page load) to the last pixel drawn, on the demo study.
     python benchmarks/bench_browser.py --parts viewer   # the reading room's goals, timed
         from the navigation or key event itself, with Streamlit's floor (bench_viewer.py)
 
-`streamlit run dashboard/app.py` is started on port 8602 (the reading room's port) and driven
+`streamlit run dashboard/app.py` is started on a free port (several people benchmark on this
+machine at once: a fixed port could time someone else's server) and driven
 with playwright over Debian's chromium. What "done" means:
 - a Streamlit rerun: the app's script state went `running` → `notRunning` after the action
   (a MutationObserver in the page timestamps it), every Vega chart has drawn its canvas/svg
@@ -48,7 +49,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Browser (Chromium, click to last pixel)"
-PORT = 8602
+PORT = None   # dashboard.screenshots.serve picks a free port
 
 # Installed before an action: timestamps of the app's script-state changes.
 OBSERVE = """() => {
@@ -97,7 +98,7 @@ VIEWER_DONE = """() => (window.__plv_full || (window.__plv_drawn && !window.__pl
                       && window.__plg_drawn"""
 
 PAGES = {"overview": "", "classes": "classes", "forgettability": "forgettability",
-         "pies": "pies", "who is hurt": "who_is_hurt"}
+         "pies": "pies", "who is hurt": "who_is_hurt", "paper check": "paper_check"}
 
 
 def _stats(xs: list[float]) -> dict:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning (set before torch loads libgomp), as the
-# study does (core.cli.passive_omp_threads).
+# study does (core.omp.passive_omp_threads).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
@@ -205,7 +205,7 @@ def main() -> int:
                     help="only make the image cache (untimed), then stop")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    from core.cli import passive_omp_threads
+    from core.omp import passive_omp_threads
     from core.threads import torch_threads
     from core.train import resolve_device
 

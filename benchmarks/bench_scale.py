@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see core.cli.passive_omp_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see core.omp.passive_omp_threads
 # Nothing leaves the machine; no auth token written to the home folder for a local instance.
 for _k, _v in {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
                "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}.items():

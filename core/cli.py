@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from core import executors
 from core.errors import ConfigError, StoreError, StudyError, StudyLockedError, StudyNotVerified
+from core.omp import passive_omp_threads
 
 
 # Each command imports what it needs when it runs: `python -m core verify` or `--help` stays
@@ -30,19 +30,6 @@ def _cmd_dataset(args) -> int:
     from core.data.summary import main as summary_main
 
     return summary_main(args)
-
-
-def passive_omp_threads() -> None:
-    """Let idle OpenMP threads sleep instead of spinning, unless the user chose otherwise.
-
-    On a CPU shared with other jobs, spinning threads burn the time slices their partners
-    need: measured on the 2-core machine next to one busy process, pruning + prediction with
-    2 threads ran 7–40× slower than with 1, and as fast as expected with PASSIVE. libgomp
-    reads the variable when torch is loaded, so this only acts before the first torch import
-    (which is why the study is imported inside `_cmd_study`, after it).
-    """
-    if "torch" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _cmd_study(args) -> int:
@@ -80,6 +67,18 @@ def _cmd_report(args) -> int:
     from core.analysis.report import main_report
 
     return main_report(args)
+
+
+def _cmd_experiment(args) -> int:
+    from core.experiments.frequency import main_frequency
+
+    return main_frequency(args)
+
+
+def _cmd_paper_check(args) -> int:
+    from core.analysis.paper_check_table import main_paper_check
+
+    return main_paper_check(args)
 
 
 def _cmd_compare(args) -> int:
@@ -137,6 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("study")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("experiment", help="run a controlled experiment (docs/experiments.md)")
+    ex = s.add_subparsers(dest="experiment", required=True)
+    s = ex.add_parser("frequency", help="frequency vs visual difficulty: two SynthCXR studies "
+                      "that differ only in which signature each label column gets")
+    s.add_argument("--out", required=True, help="experiment folder (resumable)")
+    s.add_argument("--quick", action="store_true", help="tiny version (tests, smoke runs)")
+    s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting of both arms, e.g. --set seeds=[0,1]")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
+                   "seeds both arms have finished so far (labelled partial)")
+    s.set_defaults(func=_cmd_experiment)
+
+    s = sub.add_parser("paper-check", help="which of the paper's findings hold in a study "
+                                           "(F1–F7, 95%% bootstrap intervals, verdicts)")
+    s.add_argument("study")
+    s.add_argument("--method", default=None,
+                   help="pruning method (default: l1_global if the study has it, else its first)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_cmd_paper_check)
 
     s = sub.add_parser("compare", help="are two studies' results byte-identical? (exit 0 "
                        "yes, 3 no; measurement files, *timings*, are not compared)")

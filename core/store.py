@@ -503,5 +503,10 @@ class StudyPaths:
         return self.analysis_dir / folder / f"{method}.npy"
 
     @property
+    def paper_check(self) -> Path:
+        """The paper check's table (core.analysis.paper_check): one row per method × finding."""
+        return self.analysis_dir / "paper_check.parquet"
+
+    @property
     def reader_db(self) -> Path:
         return self.root / "reader" / "reader_study.sqlite"

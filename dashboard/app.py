@@ -53,9 +53,14 @@ sections = {
         st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
         st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
         st.Page(PAGES / "who_is_hurt.py", title="Who is hurt", icon=":material/diversity_3:"),
+        st.Page(PAGES / "paper_check.py", title="Paper check", icon=":material/fact_check:"),
     ],
     "Reading room": [
         st.Page(PAGES / "browse.py", title="Browse PIEs", icon=":material/radiology:"),
+    ],
+    "Experiments": [
+        st.Page(PAGES / "frequency_experiment.py", title="Frequency experiment",
+                icon=":material/science:"),
     ],
 }
 reader = reader_pages()
@@ -71,5 +76,6 @@ page = st.navigation(sections)
 # method and sparsity-range filters would do nothing there (Browse picks its method with
 # its own Model button), so they are not drawn and keep their values for the other pages.
 with url_batch():   # this run's URL writes reach the browser as one change (url_params)
-    open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
+    if page.url_path != "frequency_experiment":   # that page reads its own tables, no study
+        open_study(("sparsity", "seed_range") if page.url_path == "browse" else ALL_FILTERS)
     page.run()

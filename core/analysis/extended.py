@@ -134,8 +134,12 @@ def subgroup_table(method, classes, sparsities, groups, points, reps, n_pos_q, p
 
 # ----------------------------------------------------------------------------- driver
 def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, sparsities,
-        train_pos, pie_masks: dict, cfg, log=None) -> dict:
-    """Compute and write every table of this module; returns facts for params.json."""
+        train_pos, pie_masks: dict, cfg, log=None, keep: dict | None = None) -> dict:
+    """Compute and write every table of this module; returns facts for params.json.
+
+    `keep` (a dict, optional) receives the bootstrap plan (`"plan"`) and each method's
+    replicate forgetting curves (`"rel_reps"`: {method: [B, S, C]}) for the paper check,
+    which reuses them instead of drawing its own."""
     log = log or (lambda msg: None)
     t0, c0 = time.perf_counter(), time.process_time()
     root = paths.root
@@ -176,6 +180,9 @@ def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, spa
             seconds["bootstrap"] += t2 - t1
             seconds["missed_calibration"] += time.perf_counter() - t2
         ci = unc.summarise_method(points[:, :, 0], reps[:, :, 0], plan)
+        if keep is not None:
+            keep["plan"] = plan
+            keep.setdefault("rel_reps", {})[method] = ci.rel_reps
         tabs = ci_tables(method, classes, sparsities, ci, plan, log_freq, cfg)
         out["per_class"].append(tabs["per_class"])
         out["overall"].append(tabs["overall"])

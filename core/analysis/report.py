@@ -109,7 +109,22 @@ def build_report(study_dir) -> dict:
         }
     # Beyond the paper: new keys after the paper's ones (core.analysis.report_extended).
     rep.update(report_extended.build(paths, params, methods, classes))
+    rep["paper_check"] = _paper_check(study_dir, methods)
     return json_safe(rep)
+
+
+def _paper_check(study_dir, methods) -> dict:
+    """The paper check's rows per method (core.analysis.paper_check_table), or why absent."""
+    from core.analysis import paper_check_table as pct
+
+    table = pct.read_table(study_dir)
+    if table is None:
+        return {"available": False, "note": report_extended.NOT_ANALYSED}
+    from core.analysis.paper_check import RULE
+
+    return {"available": True, "rule": RULE, "methods": {
+        m: pct.records(table[table["method"] == m]) for m in methods
+        if (table["method"] == m).any()}}
 
 
 def _fmt(v, spec: str = ".3f") -> str:
@@ -149,7 +164,22 @@ def format_report(rep: dict) -> str:
                 "PIE:non-PIE by number of findings: " + ", ".join(
                     f"{k}: {_fmt(v, '.2f')}" for k, v in p["n_findings_ratio"].items())]
         out += report_extended.format_lines(rep, method)
+        out += _paper_check_lines(rep, method)
     return "\n".join(out)
+
+
+def _paper_check_lines(rep: dict, method: str) -> list[str]:
+    pcheck = rep.get("paper_check") or {}
+    if not pcheck.get("available"):
+        return ["", f"paper check: {pcheck.get('note', 'absent')}"]
+    rows = pcheck["methods"].get(method) or []
+    out = ["", "paper check (rule: " + pcheck["rule"] + ")"]
+    for r in rows:
+        out.append(f"  {r['finding']} {r['statistic']}: paper {_fmt(r['paper_nih'], '.2f')} "
+                   f"(NIH-CXR-LT); this study {_fmt(r['value'], '.2f')} "
+                   f"[{_fmt(r['lo'], '.2f')}, {_fmt(r['hi'], '.2f')}], n = {r['n']} → "
+                   f"{r['verdict_text']}")
+    return out
 
 
 def main_report(args) -> int:

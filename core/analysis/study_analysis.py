@@ -23,32 +23,12 @@ from core.analysis import class_tables as ct
 from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
+from core.analysis.study_inputs import load_study
 from core.config import PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY, AnalysisConfig, grid_default
-from core.data.base import ground_truth_columns
 from core.metrics import nanmean_classes, per_class_metrics
 from core.store import json_safe
 
 PIE_DEFINITIONS = ("paper", "population")
-
-
-# ----------------------------------------------------------------------------- inputs
-def load_study(study_dir) -> dict:
-    """study.json + labels (sorted by `row`) + class counts + eval co-occurrence."""
-    paths = store.StudyPaths(study_dir)
-    if not paths.study_json.is_file():
-        raise FileNotFoundError(f"{paths.study_json} not found: not a study folder")
-    study = store.read_json(paths.study_json)
-    classes = list(study["classes"])
-    labels = store.read_rows(paths.labels)
-    missing = [c for c in classes if c not in labels]
-    if missing:
-        raise ValueError(f"{paths.labels}: no column for classes {missing}")
-    y = labels[classes].to_numpy(dtype=np.float64)
-    counts = pd.read_parquet(paths.class_counts) if paths.class_counts.is_file() else None
-    cooc = np.asarray(fq.read_cooccurrence(paths.root, "eval", y), dtype=np.float64)
-    return {"paths": paths, "study": study, "classes": classes, "labels": labels, "y": y,
-            "counts": counts, "cooc": cooc,
-            "ground_truth": ground_truth_columns(study.get("dataset"), labels.columns)}
 
 
 def analysis_config(study: dict, override: AnalysisConfig | None = None) -> AnalysisConfig:
@@ -199,6 +179,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     per_class, overall, forget, summary, pairs = [], [], [], [], []
     cls_ratio, fnd_ratio, pie_rows = [], [], []
     correlations, regression, groundtruth, pie_info, pie_masks = {}, {}, {}, {}, {}
+    rel_by_method = {}   # median-over-seeds forgetting curves, for the paper check
     for method in methods:
         log(f"{method}: reading {len(seeds)} seed(s)")
         scan = scan_method(paths, method, seeds, y, len(sparsities))
@@ -213,6 +194,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         correlations[method] = ct.class_correlations(cs)
         regression[method] = {}
         rel_median = fg.forgetting_curves(scan["ap"]).median
+        rel_by_method[method] = rel_median
         for variant in fq.PAIR_VARIANTS:
             pt = ct.pair_table(method, classes, rel_median, sparsities, src["cooc"], variant)
             pairs.append(pt)
@@ -249,10 +231,20 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     store.write_json(paths.analysis(paths.PIE_GROUNDTRUTH),
                      json_safe({k: v for k, v in groundtruth.items() if v}))
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
+    keep: dict = {}
     ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
-                       pie_masks, cfg, log=log)
+                       pie_masks, cfg, log=log, keep=keep)
+    # Does the paper hold here? F1–F7 on the same bootstrap draws (core.analysis.paper_check).
+    from core.analysis import paper_check_table
+
+    log("paper check")
+    checked = paper_check_table.run(paths, labels, y, classes, methods, seeds, sparsities,
+                                    train_pos, src["cooc"], rel_by_method, pie_masks,
+                                    src["ground_truth"], cfg, keep)
+    del keep
     params = {
-        **dataclasses.asdict(cfg), "extended": ext, "sparsities": sparsities, "methods": methods,
+        **dataclasses.asdict(cfg), "extended": ext, "paper_check": checked,
+        "sparsities": sparsities, "methods": methods,
         "seeds": seeds, "classes": classes, "n_eval_images": int(len(labels)),
         "freq_source": freq_source,
         "pie_cut": "floor(pie_percentile/100 * N) images with the lowest finite correlation "
@@ -269,7 +261,10 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     # measurement: analysis/timings.json. The returned dict keeps both.
     stored = {k: v for k, v in params.items() if k != "seconds"}
     stored["extended"] = {k: v for k, v in ext.items() if k != "seconds"}
+    clock = ("seconds", "cpu_seconds")
+    stored["paper_check"] = {k: v for k, v in checked.items() if k not in clock}
     store.write_json(paths.analysis(paths.PARAMS), json_safe(stored))
     store.write_json(paths.analysis_timings, json_safe(
-        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds")}))
+        {"seconds": params["seconds"], "extended_seconds": ext.get("seconds"),
+         "paper_check_seconds": {k: checked[k] for k in clock if k in checked}}))
     return params

@@ -43,6 +43,10 @@ OPTIONS = {
     "noise_rate": 0.04,   # fraction of images whose drawn findings differ from their labels
     "difficulty": 1.0,    # >1 fainter, smaller signatures; <1 stronger (see synth_findings)
     "metadata_path": None,  # None: the file torchxrayvision ships
+    # None: each label column is drawn with its own finding's signature. A mapping
+    # {label column: finding} draws that finding's signature wherever the column is positive
+    # (labels, frequencies and co-occurrences unchanged); see `check_signature_map`.
+    "signature_map": None,
 }
 
 NOTE = ("SynthCXR: real ChestX-ray14 label vectors, patients, age, sex and view; procedurally "
@@ -92,14 +96,52 @@ def patient_keys(patient_ids) -> np.ndarray:
     return np.where(num.notna(), num.fillna(0), crc).astype(np.int64)
 
 
+# --------------------------------------------------------------------------- signature map
+def check_signature_map(value, key: str = "dataset.options.signature_map") -> dict | None:
+    """A checked signature map: None for the identity, else {label column: finding} in full.
+
+    Keys are label columns, values the finding whose signature is drawn for them; columns
+    left out keep their own signature. The whole map must be a permutation of the 14
+    findings ("No Finding" has no signature and is never remapped). An identity map,
+    given in full or in part, is returned as None so it describes exactly today's data.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: a mapping {{label column: finding}} or null, got {value!r}")
+    bad = [str(v) for pair in value.items() for v in pair if v not in FINDINGS]
+    if bad:
+        what = ("'No Finding' has no signature and cannot be remapped" if "No Finding" in bad
+                else f"unknown finding(s) {', '.join(repr(b) for b in sorted(set(bad)))}")
+        raise ConfigError(f"{key}: {what}; allowed: {', '.join(FINDINGS)}")
+    full = {f: value.get(f, f) for f in FINDINGS}
+    drawn_twice = sorted({v for v in full.values() if list(full.values()).count(v) > 1})
+    if drawn_twice:
+        raise ConfigError(f"{key}: not a permutation: {', '.join(drawn_twice)} would be drawn "
+                          "for two label columns (every finding's signature exactly once)")
+    return None if all(k == v for k, v in full.items()) else full
+
+
+def drawn_signatures(drawn_labels: np.ndarray, signature_map: dict | None) -> np.ndarray:
+    """bool [n, 14] signatures to draw (FINDINGS order) from the drawn label columns."""
+    if signature_map is None:
+        return drawn_labels
+    out = np.zeros_like(drawn_labels)
+    for j, column in enumerate(FINDINGS):
+        out[:, FINDINGS.index(signature_map[column])] = drawn_labels[:, j]
+    return out
+
+
 # --------------------------------------------------------------------------- image source
 class SynthSource:
     """Renders rows of a SynthCXR table (needs synth_index, patient_id, view, sex, findings)."""
 
     kind = "synthcxr"
 
-    def __init__(self, seed: int = 0, difficulty: float = 1.0, noise_rate: float = 0.04):
+    def __init__(self, seed: int = 0, difficulty: float = 1.0, noise_rate: float = 0.04,
+                 signature_map: dict | None = None):
         self.seed, self.difficulty, self.noise_rate = int(seed), float(difficulty), noise_rate
+        self.signature_map = check_signature_map(signature_map, "signature_map")
 
     def load(self, rows: pd.DataFrame, size: int) -> np.ndarray:
         missing = [c for c in ("synth_index", "patient_id", "view", "sex", *FINDINGS)
@@ -110,12 +152,16 @@ class SynthSource:
         ap = rows["view"].astype(str).to_numpy() == "AP"
         drawn, _, _ = label_noise(self.seed, idx, rows[FINDINGS].to_numpy(), self.noise_rate)
         return render(self.seed, idx, patient_keys(rows["patient_id"]), ap,
-                      rows["sex"].astype(str).to_numpy() == "F", drawn,
+                      rows["sex"].astype(str).to_numpy() == "F",
+                      drawn_signatures(drawn, self.signature_map),
                       image_quality(self.seed, idx, ap), int(size), self.difficulty)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "seed": self.seed, "difficulty": self.difficulty,
-                "noise_rate": self.noise_rate, "render_version": RENDER_VERSION}
+        out = {"kind": self.kind, "seed": self.seed, "difficulty": self.difficulty,
+               "noise_rate": self.noise_rate, "render_version": RENDER_VERSION}
+        if self.signature_map is not None:  # absent for the identity: today's description
+            out["signature_map"] = dict(self.signature_map)
+        return out
 
     @classmethod
     def from_description(cls, desc: dict) -> SynthSource:
@@ -127,7 +173,8 @@ class SynthSource:
                           f"code renders version {RENDER_VERSION}, so re-rendered images differ "
                           "from those the study's models saw", stacklevel=2)
         return cls(seed=desc.get("seed", 0), difficulty=desc.get("difficulty", 1.0),
-                   noise_rate=desc.get("noise_rate", OPTIONS["noise_rate"]))
+                   noise_rate=desc.get("noise_rate", OPTIONS["noise_rate"]),
+                   signature_map=desc.get("signature_map"))
 
 
 # --------------------------------------------------------------------------- the reader
@@ -160,7 +207,7 @@ def _check(opts: dict) -> dict:
     if not isinstance(d, int | float) or isinstance(d, bool) or not 0.1 <= d <= 10:
         raise ConfigError(f"dataset.options.difficulty: a number in 0.1–10, got {d!r}")
     return {**opts, "fractions": [float(f) for f in fr], "noise_rate": float(opts["noise_rate"]),
-            "difficulty": float(d)}
+            "difficulty": float(d), "signature_map": check_signature_map(opts["signature_map"])}
 
 
 def _subsample(meta: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
@@ -246,9 +293,12 @@ def load_synthcxr(options: dict, *, cfg=None) -> Dataset:
     """The `synthcxr` reader: options as in `OPTIONS` (unknown keys are rejected)."""
     opts = _check(take_options("synthcxr", dict(options or {}), optional=dict(OPTIONS)))
     table = build_table(opts)
-    source = SynthSource(opts["seed"], opts["difficulty"], opts["noise_rate"])
+    source = SynthSource(opts["seed"], opts["difficulty"], opts["noise_rate"],
+                         opts["signature_map"])
+    described = {k: v for k, v in opts.items()   # the identity map leaves today's description
+                 if not (k == "signature_map" and v is None)}
     description = {
-        "options": {**opts, "metadata_path": None if opts["metadata_path"] is None
+        "options": {**described, "metadata_path": None if opts["metadata_path"] is None
                     else str(opts["metadata_path"])},
         "render_version": RENDER_VERSION,
         "label_noise_images": int(table["label_noise"].sum()),

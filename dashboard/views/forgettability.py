@@ -2,7 +2,7 @@
 import streamlit as st
 
 from core.analysis.class_tables import class_correlations, pair_correlations
-from dashboard import charts, loaders
+from dashboard import charts, loaders, paper_text
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -12,10 +12,9 @@ d, f = ctx.data, ctx.filters
 drop = d.param("drop_percent", 20)
 
 st.title("Forgettability")
-st.caption("The paper's finding: **rarer classes are forgotten earlier and more**, and classes "
-           "that are similarly frequent, or often appear together, are forgotten alike. Each "
-           "chart prints Pearson r, Spearman ρ, their p-values and the number of points n; "
-           "the dashed line is a least-squares fit.")
+st.caption("Is forgetting predicted by how frequent a class is, and by which classes it "
+           "appears with? Each chart prints Pearson r, Spearman ρ, their p-values and the "
+           "number of points n; the dashed line is a least-squares fit.")
 
 c1, c2 = st.columns(2)
 method = bound(c1.selectbox, "Pruning method", key="fg_method", param="fm",
@@ -28,6 +27,12 @@ variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", para
                 help="'paper' reproduces the reference code: a class's frequency is the "
                      "column sum of the co-occurrence matrix. 'plain' uses image counts.")
 
+_check = paper_text.summary(d, method)
+if _check:
+    st.markdown(_check)
+    paper_text.link_to_check()
+    paper_text.why_pointer(d)
+
 summary = loaders.class_summary(d, d.key, method, tuple(ctx.seeds), float(drop), f.sparsity)
 summary = summary.assign(selected=summary["class"].isin(ctx.classes))
 # over all classes: the relation is the finding; as correlations.json for these seeds
@@ -39,8 +44,10 @@ st.subheader("Class frequency vs forgetting")
 st.caption("One point per class; x = natural log of its number of training images. "
            f"Left: the first sparsity where its AP is down {drop}% (classes that never drop "
            f"are left out). Right: its AP change at the chosen sparsity ({f.sparsity}%; the "
-           "paper reports 95%). A rising trend means frequent classes hold out longer. "
+           "paper measures at 95%). A rising trend means frequent classes hold out longer. "
            "Diseases chosen in the sidebar are highlighted; r and ρ are over all classes.")
+st.caption(paper_text.cite(d, "F1", method))
+st.caption(paper_text.cite(d, "F2", method))
 left, right = st.columns(2)
 with left:
     left_out = rel["first_drop_vs_log_freq"]["excluded"]   # {class: why}, as in correlations.json
@@ -65,7 +72,9 @@ st.caption("One point per pair of classes (hover to name it). y = **forgettabili
            "dissimilarity (FCD)**: the distance between the two classes' forgetting curves "
            "(0 = forgotten identically). Left: against the difference of their log frequencies "
            "— similar frequency, similar forgetting. Right: against IoU^¼, how often they "
-           "co-occur — the paper finds pairs that co-occur more are forgotten more alike.")
+           "co-occur.")
+st.caption(paper_text.cite(d, "F3", method))
+st.caption(paper_text.cite(d, "F4", method))
 pairs = loaders.pair_table(d, d.key, method, tuple(ctx.seeds), variant)
 prel = pair_correlations(pairs)
 left, right = st.columns(2)

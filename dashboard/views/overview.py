@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, charts_hurt, cost_axis, loaders
+from dashboard import charts, charts_hurt, cost_axis, loaders, paper_text
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -16,6 +16,13 @@ st.title(f"Overview · {md_escape(d.name)}")
 st.caption("A model is trained several times (seeds), then pruned at increasing sparsity"
            f"{cost_axis.how_pruned(d.methods)}. This page shows the data's long tail and how "
            "much overall accuracy each pruning method costs.")
+
+# Does the paper hold here? One sentence from the stored paper check, and where to read it.
+_check = paper_text.summary(d, paper_text.default_method(d))
+if _check:
+    st.markdown(_check)
+    paper_text.link_to_check()
+    paper_text.why_pointer(d)
 
 n_eval = len(d.labels)
 c = st.columns(5)

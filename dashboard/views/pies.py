@@ -10,7 +10,7 @@ from core.analysis.pie_stats import (
     groundtruth_comparison,
 )
 from core.analysis.pies import image_table, pie_cut, pie_list, tie_text
-from dashboard import charts, loaders
+from dashboard import charts, loaders, paper_text
 from dashboard.export import show_chart, show_table
 from dashboard.filters import bound
 from dashboard.safe import md_escape
@@ -61,8 +61,10 @@ if n_pie == 0:
 st.subheader("What PIEs have in common")
 st.caption("Bars: how much more often a class (left) or a number of findings per image "
            "(right, 'No Finding' not counted) occurs among PIEs than among the other images. "
-           "1 (dashed) = no difference; the paper finds rare classes and images with many "
-           "findings strongly over-represented.")
+           "1 (dashed) = no difference.")
+st.caption(paper_text.cite(d, "F6", method) + " " + paper_text.cite(d, "F5", method) +
+           md_escape(f" (The stored check uses the analysis's PIEs: bottom "
+                     f"{d.param('pie_percentile', 5.0):g}% at {d.param('pie_sparsity', 90)}%.)"))
 labels = d.labels
 left, right = st.columns(2)
 with left:
@@ -84,8 +86,10 @@ if d.groundtruth_columns:
     st.subheader("Ground truth: are PIEs noisier and of lower quality?")
     gt = groundtruth_comparison(labels, mask, d.groundtruth_columns)
     st.caption("SynthCXR knows what no real dataset does: each image's rendered quality and "
-               "whether its label vector was deliberately corrupted. This tests the paper's "
-               "reader-study claim directly (two-sided Mann-Whitney U p-values in the labels).")
+               "whether its label vector was deliberately corrupted, so the paper's "
+               "reader-study question is answered by ground truth here (two-sided "
+               "Mann-Whitney U p-values in the labels).")
+    st.caption(paper_text.cite(d, "F7", method))
     show_chart(charts.groundtruth_bars(gt), f"pie_groundtruth_{method}_{k}", stretch=False)
 
 st.subheader("The PIEs")

@@ -30,8 +30,8 @@ if not Path(CHROMIUM).is_file():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 
 # every page's url path; "reading" is the reader's own link (?r=token)
-PAGES = ["", "classes", "forgettability", "pies", "who_is_hurt", "browse", "reader_setup",
-         "reader_people", "reader_results", "reading"]
+PAGES = ["", "classes", "forgettability", "pies", "who_is_hurt", "paper_check", "browse",
+         "reader_setup", "reader_people", "reader_results", "reading"]
 
 
 def _foreign_references(page, own: str) -> list[str]:

@@ -28,7 +28,7 @@ pytest.importorskip("markdown_it")
 pytestmark = pytest.mark.slow
 
 PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py", "views/pies.py",
-         "views/who_is_hurt.py",
+         "views/who_is_hurt.py", "views/paper_check.py",
          "views/browse.py", "views/reader_setup.py", "views/reader_people.py",
          "views/reader_results.py"]
 

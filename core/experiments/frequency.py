@@ -1,0 +1,278 @@
+"""`python -m core experiment frequency --out DIR`: frequency vs visual difficulty.
+
+Two studies ("arms") on the same SynthCXR subsample, model, seeds and pruning; they differ
+only in SynthCXR's `signature_map`: `identity` draws every label column with its own finding's
+signature, `reversed` with the signature of the finding at the mirrored frequency rank (the
+rarest column gets the commonest finding's signature, and so on). Each signature is thus seen
+at two frequencies, and `core.experiments.frequency_effect` measures what that changes.
+The plan and its reasons are in docs/experiments.md.
+
+Each arm is an ordinary study (core.study.run_study: resumable, verified, analysed). Seeds
+run interleaved (seed 0 of both arms, then seed 1, …) so that an interrupted run leaves
+paired seeds; re-running the same command resumes and recomputes the tables.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import store
+from core.config import ConfigError, DatasetConfig, StudyConfig, apply_override
+from core.demo import DEMO_CONFIG, QUICK_CONFIG
+
+ARMS = ("identity", "reversed")
+METHOD = "l1_global"   # the paper's one-shot global magnitude pruning
+TABLE_FILES = ("frequency_arms.parquet", "frequency_effects.parquet", "experiment.json",
+               "timing.json")
+MANIFEST = "manifest.json"
+
+# --quick: a tiny, tempered subsample so every finding has training positives (the map
+# needs a frequency rank for each), 32 px, two short seeds; for tests and smoke runs.
+QUICK_DATASET = {"seed": 0, "n_images": 900, "prevalence_power": 0.5,
+                 "fractions": [0.6, 0.1, 0.3], "difficulty": 0.5}
+
+
+def base_config(quick: bool = False, overrides: list[str] | None = None) -> dict:
+    """The settings both arms share (plain dict in StudyConfig's schema), `--set` applied."""
+    if quick:
+        data = copy.deepcopy(QUICK_CONFIG)
+        data["dataset"]["options"] = dict(QUICK_DATASET)
+        data["analysis"] = {"bootstrap": 200}
+        data["sparsities"] = [0, 30, 60, 90, 95]   # keeps the test in tens of seconds
+    else:
+        data = copy.deepcopy(DEMO_CONFIG)   # the demo's data, model and training, unchanged
+        data["seeds"] = [0, 1, 2]
+    data["methods"] = [METHOD]
+    for item in overrides or []:
+        apply_override(data, item)
+    if data.get("dataset", {}).get("name") != "synthcxr":
+        raise ConfigError("dataset.name: the frequency experiment needs synthcxr (it remaps "
+                          "SynthCXR's signatures)")
+    if "signature_map" in (data["dataset"].get("options") or {}):
+        raise ConfigError("dataset.options.signature_map: set by the experiment's arms, "
+                          "not by --set")
+    return data
+
+
+def train_positives(dataset: dict) -> dict[str, int]:
+    """Training positives per finding of the SynthCXR table the arms share (labels only)."""
+    from core.data import load_dataset
+    from core.data.stats import class_counts
+    from core.data.synth_findings import FINDINGS
+
+    ds = load_dataset(DatasetConfig(name="synthcxr", options=dict(dataset.get("options") or {}),
+                                    eval_split=dataset.get("eval_split", "test")))
+    counts = class_counts(ds.table, FINDINGS, {"train": "train"})
+    return {str(c): int(n) for c, n in zip(counts["class"], counts["train_pos"], strict=True)}
+
+
+def reversed_frequency_map(train_pos: dict[str, int]) -> dict[str, str]:
+    """{label column: finding whose signature it gets}: rank r from the top ↔ rank r from
+    the bottom by training positives (ties in ChestX-ray14's column order)."""
+    from core.data.synth_findings import FINDINGS
+
+    zero = [f for f in FINDINGS if train_pos.get(f, 0) < 1]
+    if zero:
+        raise ConfigError(f"dataset.options: finding(s) {', '.join(zero)} have no training "
+                          "positive in this subsample; the frequency map needs every one "
+                          "(use more images)")
+    ranked = sorted(FINDINGS, key=lambda f: (-train_pos[f], FINDINGS.index(f)))
+    return {column: ranked[len(ranked) - 1 - i] for i, column in enumerate(ranked)}
+
+
+def arm_configs(base: dict, sig_map: dict[str, str]) -> dict[str, StudyConfig]:
+    """One StudyConfig per arm; the identity arm's dataset options are the base's, unchanged
+    (so its images are exactly the demo's)."""
+    out = {}
+    for arm in ARMS:
+        data = copy.deepcopy(base)
+        data["name"] = f"{base.get('name', 'demo')}-frequency-{arm}"
+        if arm == "reversed":
+            data["dataset"]["options"] = {**data["dataset"].get("options", {}),
+                                          "signature_map": dict(sig_map)}
+        out[arm] = StudyConfig.from_dict(data)
+    return out
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = None,
+                   progress: bool = True, log=print) -> dict:
+    """Run (or resume) both arms into out_dir/<arm>/, then write the result tables."""
+    from core.experiments import frequency_effect
+    from core.study.markers import unit_is_done
+    from core.study.run import run_study
+
+    t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    base = base_config(quick, overrides)
+    train_pos = train_positives(base["dataset"])
+    sig_map = reversed_frequency_map(train_pos)
+    cfgs = arm_configs(base, sig_map)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    units = []
+    for seed in cfgs["identity"].seeds:   # interleaved: an interrupted run leaves pairs
+        for arm in ARMS:
+            t1 = time.perf_counter()
+            done = (out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), seed)
+            run_study(cfgs[arm], out / arm, progress=progress, only_seeds=[seed],
+                      finalize=False)
+            units.append({"arm": arm, "seed": int(seed), "already_done": bool(done),
+                          "wall_s": round(time.perf_counter() - t1, 1)})
+            log(f"{arm} seed {seed}: {units[-1]['wall_s']} s (load {_load()})")
+    for arm in ARMS:   # all seeds done: analysis + manifest of each study
+        t1 = time.perf_counter()
+        run_study(cfgs[arm], out / arm, progress=progress)
+        units.append({"arm": arm, "seed": None, "wall_s": round(time.perf_counter() - t1, 1)})
+    t1 = time.perf_counter()
+    result = frequency_effect.compute(out / "identity", out / "reversed", sig_map,
+                                      cfgs["identity"])
+    effect_s = time.perf_counter() - t1
+    design = {
+        "experiment": "frequency", "quick": bool(quick), "method": METHOD,
+        "arms": {"identity": {"study": "identity", "signature_map": None},
+                 "reversed": {"study": "reversed", "signature_map": sig_map}},
+        "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
+        "train_pos": train_pos,
+    }
+    run = {
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(time.process_time() - c0, 1),
+        "effect_s": round(effect_s, 1), "units": units,
+        "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
+        "started_utc": started,
+        "code_version": _code_version(),
+        "seeds_trained": sum(1 for u in units if u["seed"] is not None
+                             and not u["already_done"]),
+    }
+    # a resumed run (e.g. tables recomputed) adds its own entry: the first run's time stays
+    timing = {"runs": [*_earlier_runs(out), run]}
+    write_tables(out, result, design, timing)
+    return {"design": design, "timing": timing, **result}
+
+
+def tables_from_finished_seeds(out_dir, quick: bool = False,
+                               overrides: list[str] | None = None) -> dict:
+    """`--partial`: the tables from the seeds BOTH arms have finished (paired), nothing run.
+    For an experiment that could not finish; experiment.json says which seeds were used."""
+    from core.experiments import frequency_effect
+    from core.study.markers import unit_is_done
+
+    t0, load0 = time.perf_counter(), _load()
+    base = base_config(quick, overrides)
+    train_pos = train_positives(base["dataset"])
+    sig_map = reversed_frequency_map(train_pos)
+    cfgs = arm_configs(base, sig_map)
+    out = Path(out_dir)
+    seeds = [s for s in cfgs["identity"].seeds
+             if all((out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), s)
+                    for arm in ARMS)]
+    if not seeds:
+        raise ConfigError(f"{out}: no seed is finished in both arms yet; nothing to compare")
+    result = frequency_effect.compute(out / "identity", out / "reversed", sig_map,
+                                      cfgs["identity"], seeds=seeds)
+    design = {
+        "experiment": "frequency", "quick": bool(quick), "method": METHOD,
+        "partial": {"planned_seeds": list(cfgs["identity"].seeds), "seeds_used": seeds},
+        "arms": {"identity": {"study": "identity", "signature_map": None},
+                 "reversed": {"study": "reversed", "signature_map": sig_map}},
+        "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
+        "train_pos": train_pos,
+    }
+    units = [{"arm": arm, "seed": s, **{k: store.read_json(
+        store.StudyPaths(out / arm).unit_done(s)).get(k) for k in ("seconds", "finished")}}
+        for s in seeds for arm in ARMS]   # as each unit's marker recorded them
+    run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
+           "units": units,
+           "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
+           "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "code_version": _code_version()}
+    timing = {"runs": [*_earlier_runs(out), run]}
+    write_tables(out, result, design, timing)
+    return {"design": design, "timing": timing, **result}
+
+
+def _earlier_runs(out: Path) -> list[dict]:
+    try:
+        return list(store.read_json(out / "timing.json").get("runs", []))
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _code_version() -> str:
+    from core.study.prepare import code_version
+
+    return code_version()
+
+
+def write_tables(out: Path, result: dict, design: dict, timing: dict) -> None:
+    """The four result files, then manifest.json with their sha256 (written last)."""
+    store.write_parquet(out / "frequency_arms.parquet", result["arms"])
+    store.write_parquet(out / "frequency_effects.parquet", result["effects"])
+    store.write_json(out / "experiment.json", {**design, "results": result["summary"]})
+    store.write_json(out / "timing.json", timing)
+    store.write_json(out / MANIFEST, {"files": {
+        name: {"sha256": store.sha256_file(out / name), "bytes": (out / name).stat().st_size}
+        for name in TABLE_FILES}})
+
+
+def verify_tables(folder) -> list[str]:
+    """Problems with an experiment folder's result tables ([] when they match manifest.json)."""
+    folder = Path(folder)
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return [f"{manifest}: missing"]
+    try:
+        files = store.read_json(manifest)["files"]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        return [f"{manifest}: unreadable ({exc})"]
+    problems = []
+    for name in TABLE_FILES:
+        path = folder / name
+        entry = files.get(name) if isinstance(files, dict) else None
+        if entry is None:
+            problems.append(f"{name}: not in the manifest")
+        elif not path.is_file():
+            problems.append(f"{name}: missing")
+        elif store.sha256_file(path) != entry.get("sha256"):
+            problems.append(f"{name}: modified (sha256 differs from the manifest)")
+    return problems
+
+
+def main_frequency(args) -> int:
+    """`python -m core experiment frequency`: run, then print the pooled effects."""
+    from core.errors import StudyError
+    from core.omp import passive_omp_threads
+
+    passive_omp_threads()
+    try:
+        if getattr(args, "partial", False):
+            res = tables_from_finished_seeds(args.out, quick=args.quick, overrides=args.set)
+        else:
+            res = run_experiment(args.out, quick=args.quick, overrides=args.set,
+                                 progress=not args.no_progress)
+    except StudyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    t = res["timing"]["runs"][-1]
+    used = res["design"].get("partial", {}).get("seeds_used")
+    if used is not None:
+        print(f"PARTIAL result from seed(s) {used} of {res['design']['partial']['planned_seeds']}")
+    print(f"frequency experiment finished in {t['wall_s']:.0f} s (load {t['load_before']} "
+          f"→ {t['load_after']}): {args.out}")
+    for metric, p in res["summary"]["pooled"].items():
+        print(f"  {metric}: {_fmt(p['per_10x'])} per 10× rarer "
+              f"[95% CI {_fmt(p['lo'])}, {_fmt(p['hi'])}]")
+    return 0
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"{x:+.3f}"
