@@ -9,13 +9,13 @@ Cost — measured here, side by side in one run, per seed: from the seed's store
 weights, the wall time of
 - one-shot: `core.predict.predict_grid` for `l1_global` over the study's sparsity grid
   (prune, predict the evaluation split, at every grid point);
-- gradual: `core.regimes.run_regime("gmp_finetune", …)` over the same grid (fine-tune
-  `gradual.finetune_steps` steps between grid points, predict at each),
+- gradual: `core.predict.predict_grid` for `gmp_finetune` with training data, same grid
+  (fine-tune `gradual.finetune_steps` steps between grid points, predict at each),
 with the study's own config, device, batch size, torch thread count and prediction
 encoding, so it is the computation the study ran: the outputs are compared with the stored
-prediction files. The cost rows the study measures for every model (core.cost) are left out
+prediction files. The cost rows the study measures for every model (core.pruning.cost) are left out
 of both. The training and evaluation images are re-made once by the study's own loader and
-cache builder (`core.data.load_dataset`, `core.study.ensure_cache`) into `--cache` (a
+cache builder (`core.data.load_dataset`, `core.study.prepare.ensure_cache`) into `--cache` (a
 finished study keeps no image cache); that is untimed, and `--prepare-only` does just it.
 
 Recovery — read from the study's stored metrics (metrics/overall.parquet and
@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning (set before torch loads libgomp), as the
-# study does (core.study.passive_omp_threads).
+# study does (core.omp.passive_omp_threads).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
@@ -59,7 +59,7 @@ def study_inputs(root: Path, cfg: StudyConfig, cache: Path) -> dict:
     """{split: (uint8 images, float32 labels)} for train and eval, made as the study made
     them, checked against the study's stored evaluation rows."""
     from core.data import load_dataset
-    from core.study import ensure_cache, image_size_of
+    from core.study.prepare import ensure_cache, image_size_of
 
     size = image_size_of(cfg)
     dataset = load_dataset(cfg.dataset, image_size=size)
@@ -83,8 +83,8 @@ def study_inputs(root: Path, cfg: StudyConfig, cache: Path) -> dict:
 def time_seed(root: Path, cfg: StudyConfig, data: dict, seed: int, device) -> dict:
     """Wall seconds of the one-shot grid and of the gradual regime from one seed's dense
     weights, and how far each output is from the stored predictions."""
+    from core import pruning
     from core.predict import predict_grid
-    from core.regimes import run_regime
 
     paths = StudyPaths(root)
     spec = models.spec(cfg.model)
@@ -92,14 +92,16 @@ def time_seed(root: Path, cfg: StudyConfig, data: dict, seed: int, device) -> di
     model = models.load_model(paths.weights(seed), device)[0]
     ex = data["eval"][0]
     t0 = time.perf_counter()
-    grid = predict_grid(model, spec, ex, [ONE_SHOT], cfg.sparsities, seed, device,
-                        cfg.predict_batch_size, False, amp=cfg.train.amp,
+    grid = predict_grid(model, spec, ex, [ONE_SHOT], cfg.sparsities, seed=seed, device=device,
+                        batch_size=cfg.predict_batch_size, progress=False, amp=cfg.train.amp,
                         channels_last=cfg.train.channels_last, encoding=encoding)
     one_shot_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    preds, _, info = run_regime(GRADUAL, cfg, model, *data["train"], ex, cfg.sparsities, seed,
-                                device, cfg.predict_batch_size, False, None, GRADUAL,
-                                encoding=encoding)
+    training = pruning.TrainingData(*data["train"], config=cfg, device=device)
+    preds = predict_grid(model, spec, ex, [GRADUAL], cfg.sparsities, seed=seed, device=device,
+                         batch_size=cfg.predict_batch_size, progress=False, amp=False,
+                         encoding=encoding, training=training)[GRADUAL][0]
+    info = pruning.get_method(GRADUAL).schedule(cfg)
     gradual_s = time.perf_counter() - t0
 
     def diff(method, got):
@@ -203,7 +205,7 @@ def main() -> int:
                     help="only make the image cache (untimed), then stop")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args()
-    from core.study import passive_omp_threads
+    from core.omp import passive_omp_threads
     from core.threads import torch_threads
     from core.train import resolve_device
 

@@ -46,7 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core import models  # noqa: E402
 from core.data.images import FileSource, build_cache  # noqa: E402
-from core.predict import flush_denormals, predict_grid  # noqa: E402
+from core.predict import predict_grid  # noqa: E402
+from core.threads import flush_denormals  # noqa: E402
 
 SPARSITIES = list(range(0, 100, 5))
 CLASSES = 15
@@ -138,8 +139,8 @@ def ours_grid(cache, weight, spec, batch_size, seed: int):
     """(predictions of one seed, seconds): weights loaded, all 20 sparsities predicted."""
     t0 = time.perf_counter()
     model, _ = models.load_model(weight)
-    grid = predict_grid(model, spec, cache, ["l1_global"], SPARSITIES, seed, "cpu",
-                        batch_size, progress=False)
+    grid = predict_grid(model, spec, cache, ["l1_global"], SPARSITIES, seed=seed, device="cpu",
+                        batch_size=batch_size, progress=False)
     return grid["l1_global"][0], time.perf_counter() - t0
 
 
@@ -175,18 +176,19 @@ def cuda_bench(n_eval: int = 2048, n_train: int = 4096, batch_size: int = 256) -
     ev = rng.integers(0, 256, (n_eval, size, size), dtype=np.uint8)
     torch.manual_seed(0)
     model = models.create("resnet50", c)
-    predict_grid(model, spec, ev[:256], ["l1_global"], [0, 50], 0, dev, batch_size, False,
-                 channels_last=True)  # warm-up: cuDNN autotuning, allocator
+    # warm-up: cuDNN autotuning, allocator
+    predict_grid(model, spec, ev[:256], ["l1_global"], [0, 50], seed=0, device=dev,
+                 batch_size=batch_size, progress=False, channels_last=True)
     torch.cuda.synchronize()
     t0 = time.perf_counter()
-    grid = predict_grid(model, spec, ev, ["l1_global"], SPARSITIES, 0, dev, batch_size, False,
-                        channels_last=True)
+    grid = predict_grid(model, spec, ev, ["l1_global"], SPARSITIES, seed=0, device=dev,
+                        batch_size=batch_size, progress=False, channels_last=True)
     torch.cuda.synchronize()
     t_grid = time.perf_counter() - t0
     cpu_dense = None
     if n_eval >= 64:  # AMP outputs vs float32 on the same GPU, dense model, 64 images
-        fp32 = predict_grid(model, spec, ev[:64], ["l1_global"], [0], 0, dev, 64, False,
-                            amp=False)
+        fp32 = predict_grid(model, spec, ev[:64], ["l1_global"], [0], seed=0, device=dev,
+                            batch_size=64, progress=False, amp=False)
         cpu_dense = float(np.abs(fp32["l1_global"][0][0].astype(np.float32)
                                  - grid["l1_global"][0][0, :64].astype(np.float32)).max())
     tx = rng.integers(0, 256, (n_train, size, size), dtype=np.uint8)

@@ -7,7 +7,7 @@
 - reference (what the paper's code does, per sparsity): re-create ResNet50, load the dense
   state dict, `torch.nn.utils.prune.global_unstructured(..., L1Unstructured, amount=k/100)`
   over every Conv2d/Linear weight, `prune.remove`.
-- ours: one `core.prune.pruned_sequence` over all 19 sparsities (one sort of the magnitudes,
+- ours: one `core.pruning.pruned_sequence` over all 19 sparsities (one sort of the magnitudes,
   masks applied in place, dense weights restored at the end), setup and restore included.
 
 Only the pruning work is timed; the checks run outside the clock. At every sparsity our masks
@@ -36,7 +36,7 @@ from torch.nn.utils import prune as tprune
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import models, prune  # noqa: E402
+from core import models, pruning  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from results_md import RESULTS, append_to_section  # noqa: E402
@@ -49,7 +49,7 @@ SPARSITIES = list(range(5, 100, 5))
 
 def fill_distinct(model: torch.nn.Module, seed: int = 0) -> None:
     """Distinct magnitudes by construction: distinct float32 bit patterns in [2^-10, 2^-2)."""
-    named = prune.prunable_parameters(model)
+    named = pruning.prunable_parameters(model)
     n = sum(p.numel() for _, p in named)
     gen = torch.Generator().manual_seed(seed)
     span = 8 << 23                      # 8 octaves × 2^23 mantissas ≥ 23.5M weights
@@ -84,7 +84,7 @@ def reference(state: dict, device: str) -> tuple[float, dict[int, str], dict[int
         model.to(device)
         mods = dict(model.named_modules())
         pairs = [(mods[n.rpartition(".")[0]], "weight")
-                 for n, _ in prune.prunable_parameters(model)]
+                 for n, _ in pruning.prunable_parameters(model)]
         tprune.global_unstructured(pairs, pruning_method=tprune.L1Unstructured, amount=k / 100)
         _sync(device)
         timed += time.perf_counter() - t0
@@ -101,8 +101,8 @@ def reference(state: dict, device: str) -> tuple[float, dict[int, str], dict[int
 
 def ours(model: torch.nn.Module, device: str) -> tuple[float, dict[int, str], list[int]]:
     """Time the sequence; digest the pruned weights at each sparsity outside the clock."""
-    params = [p for _, p in prune.prunable_parameters(model)]
-    seq = prune.pruned_sequence(model, "l1_global", SPARSITIES)
+    params = [p for _, p in pruning.prunable_parameters(model)]
+    seq = pruning.pruned_sequence(model, "l1_global", SPARSITIES)
     it, timed, wdigests = iter(seq), 0.0, {}
     while True:
         t0 = time.perf_counter()
@@ -153,18 +153,18 @@ def main(argv=None) -> int:
         fill_distinct(model)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     model.to(args.device)
-    n = sum(p.numel() for _, p in prune.prunable_parameters(model))
+    n = sum(p.numel() for _, p in pruning.prunable_parameters(model))
     print(f"ResNet50: {n:,} prunable weights, {args.weights} magnitudes, {args.device}")
 
     print("reference: per sparsity re-create, load, global_unstructured, remove")
     ref_s, ref_masks, ref_weights = reference(state, args.device)
     print("ours: one pruned_sequence over all 19 sparsities")
-    dense_bits = weights_digest(p for _, p in prune.prunable_parameters(model))
+    dense_bits = weights_digest(p for _, p in pruning.prunable_parameters(model))
     our_s, our_weights, fallbacks = ours(model, args.device)
-    restored = weights_digest(p for _, p in prune.prunable_parameters(model)) == dense_bits
+    restored = weights_digest(p for _, p in pruning.prunable_parameters(model)) == dense_bits
     restored &= all(torch.equal(v.cpu(), state[k]) for k, v in model.state_dict().items())
     # The masks themselves (dense zeros included), from the same plan, outside the clock.
-    masks = prune.masks_for(model, "l1_global", SPARSITIES)
+    masks = pruning.masks_for(model, "l1_global", SPARSITIES)
     same_masks = all(digest(masks[k].values()) == ref_masks[k] for k in SPARSITIES)
     same_weights = our_weights == ref_weights
     identical = same_masks and same_weights

@@ -39,7 +39,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see core.study.passive_omp_threads
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see core.omp.passive_omp_threads
 # Nothing leaves the machine; no auth token written to the home folder for a local instance.
 for _k, _v in {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled",
                "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}.items():
@@ -59,14 +59,15 @@ from core.executors import LocalExecutor  # noqa: E402
 from core.executors.ray_backend import WORKER_NICENESS, RayExecutor  # noqa: E402
 from core.executors.unit import preload  # noqa: E402
 from core.store import StudyPaths  # noqa: E402
-from core.study import run_study  # noqa: E402
+from core.study.run import run_study  # noqa: E402
+from core.study.seed_unit import UNIT_MODULES  # noqa: E402
 from core.train import resolve_device  # noqa: E402
 
 SECTION = "## Scale-out with Ray"
 
 # The same modules a Ray worker's warm-up imports (RayExecutor.warm_up), loaded here before
 # any timing: neither side pays imports inside its timed runs.
-preload()
+preload(UNIT_MODULES)
 
 # Paper scale (docs/paper_facts.md / issue 10) and the H100 throughputs of RESULTS.md
 # ("Prediction grid and training on CUDA", bench_predict.py --cuda, 2026-11-25).
@@ -126,7 +127,7 @@ def overhead(work: Path, reps: int, niceness: str | None = None) -> dict:
     # pipeline), paid once per worker: timed apart, like ray.init
     # niceness: RAY_worker_niceness for the Ray side (None: the executor's default)
     env = {} if niceness is None else {WORKER_NICENESS: niceness}
-    warm = RayExecutor(cpus_per_unit=1, progress=False, env_vars=env).warm_up(1)
+    warm = RayExecutor(cpus_per_unit=1, progress=False, env_vars=env).warm_up(1, UNIT_MODULES)
     walls = {"local": [], "ray": []}
     in_units = {"local": [], "ray": []}  # sum over units of the time inside execute_unit
     threads = {"local": set(), "ray": set()}  # torch.get_num_threads() inside each unit

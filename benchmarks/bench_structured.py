@@ -27,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.results_md import append_to_section  # noqa: E402
-from core import models, prune  # noqa: E402
-from core.predict import flush_denormals  # noqa: E402
-from core.structured import prunable_count  # noqa: E402
+from core import models, pruning  # noqa: E402
+from core.pruning.structured import prunable_count  # noqa: E402
+from core.threads import flush_denormals  # noqa: E402
 
 SECTION = "## Structured pruning: CPU latency of ResNet50 (256 px)"
 
@@ -54,7 +54,7 @@ def main() -> int:
     xb = torch.randn(args.batch, 3, 256, 256)
     nets = {("dense", 0): (dense, 0.0)}
     for method in ("channel_l1_global", "channel_l1_uniform"):
-        with prune.sequence(dense, method, [0, 30, 50, 70], 0, x1) as seq:
+        with pruning.sequence(dense, method, [0, 30, 50, 70], seed=0, example_input=x1) as seq:
             for k, measured, net in seq:
                 if k:
                     nets[(method, k)] = (copy.deepcopy(net).eval(), measured)

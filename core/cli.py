@@ -6,9 +6,13 @@ import sys
 from pathlib import Path
 
 from core import executors
-from core.config import ConfigError
+from core.errors import ConfigError, StoreError, StudyError, StudyLockedError, StudyNotVerified
+from core.omp import passive_omp_threads
 
 
+# Each command imports what it needs when it runs: `python -m core verify` or `--help` stays
+# fast without torch, numba and pandas, and `study`/`demo` set OMP_WAIT_POLICY before torch
+# is first imported (passive_omp_threads).
 def _cmd_verify(args) -> int:
     from core.reader.health import check as check_reader_db
     from core.store import verify
@@ -48,15 +52,28 @@ def _cmd_dataset(args) -> int:
 
 
 def _cmd_study(args) -> int:
-    from core.study import main_study
+    """`study --config FILE` and `demo` (the demo's config, `--quick` for the tiny one)."""
+    passive_omp_threads()
+    from core.config import StudyConfig
+    from core.demo import demo_config
+    from core.study.run import run_study
 
-    return main_study(args)
-
-
-def _cmd_demo(args) -> int:
-    from core.study import main_demo
-
-    return main_demo(args)
+    if args.command == "demo":
+        cfg = demo_config(quick=args.quick, overrides=args.set)
+        out = Path(args.out)
+    else:
+        cfg = StudyConfig.load(args.config, args.set)
+        out = Path(args.out) if args.out else Path("studies") / cfg.name
+    seeds = args.seeds
+    if isinstance(seeds, str):
+        try:
+            seeds = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--seeds: expected seeds of the config separated by commas, "
+                              f"e.g. 0,1; got {seeds!r}") from None
+    run_study(cfg, out, progress=not args.no_progress, only_seeds=seeds,
+              finalize=not args.no_finalize, executor=executors.from_args(args))
+    return 0
 
 
 def _cmd_analyze(args) -> int:
@@ -138,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="skip analysis + manifest (another process finishes the study); "
                             "with --seeds, for schedulers without Ray (job arrays)")
         executors.add_arguments(s)
-        s.set_defaults(func=_cmd_study if name == "study" else _cmd_demo)
+        s.set_defaults(func=_cmd_study)
 
     s = sub.add_parser("analyze", help="(re)compute all analysis tables of a study")
     s.add_argument("study")
@@ -208,9 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         ok
         0
     """
-    from core.lock import StudyLockedError
+    # Lazy: the reader package is loaded only by the commands that use it.
     from core.reader.schema import ReaderDBError
-    from core.store import StoreError, StudyNotVerified
 
     args = build_parser().parse_args(argv)
     try:
@@ -220,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     except StudyNotVerified as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ConfigError, ValueError, StudyLockedError, StoreError, ReaderDBError) as exc:
+    except (ConfigError, ValueError, StudyLockedError, StoreError, StudyError,
+            ReaderDBError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:   # disk full, permission denied, read-only folder, missing file

@@ -17,17 +17,14 @@ from typing import Any
 
 import yaml
 
+from core import registries
 from core.config_text import DuplicateKeyError, parse_error_text, parse_text
+from core.errors import ConfigError
 
 DEFAULT_SPARSITIES = list(range(0, 100, 5))  # integer percents: 0, 5, …, 95
 # The paper reports relative AP change at 95% and finds PIEs at 90%: the defaults of
 # analysis.at_sparsity / pie_sparsity when the grid has them (else the grid's largest).
 PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY = 95, 90
-
-
-class ConfigError(ValueError):
-    """A study configuration that cannot run."""
-
 
 @dataclass
 class DatasetConfig:
@@ -142,8 +139,6 @@ class StudyConfig:
     def validate(self) -> None:
         """Raise ConfigError (one line: the key, what is allowed, what was given) unless every
         value is of its field's type and in its range, and the names are registered ones."""
-        from core import registries
-
         _check_types(self, "")
         for key, rule in _RULES.items():
             _check_rule(key, _lookup(self, key), rule)

@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
+from core.analysis import analyze_study
 from core.config import StudyConfig
 from core.data.stats import findings_per_image
+from core.errors import ReleaseError
 
 FILE_RE = re.compile(r"^(?P<prefix>.+)_resnet50_seed-(?P<seed>\d+)_prune-(?P<ratio>\d+(?:\.\d+)?)"
                      r"\.pkl$")
@@ -36,11 +38,6 @@ PICKLE_WARNING = (
     "pickle can execute arbitrary code. Re-run with --trust-pickles only for files you "
     "trust (e.g. the authors' release you downloaded yourself). The study written from them "
     "contains no pickles.")
-
-
-class ReleaseError(ValueError):
-    """The release folder or label file does not have the expected shape."""
-
 
 def ratio_to_percent(text: str) -> int:
     """'0' → 0, '0.05' → 5, '0.15000000000000002' → 15; anything off the integer grid fails."""
@@ -219,8 +216,6 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         "predictions": predictions.encoding_record(predictions.IMPORTED, validation=False),
     })
     store.write_json(paths.timings, {"created": datetime.now(UTC).isoformat(timespec="seconds")})
-    from core.analysis import analyze_study
-
     analyze_study(out, log=lambda msg: log(f"  {msg}"))
     return out
 

@@ -31,29 +31,14 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.errors import StudyLockedError
+
 LOCK_FILE = Path("units") / "lock"
 HOLDERS_DIR = Path("units") / "lock.holders"
 
 _held: dict[str, tuple[str, int]] = {}       # resolved root -> (mode, depth) in this process
 _guard = threading.Lock()
 _count = itertools.count()
-
-
-class StudyLockedError(RuntimeError):
-    """Another coordinator holds the study's lock; the message names it (host, pid, since)."""
-
-    def __init__(self, root, holders: list[dict]):
-        self.root = Path(root)
-        self.holders = holders
-        if holders:
-            who = "; ".join(f"host {h.get('host', '?')} pid {h.get('pid', '?')} since "
-                            f"{h.get('since', '?')}" + (" (--seeds run)" if h.get("mode") ==
-                                                        "shared" else "")
-                            for h in holders)
-        else:   # taken a moment ago; its record is not written yet
-            who = "another process (it is starting)"
-        super().__init__(f"{root} is in use by {who}")
-
 
 def holders(root) -> list[dict]:
     """Live holders of a study's lock (records of dead processes are removed)."""

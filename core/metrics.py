@@ -117,7 +117,8 @@ def per_class_metrics(scores, labels) -> ClassMetrics:
     if flat.dtype == np.float16:
         ap, auc, nan_pred = _metrics_float16(flat, codes)
     elif flat.dtype == np.float32:
-        # imported here: core.analysis (which the kernel's radix sort lives in) imports this
+        # loaded on first use: numba (compiling its kernels) is slow to import, and most
+        # users of this module (the dashboard) never score a float32 grid
         from core.metrics_float32 import metrics_float32
         ap, auc, nan_pred = metrics_float32(flat, codes, n_pos, n_neg)
     else:

@@ -1,7 +1,7 @@
 """AP and AUC of float32 scores (what studies store now): one radix sort and one walk per column.
 
 `core.metrics.per_class_metrics` sends float32 grids here. Per (model, class) column the
-scores become order-preserving uint32 keys (`core.analysis.bootstrap.score_keys`), an LSD
+scores become order-preserving uint32 keys (`score_keys`, shared with the bootstrap), an LSD
 radix argsort orders them high → low, and one walk over tie groups accumulates, for each
 group holding positives, pos · TP/(TP+FP) (AP) and pos · (2·(negatives strictly below) +
 negatives tied) (twice the AUC numerator, an exact integer) — the same sums as the float16
@@ -14,7 +14,48 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from core.analysis.bootstrap import score_keys, sorted_column
+
+def score_keys(scores) -> np.ndarray:
+    """float scores [..., N, C] → uint32 keys, larger score ↔ SMALLER key (walk order).
+
+    Order-preserving for every finite float32 and ±inf; −0.0 and +0.0 get one key (they are
+    the same threshold, as for scikit-learn). NaN must be excluded beforehand.
+    """
+    s = np.asarray(scores, dtype=np.float32) + np.float32(0.0)   # −0.0 + 0.0 = +0.0
+    u = s.view(np.uint32)
+    asc = np.where(u & np.uint32(0x80000000), ~u, u | np.uint32(0x80000000))
+    return (~asc).astype(np.uint32)
+
+
+@njit(nogil=True, cache=True)
+def _radix_argsort(keys, order, tmp, count):
+    """Stable LSD radix argsort of uint32 `keys` (three 11-bit passes) into `order`."""
+    n = keys.size
+    for i in range(n):
+        order[i] = i
+    for shift in (0, 11, 22):
+        count[:] = 0
+        for i in range(n):
+            count[((keys[order[i]] >> shift) & 0x7FF) + 1] += 1
+        for d in range(1, count.size):
+            count[d] += count[d - 1]
+        for i in range(n):
+            j = order[i]
+            d = (keys[j] >> shift) & 0x7FF
+            tmp[count[d]] = j
+            count[d] += 1
+        order[:] = tmp[:]
+
+
+@njit(nogil=True, cache=True)
+def sorted_column(keys, mi, ci):
+    """Column (mi, :, ci) of keys [M, N, C] (contiguous) and its walk order (radix argsort):
+    the per-task start of every column walk (here and core.analysis.bootstrap)."""
+    n = keys.shape[1]
+    col = np.ascontiguousarray(keys[mi, :, ci])
+    order = np.empty(n, np.int64)
+    _radix_argsort(col, order, np.empty(n, np.int64), np.empty(2049, np.int64))
+    return col, order
 
 
 @njit(nogil=True, cache=True)

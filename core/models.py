@@ -22,7 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["MODELS", "ModelSpec", "PretrainedUnavailableError", "create", "load_model",
+from core.errors import PretrainedUnavailableError
+from core.registries import MODELS
+from core.store import atomic_write
+
+__all__ = ["MODELS", "ModelSpec", "create", "load_model",
            "preprocess", "register_model", "save_model", "spec"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -70,12 +74,6 @@ class _Entry:
         return self.weights is not None
 
 
-MODELS: dict[str, _Entry] = {}
-
-
-class PretrainedUnavailableError(RuntimeError):
-    """Pretrained weights were asked for but are not on this machine."""
-
 
 def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
                    gradcam_layer: str, description: str, weights: str | None = None):
@@ -84,10 +82,9 @@ def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
         raise ValueError(f"{name}: mean/std need one value per input channel ({in_chans})")
 
     def deco(fn):
-        if name in MODELS:
-            raise ValueError(f"model {name!r} is already registered")
-        MODELS[name] = _Entry(ModelSpec(name, input_size, in_chans, tuple(mean), tuple(std),
-                                        gradcam_layer, description), fn, weights)
+        MODELS.register(name, _Entry(ModelSpec(name, input_size, in_chans, tuple(mean),
+                                               tuple(std), gradcam_layer, description), fn,
+                                     weights))
         return fn
     return deco
 
@@ -303,7 +300,6 @@ def save_model(path, model: nn.Module, meta: dict, dtype: torch.dtype | None = N
     """
     from safetensors.torch import save
 
-    from core.store import atomic_write
 
     s = spec(str(meta.get("architecture")))  # an unknown name raises, listing the models
     if "classes" not in meta:

@@ -6,8 +6,9 @@ Where the speed comes from (vs. the reference loop, which re-creates the model, 
 with hooks and decodes every image file again for each of the 20 sparsities):
 - eval pixels are read from the decoded uint8 cache and preprocessed ONCE into one float
   tensor kept in memory (on the GPU when it fits), reused by every method and sparsity;
-- pruned models are derived in place from the dense weights in memory by
-  `core.prune.pruned_sequence` (one sort of the magnitudes gives every sparsity's mask);
+- pruned models come from `core.pruning.sequence`, whatever the method's kind: unstructured
+  ones in place from the dense weights in memory (one sort of the magnitudes gives every
+  sparsity's mask), structured ones as a shrinking copy, regimes as a fine-tuned copy;
 - inference runs under torch.inference_mode, with autocast on CUDA.
 A paper-scale grid (30 seeds × 20 × 21,081 × 20) is 1.0 GB per method as float32.
 """
@@ -19,37 +20,12 @@ import math
 import numpy as np
 import torch
 
-from core import models, predictions, prune
+from core import models, predictions, pruning
+from core.errors import NonFiniteOutputError
+from core.threads import flush_denormals
 
-__all__ = ["NonFiniteOutputError", "flush_denormals", "preprocess_all", "predict_grid",
+__all__ = ["preprocess_all", "predict_grid",
            "predict_batches", "predict_dense"]
-
-
-class NonFiniteOutputError(FloatingPointError):
-    """A pruned (or dense) model produced NaN or infinite outputs: never stored."""
-
-    def __init__(self, method: str, seed: int, sparsity: int, count: int):
-        self.method, self.seed, self.sparsity, self.count = method, seed, sparsity, count
-        super().__init__(f"non-finite model outputs ({count} values) for method={method}, "
-                         f"seed={seed}, sparsity={sparsity}%: nothing was stored")
-
-
-@contextlib.contextmanager
-def flush_denormals(device: torch.device):
-    """Treat denormal floats as zero on the CPU for the duration.
-
-    Trained (and pruned) models produce activations in the denormal range, which x86 CPUs
-    compute on a slow path: a trained demo model ran 6–7× slower than a freshly initialised
-    one until denormals were flushed. Values below 1e-38 do not change any sigmoid output.
-    The flag is global, so it is switched off again after (torch's default).
-    """
-    on = device.type == "cpu" and torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if on:
-            torch.set_flush_denormal(False)
-
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
     # float16, not bfloat16, for inference: 8× finer mantissa (bf16 moved the sigmoid
@@ -167,64 +143,61 @@ def predict_dense(model: torch.nn.Module, spec, images, seed: int,
         return _finite_logits(model, x, device, batch_size, dtype, "dense", seed, 0).numpy()
 
 
-def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities, seed: int,
-                 device: str | torch.device = "cpu", batch_size: int = 512,
+def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities, *,
+                 seed: int, device: str | torch.device = "cpu", batch_size: int = 512,
                  progress: bool = True, amp: bool = True, channels_last: bool = False,
-                 on_model=None, encoding: predictions.Encoding = predictions.DEFAULT
+                 on_model=None, encoding: predictions.Encoding = predictions.DEFAULT,
+                 training: pruning.TrainingData | None = None
                  ) -> dict[str, tuple[np.ndarray, list[float]]]:
     """{method: (outputs [S, N, C] encoded as `encoding`, measured sparsity per requested one)}.
 
     `model` holds the dense weights (they are restored after each method); `sparsities` are
     integer percents. `on_model(method, k, measured, net)`, if given, is called with each
-    pruned model after its predictions (the study measures its cost there). Raises
+    pruned model after its predictions (the study measures its cost there). `training`:
+    what regimes fine-tune with (core.pruning.TrainingData), None for other kinds. Raises
     NonFiniteOutputError naming (method, seed, sparsity) on NaN or
     inf outputs, before anything is returned.
     """
-    device = torch.device(device)
-    with flush_denormals(device):
-        return _predict_grid(model, spec, eval_images, methods, sparsities, seed, device,
-                             batch_size, progress, amp, channels_last, on_model, encoding)
-
-
-def _predict_grid(model, spec, eval_images, methods, sparsities, seed, device, batch_size,
-                  progress, amp, channels_last, on_model, encoding):
     from tqdm.auto import tqdm
 
-    dtype = _amp_dtype(device) if amp else None
-    model.eval()
-    model.to(device)
-    if channels_last and device.type == "cuda":
-        model.to(memory_format=torch.channels_last)
-    else:
-        channels_last = False
-    # Under autocast the first conv casts its input to the AMP dtype anyway, so keeping the
-    # preprocessed pixels in that dtype halves their memory at no cost in accuracy.
-    x = preprocess_all(eval_images, spec, device, dtype or torch.float32,
-                       channels_last=channels_last)
-    n = len(eval_images)
-    n_batches = math.ceil(n / batch_size)
-    bar = tqdm(total=len(methods) * len(sparsities) * n_batches, unit="batch",
-               desc=f"predict seed {seed}", disable=not progress, leave=False)
-    results = {}
-    for method in methods:
-        preds = None
-        measured: list[float] = []
-        # the context manager restores the dense weights even when a check below raises;
-        # structured methods yield a physically smaller copy instead (`net`)
-        with prune.sequence(model, method, sparsities, seed, x[:1].float()) as seq:
-            for s_idx, (k, got, net) in enumerate(seq):
-                logits = _finite_logits(net, x, device, batch_size, dtype, method, seed,
-                                        int(k))
-                bar.update(n_batches)
-                if preds is None:
-                    preds = np.empty((len(sparsities), n, logits.shape[1]),
-                                     dtype=encoding.dtype)
-                preds[s_idx] = predictions.encode(logits.numpy(), encoding)
-                measured.append(float(got))
-                if on_model is not None:
-                    on_model(method, int(k), float(got), net)
-        if preds is None:  # no sparsities at all
-            preds = np.empty((0, n, 0), dtype=encoding.dtype)
-        results[method] = (preds, measured)
-    bar.close()
-    return results
+    device = torch.device(device)
+    with flush_denormals(device):
+        dtype = _amp_dtype(device) if amp else None
+        model.eval()
+        model.to(device)
+        if channels_last and device.type == "cuda":
+            model.to(memory_format=torch.channels_last)
+        else:
+            channels_last = False
+        # Under autocast the first conv casts its input to the AMP dtype anyway, so keeping the
+        # preprocessed pixels in that dtype halves their memory at no cost in accuracy.
+        x = preprocess_all(eval_images, spec, device, dtype or torch.float32,
+                           channels_last=channels_last)
+        n = len(eval_images)
+        n_batches = math.ceil(n / batch_size)
+        bar = tqdm(total=len(methods) * len(sparsities) * n_batches, unit="batch",
+                   desc=f"predict seed {seed}", disable=not progress, leave=False)
+        results = {}
+        for method in methods:
+            preds = None
+            measured: list[float] = []
+            # the context manager restores the dense weights even when a check below raises;
+            # structured methods yield a physically smaller copy instead (`net`)
+            with pruning.sequence(model, method, sparsities, seed=seed, example_input=x[:1].float(),
+                                  training=training) as seq:
+                for s_idx, (k, got, net) in enumerate(seq):
+                    logits = _finite_logits(net, x, device, batch_size, dtype, method, seed,
+                                            int(k))
+                    bar.update(n_batches)
+                    if preds is None:
+                        preds = np.empty((len(sparsities), n, logits.shape[1]),
+                                         dtype=encoding.dtype)
+                    preds[s_idx] = predictions.encode(logits.numpy(), encoding)
+                    measured.append(float(got))
+                    if on_model is not None:
+                        on_model(method, int(k), float(got), net)
+            if preds is None:  # no sparsities at all
+                preds = np.empty((0, n, 0), dtype=encoding.dtype)
+            results[method] = (preds, measured)
+        bar.close()
+        return results

@@ -36,21 +36,16 @@ import pandas as pd
 from scipy.special import expit
 
 from core import store
+from core.errors import PredictionFileError
 from core.store import StudyPaths
 
-__all__ = ["Encoding", "LEGACY", "DEFAULT", "IMPORTED", "PredictionFileError", "Stored",
+__all__ = ["Encoding", "LEGACY", "DEFAULT", "IMPORTED", "Stored",
            "study_encoding", "encode", "sigmoid", "open_predictions", "read_scores",
            "read_probabilities", "has_val_predictions", "read_val_probabilities",
            "read_val_labels"]
 
 KINDS = ("logit", "probability")
 DTYPES = ("float16", "float32")
-
-
-class PredictionFileError(store.StoreError):
-    """A prediction file (or its encoding record) is missing or malformed; the message names
-    the file. (A damaged .npy raises store.UnreadableFile, which names it too.)"""
-
 
 @dataclass(frozen=True)
 class Encoding:
@@ -96,7 +91,7 @@ def study_encoding(root_or_meta) -> Encoding:
 
     Accepts a study folder or its already-read study.json dict."""
     if isinstance(root_or_meta, dict):
-        meta, where = root_or_meta, "study.json"
+        meta, where = root_or_meta, store.STUDY_JSON
     else:
         path = StudyPaths(root_or_meta).study_json
         meta, where = store.read_json(path), str(path)
@@ -119,7 +114,7 @@ def encoding_record(encoding: Encoding, validation: bool) -> dict:
 def _open(path: Path) -> np.ndarray:
     if not path.is_file():
         raise PredictionFileError(f"{path}: missing")
-    return store.open_npy(path)   # a truncated or damaged file: store.UnreadableFile
+    return store.open_npy(path)   # a truncated or damaged file: UnreadableFile
 
 
 @dataclass
@@ -213,11 +208,4 @@ def read_val_labels(root) -> pd.DataFrame | None:
     path = _val_or_none(root, StudyPaths(root).val_labels)
     if path is None:
         return None
-    return _sorted_rows(path)
-
-
-def _sorted_rows(path: Path) -> pd.DataFrame:
-    df = pd.read_parquet(path).sort_values("row", kind="stable").reset_index(drop=True)
-    if not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
-        raise PredictionFileError(f"{path}: column `row` is not 0..N-1")
-    return df
+    return store.read_rows(path)

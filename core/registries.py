@@ -1,27 +1,84 @@
-"""Names known to the registries, imported lazily so config validation stays cheap."""
+"""The registries: tables of names → entries, filled by the implementations themselves.
+
+timm's `_registry.py` pattern. This module imports nothing from the project: a dataset
+reader, a model architecture or a pruning method registers itself into its table when its
+module is imported (`core.data.base.register_reader`, `core.models.register_model`,
+`core.pruning.base.register`). So a table never imports an implementation, and an
+implementation depends only on this leaf.
+
+Each table names, as text, the package whose import registers its built-in entries (its
+`provider`, as a plugin's entry point names a module). The first time a table is read
+(`names()`, `table[name]`, `name in table`, iteration) it imports that package, so that
+`core.config` can validate a config's names without depending on the implementations, and
+validation stays cheap until a name is asked for. Code that runs the implementations imports
+their packages itself anyway (the study, the CLI).
+"""
 from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+__all__ = ["METHODS", "MODELS", "READERS", "Registry", "dataset_names", "method_names",
+           "model_names"]
+
+
+class Registry(Mapping):
+    """name → entry, read-only except through `register` (one way in, by name)."""
+
+    def __init__(self, kind: str, provider: str):
+        self.kind = kind            # what an entry is, for messages ("pruning method")
+        self.provider = provider    # the package whose import registers the built-in entries
+        self._entries: dict[str, Any] = {}
+
+    def register(self, name: str, entry: Any) -> Any:
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+        return entry
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry (tests and examples that register one for a moment)."""
+        self._entries.pop(name, None)
+
+    def _load(self) -> None:
+        if self.provider not in sys.modules:
+            importlib.import_module(self.provider)
+
+    def __getitem__(self, name: str) -> Any:
+        self._load()
+        return self._entries[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        return sorted(self)
+
+
+READERS = Registry("dataset reader", "core.data")
+MODELS = Registry("model", "core.models")
+METHODS = Registry("pruning method", "core.pruning")
 
 
 def dataset_names() -> list[str]:
-    from core.data import READERS
-
-    return sorted(READERS)
+    return READERS.names()
 
 
 def model_names() -> list[str]:
-    from core.models import MODELS
-
-    return sorted(MODELS)
+    return MODELS.names()
 
 
 def method_names() -> list[str]:
-    from core.prune import METHODS
-
-    return sorted(METHODS)
+    return METHODS.names()
 
 
 def pretrained_model_names() -> list[str]:
     """Models that have pretrained weights (`pretrained: true` is allowed with them)."""
-    from core.models import MODELS
-
     return sorted(name for name, entry in MODELS.items() if entry.pretrained)

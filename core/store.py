@@ -13,6 +13,7 @@ import contextvars
 import hashlib
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from core.errors import StudyNotVerified, UnreadableFile
 
 # Version 1: first layout (study.json, data/, models/, predictions/, metrics/, analysis/).
 # Still 1 after study.json gained "predictions" (the encoding of the prediction files, see
@@ -47,22 +50,6 @@ UNMANIFESTED_DIRS = ("cache", "reader", "units")
 # study has a reader database (written when it is created, after the study was sealed).
 UNMANIFESTED_FILES = ("reader.json",)
 _TMP_PREFIX = ".tmp-"
-
-
-class StoreError(RuntimeError):
-    """A study folder is missing, incomplete or corrupt."""
-
-
-class StudyNotVerified(StoreError):
-    """A study that does not verify against its manifest; `problems` names every file."""
-
-    def __init__(self, root, problems: list[Problem]):
-        self.root = Path(root)
-        self.problems = list(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
-        super().__init__(f"{root} does not verify ({len(self.problems)} problem(s)); "
-                         f"refusing to read it:\n{lines}")
-
 
 # --------------------------------------------------------------------------- writes
 # The files written (through atomic_write) inside `record_writes()` blocks of this context:
@@ -132,6 +119,22 @@ def _json_default(obj):
     raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")
 
 
+def json_safe(obj):
+    """NaN/inf → None (JSON null), numpy scalars → Python, recursively: what every JSON table
+    of a study is passed through before `write_json`."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, (np.integer, np.bool_)):
+        return obj.item()
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
 def read_json(path) -> Any:
     with open(path) as fh:
         return json.load(fh)
@@ -150,9 +153,18 @@ def write_npy(path, array: np.ndarray) -> Path:
         raise TypeError("object arrays would need pickle; store numbers only")
     return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
-
-class UnreadableFile(StoreError, ValueError):
-    """A store file that exists but cannot be read as what it should be (e.g. truncated)."""
+def read_rows(path) -> pd.DataFrame:
+    """A study table with one row per image and a `row` column (data/labels.parquet,
+    data/val_labels.parquet) in row order: `row` i is index i of the prediction arrays. The
+    one reader of that order. UnreadableFile (a ValueError) naming the file when `row` is not
+    0..N-1; a table without `row` (never written so) is returned as stored."""
+    df = pd.read_parquet(path)
+    if "row" not in df.columns:
+        return df
+    df = df.sort_values("row", kind="stable").reset_index(drop=True)
+    if not np.array_equal(df["row"].to_numpy(), np.arange(len(df))):
+        raise UnreadableFile(f"{path}: column `row` is not 0..N-1")
+    return df
 
 
 def open_npy(path, mmap: bool = True) -> np.ndarray:
@@ -333,7 +345,46 @@ def is_measurement(rel: str) -> bool:
 
 # --------------------------------------------------------------------------- layout
 class StudyPaths:
-    """Names of every file in a study folder, in one place."""
+    """Names of every file, table, marker and journal in a study folder, in one place.
+
+    Nothing else in core/ or dashboard/ writes a study file's name (tests/test_store_names.py
+    greps for it). Tables of metrics/ and analysis/ are named by the constants below and
+    reached with `metrics(name)` / `analysis(name)`; the constants are what the dashboard's
+    loaders take as a table's name.
+    """
+
+    # metrics/: per-class and overall metrics of every (method, seed, sparsity); cost
+    PER_CLASS = "per_class.parquet"
+    OVERALL = "overall.parquet"
+    COST = "cost.parquet"
+    # analysis/: the paper's tables (core.analysis.study_analysis)
+    PARAMS = "params.json"
+    FORGETTING = "forgetting.parquet"
+    CLASS_SUMMARY = "class_summary.parquet"
+    CLASS_PAIRS = "class_pairs.parquet"
+    PIES = "pies.parquet"
+    PIE_CLASS_RATIO = "pie_class_ratio.parquet"
+    PIE_FINDINGS_RATIO = "pie_findings_ratio.parquet"
+    CORRELATIONS = "correlations.json"
+    REGRESSION = "regression.json"
+    PIE_GROUNDTRUTH = "pie_groundtruth.json"
+    # analysis/: beyond the paper (core.analysis.extended)
+    CI_PER_CLASS = "ci_per_class.parquet"
+    CI_OVERALL = "ci_overall.parquet"
+    CI_CLASS_SUMMARY = "ci_class_summary.parquet"
+    CI_CORRELATIONS = "ci_correlations.json"
+    SUBGROUPS = "subgroups.parquet"
+    SUBGROUP_WORST = "subgroup_worst.parquet"
+    SUBGROUP_PIES = "subgroup_pies.parquet"
+    THRESHOLDS = "thresholds.parquet"
+    MISSED = "missed.parquet"
+    CALIBRATION = "calibration.parquet"
+    CALIBRATION_BINS = "calibration_bins.parquet"
+    # analysis/<folder>/<method>.npy: per-image arrays of the PIE analysis
+    PIE_CORR = "pie_corr"
+    PIE_POPULATION = "pie_population"
+    # the split caches a unit reopens (cache/<split>_images.npy + <split>_labels.npy)
+    SPLIT_CACHES = ("train", "val", "eval")
 
     def __init__(self, root):
         self.root = Path(root)
@@ -344,9 +395,22 @@ class StudyPaths:
     val_labels = property(lambda self: self.root / "data" / "val_labels.parquet")
     class_counts = property(lambda self: self.root / "data" / "class_counts.parquet")
     dataset_json = property(lambda self: self.root / "data" / "dataset.json")
-    eval_cache = property(lambda self: self.root / "cache" / "eval_images.npy")
-    train_cache = property(lambda self: self.root / "cache" / "train_images.npy")
-    val_cache = property(lambda self: self.root / "cache" / "val_images.npy")
+    eval_cache = property(lambda self: self.cache("eval"))
+    train_cache = property(lambda self: self.cache("train"))
+    val_cache = property(lambda self: self.cache("val"))
+
+    def rel(self, path) -> str:
+        """`path` relative to the study folder, posix (how manifests and markers list it)."""
+        return Path(path).relative_to(self.root).as_posix()
+
+    def cache(self, split: str) -> Path:
+        """uint8 [n, H, W] decoded images of a split (train | val | eval); its key file sits
+        beside it (core.data.images)."""
+        return self.root / "cache" / f"{split}_images.npy"
+
+    def cache_labels(self, split: str) -> Path:
+        """float32 [n, C] labels of the rows in a split's image cache, in cache order."""
+        return self.root / "cache" / f"{split}_labels.npy"
 
     def cooccurrence(self, split: str) -> Path:
         """C×C int64 YᵀY of the split's labels (NaN counted as 0); split in train|eval."""
@@ -363,6 +427,10 @@ class StudyPaths:
 
     def history(self, seed: int) -> Path:
         return self.model_dir(seed) / "history.parquet"
+
+    def cost_json(self, seed: int) -> Path:
+        """One seed's measured cost rows (core.pruning.cost), aggregated into metrics/cost."""
+        return self.model_dir(seed) / "cost.json"
 
     # measurements (is_measurement): never read by any result
     timings = property(lambda self: self.root / "timings.json")   # when the study was created
@@ -389,9 +457,34 @@ class StudyPaths:
     def measured_sparsity(self, method: str, seed: int) -> Path:
         return self.root / "predictions" / method / f"seed-{seed}.sparsity.json"
 
-    def unit_done(self, seed: int) -> Path:
-        return self.root / "units" / f"seed-{seed}.json"
+    # ------------------------------------------------------------------ units/ (resume)
+    @property
+    def units_dir(self) -> Path:
+        return self.root / "units"
 
+    def unit_done(self, seed: int) -> Path:
+        """A seed's unit marker: its files and their sha256, written when the unit is done."""
+        return self.units_dir / f"seed-{seed}.json"
+
+    def trained_marker(self, seed: int) -> Path:
+        """Marks a seed's trained weights alone (a unit killed while predicting resumes)."""
+        return self.units_dir / f"seed-{seed}.trained.json"
+
+    @property
+    def data_marker(self) -> Path:
+        """Marks the data/ files and study.json (one more unit)."""
+        return self.units_dir / "data.json"
+
+    def unit_log(self, key: str) -> Path:
+        """A unit's own output lines when it runs elsewhere (the Ray executor)."""
+        return self.units_dir / f"{key}.log"
+
+    @property
+    def analyze_journal(self) -> Path:
+        """Written before `analyze` replaces tables, removed after the seal (core.analysis)."""
+        return self.units_dir / "analyze.pending.json"
+
+    # ------------------------------------------------------------------ tables
     @property
     def metrics_dir(self) -> Path:
         return self.root / "metrics"
@@ -399,6 +492,19 @@ class StudyPaths:
     @property
     def analysis_dir(self) -> Path:
         return self.root / "analysis"
+
+    def metrics(self, name: str) -> Path:
+        """metrics/<name>, name one of PER_CLASS, OVERALL, COST."""
+        return self.metrics_dir / name
+
+    def analysis(self, name: str) -> Path:
+        """analysis/<name>, name one of the analysis table constants above."""
+        return self.analysis_dir / name
+
+    def pie_array(self, folder: str, method: str) -> Path:
+        """analysis/<folder>/<method>.npy, folder PIE_CORR (float [N] correlation per image)
+        or PIE_POPULATION (uint8 [N] population PIE flags)."""
+        return self.analysis_dir / folder / f"{method}.npy"
 
     @property
     def paper_check(self) -> Path:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from core import models
-from core.predict import flush_denormals
+from core.threads import flush_denormals
 
 __all__ = ["masked_bce", "masked_bce_sum", "augment_batch", "copy_state", "resolve_device",
            "train_seed", "evaluate_loss"]

@@ -56,7 +56,7 @@ def thresholds(_d: StudyData, key: str, seeds: tuple, rule: str = RULE
     (None, why not): core.analysis.thresholds.selection_thresholds (one seed: its rows of
     thresholds.parquet; an ensemble: chosen on the mean of its validation probabilities)."""
     from core.analysis.thresholds import selection_thresholds
-    from core.store import StoreError
+    from core.errors import StoreError
 
     try:
         return selection_thresholds(_d.path, seeds, list(_d.classes), rule)
@@ -185,19 +185,19 @@ def cam_seeds(d: StudyData, seeds: Sequence[int]) -> tuple[list[int], str]:
 def _pruned_copy(_d: StudyData, key: str, seed: int, method: str, k: int):
     """A pruned copy of a seed's model, kept: the page's Grad-CAMs then need no pruning (one
     sort of every weight) per image, only two forward/backward passes. The same pruning as
-    the stored predictions: this method, sparsity and seed, through core.prune."""
+    the stored predictions: this method, sparsity and seed, through core.pruning."""
     import copy
 
     import torch
 
-    from core import prune
+    from core import pruning
 
     model, spec = loaders._model(_d, _d.key, seed)
     # structured methods trace the network with one input and yield a smaller model;
     # unstructured ones prune `model` in place (restored on exit): either way, copy it
     x = torch.zeros(1, spec.in_chans, spec.input_size, spec.input_size)
     pruned = None
-    with _d.model_lock, prune.sequence(model, method, [k], seed, x) as seq:
+    with _d.model_lock, pruning.sequence(model, method, [k], seed=seed, example_input=x) as seq:
         for _, _, net in seq:
             pruned = copy.deepcopy(net)
     pruned.eval()

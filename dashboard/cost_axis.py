@@ -1,10 +1,10 @@
 """The x-axis of the accuracy curves: sparsity, or what the pruned model costs.
 
 Overview and Classes let the reader compare methods at equal cost instead of equal
-sparsity: remaining FLOPs per image (as a % of the dense model; counted by core.cost, so
+sparsity: remaining FLOPs per image (as a % of the dense model; counted by core.pruning.cost, so
 unstructured zeros stay at 100% — dense hardware multiplies them anyway) or measured CPU
 latency per image (batch 1, measured once on the study's first seed while it ran). Both
-are read from metrics/cost.parquet (core.cost.read_cost_table), never recomputed here;
+are read from metrics/cost.parquet (core.pruning.cost.read_cost_table), never recomputed here;
 studies without one (imported, or made before it existed, like the shipped demo) offer
 sparsity only and the page says so.
 """
@@ -36,7 +36,7 @@ NO_TABLE = ("x-axis: sparsity only — this study has no measured cost table "
 @st.cache_data(show_spinner=False, max_entries=16)
 def cost_table(_d, key: str) -> pd.DataFrame | None:
     """metrics/cost.parquet of the (verified) study `_d`, or None; `key` stands for `_d`."""
-    from core.cost import read_cost_table
+    from core.pruning.cost import read_cost_table
 
     return read_cost_table(_d.path)
 
@@ -94,7 +94,7 @@ _HOW = {"unstructured": "one-shot methods set weights to zero, no retraining",
 def how_pruned(methods) -> str:
     """': <how each kind of method present prunes>' for the page's opening line ('' when no
     method is a registered one, e.g. an imported study's)."""
-    from core.prune import method_kind
+    from core.pruning import method_kind
 
     kinds = set()
     for m in methods:

@@ -15,12 +15,14 @@ import pandas as pd
 
 from core import predictions
 from core.data.base import ground_truth_columns
-from core.store import StudyPaths, read_json
+from core.store import StudyPaths, read_json, read_rows
 
 # What each page needs; a study missing one of these is shown with a message naming it.
-METRIC_TABLES = ("metrics/per_class.parquet", "metrics/overall.parquet")
-DATA_TABLES = ("data/labels.parquet", "data/class_counts.parquet",
-               "data/cooccurrence_eval.npy")   # cooccurrence_train.npy is optional
+_NAMES = StudyPaths("")   # relative names (study folder "")
+METRIC_TABLES = (_NAMES.metrics(StudyPaths.PER_CLASS).as_posix(),
+                 _NAMES.metrics(StudyPaths.OVERALL).as_posix())
+DATA_TABLES = (_NAMES.labels.as_posix(), _NAMES.class_counts.as_posix(),
+               _NAMES.cooccurrence("eval").as_posix())   # the train co-occurrence is optional
 
 
 class StudyData:
@@ -64,10 +66,8 @@ class StudyData:
     # ------------------------------------------------------------------ tables
     @functools.cached_property
     def labels(self) -> pd.DataFrame:
-        df = pd.read_parquet(self.paths.labels)
-        if "row" in df:
-            df = df.sort_values("row", kind="stable").reset_index(drop=True)
-        else:
+        df = read_rows(self.paths.labels)
+        if "row" not in df:   # stored in row order without the column
             df = df.reset_index(drop=True)
             df["row"] = np.arange(len(df))
         return df
@@ -90,11 +90,11 @@ class StudyData:
 
     @functools.cached_property
     def per_class(self) -> pd.DataFrame:
-        return pd.read_parquet(self.paths.metrics_dir / "per_class.parquet")
+        return pd.read_parquet(self.paths.metrics(StudyPaths.PER_CLASS))
 
     @functools.cached_property
     def overall(self) -> pd.DataFrame:
-        return pd.read_parquet(self.paths.metrics_dir / "overall.parquet")
+        return pd.read_parquet(self.paths.metrics(StudyPaths.OVERALL))
 
     def train_pos(self) -> np.ndarray:
         """Train positives per class, in class order, by the analysis' own definition

@@ -205,9 +205,9 @@ def _model(_d: StudyData, key: str, seed: int):
 # --------------------------------------------------------------------------- beyond the paper
 @st.cache_data(show_spinner=False, max_entries=64)
 def analysis_table(_d: StudyData, key: str, name: str) -> pd.DataFrame | None:
-    """A table of analysis/ (e.g. ci_overall.parquet), or None when the study lacks it
-    (analysed before it existed): pages say so instead of failing."""
-    p = _d.paths.analysis_dir / name
+    """A table of analysis/ (`name`: a StudyPaths constant, e.g. CI_OVERALL), or None when
+    the study lacks it (analysed before it existed): pages say so instead of failing."""
+    p = _d.paths.analysis(name)
     return pd.read_parquet(p) if p.is_file() else None
 
 
@@ -216,7 +216,7 @@ def extended_params(_d: StudyData, key: str) -> dict:
     """params.json → extended (what the beyond-the-paper analysis did), {} if absent."""
     from core.store import read_json
 
-    p = _d.paths.analysis_dir / "params.json"
+    p = _d.paths.analysis(_d.paths.PARAMS)
     return (read_json(p).get("extended") or {}) if p.is_file() else {}
 
 
@@ -229,7 +229,7 @@ def missed_views(_d: StudyData, key: str, method: str, classes: tuple, seeds: tu
     from core.analysis.missed import CELL, RATES
     from core.analysis.over_seeds import summary_table
 
-    missed = analysis_table(_d, key, "missed.parquet")
+    missed = analysis_table(_d, key, _d.paths.MISSED)
     m = missed[(missed["method"] == method) & missed["class"].isin(classes)
                & missed["sparsity"].between(*krange)]
     curves = summary_table(m, rate, CELL, list(seeds))

@@ -136,7 +136,7 @@ class StudyView(StudyData):
 
     def __init__(self, study: Path):
         super().__init__(study)
-        params_path = self.paths.analysis_dir / "params.json"
+        params_path = self.paths.analysis(self.paths.PARAMS)
         self.params: dict = read_json(params_path) if params_path.is_file() else {}
         grid = self.params.get("sparsities") or self.sparsities
         self.pie_sparsities = [int(k) for k in grid if int(k) > 0]

@@ -19,14 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.store import (
-    MANIFEST,
-    STUDY_JSON,
-    UNMANIFESTED_DIRS,
-    StudyNotVerified,
-    StudyPaths,
-    require_verified,
-)
+from core.errors import StudyNotVerified
+from core.store import MANIFEST, STUDY_JSON, UNMANIFESTED_DIRS, StudyPaths, require_verified
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_ROOT = REPO / "artifacts"

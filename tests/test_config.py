@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from core.config import DEFAULT_SPARSITIES, ConfigError, StudyConfig
+from core.config import DEFAULT_SPARSITIES, StudyConfig
+from core.errors import ConfigError
 
 
 def _write(tmp_path, text, name="study.yaml"):

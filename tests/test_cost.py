@@ -1,4 +1,4 @@
-"""Measured cost (core/cost.py): FLOPs by hand, and a study's cost table covering every
+"""Measured cost (core/pruning/cost.py): FLOPs by hand, and a study's cost table covering every
 (method, sparsity), with structured models smaller and unstructured zeros not cheaper."""
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from core import store
-from core.cost import count_flops, latency_ms, model_cost, read_cost_table
+from core.pruning.cost import count_flops, latency_ms, model_cost, read_cost_table
 from core.store import StudyPaths
-from core.study import run_study
+from core.study.run import run_study
 from tests.test_study import _cfg, fake  # noqa: F401  (pytest fixture)
 
 

@@ -157,7 +157,7 @@ def test_a_replicate_is_the_paired_resample_recomputed_by_sklearn(quick):
     """Replicate b of an arm's dense AP = the median over b's drawn seeds of scikit-learn's
     AP on b's resampled images; both arms get the same draw (one plan)."""
     from core import predictions
-    from core.analysis.study_analysis import load_study
+    from core.analysis.study_inputs import load_study
 
     cfg = fx.arm_configs(fx.base_config(True), store.read_json(
         quick / "experiment.json")["arms"]["reversed"]["signature_map"])["identity"]

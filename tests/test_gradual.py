@@ -1,4 +1,4 @@
-"""Gradual magnitude pruning with fine-tuning (core/regimes/gradual.py): the cubic schedule,
+"""Gradual magnitude pruning with fine-tuning (core/pruning/gradual.py): the cubic schedule,
 masks that never un-prune, masked weights exactly zero through fine-tuning, and the study
 runner storing its predictions like any method's."""
 from __future__ import annotations
@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from core import models, predictions, prune
-from core.config import ConfigError, StudyConfig
-from core.regimes.gradual import cubic_sparsity, raise_masks, run_gradual
+from core import models, predictions, pruning
+from core.config import StudyConfig
+from core.errors import ConfigError
+from core.predict import predict_grid
+from core.pruning.gradual import GmpFinetune, cubic_sparsity, raise_masks
 
 
 def test_cubic_schedule_by_hand():
@@ -54,7 +56,7 @@ def test_masks_never_unprune_and_stay_zero_during_finetuning():
     zero_sets, at_grid = [], {}
 
     def zeros(net):
-        return torch.cat([p.detach().reshape(-1) == 0 for _, p in prune.prunable_parameters(net)])
+        return torch.cat([p.detach().reshape(-1) == 0 for _, p in pruning.prunable_parameters(net)])
 
     # Every forward pass of the fine-tuned copy (deepcopy keeps the hook): the set of zero
     # weights may only grow. Were masked weights not re-zeroed after each optimiser step,
@@ -64,17 +66,22 @@ def test_masks_never_unprune_and_stay_zero_during_finetuning():
     def grab(method, k, measured, net):
         at_grid[k] = (measured, zeros(net))
 
-    preds, measured, info = run_gradual(_cfg(), model, tx, ty, ex, [0, 30, 60], 0, "cpu",
-                                        8, False, grab)
+    cfg = _cfg()
+    training = pruning.TrainingData(tx, ty, config=cfg, device="cpu")
+    grid = predict_grid(model, models.spec("smallcnn"), ex, ["gmp_finetune"], [0, 30, 60],
+                        seed=0, device="cpu", batch_size=8, progress=False, amp=False,
+                        on_model=grab, training=training)
+    preds, measured = grid["gmp_finetune"]
+    info = GmpFinetune().schedule(cfg)
     assert preds.shape == (3, 10, 3) and preds.dtype == predictions.DEFAULT.dtype
     assert np.isfinite(preds.astype(np.float32)).all()
     n_steps = 2 * 6
     assert len(zero_sets) >= n_steps
     for a, b in zip(zero_sets, zero_sets[1:], strict=False):
         assert bool((a & ~b).sum() == 0), "a pruned weight came back during fine-tuning"
-    total = sum(p.numel() for _, p in prune.prunable_parameters(model))
+    total = sum(p.numel() for _, p in pruning.prunable_parameters(model))
     for k in (30, 60):
-        assert at_grid[k][1].sum() == prune.n_to_prune(k, total)
+        assert at_grid[k][1].sum() == pruning.n_to_prune(k, total)
         assert at_grid[k][0] == pytest.approx(k / 100, abs=1e-6)
     assert measured == [at_grid[k][0] for k in (0, 30, 60)] and measured[0] == 0
     assert bool((at_grid[30][1] & ~at_grid[60][1]).sum() == 0)

@@ -12,7 +12,8 @@ import pytest
 
 from core import lock
 from core.cli import main as cli_main
-from core.lock import StudyLockedError, study_lock
+from core.errors import StudyLockedError
+from core.lock import study_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLD = """

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from core import models
+from core.errors import PretrainedUnavailableError
 
 NUM_CLASSES = 3
 
@@ -136,13 +137,13 @@ def hub_dir(tmp_path, monkeypatch):
 
 
 def test_pretrained_unavailable_says_how_to_get_it(hub_dir):
-    with pytest.raises(models.PretrainedUnavailableError) as err:
+    with pytest.raises(PretrainedUnavailableError) as err:
         models.create("resnet50", 3, pretrained=True)
     msg = str(err.value)
     assert "not available offline" in msg
     assert "https://download.pytorch.org/models/resnet50-0676ba61.pth" in msg
     assert str(hub_dir / "checkpoints") in msg
-    with pytest.raises(models.PretrainedUnavailableError, match="from scratch"):
+    with pytest.raises(PretrainedUnavailableError, match="from scratch"):
         models.create("smallcnn", 3, pretrained=True)
 
 

@@ -20,6 +20,7 @@ import core.data
 from core import store
 from core.analysis.study_analysis import analyze_study
 from core.cli import main as cli_main
+from core.errors import UnreadableFile
 from tests.analysis.conftest import make_study
 from tests.test_study import _cfg, _fake_dataset
 
@@ -143,7 +144,7 @@ def test_truncated_prediction_names_the_file(tmp_path):
     paths = make_study(tmp_path / "s", seal=False)
     p = paths.predictions("l1_global", 1)
     p.write_bytes(p.read_bytes()[:-64])
-    with pytest.raises(store.UnreadableFile) as err:
+    with pytest.raises(UnreadableFile) as err:
         analyze_study(paths.root)
     assert str(p) in str(err.value) and "mmap length" in str(err.value)
     assert isinstance(err.value, ValueError)

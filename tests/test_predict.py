@@ -10,14 +10,9 @@ import pytest
 import torch
 import torch.nn.utils.prune as tprune
 
-from core import models, predictions, prune
-from core.predict import (
-    NonFiniteOutputError,
-    float32_head,
-    predict_batches,
-    predict_dense,
-    predict_grid,
-)
+from core import models, predictions, pruning
+from core.errors import NonFiniteOutputError
+from core.predict import float32_head, predict_batches, predict_dense, predict_grid
 
 SPARSITIES = [0, 30, 60, 90]
 
@@ -61,9 +56,12 @@ def test_grid_shapes_dtype_and_dense_row(setup):
 
 def test_grid_is_deterministic_and_batch_size_free(setup):
     model, spec, images = setup
-    a = predict_grid(model, spec, images, ["random"], SPARSITIES, 5, "cpu", 50, False)
-    b = predict_grid(model, spec, images, ["random"], SPARSITIES, 5, "cpu", 50, False)
-    c = predict_grid(model, spec, images, ["random"], SPARSITIES, 5, "cpu", 7, False)
+    a = predict_grid(model, spec, images, ["random"], SPARSITIES, seed=5, device="cpu",
+                     batch_size=50, progress=False)
+    b = predict_grid(model, spec, images, ["random"], SPARSITIES, seed=5, device="cpu",
+                     batch_size=50, progress=False)
+    c = predict_grid(model, spec, images, ["random"], SPARSITIES, seed=5, device="cpu",
+                     batch_size=7, progress=False)
     assert np.array_equal(a["random"][0], b["random"][0])
     np.testing.assert_allclose(a["random"][0], c["random"][0], atol=1e-5)
 
@@ -71,8 +69,8 @@ def test_grid_is_deterministic_and_batch_size_free(setup):
 def test_l1_global_grid_matches_torch_prune_reference(setup):
     """The reference approach: copy the model, prune with torch's hooks, predict."""
     model, spec, images = setup
-    ours = predict_grid(model, spec, images, ["l1_global"], SPARSITIES, 0, "cpu", 64,
-                        False)["l1_global"][0]
+    ours = predict_grid(model, spec, images, ["l1_global"], SPARSITIES, seed=0, device="cpu",
+                        batch_size=64, progress=False)["l1_global"][0]
     for i, k in enumerate(SPARSITIES):
         ref = copy.deepcopy(model)
         params = [(m, "weight") for m in ref.modules()
@@ -114,11 +112,12 @@ def test_non_finite_outputs_raise_with_method_seed_sparsity(setup):
 
 def test_methods_registry_all_predict(setup):
     model, spec, images = setup
-    # regimes (gradual pruning) need training data: run by core.regimes, tested there
-    methods = sorted(m for m, v in prune.METHODS.items() if v.kind != "regime")
+    # regimes (gradual pruning) need training data: tested in test_gradual.py
+    methods = sorted(m for m, v in pruning.METHODS.items() if v.kind != "regime")
     assert {"channel_l1_global", "channel_l1_uniform"} <= set(methods)
     before = copy.deepcopy(model.state_dict())
-    out = predict_grid(model, spec, images[:8], methods, [0, 50], 1, "cpu", 8, False)
+    out = predict_grid(model, spec, images[:8], methods, [0, 50], seed=1, device="cpu",
+                       batch_size=8, progress=False)
     assert set(out) == set(methods)
     for preds, measured in out.values():
         assert np.isfinite(preds.astype(np.float32)).all()
@@ -129,8 +128,8 @@ def test_methods_registry_all_predict(setup):
 
 def test_older_study_encoding_stores_float16_probabilities(setup):
     model, spec, images = setup
-    out = predict_grid(model, spec, images, ["l1_global"], [0, 50], 0, "cpu", 64, False,
-                       encoding=predictions.LEGACY)["l1_global"][0]
+    out = predict_grid(model, spec, images, ["l1_global"], [0, 50], seed=0, device="cpu",
+                       batch_size=64, progress=False, encoding=predictions.LEGACY)["l1_global"][0]
     assert out.dtype == np.float16
     np.testing.assert_array_equal(out[0], _dense_probs(model, spec, images).astype(np.float16))
 

@@ -8,8 +8,9 @@ import pytest
 from scipy.special import expit
 
 from core import predictions, store
+from core.errors import PredictionFileError, UnreadableFile
 from core.metrics import average_precision
-from core.predictions import DEFAULT, IMPORTED, LEGACY, Encoding, PredictionFileError
+from core.predictions import DEFAULT, IMPORTED, LEGACY, Encoding
 from core.store import StudyPaths
 
 
@@ -120,7 +121,7 @@ def test_truncated_wrong_dtype_and_bad_record_are_named(tmp_path):
     root = _study(tmp_path, DEFAULT, np.zeros((2, 40, 2), np.float32))
     path = StudyPaths(root).predictions("m", 0)
     path.write_bytes(path.read_bytes()[:-50])
-    with pytest.raises(store.UnreadableFile, match=r"seed-0\.npy: cannot read"):
+    with pytest.raises(UnreadableFile, match=r"seed-0\.npy: cannot read"):
         predictions.read_scores(root, "m", 0)
     store.write_npy(path, np.zeros((2, 40, 2), np.float16))
     with pytest.raises(PredictionFileError, match="dtype float16, study.json says float32"):

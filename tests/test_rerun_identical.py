@@ -11,7 +11,7 @@ import pytest
 from core import store
 from core.cli import main as cli_main
 from core.compare import compare_studies
-from core.study import run_study
+from core.study.run import run_study
 from tests.test_study import _cfg
 
 
@@ -94,7 +94,7 @@ def test_measurements_are_out_of_the_results(two_runs):
     assert "seconds" not in store.read_json(a / "analysis/params.json")["extended"]
     cost = pd.read_parquet(a / "metrics/cost.parquet")
     assert not any(c.endswith("_ms_b1") for c in cost.columns)
-    from core.cost import read_cost_table
+    from core.pruning.cost import read_cost_table
 
     joined = read_cost_table(a)     # the dashboard's view: latency joined back
     assert (joined["cpu_ms_b1"] > 0).all() and (joined["latency_seed"] == 0).all()

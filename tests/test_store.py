@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from core import store
+from core.errors import UnreadableFile
 
 
 def _make_study(root):
@@ -246,3 +247,14 @@ def test_sha256_file_in_chunks_equals_hashlib(tmp_path):
     p.write_bytes(data)
     assert store.sha256_file(p) == hashlib.sha256(data).hexdigest()
     assert store.sha256_file(p, chunk=7) == hashlib.sha256(data).hexdigest()
+
+
+def test_read_rows_gives_row_order_and_refuses_gaps(tmp_path):
+    path = tmp_path / "labels.parquet"
+    pd.DataFrame({"row": [2, 0, 1], "id": ["c", "a", "b"]}).to_parquet(path, index=False)
+    got = store.read_rows(path)
+    assert got["row"].tolist() == [0, 1, 2] and got["id"].tolist() == ["a", "b", "c"]
+    assert list(got.index) == [0, 1, 2]
+    pd.DataFrame({"row": [0, 2], "id": ["a", "c"]}).to_parquet(path, index=False)
+    with pytest.raises(UnreadableFile, match="not 0..N-1"):
+        store.read_rows(path)

@@ -1,5 +1,5 @@
-"""Structured channel pruning (core/structured.py via prune.sequence): the stated fraction of
-prunable parameters is removed, the pruned model runs, is physically smaller, keeps its
+"""Structured channel pruning (core/pruning/structured.py via pruning.sequence): the stated
+fraction of prunable parameters is removed, the pruned model runs, is physically smaller, keeps its
 class outputs, and the dense model is left untouched."""
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import torch
 from safetensors.torch import save
 from torch import nn
 
-from core import models, prune
-from core.structured import classifier_of, prunable_count
+from core import models, pruning
+from core.pruning.structured import classifier_of, prunable_count
 
-STRUCTURED = sorted(m for m, v in prune.METHODS.items() if v.kind == "structured")
+STRUCTURED = sorted(m for m, v in pruning.METHODS.items() if v.kind == "structured")
 
 
 def _bytes(model: nn.Module) -> int:
@@ -23,9 +23,9 @@ def _bytes(model: nn.Module) -> int:
 
 def test_registry_kinds():
     assert STRUCTURED == ["channel_l1_global", "channel_l1_uniform"]
-    assert prune.method_kind("l1_global") == "unstructured"
+    assert pruning.method_kind("l1_global") == "unstructured"
     with pytest.raises(ValueError, match="structured"):
-        prune.masks_for(nn.Linear(3, 2), "channel_l1_global", [0, 50])
+        pruning.masks_for(nn.Linear(3, 2), "channel_l1_global", [0, 50])
 
 
 @pytest.mark.parametrize("arch", ["smallcnn", "smallcnn_wide", "resnet18", "resnet50"])
@@ -41,7 +41,7 @@ def test_removes_the_stated_fraction_and_runs(arch, method):
     total, size0 = prunable_count(model), _bytes(model)
     ks = [0, 30, 50, 70] if arch.startswith("smallcnn") else [0, 50]
     seen = []
-    with prune.sequence(model, method, ks, 0, x[:1]) as seq:
+    with pruning.sequence(model, method, ks, seed=0, example_input=x[:1]) as seq:
         for k, measured, net in seq:
             left = prunable_count(net)
             assert measured == pytest.approx(1 - left / total)
@@ -67,7 +67,7 @@ def test_global_and_uniform_differ_and_are_nested():
     x = torch.randn(1, 1, 64, 64)
     widths = {}
     for method in STRUCTURED:
-        with prune.sequence(model, method, [0, 40, 80], 0, x) as seq:
+        with pruning.sequence(model, method, [0, 40, 80], seed=0, example_input=x) as seq:
             widths[method] = [[m.out_channels for m in net.modules()
                                if isinstance(m, nn.Conv2d)] for _, _, net in seq]
     for w in widths.values():   # channels only ever go away as sparsity rises
@@ -93,7 +93,8 @@ def test_removed_channels_are_the_lowest_l1():
     l1 = net[0].weight.detach().abs().sum((1, 2, 3))
     keep_expected = set(torch.argsort(l1, descending=True)[:5].tolist())
     for method in STRUCTURED:
-        with prune.sequence(net, method, [0, 37], 0, torch.randn(1, 1, 8, 8)) as s:
+        with pruning.sequence(net, method, [0, 37], seed=0,
+                              example_input=torch.randn(1, 1, 8, 8)) as s:
             *_, (_, measured, pruned) = list(s)
         kept = {i for i in range(8) for j in range(pruned[0].out_channels)
                 if torch.equal(pruned[0].weight[j], net[0].weight[i])}
@@ -105,7 +106,7 @@ def test_removed_channels_are_the_lowest_l1():
 def test_sequence_needs_example_for_structured():
     model = models.create("smallcnn", 3)
     with pytest.raises(ValueError, match="example_input"), \
-            prune.sequence(model, "channel_l1_global", [0, 50]) as seq:
+            pruning.sequence(model, "channel_l1_global", [0, 50]) as seq:
         list(seq)
 
 
@@ -118,7 +119,8 @@ def test_gradcam_of_a_structured_model():
     x = torch.randn(1, 1, 64, 64)
     before = copy.deepcopy(model.state_dict())
     dense = gradcam(model, "layer3", x, 1)
-    with prune.sequence(model, "channel_l1_global", [50], 0, x) as seq:
+    with pruning.sequence(model, "channel_l1_global", [50], seed=0,
+                          example_input=x) as seq:
         for _, _, net in seq:
             pruned = gradcam(net, "layer3", x, 1)    # the layer looked up in the copy
             assert net is not model

@@ -17,10 +17,11 @@ from safetensors.torch import load_file
 
 import core.data
 from core import store
-from core.config import ConfigError, StudyConfig
+from core.config import StudyConfig
 from core.data.base import Dataset
+from core.errors import ConfigError, StudyError
 from core.store import StudyPaths
-from core.study import StudyError, run_study
+from core.study.run import run_study
 
 ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ["No Finding", "A", "B"]

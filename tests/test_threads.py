@@ -7,7 +7,7 @@ import threading
 import pytest
 import torch
 
-from core import models, prune
+from core import models, pruning
 from core.threads import torch_threads
 
 
@@ -81,12 +81,12 @@ def test_overlapping_sessions_leave_the_process_as_it_was(two_threads):
 
 def test_pruning_leaves_the_thread_count(two_threads):
     model = models.create("smallcnn", 3)
-    with prune.pruned_sequence(model, "l1_global", [50, 90], 0) as seq:
+    with pruning.pruned_sequence(model, "l1_global", [50, 90], 0) as seq:
         for _ in seq:
             pass
     assert torch.get_num_threads() == two_threads
     with pytest.raises(RuntimeError, match="inside"):
-        with prune.pruned_sequence(model, "l1_global", [50], 0) as seq:
+        with pruning.pruned_sequence(model, "l1_global", [50], 0) as seq:
             for _ in seq:
                 raise RuntimeError("inside")
     assert torch.get_num_threads() == two_threads

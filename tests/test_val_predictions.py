@@ -11,7 +11,7 @@ from scipy.special import expit
 
 from core import models, predictions, store
 from core.store import StudyPaths
-from core.study import run_study
+from core.study.run import run_study
 from tests.test_study import CLASSES, _cfg, fake  # noqa: F401  (fake is a fixture)
 
 

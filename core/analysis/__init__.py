@@ -11,6 +11,11 @@ Public API (the dashboard and the CLI use these; the modules hold the pure funct
 """
 from __future__ import annotations
 
+import datetime as dt
+
+from core import lock, store
+from core.errors import StudyNotVerified
+
 __all__ = ["analyze_study", "main_analyze"]
 
 
@@ -31,6 +36,8 @@ def analyze_study(study_dir, analysis=None, log=None) -> dict:
         >>> params["pies"]["l1_global"]["n_paper"]               # doctest: +SKIP
         49
     """
+    # loaded on call: the dashboard imports the pure analysis modules of this package and
+    # need not load the study driver (and everything it reads with) for them
     from core.analysis.study_analysis import analyze_study as _analyze
 
     return _analyze(study_dir, analysis=analysis, log=log)
@@ -41,9 +48,7 @@ RECOMPUTED = ("metrics/", "analysis/")
 
 
 def _journal(root):
-    from pathlib import Path
-
-    return Path(root) / "units" / "analyze.pending.json"
+    return store.StudyPaths(root).analyze_journal
 
 
 def verified_base(root, check_hashes: bool = True) -> dict:
@@ -54,11 +59,9 @@ def verified_base(root, check_hashes: bool = True) -> dict:
     rewritten) names the manifest that is still on disk, problems in the content of the
     listed tables under metrics/ and analysis/ are expected — they are analyze's own outputs
     and are all recomputed now. Anything else (inputs, stray files, pickles) still refuses."""
-    from core import store
-
     try:
         return store.require_verified(root, check_hashes)
-    except store.StudyNotVerified as exc:
+    except StudyNotVerified as exc:
         manifest = store.StudyPaths(root).manifest
         journal = _journal(root)
         if not (journal.is_file() and manifest.is_file()):
@@ -78,14 +81,10 @@ def verified_base(root, check_hashes: bool = True) -> dict:
 def main_analyze(args) -> int:
     """`python -m core analyze STUDY`: verify, recompute every table, re-seal, summarise.
 
-    A study that does not verify is refused (store.StudyNotVerified, every problem by file):
+    A study that does not verify is refused (StudyNotVerified, every problem by file):
     analysing tampered predictions and sealing the result would launder the damage. The
     re-seal lists the verified manifest plus exactly the files this analysis wrote, so a
     stray file stays unlisted and `verify` keeps reporting it."""
-    import datetime as dt
-
-    from core import lock, store
-
     verified_base(args.study, check_hashes=False)  # cheap: before creating the lock
     with lock.study_lock(args.study):
         base = verified_base(args.study)

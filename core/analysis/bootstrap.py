@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from core.metrics_float32 import score_keys, sorted_column
+
 # Multiplicities are stored as uint8: drawing one image more than 255 times out of N draws has
 # probability below 1e-400 for N >= 256 (and is impossible for N <= 255); checked, not assumed.
 _MAX_COUNT = 255
@@ -51,38 +53,6 @@ def resample_counts(n_images: int, n_boot: int, rng: np.random.Generator) -> np.
         raise ValueError("an image was drawn more than 255 times; use more images")
     # Image-major: the walk reads one image's B multiplicities as one contiguous row.
     return np.ascontiguousarray(counts.T.astype(np.uint8))
-
-
-def score_keys(scores) -> np.ndarray:
-    """float scores [..., N, C] → uint32 keys, larger score ↔ SMALLER key (walk order).
-
-    Order-preserving for every finite float32 and ±inf; −0.0 and +0.0 get one key (they are
-    the same threshold, as for scikit-learn). NaN must be excluded beforehand.
-    """
-    s = np.asarray(scores, dtype=np.float32) + np.float32(0.0)   # −0.0 + 0.0 = +0.0
-    u = s.view(np.uint32)
-    asc = np.where(u & np.uint32(0x80000000), ~u, u | np.uint32(0x80000000))
-    return (~asc).astype(np.uint32)
-
-
-@njit(nogil=True, cache=True)
-def _radix_argsort(keys, order, tmp, count):
-    """Stable LSD radix argsort of uint32 `keys` (three 11-bit passes) into `order`."""
-    n = keys.size
-    for i in range(n):
-        order[i] = i
-    for shift in (0, 11, 22):
-        count[:] = 0
-        for i in range(n):
-            count[((keys[order[i]] >> shift) & 0x7FF) + 1] += 1
-        for d in range(1, count.size):
-            count[d] += count[d - 1]
-        for i in range(n):
-            j = order[i]
-            d = (keys[j] >> shift) & 0x7FF
-            tmp[count[d]] = j
-            count[d] += 1
-        order[:] = tmp[:]
 
 
 @njit(nogil=True, error_model="numpy", cache=True)
@@ -158,17 +128,6 @@ def _walk(order, keys, codes, weights, flush, out):
     for g in range(q):
         for b in range(nb):
             out[g, b] = acc[g, b] / tp[g, b] if tp[g, b] > 0 else np.nan
-
-
-@njit(nogil=True, cache=True)
-def sorted_column(keys, mi, ci):
-    """Column (mi, :, ci) of keys [M, N, C] (contiguous) and its walk order (radix argsort):
-    the per-task start of every column walk (here and core.metrics_float32)."""
-    n = keys.shape[1]
-    col = np.ascontiguousarray(keys[mi, :, ci])
-    order = np.empty(n, np.int64)
-    _radix_argsort(col, order, np.empty(n, np.int64), np.empty(2049, np.int64))
-    return col, order
 
 
 @njit(nogil=True, parallel=True, cache=True)

@@ -21,11 +21,12 @@ from core.analysis import subgroups as sg
 from core.analysis import thresholds as th
 from core.analysis import uncertainty as unc
 from core.metrics import label_codes
+from core.store import StudyPaths, json_safe
 
-TABLES = ("ci_per_class.parquet", "ci_overall.parquet", "ci_class_summary.parquet",
-          "ci_correlations.json", "subgroups.parquet", "subgroup_worst.parquet",
-          "subgroup_pies.parquet", "thresholds.parquet", "missed.parquet",
-          "calibration.parquet", "calibration_bins.parquet")
+TABLES = (StudyPaths.CI_PER_CLASS, StudyPaths.CI_OVERALL, StudyPaths.CI_CLASS_SUMMARY,
+          StudyPaths.CI_CORRELATIONS, StudyPaths.SUBGROUPS, StudyPaths.SUBGROUP_WORST,
+          StudyPaths.SUBGROUP_PIES, StudyPaths.THRESHOLDS, StudyPaths.MISSED,
+          StudyPaths.CALIBRATION, StudyPaths.CALIBRATION_BINS)
 
 SUB_COLUMNS = ["method", "attribute", "group", "class", "sparsity", "ap", "ap_lo", "ap_hi",
                "rel_ap", "rel_ap_lo", "rel_ap_hi", "n_images", "n_pos", "note"]
@@ -230,27 +231,24 @@ def _bins_frame(method, sparsities, classes, bins) -> pd.DataFrame:
 
 
 def _write(paths, out, corr, thr) -> None:
-    from core.analysis.study_analysis import json_safe
-
-    a = paths.analysis_dir
 
     def cat(key, columns=None):
         frames = out[key]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
-    store.write_parquet(a / "ci_per_class.parquet", cat("per_class"))
-    store.write_parquet(a / "ci_overall.parquet", cat("overall"))
-    store.write_parquet(a / "ci_class_summary.parquet", cat("summary"))
-    store.write_json(a / "ci_correlations.json", json_safe(corr))
+    store.write_parquet(paths.analysis(paths.CI_PER_CLASS), cat("per_class"))
+    store.write_parquet(paths.analysis(paths.CI_OVERALL), cat("overall"))
+    store.write_parquet(paths.analysis(paths.CI_CLASS_SUMMARY), cat("summary"))
+    store.write_json(paths.analysis(paths.CI_CORRELATIONS), json_safe(corr))
     sub = cat("sub", SUB_COLUMNS)
-    store.write_parquet(a / "subgroups.parquet", sub)
-    store.write_parquet(a / "subgroup_worst.parquet", sg.worst_groups(sub))
-    store.write_parquet(a / "subgroup_pies.parquet",
+    store.write_parquet(paths.analysis(paths.SUBGROUPS), sub)
+    store.write_parquet(paths.analysis(paths.SUBGROUP_WORST), sg.worst_groups(sub))
+    store.write_parquet(paths.analysis(paths.SUBGROUP_PIES),
                         cat("pies", ["method", "definition", "attribute", "group", "n_images",
                                      "n_pie", "pie_rate", "enrichment"]))
-    store.write_parquet(a / "thresholds.parquet", thr)
-    store.write_parquet(a / "missed.parquet",
+    store.write_parquet(paths.analysis(paths.THRESHOLDS), thr)
+    store.write_parquet(paths.analysis(paths.MISSED),
                         cat("missed", ["method", "class", "sparsity", *ms.RATES, "seed",
                                        "threshold"]))
-    store.write_parquet(a / "calibration.parquet", cat("cal"))
-    store.write_parquet(a / "calibration_bins.parquet", cat("bins"))
+    store.write_parquet(paths.analysis(paths.CALIBRATION), cat("cal"))
+    store.write_parquet(paths.analysis(paths.CALIBRATION_BINS), cat("bins"))

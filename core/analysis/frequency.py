@@ -21,6 +21,8 @@ import math
 import numpy as np
 from scipy import stats
 
+from core.analysis import forgetting as fg
+
 PAIR_VARIANTS = ("paper", "plain")
 FREQ_FROM_COUNTS = "class_counts.train_pos"
 FREQ_FROM_EVAL = "eval labels (no train counts in the study)"
@@ -72,8 +74,6 @@ def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,
     """{class: reason} for the classes without a finite (value, log frequency) point: an
     undefined AP first (reason from core.analysis.forgetting), then no train positives, then
     `missing` (e.g. 'never drops')."""
-    from core.analysis import forgetting as fg
-
     v = np.asarray(values, dtype=np.float64)
     lf = np.asarray(log_freq, dtype=np.float64)
     st = np.asarray(status) if status is not None else np.full(v.shape, "")

@@ -86,10 +86,10 @@ def refresh_reader_row(root, rows: pd.DataFrame, method: str) -> pd.DataFrame:
     answers, _ = reader_answers(root)
     if answers is None:
         return rows
-    from core.analysis.study_analysis import load_study
+    from core.analysis.study_inputs import load_study
 
     src = load_study(root)
-    params = store.read_json(src["paths"].analysis_dir / "params.json")
+    params = store.read_json(src["paths"].analysis(store.StudyPaths.PARAMS))
     ext = params.get("extended") or {}
     plan = unc.make_plan(len(src["y"]), len(params.get("seeds") or [0]),
                          int(ext.get("n_boot", unc.DEFAULT_N_BOOT)),
@@ -177,7 +177,7 @@ def summary_sentence(rows: pd.DataFrame, method: str) -> str:
 
 
 def records(rows: pd.DataFrame) -> list[dict]:
-    from core.analysis.study_analysis import json_safe
+    from core.store import json_safe
 
     out = []
     for row in rows.to_dict(orient="records"):
@@ -210,7 +210,7 @@ def _opt(v):
 def main_paper_check(args) -> int:
     """`python -m core paper-check STUDY [--method M] [--json]`."""
     method, rows = method_rows(args.study, args.method)
-    params = store.read_json(store.StudyPaths(args.study).analysis_dir / "params.json")
+    params = store.read_json(store.StudyPaths(args.study).analysis(store.StudyPaths.PARAMS))
     ext = params.get("extended") or {}
     level = float(ext.get("ci_level", unc.DEFAULT_LEVEL))
     if args.json:

@@ -351,5 +351,5 @@ def read_pie_corr(root, method: str) -> np.ndarray | None:
     float32 ``[S, N]`` memory-mapped, or None when the study has none."""
     from core import store
 
-    p = store.StudyPaths(root).analysis_dir / "pie_corr" / f"{method}.npy"
+    p = store.StudyPaths(root).pie_array(store.StudyPaths.PIE_CORR, method)
     return store.open_npy(p) if p.is_file() else None

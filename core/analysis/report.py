@@ -26,7 +26,7 @@ from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import pies, report_extended
 from core.analysis.over_seeds import summary_table
-from core.analysis.study_analysis import json_safe
+from core.store import json_safe
 
 _CORR_KEYS = ("r", "p_r", "rho", "p_rho", "n")
 
@@ -37,22 +37,21 @@ def _corr(res: dict | None) -> dict:
 
 
 def build_report(study_dir) -> dict:
-    """The report of a study that verifies (store.StudyNotVerified otherwise)."""
+    """The report of a study that verifies (StudyNotVerified otherwise)."""
     store.require_verified(study_dir)
     paths = store.StudyPaths(study_dir)
-    a = paths.analysis_dir
-    if not (a / "params.json").is_file():
-        raise FileNotFoundError(f"{a / 'params.json'} not found: run `python -m core analyze "
-                                f"{study_dir}` first")
+    if not paths.analysis(paths.PARAMS).is_file():
+        raise FileNotFoundError(f"{paths.analysis(paths.PARAMS)} not found: run "
+                                f"`python -m core analyze {study_dir}` first")
     study = store.read_json(paths.study_json)
-    params = store.read_json(a / "params.json")
-    overall = pd.read_parquet(paths.metrics_dir / "overall.parquet")
-    forgetting = pd.read_parquet(a / "forgetting.parquet")
-    summary = pd.read_parquet(a / "class_summary.parquet")
-    pie_table = pd.read_parquet(a / "pies.parquet")
-    cls_ratio = pd.read_parquet(a / "pie_class_ratio.parquet")
-    fnd_ratio = pd.read_parquet(a / "pie_findings_ratio.parquet")
-    correlations = store.read_json(a / "correlations.json")
+    params = store.read_json(paths.analysis(paths.PARAMS))
+    overall = pd.read_parquet(paths.metrics(paths.OVERALL))
+    forgetting = pd.read_parquet(paths.analysis(paths.FORGETTING))
+    summary = pd.read_parquet(paths.analysis(paths.CLASS_SUMMARY))
+    pie_table = pd.read_parquet(paths.analysis(paths.PIES))
+    cls_ratio = pd.read_parquet(paths.analysis(paths.PIE_CLASS_RATIO))
+    fnd_ratio = pd.read_parquet(paths.analysis(paths.PIE_FINDINGS_RATIO))
+    correlations = store.read_json(paths.analysis(paths.CORRELATIONS))
     classes = list(study["classes"])
     sparsities = [int(s) for s in study["sparsities"]]
     methods = list(study["methods"])

@@ -28,15 +28,14 @@ def _records(frame: pd.DataFrame, columns) -> list[dict]:
 
 
 def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
-    a = paths.analysis_dir
     ext = params.get("extended")
-    if not ext or not (a / "ci_per_class.parquet").is_file():
+    if not ext or not paths.analysis(paths.CI_PER_CLASS).is_file():
         return {k: {"available": False, "note": NOT_ANALYSED} for k in KEYS}
     at = int(params.get("at_sparsity", 95))
     out = {}
-    overall = _read(a / "ci_overall.parquet")
-    summary = _read(a / "ci_class_summary.parquet")
-    corr = store.read_json(a / "ci_correlations.json")
+    overall = _read(paths.analysis(paths.CI_OVERALL))
+    summary = _read(paths.analysis(paths.CI_CLASS_SUMMARY))
+    corr = store.read_json(paths.analysis(paths.CI_CORRELATIONS))
     out["confidence_intervals"] = {
         "available": True, "n_boot": ext["n_boot"], "level": ext["ci_level"],
         "method": ext["ci_method"], "at_sparsity": at,
@@ -49,8 +48,8 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
                                  "rel_ap_at_hi"]) for m in methods},
         "correlations": corr,
     }
-    worst = _read(a / "subgroup_worst.parquet")
-    pies = _read(a / "subgroup_pies.parquet")
+    worst = _read(paths.analysis(paths.SUBGROUP_WORST))
+    pies = _read(paths.analysis(paths.SUBGROUP_PIES))
     groups = ext.get("subgroups") or []
     if groups:
         w = worst[worst["sparsity"] == at]
@@ -68,7 +67,7 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
     else:
         out["subgroups"] = {"available": False, "note": "no sex, age or view in the "
                             "evaluation labels", "absent": ext.get("subgroups_absent", {})}
-    missed = _read(a / "missed.parquet")
+    missed = _read(paths.analysis(paths.MISSED))
     if missed is not None and len(missed):
         rates = ["missed_rate", "false_alarm_rate", "sensitivity", "specificity", "flip_rate"]
         med = None
@@ -87,7 +86,7 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
     else:
         out["missed_findings"] = {"available": False,
                                   "note": ext.get("thresholds_note") or "no thresholds"}
-    cal = _read(a / "calibration.parquet")
+    cal = _read(paths.analysis(paths.CALIBRATION))
     per_seed = cal.groupby(["method", "sparsity", "seed"])[["ece", "brier"]].mean().reset_index()
     per = summary_table(per_seed, "ece", ["method", "sparsity"], sort=True)[
         ["method", "sparsity", "median"]].rename(columns={"median": "ece"})

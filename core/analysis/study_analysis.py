@@ -20,38 +20,15 @@ import pandas as pd
 
 from core import predictions, store
 from core.analysis import class_tables as ct
+from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
-from core.analysis import pie_stats, pies
+from core.analysis.study_inputs import load_study
 from core.config import PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY, AnalysisConfig, grid_default
-from core.data.base import ground_truth_columns
 from core.metrics import nanmean_classes, per_class_metrics
+from core.store import json_safe
 
 PIE_DEFINITIONS = ("paper", "population")
-
-
-# ----------------------------------------------------------------------------- inputs
-def load_study(study_dir) -> dict:
-    """study.json + labels (sorted by `row`) + class counts + eval co-occurrence."""
-    paths = store.StudyPaths(study_dir)
-    if not paths.study_json.is_file():
-        raise FileNotFoundError(f"{paths.study_json} not found: not a study folder")
-    study = store.read_json(paths.study_json)
-    classes = list(study["classes"])
-    labels = pd.read_parquet(paths.labels)
-    if "row" in labels:
-        labels = labels.sort_values("row").reset_index(drop=True)
-        if not np.array_equal(labels["row"].to_numpy(), np.arange(len(labels))):
-            raise ValueError(f"{paths.labels}: column `row` is not 0..N-1")
-    missing = [c for c in classes if c not in labels]
-    if missing:
-        raise ValueError(f"{paths.labels}: no column for classes {missing}")
-    y = labels[classes].to_numpy(dtype=np.float64)
-    counts = pd.read_parquet(paths.class_counts) if paths.class_counts.is_file() else None
-    cooc = np.asarray(fq.read_cooccurrence(paths.root, "eval", y), dtype=np.float64)
-    return {"paths": paths, "study": study, "classes": classes, "labels": labels, "y": y,
-            "counts": counts, "cooc": cooc,
-            "ground_truth": ground_truth_columns(study.get("dataset"), labels.columns)}
 
 
 def analysis_config(study: dict, override: AnalysisConfig | None = None) -> AnalysisConfig:
@@ -172,21 +149,6 @@ def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
 
 
 # ----------------------------------------------------------------------------- driver
-def json_safe(obj):
-    """NaN/inf → None (JSON null), numpy scalars → Python, recursively."""
-    if isinstance(obj, dict):
-        return {str(k): json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return json_safe(obj.tolist())
-    if isinstance(obj, (np.integer, np.bool_)):
-        return obj.item()
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
 def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -> dict:
     """Compute and write every metrics/ and analysis/ table of a study; returns a summary.
 
@@ -243,8 +205,8 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds),
                           src["ground_truth"])
         del scan
-        store.write_npy(paths.analysis_dir / "pie_corr" / f"{method}.npy", pa["corr"])
-        store.write_npy(paths.analysis_dir / "pie_population" / f"{method}.npy",
+        store.write_npy(paths.pie_array(paths.PIE_CORR, method), pa["corr"])
+        store.write_npy(paths.pie_array(paths.PIE_POPULATION, method),
                         pa["population"])
         pie_rows.append(pa["table"])
         cls_ratio.append(pa["class_ratio"])
@@ -254,23 +216,21 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         pie_masks[method] = {d: pa["table"][f"pie_{d}"].to_numpy(dtype=bool)
                              for d in PIE_DEFINITIONS}
 
-    m, a = paths.metrics_dir, paths.analysis_dir
-    store.write_parquet(m / "per_class.parquet", pd.concat(per_class, ignore_index=True))
-    store.write_parquet(m / "overall.parquet", pd.concat(overall, ignore_index=True))
-    store.write_parquet(a / "forgetting.parquet", pd.concat(forget, ignore_index=True))
-    store.write_parquet(a / "class_summary.parquet", pd.concat(summary, ignore_index=True))
-    store.write_parquet(a / "class_pairs.parquet", pd.concat(pairs, ignore_index=True))
-    store.write_parquet(a / "pies.parquet", pd.concat(pie_rows, ignore_index=True))
-    store.write_parquet(a / "pie_class_ratio.parquet", pd.concat(cls_ratio, ignore_index=True))
-    store.write_parquet(a / "pie_findings_ratio.parquet",
+    store.write_parquet(paths.metrics(paths.PER_CLASS), pd.concat(per_class, ignore_index=True))
+    store.write_parquet(paths.metrics(paths.OVERALL), pd.concat(overall, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.FORGETTING), pd.concat(forget, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.CLASS_SUMMARY), pd.concat(summary, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.CLASS_PAIRS), pd.concat(pairs, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.PIES), pd.concat(pie_rows, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.PIE_CLASS_RATIO),
+                        pd.concat(cls_ratio, ignore_index=True))
+    store.write_parquet(paths.analysis(paths.PIE_FINDINGS_RATIO),
                         pd.concat(fnd_ratio, ignore_index=True))
-    store.write_json(a / "correlations.json", json_safe(correlations))
-    store.write_json(a / "regression.json", json_safe(regression))
-    store.write_json(a / "pie_groundtruth.json",
+    store.write_json(paths.analysis(paths.CORRELATIONS), json_safe(correlations))
+    store.write_json(paths.analysis(paths.REGRESSION), json_safe(regression))
+    store.write_json(paths.analysis(paths.PIE_GROUNDTRUTH),
                      json_safe({k: v for k, v in groundtruth.items() if v}))
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
-    from core.analysis import extended
-
     keep: dict = {}
     ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
                        pie_masks, cfg, log=log, keep=keep)
@@ -303,7 +263,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     stored["extended"] = {k: v for k, v in ext.items() if k != "seconds"}
     clock = ("seconds", "cpu_seconds")
     stored["paper_check"] = {k: v for k, v in checked.items() if k not in clock}
-    store.write_json(a / "params.json", json_safe(stored))
+    store.write_json(paths.analysis(paths.PARAMS), json_safe(stored))
     store.write_json(paths.analysis_timings, json_safe(
         {"seconds": params["seconds"], "extended_seconds": ext.get("seconds"),
          "paper_check_seconds": {k: checked[k] for k in clock if k in checked}}))

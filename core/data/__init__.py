@@ -10,22 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.config import ConfigError, DatasetConfig
+from core.config import DatasetConfig
 from core.data import readers as _readers  # noqa: F401  (registers the file readers)
 from core.data.base import (
     BASE_COLUMNS,
     READERS,
     SPLITS,
     Dataset,
-    DuplicateIdError,
     ImageSource,
-    LabelError,
-    LeakageError,
-    MissingImagesError,
     check_table,
     describe_labels,
     register_reader,
 )
+from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError, MissingImagesError
 
 
 @register_reader("synthcxr")

@@ -14,7 +14,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from core.config import ConfigError
+from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError
+from core.registries import READERS
 
 SPLITS = ("train", "val", "test")
 # Columns every dataset table starts with, in this order; class columns follow.
@@ -32,26 +33,6 @@ GROUND_TRUTH_KEY = "ground_truth"
 
 
 # --------------------------------------------------------------------------- errors
-class LabelError(ValueError):
-    """A label table that cannot be used as given (bad value, missing column, …)."""
-
-
-class DuplicateIdError(LabelError):
-    """The same image id appears more than once."""
-
-
-class LeakageError(LabelError):
-    """A patient appears in more than one split: evaluation would be on training patients."""
-
-
-class MissingImagesError(FileNotFoundError):
-    """Image files that are missing or cannot be decoded (all of them listed in one error)."""
-
-    def __init__(self, message: str, failures: list[tuple[str, str, str]]):
-        super().__init__(message)
-        self.failures = failures  # (id, path, reason)
-
-
 # --------------------------------------------------------------------------- contract
 @runtime_checkable
 class ImageSource(Protocol):
@@ -85,17 +66,13 @@ class Dataset:
 
 
 Reader = Callable[..., Dataset]  # reader(options: dict, *, cfg: DatasetConfig) -> Dataset
-READERS: dict[str, Reader] = {}
 
 
 def register_reader(name: str) -> Callable[[Reader], Reader]:
-    """Decorator adding a reader to `READERS` under `name` (one way in, by name)."""
+    """Decorator adding a reader to `READERS` (core.registries) under `name`."""
 
     def deco(fn: Reader) -> Reader:
-        if name in READERS:
-            raise ValueError(f"dataset reader {name!r} registered twice")
-        READERS[name] = fn
-        return fn
+        return READERS.register(name, fn)
 
     return deco
 

@@ -18,7 +18,7 @@ import pandas as pd
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from core.data.base import MissingImagesError
+from core.errors import MissingImagesError
 from core.store import write_json
 
 # Bilinear in PIL widens its kernel by the reduction factor, so downscaling is antialiased

@@ -10,15 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.data.base import LabelError, check_class_names
+from core.data.base import check_class_names
+from core.errors import LabelError, MissingColumnError
 
 # Text that means "not labelled" besides an empty cell (pandas writes NaN as "").
 _BLANKS = ["", "nan", "NaN", "NA", "N/A", "null", "None"]
-
-
-class MissingColumnError(LabelError):
-    """A column named in the options or required by the format is not in the file."""
-
 
 def read_csv_checked(path: str | Path, **read_options) -> pd.DataFrame:
     """`pd.read_csv(path, **read_options)` after checking the header line as written.

@@ -15,14 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import chestxray14
-from core.data.base import (
-    BASE_COLUMNS,
-    Dataset,
-    DuplicateIdError,
-    LabelError,
-    register_reader,
-    take_options,
-)
+from core.data.base import BASE_COLUMNS, Dataset, register_reader, take_options
 from core.data.images import FileSource
 from core.data.labels import (
     label_like_columns,
@@ -32,6 +25,7 @@ from core.data.labels import (
     parse_labels,
     read_csv_text,
 )
+from core.errors import DuplicateIdError, LabelError
 
 # Class order as in the paper's code (PruneCXR src/datasets.py); the study stores it.
 NIH_CXR_LT_CLASSES = [

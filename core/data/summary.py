@@ -10,15 +10,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from core.config import (
-    ConfigError,
-    DatasetConfig,
-    StudyConfig,
-    parse_config_text,
-    read_config_file,
-)
+from core.config import DatasetConfig, StudyConfig, parse_config_text, read_config_file
 from core.data import SPLITS, Dataset, load_dataset
 from core.data.stats import class_counts, findings_histogram, findings_per_image
+from core.errors import ConfigError
 
 
 def parse_options(items: list[str]) -> dict:

@@ -20,12 +20,12 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from core.config import ConfigError
 from core.data.base import GROUND_TRUTH_KEY, SYNTHCXR_GROUND_TRUTH, Dataset, take_options
 from core.data.chestxray14 import CLASSES, read_metadata, split_by_patient
 from core.data.synth_base import Streams
 from core.data.synth_findings import FINDINGS
 from core.data.synth_render import RENDER_VERSION, render
+from core.errors import ConfigError
 
 # Real ChestX-ray14 image counts per finding (FINDINGS order): an added noisy finding is drawn
 # with these weights, so label noise does not change the long tail's shape.

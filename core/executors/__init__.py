@@ -2,23 +2,25 @@
 
     executor.run(units: list[Unit], fn) -> {unit.key: fn's result}
 
-`fn` is `core.executors.unit.execute_unit` (a pure function of the unit: it reopens the
-shared caches from the study folder, runs `core.study.run_unit` and writes its outputs
-atomically), so whatever runs a unit, its outputs are the same bytes.
+`fn` is whatever the caller gives: the study gives `core.study.seed_unit.execute_unit` (a
+pure function of the unit: it reopens the shared caches from the study folder, runs the seed
+and writes its outputs atomically), so whatever runs a unit, its outputs are the same bytes.
+Executors never import the study: they know units (core.executors.unit) and run `fn`.
 
 - `local` (default): a loop in this process, exactly today's runner.
 - `ray`: one Ray task per unit with `num_cpus`/`num_gpus`, bounded retries for lost
   workers, no retry of application errors; see `core.executors.ray_backend`.
 
-The coordinator (core.study.run_study) prepares the inputs, holds the study lock and
+The coordinator (core.study.run.run_study) prepares the inputs, holds the study lock and
 finalises; executors and their workers never take the lock.
 """
 from __future__ import annotations
 
+from core.errors import ConfigError
 from core.executors.local import LocalExecutor
-from core.executors.unit import Unit, execute_unit
+from core.executors.unit import Unit
 
-__all__ = ["Unit", "execute_unit", "LocalExecutor", "add_arguments", "from_args"]
+__all__ = ["Unit", "LocalExecutor", "add_arguments", "from_args"]
 
 EXECUTORS = ("local", "ray")
 
@@ -49,8 +51,6 @@ def from_args(args):
     if name == "local":
         given = [k for k, v in ray_only.items() if v is not None]
         if given:
-            from core.config import ConfigError
-
             raise ConfigError(f"{', '.join(given)} only apply with --executor ray")
         return None
     from core.executors.ray_backend import RayExecutor

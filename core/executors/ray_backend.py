@@ -32,7 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from core.errors import ConfigError, StudyError
 from core.executors.unit import Unit, check_study_folder, preload
+from core.store import StudyPaths
 
 # Repository root: workers put it on their path so `import core` finds the same code.
 _CODE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -44,8 +46,6 @@ def task_device(config_device: str, gpu_ids) -> str:
     """The torch device of a unit given the GPU ids Ray assigned to its task: the first
     visible GPU when there is one and torch can use CUDA, else the CPU (torch is imported
     only to check that)."""
-    from core.config import ConfigError
-
     if config_device == "cpu":
         return "cpu"
     import torch
@@ -69,7 +69,7 @@ def _ray_unit(fn, unit: Unit, cpus: float) -> dict:
     placement = {"executor": "ray", "host": socket.gethostname(), "pid": os.getpid(),
                  "node_id": ray.get_runtime_context().get_node_id(), "gpu_ids": ids,
                  "num_cpus": cpus, "niceness": os.nice(0), "start": time.time()}
-    log = root / "units" / f"{unit.key}.log"
+    log = StudyPaths(root).unit_log(unit.key)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "a", buffering=1) as fh, contextlib.redirect_stdout(fh):
         # one header per attempt: a retried unit shows each one
@@ -95,12 +95,8 @@ class RayExecutor:
                  progress: bool = True, env_vars: dict | None = None):
         for flag, v in (("--gpus-per-unit", gpus_per_unit), ("--cpus-per-unit", cpus_per_unit)):
             if v is not None and not (v >= 0 and math.isfinite(v)):
-                from core.config import ConfigError
-
                 raise ConfigError(f"{flag}: {v} (must be a number ≥ 0)")
         if cpus_per_unit is not None and cpus_per_unit <= 0:
-            from core.config import ConfigError
-
             raise ConfigError(f"--cpus-per-unit: {cpus_per_unit} (must be > 0)")
         self.address, self.max_retries, self.progress = address, int(max_retries), progress
         self.gpus_per_unit, self.cpus_per_unit = gpus_per_unit, cpus_per_unit
@@ -117,8 +113,6 @@ class RayExecutor:
         # Nothing leaves the machine unless the user asks for it (Ray's usage statistics
         # would be sent from a local instance by default).
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        from core.study import StudyError
-
         t0 = time.perf_counter()
         for attempt in (1, 2):
             try:
@@ -153,8 +147,6 @@ class RayExecutor:
         """StudyError unless one live node can hold a unit (Ray would wait forever)."""
         import ray
 
-        from core.study import StudyError
-
         nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
         if not any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in nodes):
             have = "; ".join(f"{r.get('CPU', 0):g} CPU, {r.get('GPU', 0):g} GPU" for r in nodes)
@@ -177,15 +169,16 @@ class RayExecutor:
                 "retry_exceptions": False, "runtime_env": {"env_vars": env},
                 "max_calls": 1 if gpus > 0 else 0}
 
-    def warm_up(self, n: int, cpus: float = 1.0) -> float:
-        """Start `n` CPU workers and import the unit code in them (unit.preload; seconds
-        taken), so a measurement of units excludes worker start-up. Only for CPU units: a
-        GPU unit gets a fresh worker anyway. Ray must be initialised."""
+    def warm_up(self, n: int, modules, cpus: float = 1.0) -> float:
+        """Start `n` CPU workers and import `modules` in them (unit.preload; the study's are
+        core.study.seed_unit.UNIT_MODULES); returns the seconds taken, so a measurement of
+        units excludes worker start-up. Only for CPU units: a GPU unit gets a fresh worker
+        anyway. Ray must be initialised."""
         import ray
 
         t0 = time.perf_counter()
         task = ray.remote(**self._task_options(cpus, 0.0))(preload)
-        ray.get([task.remote() for _ in range(n)])
+        ray.get([task.remote(modules) for _ in range(n)])
         return time.perf_counter() - t0
 
     # ------------------------------------------------------------------ run
@@ -240,8 +233,6 @@ class RayExecutor:
 
     def _failure(self, unit: Unit, err: Exception) -> Exception:
         import ray.exceptions as rx
-
-        from core.study import StudyError
 
         if isinstance(err, rx.RayTaskError):
             cause = getattr(err, "cause", None) or err

@@ -107,7 +107,8 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
                    progress: bool = True, log=print) -> dict:
     """Run (or resume) both arms into out_dir/<arm>/, then write the result tables."""
     from core.experiments import frequency_effect
-    from core.study import run_study, unit_is_done
+    from core.study.markers import unit_is_done
+    from core.study.run import run_study
 
     t0, c0, load0 = time.perf_counter(), time.process_time(), _load()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -163,7 +164,7 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
     """`--partial`: the tables from the seeds BOTH arms have finished (paired), nothing run.
     For an experiment that could not finish; experiment.json says which seeds were used."""
     from core.experiments import frequency_effect
-    from core.study import unit_is_done
+    from core.study.markers import unit_is_done
 
     t0, load0 = time.perf_counter(), _load()
     base = base_config(quick, overrides)
@@ -207,7 +208,7 @@ def _earlier_runs(out: Path) -> list[dict]:
 
 
 def _code_version() -> str:
-    from core.study import code_version
+    from core.study.prepare import code_version
 
     return code_version()
 
@@ -248,7 +249,8 @@ def verify_tables(folder) -> list[str]:
 
 def main_frequency(args) -> int:
     """`python -m core experiment frequency`: run, then print the pooled effects."""
-    from core.study import StudyError, passive_omp_threads
+    from core.errors import StudyError
+    from core.omp import passive_omp_threads
 
     passive_omp_threads()
     try:

@@ -24,7 +24,7 @@ import pandas as pd
 from core import predictions, store
 from core.analysis import forgetting as fg
 from core.analysis import uncertainty as unc
-from core.analysis.study_analysis import load_study
+from core.analysis.study_inputs import load_study
 from core.data.synth_findings import FINDINGS
 from core.metrics import label_codes
 
@@ -88,10 +88,11 @@ def _train_pos(study: dict) -> np.ndarray:
 def _require_units(root, seeds) -> None:
     """A study not yet finalised (no manifest): its data unit and these seeds' units must be
     done, every file they list matching its recorded sha256 (core.study's resume check)."""
-    from core.study import _data_files, _data_marker, unit_is_done
+    from core.study.markers import unit_is_done
+    from core.study.prepare import data_files
 
     paths = store.StudyPaths(root)
-    if not unit_is_done(paths, None, _data_marker(paths), required=_data_files(paths)):
+    if not unit_is_done(paths, None, paths.data_marker, required=data_files(paths)):
         raise ValueError(f"{root}: its data files are not complete and verified")
     missing = [s for s in seeds if not unit_is_done(paths, s)]
     if missing:

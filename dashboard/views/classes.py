@@ -33,7 +33,7 @@ band = bound(left.radio, "Band", key="cl_band", param="cb", default="iqr",
              format_func={"iqr": "interquartile range over seeds",
                           "ci": "95% bootstrap CI"}.get,
              valid=lambda v: v in ("iqr", "ci"))
-ci_table = loaders.analysis_table(d, d.key, "ci_per_class.parquet")
+ci_table = loaders.analysis_table(d, d.key, d.paths.CI_PER_CLASS)
 band_title = "IQR"
 if band == "ci" and ci_table is None:
     st.info("This study has no confidence intervals yet (analysed before they existed): "
@@ -98,7 +98,7 @@ for m in ctx.methods:
         f"change at {f.sparsity}%": s["rel_ap_at"],
     }))
 table = pd.concat(rows, ignore_index=True)
-ci_summary = loaders.analysis_table(d, d.key, "ci_class_summary.parquet")
+ci_summary = loaders.analysis_table(d, d.key, d.paths.CI_CLASS_SUMMARY)
 if ci_table is not None and f.sparsity in d.sparsities:
     at_k = ci_table[ci_table["sparsity"] == f.sparsity][["method", "class", "rel_ap_lo",
                                                           "rel_ap_hi"]]

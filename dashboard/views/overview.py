@@ -54,7 +54,7 @@ with right:
     cost = cost_axis.cost_table(d, d.key)
     xkey = cost_axis.pick_axis(st, cost, "ov_x")
     x = None if xkey == "sparsity" else cost_axis.AXES[xkey]
-    ci = loaders.analysis_table(d, d.key, "ci_overall.parquet")
+    ci = loaders.analysis_table(d, d.key, d.paths.CI_OVERALL)
     if ci is not None:
         ci = ci[ci["method"].isin(ctx.methods)]
     if band == "ci":

@@ -38,7 +38,7 @@ st.caption(f"Chosen sparsity (sidebar): **{k}%** · method: **{md_escape(method)
 
 # ----------------------------------------------------------------------------- subgroups
 st.subheader(f"Subgroups: AP change at {k}% sparsity")
-sub = loaders.analysis_table(d, d.key, "subgroups.parquet")
+sub = loaders.analysis_table(d, d.key, d.paths.SUBGROUPS)
 if not ext.get("subgroups") or sub is None or sub.empty:
     st.info("No subgroups: this study's evaluation labels have no sex, age or view "
             "(the dataset's metadata), so per-group results are absent.",
@@ -59,7 +59,7 @@ else:
     show_chart(charts_hurt.subgroup_heatmap(at, ctx.classes,
                                             f"AP change vs dense at {k}% ({method})"),
                f"subgroup_heatmap_{method}_{k}", stretch=False)
-    worst = loaders.analysis_table(d, d.key, "subgroup_worst.parquet")
+    worst = loaders.analysis_table(d, d.key, d.paths.SUBGROUP_WORST)
     if worst is not None and k > 0:
         w = worst[(worst["method"] == method) & (worst["sparsity"] == k)
                   & worst["class"].isin(ctx.classes)]
@@ -68,7 +68,7 @@ else:
         show_table(w.drop(columns=["method"]), f"subgroup_worst_{method}_{k}", column_config={
             c: st.column_config.NumberColumn(format="percent")
             for c in ("rel_ap", "rel_ap_lo", "rel_ap_hi")})
-    pies = loaders.analysis_table(d, d.key, "subgroup_pies.parquet")
+    pies = loaders.analysis_table(d, d.key, d.paths.SUBGROUP_PIES)
     if pies is not None and len(pies):
         st.markdown(f"**PIE enrichment per group** (PIEs at the study's PIE sparsity "
                     f"{d.param('pie_sparsity', 90)}%; 1 = the group's share)")
@@ -85,7 +85,7 @@ else:
 
 # ----------------------------------------------------------------------------- missed
 st.subheader("Missed findings at the dense model's operating point")
-missed = loaders.analysis_table(d, d.key, "missed.parquet")
+missed = loaders.analysis_table(d, d.key, d.paths.MISSED)
 if missed is None or missed.empty:
     st.info("No missed-finding rates: they need the dense model's predictions on the "
             "validation split to fix each class's threshold, and this study has none.",
@@ -115,8 +115,8 @@ else:
 
 # ----------------------------------------------------------------------------- calibration
 st.subheader("Calibration")
-cal = loaders.analysis_table(d, d.key, "calibration.parquet")
-bins = loaders.analysis_table(d, d.key, "calibration_bins.parquet")
+cal = loaders.analysis_table(d, d.key, d.paths.CALIBRATION)
+bins = loaders.analysis_table(d, d.key, d.paths.CALIBRATION_BINS)
 if cal is None or bins is None:
     st.info("No calibration tables in this study's analysis.", icon=":material/info:")
 else:

@@ -9,7 +9,8 @@ import pytest
 
 from core import predictions, store
 from core.analysis.report import build_report
-from core.importer import ReleaseError, import_release, main_import, ratio_to_percent
+from core.errors import ReleaseError
+from core.importer import import_release, main_import, ratio_to_percent
 
 CLASSES = ["No Finding", "Effusion", "Nodule", "Hernia"]
 N = 40

@@ -10,6 +10,7 @@ import pytest
 from core import store
 from core.analysis import main_analyze
 from core.cli import main as cli_main
+from core.errors import StoreError, StudyNotVerified
 from tests.analysis.conftest import make_study
 
 PRED = "predictions/l1_global/seed-1.npy"
@@ -129,8 +130,8 @@ def test_write_manifest_never_lists_a_file_it_was_not_given(analysed):
 def test_require_verified_lists_every_problem(analysed):
     _flip(analysed)
     _stray(analysed)
-    with pytest.raises(store.StudyNotVerified) as err:
+    with pytest.raises(StudyNotVerified) as err:
         store.require_verified(analysed)
     assert {p.file for p in err.value.problems} == {PRED, "predictions/l1_global/seed-9.npy"}
     assert PRED in str(err.value) and "seed-9.npy" in str(err.value)
-    assert isinstance(err.value, store.StoreError)
+    assert isinstance(err.value, StoreError)

@@ -3,9 +3,13 @@ shown with its rank table and words; unknown ids and empty filters say so and sh
 image; a study without weights shows everything but Grad-CAM; data strings stay literal."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
+from core.store import read_rows
 from dashboard.browse_logic import gallery_order
 from dashboard.data import StudyData
 from tests.dashboard.htmltable import rank_table
@@ -135,11 +139,11 @@ def test_gallery_pies_are_the_stored_analysis_pies(studies_root):
 
 def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
     """The page's Grad-CAM (pruned copies kept per seed) equals core.explain.gradcam of the
-    dense model and of the model pruned in place (core.prune.sequence), for one seed and as
+    dense model and of the model pruned in place (core.pruning.sequence), for one seed and as
     the mean over seeds."""
     import torch
 
-    from core import models, prune
+    from core import models, pruning
     from core.explain import difference_map, gradcam, normalize_cam
     from dashboard import browse_loaders as bl
 
@@ -152,7 +156,7 @@ def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
             models.spec(meta["architecture"])
         x = models.preprocess(torch.from_numpy(np.ascontiguousarray(d.image(row)))[None], spec)
         dense = gradcam(model, spec.gradcam_layer, x, cls)
-        with prune.sequence(model, "l1_global", [k], s, x) as seq:
+        with pruning.sequence(model, "l1_global", [k], seed=s, example_input=x) as seq:
             for _, _, net in seq:
                 pruned = gradcam(net, spec.gradcam_layer, x, cls)
         pairs.append((dense, pruned))
@@ -183,6 +187,9 @@ def _fake_val(monkeypatch, d, n_val=40, rng_seed=3):
     labels = pd.DataFrame(y, columns=d.classes)
     labels.insert(0, "row", np.arange(n_val))
     labels = labels.iloc[::-1]          # out of order on purpose: the reader sorts by row
+    stored = Path(tempfile.mkdtemp()) / "val_labels.parquet"
+    labels.to_parquet(stored, index=False)
+    labels = read_rows(stored)          # what core.predictions.read_val_labels returns
     try:
         import core.predictions as mod
     except ImportError:

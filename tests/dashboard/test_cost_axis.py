@@ -96,7 +96,7 @@ def test_charts_plot_cost_with_unit_in_tooltips_and_bars_for_bands():
 def cost_study(tmp_path_factory):
     """A real (tiny) study run by core.study: its cost table is the one the study writes."""
     import core.data
-    from core.study import run_study
+    from core.study.run import run_study
     from tests.test_study import _cfg, _fake_dataset
 
     root = tmp_path_factory.mktemp("costroot")
@@ -124,7 +124,7 @@ def _chart_rows(at) -> list[dict]:
 
 
 def test_pages_plot_against_the_study_cost_table(app_test, cost_study):
-    from core.cost import read_cost_table
+    from core.pruning.cost import read_cost_table
 
     cost = read_cost_table(cost_study / "costs")
     assert cost is not None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from core import models, prune
+from core import models, pruning
 from core.explain import (
     count_hooks,
     difference_map,
@@ -32,7 +32,7 @@ def model_and_x():
 def _pruned(model, k=90):
     @contextlib.contextmanager
     def ctx():
-        with prune.pruned_sequence(model, "l1_global", [k], 0) as seq:
+        with pruning.pruned_sequence(model, "l1_global", [k], 0) as seq:
             for _ in seq:
                 yield
     return ctx

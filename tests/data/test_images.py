@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from core.data import MissingImagesError
 from core.data.images import (
     FileSource,
     build_cache,
@@ -15,6 +14,7 @@ from core.data.images import (
     open_cache,
     read_cache_info,
 )
+from core.errors import MissingImagesError
 
 
 def gradient(h=64, w=64, hi=255, dtype=np.uint8) -> np.ndarray:

@@ -7,19 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.config import ConfigError, DatasetConfig
-from core.data import (
-    READERS,
-    DuplicateIdError,
-    LabelError,
-    LeakageError,
-    load_dataset,
-    source_from_description,
-)
+from core.config import DatasetConfig
+from core.data import READERS, load_dataset, source_from_description
 from core.data.base import BASE_COLUMNS
 from core.data.images import FileSource
-from core.data.labels import MissingColumnError
 from core.data.readers import MIMIC_CXR_LT_CLASSES, NIH_CXR_LT_CLASSES
+from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError, MissingColumnError
 
 FILE_READERS = ("nih-cxr-lt", "mimic-cxr-lt", "chestx-ray14", "csv")
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from core import cli
-from core.config import ConfigError
 from core.data.summary import format_table, main, parse_options
+from core.errors import ConfigError
 
 
 def write_dataset(tmp_path):

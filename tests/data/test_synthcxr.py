@@ -7,12 +7,12 @@ import pytest
 from scipy.ndimage import gaussian_filter, laplace
 from scipy.stats import spearmanr
 
-from core.config import ConfigError
 from core.data.chestxray14 import CLASSES
 from core.data.synth_base import Streams
 from core.data.synth_findings import FINDINGS, SIGNATURES
 from core.data.synth_render import render
 from core.data.synthcxr import SynthSource, label_noise, load_synthcxr
+from core.errors import ConfigError
 
 # Real ChestX-ray14 image counts (docs/paper_facts.md), CLASSES order.
 REAL_COUNTS = [60361, 19894, 13317, 11559, 6331, 5782, 5302, 4667, 3385, 2776, 2516, 2303,

@@ -15,10 +15,11 @@ import pytest
 import core.data
 from core import store
 from core.compare import compare_studies
+from core.errors import StudyError
 from core.executors import Unit
 from core.executors.ray_backend import RayExecutor
 from core.store import StudyPaths
-from core.study import StudyError, run_study
+from core.study.run import run_study
 from tests.test_rerun_identical import assert_results_identical, result_and_measurement_files
 from tests.test_study import _cfg, _fake_dataset
 
@@ -160,7 +161,7 @@ def test_second_coordinator_is_refused_before_any_unit(tmp_path, local_ray, fake
     import subprocess
     import sys
 
-    from core.lock import StudyLockedError
+    from core.errors import StudyLockedError
 
     out = tmp_path / "s"
     holder = subprocess.Popen(

@@ -8,11 +8,13 @@ import pytest
 import torch
 
 from core import executors, store
-from core.config import ConfigError
-from core.executors import LocalExecutor, Unit, execute_unit
+from core.errors import ConfigError, StudyError
+from core.executors import LocalExecutor, Unit
 from core.executors.ray_backend import WORKER_NICENESS, RayExecutor, task_device
 from core.store import StudyPaths
-from core.study import StudyError, open_data, prepare, run_study
+from core.study.prepare import prepare
+from core.study.run import run_study
+from core.study.seed_unit import execute_unit, open_data
 from tests.test_study import _cfg, fake  # noqa: F401  (fixture)
 
 

@@ -1,11 +1,11 @@
 """Structured channel pruning with Torch-Pruning: pruned models are physically smaller.
 
-Methods `channel_l1_global` and `channel_l1_uniform` (registered in `core.prune.METHODS`,
-kind "structured") remove whole output channels of Conv2d/Linear layers, and with them the
-matching BatchNorm channels and input channels of the layers that read them. Torch-Pruning's
-DependencyGraph finds the coupled layers (a residual sum couples every conv that feeds it),
-so the network stays consistent; the final classifier's outputs (the class logits) are never
-pruned, only its inputs.
+Methods `channel_l1_global` and `channel_l1_uniform` (`ChannelL1Global`, `ChannelL1Uniform`,
+kind "structured" of core/pruning/base.py's interface) remove whole output channels of
+Conv2d/Linear layers, and with them the matching BatchNorm channels and input channels of
+the layers that read them. Torch-Pruning's DependencyGraph finds the coupled layers (a
+residual sum couples every conv that feeds it), so the network stays consistent; the final
+classifier's outputs (the class logits) are never pruned, only its inputs.
 
 Importance of a channel: Torch-Pruning's `MagnitudeImportance(p=1)` — the L1 norm of the
 channel's weights in every coupled layer, averaged over the group and divided by the group's
@@ -35,7 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ChannelSequence", "classifier_of", "prunable_count"]
+from core.pruning.base import PruneRequest, PruningMethod, Step, check_sparsities, register
+from core.threads import one_cpu_thread
+
+__all__ = ["ChannelL1Global", "ChannelL1Uniform", "ChannelSequence", "classifier_of",
+           "prunable_count"]
 
 
 def prunable_count(model: nn.Module) -> int:
@@ -197,20 +201,18 @@ class ChannelSequence:
         return self._run()
 
     def _run(self):
-        from core.prune import _one_cpu_thread
-
         # Graph building and pruning are many small ops (index_select per layer): on the
-        # shared 2-core CPU they ran ~5x faster on one thread (see prune._one_cpu_thread).
+        # shared 2-core CPU they ran ~5x faster on one thread (see threads.one_cpu_thread).
         # The thread count is restored before every yield, so the caller's inference keeps
         # every thread.
         cpu = next(self.dense.parameters()).device
-        with _one_cpu_thread(cpu):
+        with one_cpu_thread(cpu):
             work, dg, groups, roots, sizes, shapes, imps, order = self._setup()
             plans = self._plan(sizes, shapes, imps)
         remaining = [np.arange(c) for c in sizes]   # original channel ids still present
         done = np.zeros(len(sizes), dtype=np.int64)
         for k, n in zip(self.sparsities, plans, strict=True):
-            with _one_cpu_thread(cpu):
+            with one_cpu_thread(cpu):
                 for g, (mod, handler) in enumerate(roots):
                     if n[g] <= done[g]:
                         continue
@@ -222,3 +224,34 @@ class ChannelSequence:
                     done[g] = n[g]
             measured = 1.0 - prunable_count(work) / self._total0
             yield k, measured, work
+
+
+class _ChannelL1(PruningMethod):
+    kind = "structured"
+    scope = "global"
+
+    def prune(self, model: nn.Module, request: PruneRequest):
+        if request.example_input is None:
+            raise ValueError(f"{self.name}: structured pruning needs example_input to trace "
+                             "the network")
+        seq = ChannelSequence(model, check_sparsities(request.sparsities), scope=self.scope,
+                              example_input=request.example_input)
+        return (Step(k, measured, net) for k, measured, net in seq)
+
+
+@register
+class ChannelL1Global(_ChannelL1):
+    """Structured: whole channels with the lowest L1 norm across the network removed
+    (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
+
+    name = "channel_l1_global"
+    scope = "global"
+
+
+@register
+class ChannelL1Uniform(_ChannelL1):
+    """Structured: the same fraction of every layer group's channels removed, lowest L1 norm
+    first (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
+
+    name = "channel_l1_uniform"
+    scope = "uniform"

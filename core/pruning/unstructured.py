@@ -19,120 +19,88 @@ topk keeps is an implementation detail, so for that sparsity we call the very sa
 the very same vector. `l1_layerwise` likewise equals `torch.nn.utils.prune.l1_unstructured`
 on each layer with the same amount.
 
-Methods have a `kind`: "unstructured" (above), "structured" (`channel_l1_global`,
-`channel_l1_uniform`: whole channels removed with Torch-Pruning, the model physically smaller;
-see core/structured.py) and "regime" (`gmp_finetune`: gradual pruning with fine-tuning, which
-needs training data and is run by core/regimes, not here). `sequence(...)` yields the model
-to run at each sparsity for the first two kinds.
+A method of this kind is an `UnstructuredMethod` (core/pruning/base.py's interface): it
+only says how to score the flat weights (`scores`) and whether to prune globally or the same
+fraction of every layer (`layerwise`); `prune` is shared.
 """
 from __future__ import annotations
 
-import inspect
-import numbers
+import abc
 import weakref
-from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from core.threads import torch_threads
+from core.pruning.base import (
+    PruneRequest,
+    PruningMethod,
+    Step,
+    check_sparsities,
+    get_method,
+    register,
+)
+from core.threads import one_cpu_thread
 
-__all__ = ["KINDS", "METHODS", "Method", "PrunedSequence", "masks_for", "measured_sparsity",
-           "method_kind", "n_to_prune", "prunable_parameters", "pruned_sequence",
-           "register_method", "sequence"]
-
-KINDS = ("unstructured", "structured", "regime")
-
-
-@dataclass(frozen=True)
-class Method:
-    """A pruning method: `scores(flat_weights, seed)` → one score per weight, lower = pruned
-    first; `layerwise` methods prune the same fraction of every layer, others prune globally.
-    Structured and regime methods have no scores (None): see the module docstring."""
-
-    name: str
-    scores: Callable[[torch.Tensor, int], torch.Tensor] | None
-    layerwise: bool
-    description: str
-    kind: str = "unstructured"
+__all__ = ["L1Global", "L1Layerwise", "PrunedSequence", "RandomUnstructured",
+           "UnstructuredMethod", "masks_for", "measured_sparsity", "n_to_prune",
+           "prunable_parameters", "pruned_sequence"]
 
 
-METHODS: dict[str, Method] = {}
+class UnstructuredMethod(PruningMethod):
+    """Weights zeroed one by one in place; lower score = pruned first."""
+
+    kind = "unstructured"
+
+    @abc.abstractmethod
+    def scores(self, flat: torch.Tensor, seed: int) -> torch.Tensor:
+        """One score per weight of the flat vector of every prunable weight."""
+
+    def prune(self, model: nn.Module, request: PruneRequest):
+        seq = pruned_sequence(model, self, request.sparsities, request.seed)  # checks now
+        return _steps(seq, model)
 
 
-def register_method(name: str, *, layerwise: bool = False, kind: str = "unstructured"):
-    if kind not in KINDS:
-        raise ValueError(f"method kind {kind!r}; allowed: {', '.join(KINDS)}")
-
-    def deco(fn):
-        if name in METHODS:
-            raise ValueError(f"pruning method {name!r} is already registered")
-        scores = fn if kind == "unstructured" else None
-        METHODS[name] = Method(name, scores, layerwise, inspect.getdoc(fn) or "", kind)
-        return fn
-    return deco
+def _steps(seq: PrunedSequence, model: nn.Module):
+    with seq:   # the dense weights come back when this generator is closed
+        for k, measured in seq:
+            yield Step(k, measured, model)
 
 
-@register_method("l1_global")
-def _l1_global(flat: torch.Tensor, seed: int) -> torch.Tensor:
+@register
+class L1Global(UnstructuredMethod):
     """The paper's: global L1-magnitude unstructured pruning of Conv2d and Linear weights."""
-    return flat.abs()
+
+    name = "l1_global"
+
+    def scores(self, flat, seed):
+        return flat.abs()
 
 
-@register_method("l1_layerwise", layerwise=True)
-def _l1_layerwise(flat: torch.Tensor, seed: int) -> torch.Tensor:
+@register
+class L1Layerwise(UnstructuredMethod):
     """L1-magnitude unstructured pruning of the same fraction of every layer."""
-    return flat.abs()
+
+    name = "l1_layerwise"
+    layerwise = True
+
+    def scores(self, flat, seed):
+        return flat.abs()
 
 
-@register_method("random")
-def _random(flat: torch.Tensor, seed: int) -> torch.Tensor:
+@register
+class RandomUnstructured(UnstructuredMethod):
     """The paper's baseline: global random unstructured pruning, seeded.
 
     Scores are a random permutation drawn on the CPU, so masks are the same on every device
     and nested: the weights pruned at k % are also pruned at every higher sparsity.
     """
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randperm(flat.numel(), generator=gen).to(flat.device)
 
+    name = "random"
 
-@register_method("channel_l1_global", kind="structured")
-def _channel_l1_global():
-    """Structured: whole channels with the lowest L1 norm across the network removed
-    (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
-
-
-@register_method("channel_l1_uniform", kind="structured")
-def _channel_l1_uniform():
-    """Structured: the same fraction of every layer group's channels removed, lowest L1 norm
-    first (Torch-Pruning); the grid point is the fraction of prunable parameters removed."""
-
-
-@register_method("gmp_finetune", kind="regime")
-def _gmp_finetune():
-    """Gradual magnitude pruning with fine-tuning (Zhu & Gupta's cubic schedule): global L1
-    unstructured masks raised through the sparsity grid in one run from the dense weights,
-    fine-tuning on the training split between grid points (core/regimes/gradual.py; budget
-    and learning rate in the config's `gradual` section)."""
-
-
-def _method(name: str, kind: str | None = "unstructured") -> Method:
-    try:
-        m = METHODS[name]
-    except KeyError:
-        raise KeyError(f"unknown pruning method {name!r}; available: "
-                       f"{', '.join(sorted(METHODS))}") from None
-    if kind is not None and m.kind != kind:
-        raise ValueError(f"pruning method {name!r} is {m.kind}; this needs an {kind} method")
-    return m
-
-
-def method_kind(name: str) -> str:
-    """"unstructured", "structured" or "regime" (KeyError naming the known methods)."""
-    return _method(name, None).kind
+    def scores(self, flat, seed):
+        gen = torch.Generator().manual_seed(int(seed))
+        return torch.randperm(flat.numel(), generator=gen).to(flat.device)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -167,18 +135,6 @@ def measured_sparsity(params) -> float:
     total = sum(p.numel() for p in params)
     nonzero = torch.stack([torch.count_nonzero(p.detach()) for p in params]).sum()
     return 1.0 - int(nonzero) / total
-
-
-def _check_sparsities(sparsities) -> list[int]:
-    ks = list(sparsities)
-    for k in ks:
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= 100:
-            raise ValueError(f"sparsity {k!r} is not an integer percent in 0–100 "
-                             "(write 50 for 50% sparsity)")
-    ks = [int(k) for k in ks]
-    if any(b <= a for a, b in zip(ks, ks[1:], strict=False)):
-        raise ValueError(f"sparsities must be strictly increasing, got {ks}")
-    return ks
 
 
 # --------------------------------------------------------------------------- the plan
@@ -238,7 +194,8 @@ class _Segment:
 
 
 class _Plan:
-    def __init__(self, flat: torch.Tensor, sizes: list[int], method: Method, sparsities, seed):
+    def __init__(self, flat: torch.Tensor, sizes: list[int], method: UnstructuredMethod,
+                 sparsities, seed):
         scores = method.scores(flat, int(seed))
         if scores.shape != flat.shape:
             raise ValueError(f"method {method.name}: scores of shape {list(scores.shape)}, "
@@ -263,21 +220,6 @@ def _flat_weights(params) -> torch.Tensor:
     # reshape(-1) reads every memory format (channels-last included) in logical order, the
     # order torch.nn.utils.parameters_to_vector uses; cat makes a copy, never a view.
     return torch.cat([p.detach().reshape(-1) for p in params])
-
-
-@contextmanager
-def _one_cpu_thread(device: torch.device):
-    """Run a loop of per-layer CPU copies on one thread, restoring the thread count after.
-
-    Measured on the shared 2-core CPU this project targets: ResNet50's 54 per-layer copies
-    took 14 ms on one thread but 60–500 ms on two whenever other processes were running,
-    because each parallel op waits for a descheduled OpenMP thread. Copies are memory bound,
-    so one thread loses little on an idle machine; the few whole-model ops keep every thread.
-    The thread count is process-wide, so it is scoped (`core.threads.torch_threads`) and
-    restored before any caller code runs.
-    """
-    with torch_threads(1 if device.type == "cpu" else None):
-        yield
 
 
 _CHUNK = 1 << 20  # below 2^24: a float32 sum of 0/1 values stays an exact integer
@@ -307,9 +249,11 @@ class PrunedSequence:
     depend on when the interpreter finalises an abandoned generator (CPython does so at once).
     """
 
-    def __init__(self, model: nn.Module, method: str, sparsities, seed: int = 0):
-        self.method = _method(method)
-        self.sparsities = _check_sparsities(sparsities)
+    def __init__(self, model: nn.Module, method: str | UnstructuredMethod, sparsities,
+                 seed: int = 0):
+        self.method = (method if isinstance(method, UnstructuredMethod)
+                       else get_method(method, "unstructured"))
+        self.sparsities = check_sparsities(sparsities)
         self.seed = int(seed)
         named = prunable_parameters(model)
         if not named:
@@ -336,7 +280,7 @@ class PrunedSequence:
         # no_grad only around our own work: a `with no_grad()` spanning the yield would leak
         # into the consumer's loop body (grad mode is thread state), breaking Grad-CAM there.
         with torch.no_grad():
-            with _one_cpu_thread(params[0].device):
+            with one_cpu_thread(params[0].device):
                 self._dense = _flat_weights(params)
             plan = _Plan(self._dense, sizes, self.method, self.sparsities, self.seed)
         self.fallback_sparsities = plan.fallback_sparsities
@@ -349,7 +293,7 @@ class PrunedSequence:
                     torch.mul(self._dense, plan.keep_into(step, keep), out=work)
                     # Measured on the exact values copied into the model (same dtype).
                     measured = 1.0 - _count_nonzero(work, keep) / work.numel()
-                    with _one_cpu_thread(work.device):
+                    with one_cpu_thread(work.device):
                         for p, w in zip(params, pruned, strict=True):
                             p.copy_(w)
                 yield k, measured
@@ -360,7 +304,7 @@ class PrunedSequence:
         """Put the dense weights back (idempotent)."""
         if self._dense is None:
             return
-        with torch.no_grad(), _one_cpu_thread(self._dense.device):
+        with torch.no_grad(), one_cpu_thread(self._dense.device):
             sizes = [p.numel() for p in self._params]
             for p, d in zip(self._params, self._dense.split(sizes), strict=True):
                 p.copy_(d.view(p.shape))
@@ -379,7 +323,8 @@ class PrunedSequence:
         self.close()
 
 
-def pruned_sequence(model: nn.Module, method: str, sparsities, seed: int = 0) -> PrunedSequence:
+def pruned_sequence(model: nn.Module, method: str | UnstructuredMethod, sparsities,
+                    seed: int = 0) -> PrunedSequence:
     """Prune `model` in place at each integer-percent sparsity in turn (ascending).
 
     One sort of the method's scores serves every sparsity. Yields (k, measured sparsity:
@@ -395,8 +340,8 @@ def masks_for(model: nn.Module, method: str, sparsities, seed: int = 0) \
 
     Leaves the model untouched. Holds every mask at once: meant for tests and benchmarks.
     """
-    m = _method(method)
-    ks = _check_sparsities(sparsities)
+    m = get_method(method, "unstructured")
+    ks = check_sparsities(sparsities)
     named = prunable_parameters(model)
     params = [p for _, p in named]
     sizes = [p.numel() for p in params]
@@ -409,36 +354,3 @@ def masks_for(model: nn.Module, method: str, sparsities, seed: int = 0) \
             out[k] = {name: part.view(p.shape)
                       for (name, p), part in zip(named, kept.split(sizes), strict=True)}
     return out
-
-
-@contextmanager
-def sequence(model: nn.Module, method: str, sparsities, seed: int = 0,
-             example_input: torch.Tensor | None = None):
-    """Context manager; iterating yields (k, measured sparsity, model to run) per sparsity.
-
-    Unstructured methods prune `model` in place (dense weights restored on exit) and yield
-    it; structured methods leave `model` untouched and yield a smaller copy, pruned further
-    at each step (`example_input`, one input batch on the model's device, is needed to trace
-    the network). Use each yielded model before asking for the next. Regime methods are
-    refused: they need training data (core/regimes).
-    """
-    m = _method(method, None)
-    if m.kind == "unstructured":
-        with pruned_sequence(model, method, sparsities, seed) as seq:
-            yield ((k, got, model) for k, got in seq)
-    elif m.kind == "structured":
-        from core.structured import ChannelSequence
-
-        if example_input is None:
-            raise ValueError(f"{method}: structured pruning needs example_input to trace "
-                             "the network")
-        yield iter(ChannelSequence(model, _check_sparsities(sparsities), scope=_SCOPES[method],
-                                   example_input=example_input))
-    else:
-        raise ValueError(f"{method!r} is a pruning regime: its pruned models are fine-tuned "
-                         "with training data during the study and not stored, so they cannot "
-                         "be re-derived here (core.regimes runs them)")
-
-
-# which ChannelSequence scope each structured method uses
-_SCOPES = {"channel_l1_global": "global", "channel_l1_uniform": "uniform"}

@@ -9,8 +9,10 @@ schedule, applied within each interval:
 
 with Δ = `gradual.prune_every` steps and R = round(`gradual.ramp` · steps), so the mask reaches
 exactly k_j at step R (fast at first, gently near the target) and the remaining steps only
-recover. The model's predictions on the evaluation images are saved at each grid point, so
-the cost grows with the number of fine-tuning steps, not with the number of grid points.
+recover. The fine-tuned model is yielded at each grid point (`GmpFinetune.prune`, the
+interface of core/pruning/base.py), where the prediction grid predicts the evaluation images
+with it, so the cost grows with the number of fine-tuning steps, not with the number of grid
+points. It is predicted in float32 without autocast, as it always was (core.study.seed_unit).
 
 Masks are global L1 over the weights of every Conv2d and Linear (as `l1_global`): a pruning
 update keeps the largest-magnitude weights among those still alive, so a pruned weight never
@@ -24,15 +26,16 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import numpy as np
 import torch
 
-from core import models, prune
-from core.predict import flush_denormals, predict_batches, preprocess_all
+from core import models
+from core.pruning.base import PruneRequest, PruningMethod, Step, check_sparsities, register
+from core.pruning.unstructured import measured_sparsity, n_to_prune, prunable_parameters
+from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
 
-__all__ = ["cubic_sparsity", "raise_masks", "run_gradual"]
+__all__ = ["GmpFinetune", "cubic_sparsity", "raise_masks"]
 
 
 def cubic_sparsity(k_from: float, k_to: float, t: int, ramp_steps: int) -> float:
@@ -82,55 +85,65 @@ def _batches_forever(images, labels, batch_size: int, gen: torch.Generator):
                    torch.from_numpy(np.ascontiguousarray(labels[idx], dtype=np.float32)))
 
 
-def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_images,
-                sparsities, seed: int, device="cpu", batch_size: int = 512,
-                progress: bool = True, on_model=None, method: str = "gmp_finetune",
-                encoding=None):
-    """(outputs [S, N, C] stored as `encoding` (core.predictions; default: today's),
-    measured sparsity per grid point, info).
+@register
+class GmpFinetune(PruningMethod):
+    """Gradual magnitude pruning with fine-tuning (Zhu & Gupta's cubic schedule): global L1
+    unstructured masks raised through the sparsity grid in one run from the dense weights,
+    fine-tuning on the training split between grid points (core/pruning/gradual.py; budget
+    and learning rate in the config's `gradual` section)."""
 
-    `model` holds the dense weights and is not modified (a copy is fine-tuned). `cfg` is the
-    StudyConfig (its `gradual` and `train` sections). `on_model(method, k, measured, net)`
-    is called at each grid point, as predict_grid does.
-    """
-    from tqdm.auto import tqdm
+    name = "gmp_finetune"
+    kind = "regime"
 
-    from core import predictions
-    from core.train import _black, _to_input, augment_batch, masked_bce_sum, resolve_device
+    def schedule(self, cfg) -> dict:
+        """The fine-tuning budget of a StudyConfig: steps per grid interval, ramp steps (the
+        mask reaches the grid point there), steps between pruning updates, learning rate."""
+        g = cfg.gradual
+        steps = int(g.finetune_steps)
+        return {"finetune_steps": steps, "ramp_steps": int(round(g.ramp * steps)),
+                "prune_every": int(g.prune_every), "lr": float(g.lr)}
 
-    encoding = encoding or predictions.DEFAULT
-    g, t = cfg.gradual, cfg.train
-    ks = prune._check_sparsities(sparsities)
-    if ks[0] != 0:
-        raise ValueError(f"gradual pruning starts from the dense model: sparsities must start "
-                         f"at 0, got {ks}")
-    device = resolve_device(device) if isinstance(device, str) else torch.device(device)
-    spec = models.spec(cfg.model)
-    net = copy.deepcopy(model).to(device)
-    params = [p for _, p in prune.prunable_parameters(net)]
-    total = sum(p.numel() for p in params)
-    masks = [torch.ones_like(p, dtype=torch.bool) for p in params]
-    steps = int(g.finetune_steps)
-    ramp = int(round(g.ramp * steps))
-    opt = torch.optim.Adam(net.parameters(), lr=g.lr, weight_decay=t.weight_decay)
-    shuffle_gen = torch.Generator().manual_seed(seed + 0x6A0)
-    aug_gen = torch.Generator().manual_seed(seed + 0x6A1)
-    batches = _batches_forever(train_images, train_labels, g.batch_size or t.batch_size,
-                               shuffle_gen)
-    fill = _black(spec).to(device)
-    started = time.perf_counter()
-    bar = tqdm(total=steps * (len(ks) - 1), desc=f"gmp seed {seed}", unit="step",
-               disable=not progress, leave=False)
-    preds, measured = None, []
-    with flush_denormals(device):
-        x_eval = preprocess_all(eval_images, spec, device)
+    def prune(self, model: torch.nn.Module, request: PruneRequest):
+        """`model` holds the dense weights and is not modified (a copy is fine-tuned); the
+        yielded model is that copy, in eval mode, at each grid point."""
+        if request.training is None:
+            raise ValueError(f"{self.name!r} is a pruning regime: its pruned models are "
+                             "fine-tuned with training data during the study and not stored, "
+                             "so they cannot be re-derived here (the study runs them)")
+        ks = check_sparsities(request.sparsities)
+        if ks[0] != 0:
+            raise ValueError(f"gradual pruning starts from the dense model: sparsities must "
+                             f"start at 0, got {ks}")
+        return self._run(model, ks, int(request.seed), request.training)
+
+    def _run(self, model, ks: list[int], seed: int, data):
+        from tqdm.auto import tqdm
+
+        cfg, device = data.config, data.device
+        g, t = cfg.gradual, cfg.train
+        device = resolve_device(device) if isinstance(device, str) else torch.device(device)
+        spec = models.spec(cfg.model)
+        net = copy.deepcopy(model).to(device)
+        params = [p for _, p in prunable_parameters(net)]
+        total = sum(p.numel() for p in params)
+        masks = [torch.ones_like(p, dtype=torch.bool) for p in params]
+        plan = self.schedule(cfg)
+        steps, ramp = plan["finetune_steps"], plan["ramp_steps"]
+        opt = torch.optim.Adam(net.parameters(), lr=g.lr, weight_decay=t.weight_decay)
+        shuffle_gen = torch.Generator().manual_seed(seed + 0x6A0)
+        aug_gen = torch.Generator().manual_seed(seed + 0x6A1)
+        batches = _batches_forever(data.images, data.labels, g.batch_size or t.batch_size,
+                                   shuffle_gen)
+        fill = _black(spec).to(device)
+        bar = tqdm(total=steps * (len(ks) - 1), desc=f"gmp seed {seed}", unit="step",
+                   disable=not data.progress, leave=False)
         for j, k in enumerate(ks):
             if j > 0:
                 k_prev = ks[j - 1]
                 for step in range(steps):
                     if step <= ramp and (step % max(1, g.prune_every) == 0 or step == ramp):
                         s = cubic_sparsity(k_prev, k, step, ramp)
-                        masks = raise_masks(params, masks, prune.n_to_prune(s, total))
+                        masks = raise_masks(params, masks, n_to_prune(s, total))
                         _apply(params, masks)
                     net.train()
                     xb, yb = next(batches)
@@ -145,26 +158,10 @@ def run_gradual(cfg, model: torch.nn.Module, train_images, train_labels, eval_im
                     _apply(params, masks)   # masked weights stay exactly zero
                     bar.update(1)
                     if not math.isfinite(float(loss.detach())):
-                        raise FloatingPointError(f"{method} seed {seed}: non-finite loss at "
-                                                 f"{k}%; lower gradual.lr")
-                masks = raise_masks(params, masks, prune.n_to_prune(k, total))
+                        raise FloatingPointError(f"{self.name} seed {seed}: non-finite loss "
+                                                 f"at {k}%; lower gradual.lr")
+                masks = raise_masks(params, masks, n_to_prune(k, total))
                 _apply(params, masks)
             net.eval()
-            logits = predict_batches(net, x_eval, device, batch_size)
-            bad = int((~torch.isfinite(logits)).sum())
-            if bad:
-                from core.predict import NonFiniteOutputError
-
-                raise NonFiniteOutputError(method, seed, k, bad)
-            if preds is None:
-                preds = np.empty((len(ks), len(x_eval), logits.shape[1]),
-                                 dtype=encoding.dtype)
-            preds[j] = predictions.encode(logits.numpy(), encoding)
-            got = prune.measured_sparsity(params)
-            measured.append(float(got))
-            if on_model is not None:
-                on_model(method, int(k), float(got), net)
-    bar.close()
-    info = {"seconds": time.perf_counter() - started, "finetune_steps": steps,
-            "ramp_steps": ramp, "prune_every": int(g.prune_every), "lr": float(g.lr)}
-    return preds, measured, info
+            yield Step(int(k), float(measured_sparsity(params)), net)
+        bar.close()

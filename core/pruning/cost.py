@@ -40,6 +40,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from core import store
+from core.threads import flush_denormals
+
 __all__ = ["COLUMNS", "Collector", "count_flops", "latency_ms", "model_cost",
            "read_cost_table", "write_cost_table"]
 
@@ -115,8 +118,6 @@ def model_cost(net: nn.Module, example: torch.Tensor, weights_dtype: torch.dtype
                latency: bool) -> dict:
     """One row of cost for `net` (see the module docstring); `example` is one input image
     [1, C, H, W] on the model's device."""
-    from core.predict import flush_denormals
-
     was_training = net.training
     net.eval()
     try:
@@ -129,8 +130,8 @@ def model_cost(net: nn.Module, example: torch.Tensor, weights_dtype: torch.dtype
         if latency:
             cpu_net = net if example.device.type == "cpu" else copy.deepcopy(net).cpu()
             xc = example.detach().float().cpu()
-            # denormal activations run on a slow path on x86 (see core.predict): flushed, as
-            # the study's own inference does
+            # denormal activations run on a slow path on x86 (core.threads.flush_denormals):
+            # flushed, as the study's own inference does
             with flush_denormals(torch.device("cpu")):
                 row["cpu_ms_b1"] = latency_ms(cpu_net, xc)
                 row["cpu_ms_per_image_b8"] = latency_ms(cpu_net, xc.repeat(BATCH, 1, 1, 1)) / BATCH
@@ -160,8 +161,6 @@ class Collector:
     def write(self, path: Path, timings: Path, seed: int,
               regime_seconds: dict | None = None) -> list[Path]:
         """`path` (cost.json: counts) and `timings` (latency rows, regime seconds)."""
-        from core import store
-
         def plain(r: dict, keys) -> dict:
             return {k: (None if isinstance(v, float) and math.isnan(v) else v)
                     for k, v in r.items() if k in keys}
@@ -178,7 +177,7 @@ class Collector:
 def _seed_rows(paths, seed: int) -> pd.DataFrame | None:
     """One seed's cost rows, latency columns from its predict_timings.json (schema 1: in
     cost.json itself)."""
-    f = paths.model_dir(seed) / "cost.json"
+    f = paths.cost_json(seed)
     if not f.is_file():
         return None
     df = pd.DataFrame(json.loads(f.read_text())["rows"])
@@ -196,8 +195,6 @@ def write_cost_table(root, seeds) -> Path | None:
     """metrics/cost.parquet and metrics/cost_timings.parquet from every seed's cost.json and
     predict_timings.json (None if no seed has one: e.g. imported studies, which have no
     models)."""
-    from core import store
-
     paths = store.StudyPaths(root)
     frames = [f for f in (_seed_rows(paths, s) for s in seeds) if f is not None]
     if not frames:
@@ -215,7 +212,7 @@ def write_cost_table(root, seeds) -> Path | None:
             row[c] = float(timed[c].iloc[0]) if len(timed) else math.nan
         out.append(row)
     table = pd.DataFrame(out)
-    path = paths.metrics_dir / "cost.parquet"
+    path = paths.metrics(paths.COST)
     store.write_parquet(path, table[RESULT_COLUMNS])
     store.write_parquet(paths.cost_timings, table[TIMING_COLUMNS])
     return path
@@ -225,11 +222,12 @@ def read_cost_table(root) -> pd.DataFrame | None:
     """The cost table (COLUMNS): metrics/cost.parquet joined with the latency of
     metrics/cost_timings.parquet (a schema-1 study has it inside cost.parquet); None when the
     study has none."""
-    path = Path(root) / "metrics" / "cost.parquet"
+    paths = store.StudyPaths(root)
+    path = paths.metrics(paths.COST)
     if not path.is_file():
         return None
     table = pd.read_parquet(path)
-    timings = path.with_name("cost_timings.parquet")
+    timings = paths.cost_timings
     if "cpu_ms_b1" not in table and timings.is_file():
         table = table.merge(pd.read_parquet(timings), on=["method", "sparsity"], how="left")
     for c in COLUMNS:
