@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
-from core.store import StoreError
+from core.errors import StoreError
 from dashboard.safe import md_escape
 
 _log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from sklearn.metrics import average_precision_score
 from core import store
 from core.analysis import uncertainty as unc
 from core.cli import main
-from core.config import ConfigError
 from core.data.synth_findings import FINDINGS
+from core.errors import ConfigError
 from core.experiments import frequency as fx
 from core.experiments import frequency_effect as fe
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from core import store
-from core.config import ConfigError, DatasetConfig, StudyConfig, apply_override
+from core.config import DatasetConfig, StudyConfig, apply_override
 from core.demo import DEMO_CONFIG, QUICK_CONFIG
+from core.errors import ConfigError
 
 ARMS = ("identity", "reversed")
 METHOD = "l1_global"   # the paper's one-shot global magnitude pruning

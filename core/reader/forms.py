@@ -216,9 +216,9 @@ def study_candidates(study_root, method: str, sparsity: int, definition: str = "
     study = read_json(paths.study_json)
     classes = list(study["classes"])
     labels = pd.read_parquet(paths.labels)
-    params_path = paths.analysis_dir / "params.json"
+    params_path = paths.analysis(paths.PARAMS)
     folder = "pie_corr" if definition == "paper" else "pie_population"
-    array_path = paths.analysis_dir / folder / f"{method}.npy"
+    array_path = paths.pie_array(folder, method)
     if definition not in DEFINITIONS:
         raise FormError(f"PIE definition {definition!r}; allowed: {', '.join(DEFINITIONS)}")
     if not params_path.is_file() or not array_path.is_file():

@@ -163,7 +163,7 @@ def restore(study, source) -> tuple[Path | None, Path]:
     problems = check_file(source)
     if problems:
         raise ReaderDBError(f"{source}: not a usable reader database backup: {problems[0]}")
-    if not (Path(study) / "study.json").is_file():
+    if not _paths(study).study_json.is_file():
         raise ReaderDBError(f"{study}: not a study folder (no study.json)")
     live = _paths(study).reader_db
     kept = None

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.config import ConfigError, DatasetConfig
+from core.config import DatasetConfig
 from core.data import load_dataset, source_from_description
 from core.data.synth_findings import FINDINGS
 from core.data.synthcxr import SynthSource, check_signature_map, drawn_signatures
+from core.errors import ConfigError
 
 OPTS = {"n_images": 3000, "seed": 3}
 # sha256 of what the code before `signature_map` existed (main at 11ef3c4) produced for
