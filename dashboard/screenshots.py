@@ -26,8 +26,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # url path → file name; "" is the default page (Overview)
 PAGES = {"": "overview", "classes": "classes", "forgettability": "forgettability",
-         "browse": "browse",
-         "pies": "pies"}
+         "browse": "browse", "pies": "pies", "paper_check": "paper_check",
+         "frequency_experiment": "frequency_experiment"}
 
 
 def free_port() -> int:

@@ -45,16 +45,18 @@ def _paper(v) -> str:
     return fmt_value(None if v is None or pd.isna(v) else float(v))
 
 
+# The answer first (verdict, this study's value and interval, the paper's value): at
+# 1280 px the grid shows about five columns before it scrolls sideways.
 view = pd.DataFrame({
     "finding": rows["finding"],
-    "the paper found": rows["claim"],
-    "statistic": rows["statistic"],
-    "paper, NIH-CXR-LT": [_paper(v) for v in rows["paper_nih"]],
-    "paper, MIMIC-CXR-LT": [_paper(v) for v in rows["paper_mimic"]],
+    "verdict": [pc.verdict_text(r) for _, r in rows.iterrows()],
     "this study": [pct.num(v) for v in rows["value"]],
     "95% CI": [_interval(r) for _, r in rows.iterrows()],
+    "paper, NIH-CXR-LT": [_paper(v) for v in rows["paper_nih"]],
+    "paper, MIMIC-CXR-LT": [_paper(v) for v in rows["paper_mimic"]],
+    "statistic": rows["statistic"],
     "n": rows["n"].astype(int),
-    "verdict": [pc.verdict_text(r) for _, r in rows.iterrows()],
+    "the paper found": rows["claim"],
     "second statistic": rows["statistic2"],
     "2nd: paper, NIH-CXR-LT": [_paper(v) for v in rows["paper_nih2"]],
     "2nd: this study": [pct.num(v) for v in rows["value2"]],
