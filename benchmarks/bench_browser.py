@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from page_drawn import page_drawn  # noqa: E402
 from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Browser (Chromium, click to last pixel)"
@@ -80,16 +81,7 @@ RERUN_DONE = """([t0, needViewer, oldToken, needGallery, oldGallery]) => {
   return true;
 }"""
 
-LOADED = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (!document.querySelector('h1')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-    .filter(c => c.offsetParent !== null);
-  if (!charts.every(c => c.querySelector('canvas, svg'))) return false;
-  if (![...document.images].every(i => i.complete)) return false;
-  return true;
-}"""
+LOADED = page_drawn()
 
 # The Browse viewer's last pixel: since the two-pane viewer, the image and both panes'
 # overlays (`__plv_full`); an older checkout (bench_browser_ab.py) marks `__plv_drawn` only,

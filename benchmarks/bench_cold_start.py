@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from page_drawn import page_drawn  # noqa: E402
 from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Cold start: first page on a fresh server (Chromium)"
@@ -49,17 +50,8 @@ READER_DRAWN = """() => {
   return true;
 }"""
 
-BROWSE_DRAWN = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (!document.querySelector('h1')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-    .filter(c => c.offsetParent !== null);
-  if (!charts.every(c => c.querySelector('canvas, svg'))) return false;
-  if (document.querySelector('.plv') && !window.__plv_drawn) return false;
-  if (![...document.images].every(i => i.complete)) return false;
-  return true;
-}"""
+BROWSE_DRAWN = page_drawn(
+    "if (document.querySelector('.plv') && !window.__plv_drawn) return false;")
 
 
 def reader_study(tmp: Path) -> tuple[Path, str]:

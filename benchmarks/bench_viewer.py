@@ -30,21 +30,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from page_drawn import page_drawn  # noqa: E402
 
 # When the whole page is drawn: the script's run is over, charts and images are drawn, the
 # viewer has both panes with overlays and the gallery its thumbnails. Records the time.
-PAGE_DONE = """() => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
-  if (!document.querySelector('h1')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-    .filter(c => c.offsetParent !== null);
-  if (!charts.every(c => c.querySelector('canvas, svg'))) return false;
-  if (![...document.images].every(i => i.complete)) return false;
-  if (!(window.__plv_full && window.__plg_drawn)) return false;
-  window.__vb_done = window.__vb_done || performance.now();
-  return true;
-}"""
+PAGE_DONE = page_drawn("if (!(window.__plv_full && window.__plg_drawn)) return false;",
+                       mark="__vb_done")
 
 FLOOR_DONE = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
