@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_ONLY = ("playwright", "pytest", "pytest-timeout", "ruff")
+TEST_ONLY = ("playwright", "pytest", "pytest-timeout", "ruff", "import-linter", "grimp")
 
 
 def _pins(path: Path) -> list[str]:
