@@ -464,7 +464,7 @@ def test_reserved_class_name_in_a_paper_label_file_is_refused(tmp_path, monkeypa
         nih(label_dir)
 
 
-def test_every_reader_is_held_to_the_reserved_names(monkeypatch):
+def test_every_reader_is_held_to_the_reserved_names():
     # readers that build their table themselves meet the same check in load_dataset
     from core.data import base
 
@@ -474,9 +474,13 @@ def test_every_reader_is_held_to_the_reserved_names(monkeypatch):
                               "quality": [1.0, 0.0]})
         return base.Dataset("fake", ["quality"], table, FileSource(None), {})
 
-    monkeypatch.setitem(base.READERS, "fake-reserved", reader)
-    with pytest.raises(LabelError, match=r"dataset 'fake-reserved': class name\(s\) 'quality'"):
-        load_dataset(DatasetConfig("fake-reserved"))
+    base.READERS.register("fake-reserved", reader)   # the registry's one way in
+    try:
+        with pytest.raises(LabelError,
+                           match=r"dataset 'fake-reserved': class name\(s\) 'quality'"):
+            load_dataset(DatasetConfig("fake-reserved"))
+    finally:
+        base.READERS.unregister("fake-reserved")
 
 
 def test_reserved_names_come_from_one_constant():
