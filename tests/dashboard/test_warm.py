@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 import sys
 
-from core.reader import FormSpec, ReaderDB, forms_from_study
+from core.reader import ReaderDB
 from dashboard.serve import split_args
 from dashboard.warm import page_modules, warm
-from tests.reader.conftest import build_study, enrol, seal
+from tests.reader.conftest import build_study, reading_study, seal
 
 
 def test_page_modules_are_read_from_the_pages_imports():
@@ -25,13 +25,7 @@ def test_split_args():
 
 def test_warm_reading_server_survives_a_broken_database(tmp_path):
     root = tmp_path / "studies"
-    good = build_study(root / "good")
-    db = ReaderDB.for_study(good)
-    plan = forms_from_study(good, FormSpec("l1_global", 90, percentile=25, n_pie=2,
-                                           n_non_pie=2))
-    db.add_form_set(plan.spec_record(), plan.forms)
-    enrol(db, "Dr Lee")
-    seal(good)
+    reading_study(root / "good")
     bad = build_study(root / "bad", seed=1)
     ReaderDB.for_study(bad).path.write_bytes(os.urandom(4096))
     seal(bad)

@@ -60,6 +60,21 @@ def study(tmp_path):
     return build_study(tmp_path / "study")
 
 
+def reading_study(root, reader: str = "Dr Lee"):
+    """A sealed fixture study with one small form set (2 PIEs + 2 non-PIEs at 90%) and one
+    enrolled reader, assigned to it. Returns (study, db, {reader: link token})."""
+    from core.reader import FormSpec, ReaderDB, forms_from_study
+
+    study = build_study(root)
+    db = ReaderDB.for_study(study)
+    plan = forms_from_study(study, FormSpec("l1_global", 90, percentile=25, n_pie=2,
+                                            n_non_pie=2))
+    db.add_form_set(plan.spec_record(), plan.forms)
+    tokens = enrol(db, reader)
+    seal(study)
+    return study, db, tokens
+
+
 def candidates(n_pie: int = 50, n_non: int = 150, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     n = n_pie + n_non

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.reader import FormSpec, InputError, ReaderDB, forms_from_study
+from core.reader import InputError, ReaderDB
 from core.reader.inputs import MAX_COMMENT, check_seconds, clean_reader, clip_comment
 from dashboard.studies import ENV_VAR
 from tests.dashboard.mdtext import plain
-from tests.reader.conftest import build_study, enrol, seal
+from tests.reader.conftest import reading_study
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 
@@ -57,12 +57,7 @@ def test_seconds_must_be_finite_and_not_negative(bad):
 
 
 def test_seconds_inf_is_never_stored(tmp_path):
-    study = build_study(tmp_path / "s")
-    db = ReaderDB.for_study(study)
-    plan = forms_from_study(study, FormSpec("l1_global", 90, percentile=25, n_pie=2,
-                                            n_non_pie=2))
-    db.add_form_set(plan.spec_record(), plan.forms)
-    enrol(db, "Dr Lee")
+    _, db, _ = reading_study(tmp_path / "s")
     item = db.blind_items(1)[0].item_id
     with pytest.raises(InputError):
         db.save_answer("Dr Lee", item, True, 3, 3, seconds=float("inf"))
@@ -81,13 +76,8 @@ def test_clip_comment():
 
 def _reading(tmp_path, monkeypatch):
     root = tmp_path / "studies"
-    study = build_study(root / "s")
-    db = ReaderDB.for_study(study)
-    plan = forms_from_study(study, FormSpec("l1_global", 90, percentile=25, n_pie=2,
-                                            n_non_pie=2))
-    db.add_form_set(plan.spec_record(), plan.forms)
-    token = enrol(db, "Dr Lee")["Dr Lee"]
-    seal(study)
+    _, db, tokens = reading_study(root / "s")
+    token = tokens["Dr Lee"]
     monkeypatch.setenv(ENV_VAR, str(root))
     at = AppTest.from_file(str(PAGES / "reader_read.py"), default_timeout=30)
     at.query_params["r"] = token

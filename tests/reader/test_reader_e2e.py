@@ -9,7 +9,7 @@ import pytest
 
 from core.reader import FormSpec, ReaderDB, forms_from_study
 from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
-from tests.reader.conftest import build_study, enrol, seal
+from tests.reader.conftest import build_study, enrol, reading_study, seal
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -99,13 +99,8 @@ def test_a_reopened_form_set_enables_save_without_a_reload(tmp_path):
     from dashboard.reader_ui import REOPEN_POLL_S
 
     root = tmp_path / "studies"
-    study = build_study(root / "tiny")
-    db = ReaderDB.for_study(study)
-    plan = forms_from_study(study, FormSpec("l1_global", 90, percentile=25, n_pie=2,
-                                            n_non_pie=2))
-    db.add_form_set(plan.spec_record(), plan.forms)
-    token = enrol(db, "Dr Lee")["Dr Lee"]
-    seal(study)
+    _, db, tokens = reading_study(root / "tiny")
+    token = tokens["Dr Lee"]
     db.set_status(1, "closed")
     with serve([root], log_path=tmp_path / "streamlit.log", app_args=["--reader-only"]) as url, \
             sync_api.sync_playwright() as pw:
