@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +56,12 @@ _SLOW_E2E = [  # analyze_study end to end (~15 s each): run by CI, too slow per 
     # reads artifacts/demo's stored tables (not in the scratch copy); calls no definition
     _A + "test_frequency.py::test_shipped_demo_class_summary_equals_its_class_counts",
 ]
+# `prunelens paper-check` on an analysed study (analyze first: seconds each); the hand-worked
+# tests of the same file call every row function directly
+_PAPER_CLI = [_A + "test_paper_check.py::test_cli_on_an_analysed_study",
+              _A + "test_paper_check.py::test_cli_refuses_a_study_analysed_before_the_check",
+              _A + "test_paper_check.py::test_cli_recomputes_f7_from_reader_answers_given_after_"
+                   "the_analysis"]
 # Simulates 1000s of intervals: seconds compiled, >10 min as plain Python.
 _COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
 
@@ -88,6 +96,23 @@ MODULES: dict[str, Module] = {
     "metrics_float32": Module(["core/metrics_float32.py"],
                               ["tests/test_metrics.py", "-k", "float32 or float16_continuous"],
                               jit=True),
+    # moved out of forgetting/frequency/pie_stats: the median over seeds, the stored per-class
+    # and per-pair tables (checked end to end on the hand-worked study and against
+    # data/class_counts.parquet), and the label counts, findings per image, labels in words
+    "over_seeds": Module(["core/analysis/over_seeds.py"],
+                         [_A + "test_forgetting.py", _A + "test_missed_calibration_subgroups.py"]),
+    "class_tables": Module(["core/analysis/class_tables.py"],
+                           [_A + "test_handworked.py", _A + "test_frequency.py"],
+                           [_SLOW_E2E[1], _SLOW_E2E[3]]),
+    "data_stats": Module(["core/data/stats.py"],
+                         ["tests/data/test_stats.py", _A + "test_functions.py"]),
+    # the paper check (F1-F7): replicate statistics and the verdict rows. paper_values.py is
+    # a table of constants (mutmut mutates only functions; its one function formats numbers
+    # for the page): left out.
+    "paper_check_stats": Module(["core/analysis/paper_check_stats.py"],
+                                [_A + "test_paper_check.py"], _PAPER_CLI),
+    "paper_check": Module(["core/analysis/paper_check.py"], [_A + "test_paper_check.py"],
+                          _PAPER_CLI),
 }
 
 # Survivors that cannot change any output, by mutant name, with the reason in one line.
@@ -358,15 +383,31 @@ def _status(code) -> str:
 _DONE = ("killed", "timeout", "caught by type check", "segfault")
 
 
-def _statuses(d: Path, mod: Module) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _exit_codes(d: Path, mod: Module) -> dict[str, int | None]:
+    """{mutant: the exit code mutmut recorded for its test run} (None = not tried)."""
+    out: dict[str, int | None] = {}
     for f in mod.files:
         meta = d / "mutants" / (f + ".meta")
         if meta.is_file():
             for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
                 if not mod.functions or any(f".x_{fn}__mutmut_" in key for fn in mod.functions):
-                    out[key] = _status(code)
+                    out[key] = code
     return out
+
+
+def _statuses(d: Path, mod: Module) -> dict[str, str]:
+    return {k: _status(c) for k, c in _exit_codes(d, mod).items()}
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of every child it has waited for (mutmut and,
+    through it, every forked mutant worker): the load-independent cost of a run."""
+    own, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def run_module(name: str, mod: Module, work: Path, max_children: int, log,
@@ -396,17 +437,18 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
     elif mod.functions:
         stem = ".".join(Path(mod.files[0]).with_suffix("").parts)
         cmd += [f"{stem}.x_{f}__mutmut_*" for f in mod.functions]
-    t0 = time.perf_counter()
+    t0, cpu0, load0 = time.perf_counter(), cpu_seconds(), _load()
     rc = 0
     if not resume or retry:
         with open(d / ("mutmut-resume.log" if resume else "mutmut.log"), "w") as fh:
             rc = subprocess.run(cmd, cwd=d, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT).returncode
-    wall = time.perf_counter() - t0
-    statuses = _statuses(d, mod)
+    codes = _exit_codes(d, mod)
+    statuses = {k: _status(c) for k, c in codes.items()}
     alive = {k: st for k, st in sorted(statuses.items()) if st not in _DONE}
     diffs = _diffs(d, env, alive, mod.files)
-    survivors = {k: {"status": st, "diff": _short_diff(diffs.get(k, "")),
+    wall, cpu, load1 = time.perf_counter() - t0, cpu_seconds() - cpu0, _load()
+    survivors = {k: {"status": st, "exit_code": codes[k], "diff": _short_diff(diffs.get(k, "")),
                      "equivalent": EQUIVALENT.get(k)} for k, st in alive.items()}
     total = len(statuses)
     equivalent = sum(1 for s in survivors.values() if s["equivalent"])
@@ -414,10 +456,12 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
     score = killed / (total - equivalent) if total - equivalent else float("nan")
     res = {"module": name, "files": mod.files, "mutants": total, "killed": killed,
            "equivalent": equivalent, "survived": len(survivors) - equivalent,
-           "score": score, "wall_s": round(wall, 1), "mutmut_rc": rc, "resumed": resume,
-           "survivors": survivors}
-    log(f"{name:13s} {killed:4d}/{total - equivalent:<4d} killed = {100 * score:5.1f} %  "
-        f"({equivalent} equivalent, {wall:5.0f} s)")
+           "score": score, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "load_before": load0, "load_after": load1, "mutmut_rc": rc, "resumed": resume,
+           "not_tried": sum(1 for c in codes.values() if c is None), "survivors": survivors}
+    log(f"{name:17s} {killed:4d}/{total - equivalent:<4d} killed = {100 * score:5.1f} %  "
+        f"({equivalent} equivalent, wall {wall:5.0f} s, CPU {cpu:5.0f} s, load "
+        f"{load0[0]:.2f} → {load1[0]:.2f})")
     return res
 
 
@@ -456,10 +500,13 @@ def _short_diff(diff: str) -> str:
 def markdown(results: list[dict]) -> str:
     """The RESULTS.md block: score per module, then every survivor (equivalent: why)."""
     rows = ["| module | mutants | killed | equivalent | survived | score (killed / "
-            "non-equivalent) | wall s |", "|---|---:|---:|---:|---:|---:|---:|"]
+            "non-equivalent) | wall s | CPU s | load 1-min before → after |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
+        lb, la = r.get("load_before", [math.nan]), r.get("load_after", [math.nan])
         rows.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | "
-                    f"{r['survived']} | {100 * r['score']:.1f} % | {r['wall_s']:.0f} |")
+                    f"{r['survived']} | {100 * r['score']:.1f} % | {r['wall_s']:.0f} | "
+                    f"{r.get('cpu_s', math.nan):.0f} | {lb[0]:.2f} → {la[0]:.2f} |")
     lines = ["", "Survivors (`mutmut show NAME` in the scratch copy gives the full diff):", ""]
     for r in results:
         for key, s in r["survivors"].items():
@@ -496,20 +543,29 @@ def main(argv=None) -> int:
     started = datetime.now(UTC)
     print(f"mutation run {started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, "
           f"scratch {work}", flush=True)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     if args.resume and args.work is None:
         ap.error("--resume needs the --work folder of the earlier run")
-    results = [run_module(n, MODULES[n], work, args.max_children,
-                          lambda s: print(s, flush=True), args.resume) for n in args.modules]
-    wall = time.perf_counter() - t0
-    print(f"total {wall / 60:.1f} min, load at end {os.getloadavg()[0]:.2f}")
+    results = []
+    for n in args.modules:
+        results.append(run_module(n, MODULES[n], work, args.max_children,
+                                  lambda s: print(s, flush=True), args.resume))
+        if args.out:                          # after each module: a cut-short run keeps them
+            args.out.write_text(json.dumps({"started": started.isoformat(),
+                                            "results": results}, indent=1))
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
+    # CPU seconds do not grow with other people's load; on the 2-core machine a quiet run
+    # cannot take less wall time than CPU / 2 (nor, with 2 workers busy, much more)
+    print(f"total {wall / 60:.1f} min wall, {cpu / 60:.1f} min CPU (≥ {cpu / 120:.1f} min on "
+          f"2 quiet cores), load at end {os.getloadavg()[0]:.2f}")
     for r in results:
         for key, s in r["survivors"].items():
-            tag = f"equivalent: {s['equivalent']}" if s["equivalent"] else s["status"]
+            tag = (f"equivalent: {s['equivalent']}" if s["equivalent"]
+                   else f"{s['status']}, exit code {s['exit_code']}")
             print(f"  {key} ({tag})\n    " + s["diff"].replace("\n", "\n    "))
     if args.out:
         args.out.write_text(json.dumps({"started": started.isoformat(), "wall_s": wall,
-                                        "results": results}, indent=1))
+                                        "cpu_s": cpu, "results": results}, indent=1))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["mutmut_rc"] == 0 for r in results) else 1
