@@ -331,6 +331,42 @@ EQUIVALENT.update({
     _G + "x_worst_groups__mutmut_73": "the only common columns are the keys",
 })
 
+_D = "core.data.stats."
+_TO_FLOAT = "label_counts / label_matrix convert the same values to float64 right after"
+EQUIVALENT.update({
+    _D + "x_class_counts__mutmut_11": _TO_FLOAT,
+    _D + "x_class_counts__mutmut_22": "reshape((-2, C)): numpy reads any negative size as "
+                                      "the one unknown dimension",
+    _D + "x_cooccurrence__mutmut_10": "astype(None) is astype(float64)",
+    _D + "x_cooccurrence__mutmut_3": "y == 1 is the same test on the same numbers in any "
+                                     "numeric dtype (None fails both ways: == 1 is False)",
+    _D + "x_cooccurrence__mutmut_5": "y == 1 is the same test on the same numbers in any "
+                                     "numeric dtype (None fails both ways: == 1 is False)",
+    _D + "x_findings_histogram__mutmut_13": "a longer bincount only adds zeros to the "
+                                            "summed top+ bin",
+    _D + "x_image_labels_in_words__mutmut_6": _TO_FLOAT,
+    _D + "x_image_labels_in_words__mutmut_8": _TO_FLOAT,
+    _D + "x_labels_in_words__mutmut_17": "class names are str: a unicode array hands join "
+                                         "the same strings",
+    _D + "x_labels_in_words__mutmut_19": "class names are str: a unicode array hands join "
+                                         "the same strings",
+})
+
+_O = "core.analysis.over_seeds."
+EQUIVALENT.update({
+    _O + "x_summarise_over_seeds__mutmut_3": "dtype=None: np.nanpercentile computes and "
+                                             "returns float64 for any float input",
+    _O + "x_summarise_over_seeds__mutmut_5": "dtype dropped: np.nanpercentile computes and "
+                                             "returns float64 for any float input",
+    _O + "x_summarise_over_seeds__mutmut_9": "simplefilter('ignore') without a category: only "
+                                             "RuntimeWarnings arise there",
+    _O + "x_summary_table__mutmut_67": "simplefilter('ignore') without a category: only "
+                                       "RuntimeWarnings arise there",
+    _O + "x_summary_table__mutmut_40": "the values are assigned into a float64 cube: "
+                                       "converted there either way",
+    _O + "x_summary_table__mutmut_54": "sort=True is groupby's default",
+})
+
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
 

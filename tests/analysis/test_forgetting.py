@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from core.analysis import forgetting as fg
+from core.analysis.over_seeds import metric_cube, summary_table
 
 
 def test_first_drop_at_exactly_minus_drop_is_not_a_drop():
@@ -94,3 +96,49 @@ def test_first_drop_compares_float32_curves_in_float64():
 def test_status_treats_a_missing_value_as_nan():
     status = fg.first_drop_status([None, 30.0, None], [0.5, None, None])
     assert status.tolist() == [fg.NEVER, fg.DROPS, fg.UNDEFINED]
+
+
+def test_metric_cube_places_each_row_by_seed_sparsity_and_class():
+    rows = [("m", 1, 0, "B", 0.9, 0.8), ("m", 1, 50, "A", 0.3, 0.4),
+            ("m", 7, 0, "A", 0.5, 0.6), ("other", 1, 0, "A", 0.1, 0.1),
+            ("m", 1, 70, "A", 0.2, 0.2),          # sparsity not in the grid: left out
+            ("m", 1, 0, "Z", 0.2, 0.2)]           # class not asked for: left out
+    per_class = pd.DataFrame(rows, columns=["method", "seed", "sparsity", "class", "ap", "auc"])
+    cube = metric_cube(per_class, "m", [7, 1, 99], [0, 50], ["A", "B"])
+    assert cube.shape == (3, 2, 2) and cube.dtype == np.float64
+    expected = np.full((3, 2, 2), np.nan)
+    expected[0, 0, 0] = 0.5                       # seed 7 is the first axis' first entry
+    expected[1, 0, 1], expected[1, 1, 0] = 0.9, 0.3
+    np.testing.assert_array_equal(cube, expected)
+    auc = metric_cube(per_class, "m", [1], [0, 50], ["A", "B"], metric="auc")
+    np.testing.assert_array_equal(auc, [[[np.nan, 0.8], [0.4, np.nan]]])
+
+
+def test_summary_table_sorting_extremes_and_an_empty_table():
+    t = pd.DataFrame({"seed": [0, 1, 0, 1, 2], "k": [9, 9, 3, 3, 3],
+                      "v": [0.5, 0.7, 0.1, np.nan, 0.3]})
+    first_seen = summary_table(t, "v", ["k"], extremes=True)
+    assert first_seen["k"].tolist() == [9, 3]
+    assert first_seen["median"].tolist() == [0.6, 0.2]
+    assert first_seen["min"].tolist() == [0.5, 0.1] and first_seen["max"].tolist() == [0.7, 0.3]
+    assert first_seen["n_seeds"].tolist() == [2, 2] and first_seen["n_seeds"].dtype == np.int64
+    assert list(first_seen.columns) == ["k", "median", "q25", "q75", "min", "max", "n_seeds"]
+    by_key = summary_table(t, "v", ["k"], sort=True)
+    assert by_key["k"].tolist() == [3, 9] and by_key["median"].tolist() == [0.2, 0.6]
+    assert by_key["q75"].tolist() == [0.25, pytest.approx(0.65)]
+    none = summary_table(t, "v", ["k"], seeds=[5], extremes=True)
+    assert len(none) == 0 and none["n_seeds"].dtype == np.int64
+    assert list(none.columns) == ["k", "median", "q25", "q75", "min", "max", "n_seeds"]
+
+
+def test_a_cell_without_any_finite_value_is_nan_silently():
+    import warnings
+    t = pd.DataFrame({"seed": [0, 1, 0, 1], "k": [1, 1, 2, 2], "v": [0.2, 0.4, np.nan, np.nan]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # the all-NaN cell is expected: no warning
+        out = summary_table(t, "v", ["k"], extremes=True)
+        s = fg.summarise_over_seeds([[0.2, np.nan], [0.4, np.nan]])
+    assert out["median"].tolist()[0] == pytest.approx(0.3) and np.isnan(out["median"][1])
+    assert np.isnan(out["min"][1]) and np.isnan(out["max"][1]) and out["min"][0] == 0.2
+    assert out["n_seeds"].tolist() == [2, 0]
+    assert np.isnan(s.median[1]) and np.isnan(s.q25[1]) and s.n_seeds.tolist() == [2, 0]

@@ -118,3 +118,38 @@ def test_labels_in_words_keeps_names_as_typed():
     assert labels_in_words(y, classes) == ["Pleural_Thickening, =HYPERLINK(x), *bold*",
                                            "No Finding"]
     assert finding_bin(np.array([0, 3, 4, 9])).tolist() == [0, 3, 4, 4]
+
+
+def test_counts_and_matrices_keep_their_declared_dtypes_on_int_input():
+    y_int = np.array([[1, 0], [1, 1], [0, 0]])          # int labels, as a 0/1 table may be
+    frame = pd.DataFrame(y_int, columns=["A", "B"])
+    from core.data.stats import label_matrix
+    for got in (label_matrix(frame, ["A", "B"]), label_matrix(y_int, ["A", "B"])):
+        assert got.dtype == np.float64 and got.tolist() == [[1, 0], [1, 1], [0, 0]]
+    full = findings_full_histogram([0, 2, 2, 5])
+    assert full.dtype == np.int64 and full.tolist() == [1, 0, 2, 0, 0, 1]
+    hist = findings_histogram([0, 2, 2, 5])
+    assert hist.dtype == np.int64 and hist.name == "images"
+
+
+def test_counts_read_back_as_floats_are_binned_like_ints():
+    # a findings column read back from a table with missing rows is float
+    assert findings_full_histogram(np.array([0.0, 1.0, 1.0])).tolist() == [1, 2]
+    assert findings_histogram(np.array([0.0, 1.0, 6.0])).tolist() == [1, 1, 0, 0, 1]
+
+
+def test_a_missing_label_given_as_none_counts_as_nan():
+    c = label_counts([[1.0, None], [0.0, 1.0]])
+    assert c["pos"].tolist() == [1, 1] and c["neg"].tolist() == [1, 0]
+    assert c["nan"].tolist() == [0, 1]
+
+
+def test_label_arrays_that_are_not_two_dimensional_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"labels must be \[n, C\], got shape \(3,\)"):
+        label_counts([1, 0, 1])
+    with pytest.raises(ValueError, match=r"labels must be \[n, C\], got shape \(3,\)"):
+        cooccurrence([1, 0, 1])
+
+
+def test_without_classes_every_image_reads_no_finding():
+    assert labels_in_words(np.zeros((2, 0)), []) == ["No Finding", "No Finding"]
