@@ -365,6 +365,8 @@ EQUIVALENT.update({
     _O + "x_summary_table__mutmut_40": "the values are assigned into a float64 cube: "
                                        "converted there either way",
     _O + "x_summary_table__mutmut_54": "sort=True is groupby's default",
+    _O + "x_metric_cube__mutmut_45": "the values are assigned into a float64 array: "
+                                     "converted there either way",
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
