@@ -369,6 +369,43 @@ EQUIVALENT.update({
                                      "converted there either way",
 })
 
+_PCS = "core.analysis.paper_check_stats."
+_EMPTY_NAN = "an empty group's sums are 0, so its mean or prevalence is 0/0 = NaN anyway"
+_NO_MY = ("Σ dx = 0 over the kept points, so the slope Σ dx·dy / Σ dx² does not depend on "
+          "what is subtracted from y (the same number, up to the last bit of rounding)")
+EQUIVALENT.update({
+    **{_PCS + f"x_slope_reps__mutmut_{i}": _NO_MY for i in (41, 42, 43, 49, 67, 68)},
+    _PCS + "x_slope_reps__mutmut_87": "sxx = 0 only when every dx is 0: the slope is then "
+                                      "0/0 = NaN anyway",
+    **{_PCS + f"x_class_ratio_reps__mutmut_{i}": "y == 1 and isnan give the same answers on "
+       "the same numbers in any dtype" for i in (3, 5)},
+    **{_PCS + f"x_class_ratio_reps__mutmut_{i}": _EMPTY_NAN for i in (59, 69)},
+    **{_PCS + f"x_findings_reps__mutmut_{i}": "counts are whole numbers: the same bins, "
+       "sums and means as int or float" for i in (4, 6)},
+    **{_PCS + f"x_findings_reps__mutmut_{i}": "group_sums converts the one-hot rows to "
+       "float32 anyway" for i in (22, 24)},
+    **{_PCS + f"x_findings_reps__mutmut_{i}": "extra one-hot rows stay zero and are never "
+       "read" for i in (27, 28)},
+    _PCS + "x_findings_reps__mutmut_34": "both prevalences double: their ratio (the only "
+                                         "output of those rows) does not change",
+    **{_PCS + f"x_findings_reps__mutmut_{i}": _EMPTY_NAN for i in (111, 112, 114)},
+    **{_PCS + f"x_mean_diff_reps__mutmut_{i}": "isfinite and the sums give the same answers "
+       "on the same numbers in any dtype" for i in (3, 5)},
+    **{_PCS + f"x_mean_diff_reps__mutmut_{i}": _EMPTY_NAN for i in (57, 58, 59, 62)},
+    _PCS + "x_corr_reps__mutmut_19": "one column is fewer than 3 points: NaN either way",
+    **{_PCS + f"x_cooccurrence_reps__mutmut_{i}": "0/1 labels: the products and sums are "
+       "the same whole numbers in float32 or float64" for i in (2, 8, 10)},
+    _PCS + "x_cooccurrence_reps__mutmut_6": "nan=0.0 is nan_to_num's default",
+    **{_PCS + f"x_cooccurrence_reps__mutmut_{i}": "float64 is np.zeros' default"
+       for i in (20, 22)},
+    _PCS + "x_fcd_reps__mutmut_7": "the dense column's relative change is 0 (NaN only where "
+                                   "every other is): it adds 0 to every FCD",
+    _PCS + "x_group_sums__mutmut_6": "astype(None) is astype(float64)",
+    _PCS + "x_pair_x_reps__mutmut_3": "M = YᵀY is symmetric: row sums are column sums",
+    _PCS + "x_pair_x_reps__mutmut_6": "M_b is square",
+    **{_PCS + f"x_pair_x_reps__mutmut_{i}": _GUARDED for i in (11, 12, 13, 14)},
+})
+
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
 

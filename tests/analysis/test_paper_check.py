@@ -381,3 +381,92 @@ def test_cli_recomputes_f7_from_reader_answers_given_after_the_analysis(tmp_path
     assert f7["value2"] == pytest.approx(4 / 6 - 0.0)
     assert f7["verdict"] == pc.verdict(-1, f7["lo"], f7["hi"]) and f7["n_boot"] > 0
     assert "reader study: 12 answers on 6 images by 2 reader(s)" in f7["note"]
+
+
+# ----------------------------------------------------------------------------- edges
+# every 0/0 of an empty group or a constant x is expected: the functions must not warn
+@pytest.mark.filterwarnings("error")
+def test_slope_rows_are_independent_and_equal_scipy():
+    x = np.array([[0.0, 0.1, 0.2, 0.3], [5.0, 7.0, 8.0, 20.0], [1.0, 2.0, 3.0, 4.0],
+                  [2.0, 2.0, 2.0, 2.0], [1.0, 2.0, 3.0, 4.0]])
+    y = np.array([[1.0, 1.3, 1.1, 1.9], [-1.0, 4.0, 2.0, 9.0], [np.nan, 2.0, 1.0, 7.0],
+                  [1.0, 2.0, 3.0, 4.0], [1.0, np.nan, np.nan, 4.0]])
+    got = pcs.slope_reps(x, y)
+    got32 = pcs.slope_reps(x.astype(np.float32), y.astype(np.float32))
+    for b in range(3):
+        ok = np.isfinite(y[b])
+        ref = stats.linregress(x[b, ok], y[b, ok]).slope
+        assert got[b] == pytest.approx(ref, rel=1e-12)
+        ref32 = stats.linregress(x[b, ok].astype(np.float32).astype(np.float64),
+                                 y[b, ok].astype(np.float32).astype(np.float64)).slope
+        assert got32[b] == pytest.approx(ref32, rel=1e-12)   # float32 in, float64 maths
+    assert np.isnan(got[3]) and np.isnan(got[4])      # no spread in x; only 2 points
+
+
+@pytest.mark.filterwarnings("error")
+def test_group_statistics_with_one_image_an_empty_group_and_int_masks():
+    # images: 0 PIE (3 findings), 1-3 non-PIE; draw 0 all once, draw 1 no PIE at all
+    counts = np.array([3, 0, 6, 1])
+    pie = np.array([1, 0, 0, 0])                      # an int 0/1 mask, as read from a table
+    w = np.array([[1, 0], [1, 2], [1, 1], [1, 0]], dtype=np.float32)
+    values = np.array([0.0, -1.0, np.nan, -3.0])      # one NaN value, none positive
+    y = np.array([[1.0, 0.0], [0.0, np.nan], [1.0, 0.0], [0.0, 0.0]])
+    diff, ratio = pcs.findings_reps(counts, pie, w)
+    md = pcs.mean_diff_reps(values, pie, w)
+    cr = pcs.class_ratio_reps(y, pie, w)
+    # draw 0: PIE mean 3, non-PIE mean (0 + 6 + 1)/3
+    assert diff[0] == pytest.approx(3 - 7 / 3) and np.isnan(diff[1])
+    assert diff.dtype == np.float64
+    # bins 0..4 ("4+" holds the 6): PIE prevalence (0,0,0,1,0), non-PIE (1/3,1/3,0,0,1/3)
+    np.testing.assert_array_equal(ratio[0], [0.0, 0.0, np.nan, np.nan, 0.0])
+    assert np.isnan(ratio[1]).all()
+    # values: PIE mean 0, non-PIE mean (-1 - 3)/2 (the NaN left out)
+    assert md[0] == pytest.approx(2.0) and np.isnan(md[1]) and md.dtype == np.float64
+    # class 0: PIE prevalence 1/1, non-PIE 1/3 → 3; class 1: non-PIE prevalence 0 → NaN,
+    # even though the PIE prevalence is 0/1 (not 0/0)
+    assert cr[0, 0] == pytest.approx(3.0) and np.isnan(cr[0, 1])
+    assert np.isnan(cr[1, 0])                         # draw 1: no labelled PIE image
+    assert np.isnan(cr[1, 1])
+
+
+@pytest.mark.filterwarnings("error")
+def test_a_ratio_with_pies_but_no_non_pie_positive_is_nan_not_infinite():
+    y = np.array([[1.0], [1.0], [0.0], [0.0]])
+    pie = np.array([True, True, False, False])
+    cr = pcs.class_ratio_reps(y, pie, np.ones((4, 1), dtype=np.float32))
+    assert np.isnan(cr[0, 0])
+
+
+@pytest.mark.filterwarnings("error")
+def test_corr_reps_of_float32_rows_no_columns_and_a_bad_shape():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 9)).astype(np.float32)
+    y = (x + rng.normal(size=(3, 9))).astype(np.float32)
+    r, rho = pcs.corr_reps(x, y)
+    for b in range(3):                                 # float32 in, float64 maths
+        x64, y64 = x[b].astype(np.float64), y[b].astype(np.float64)
+        assert r[b] == pytest.approx(stats.pearsonr(x64, y64)[0], rel=1e-12)
+        assert rho[b] == pytest.approx(stats.spearmanr(x64, y64)[0], rel=1e-12)
+    r, rho = pcs.corr_reps(np.empty((4, 0)), np.empty((4, 0)))
+    assert r.shape == rho.shape == (4,) and np.isnan(r).all() and np.isnan(rho).all()
+    with pytest.raises(ValueError, match=r"need \[B, P\] arrays, got \(5,\)"):
+        pcs.corr_reps(np.ones(5), np.ones(5))
+
+
+def test_class_level_reps_defaults_other_drops_and_a_grid_without_95():
+    # one replicate, one class: −20.5 % at 50 (past the default 20 %), −30 % at 95, −9 % at 96
+    reps = np.array([[[0.0], [-0.05], [-0.205], [-0.3], [-0.09]]], dtype=np.float32)
+    sp = [0, 1, 50, 95, 96]
+    first, at = pcs.class_level_reps(reps, sp)
+    assert first.tolist() == [[50.0]] and at.dtype == np.float64
+    assert at.tolist() == [[np.float64(np.float32(-0.3))]]
+    first4, _ = pcs.class_level_reps(reps, sp, drop_percent=4)
+    assert first4.tolist() == [[1.0]]
+    _, at96 = pcs.class_level_reps(reps, sp, at=96)
+    assert at96.tolist() == [[np.float64(np.float32(-0.09))]]
+    first_no95, at_no95 = pcs.class_level_reps(reps[:, :3], sp[:3])
+    assert first_no95.tolist() == [[50.0]] and np.isnan(at_no95).all()
+    # FCD over every sparsity above 0, the 1 % one included; float64 out of float32 in
+    fcd = pcs.fcd_reps(np.concatenate([reps, np.zeros_like(reps)], axis=2), sp)
+    expected = np.sqrt(sum(float(v) ** 2 for v in reps[0, 1:, 0]))
+    assert fcd.dtype == np.float64 and fcd[0, 0] == pytest.approx(expected, rel=1e-12)
