@@ -470,3 +470,27 @@ def test_class_level_reps_defaults_other_drops_and_a_grid_without_95():
     fcd = pcs.fcd_reps(np.concatenate([reps, np.zeros_like(reps)], axis=2), sp)
     expected = np.sqrt(sum(float(v) ** 2 for v in reps[0, 1:, 0]))
     assert fcd.dtype == np.float64 and fcd[0, 0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_verdict_text_and_the_empty_table():
+    assert pc.verdict_text({"verdict": pc.HOLDS, "reason": ""}) == "holds"
+    assert pc.verdict_text({"verdict": pc.CANNOT, "reason": "2 classes"}) == \
+        "cannot be computed: 2 classes"
+    assert pc.verdict_text({"verdict": pc.CANNOT, "reason": ""}) == "cannot be computed"
+    assert pc.verdict_text({"verdict": pc.NOT_SHOWN, "reason": "odd"}) == "not shown"
+    empty = pc.empty_table()
+    assert len(empty) == 0 and list(empty.columns) == pc.COLUMNS
+
+
+def test_check_method_names_the_method_and_uses_the_replicates():
+    rng = np.random.default_rng(2)
+    y = (rng.random((60, 5)) < 0.4).astype(float)
+    classes = [f"c{j}" for j in range(5)]
+    rel = np.array([[0.0] * 5, [-0.1, -0.15, -0.3, -0.25, -0.5], [-0.2, -0.3, -0.5, -0.6, -0.9],
+                    [-0.3, -0.35, -0.6, -0.7, -0.95]])
+    reps = rel[None] + rng.normal(scale=0.02, size=(200, 4, 5))
+    reps[:, 0] = 0.0
+    df = pc.check_method(_inputs(y, classes), "magnitude", rel, reps, rng.random(60) < 0.2)
+    assert (df["method"] == "magnitude").all()
+    f14 = df[df["finding"].isin(["F1", "F2", "F3", "F4"])]
+    assert (f14["n_boot"] == 200).all() and np.isfinite(f14[["lo", "hi"]].to_numpy()).all()
