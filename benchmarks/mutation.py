@@ -406,6 +406,16 @@ EQUIVALENT.update({
     **{_PCS + f"x_pair_x_reps__mutmut_{i}": _GUARDED for i in (11, 12, 13, 14)},
 })
 
+_F32 = "core.metrics_float32."
+EQUIVALENT.update({
+    _F32 + "x__radix_argsort__mutmut_22": "count[0] is always 0 (digit d is counted at d + 1): "
+                                          "adding it to count[1] changes nothing",
+    **{_F32 + f"x_sorted_column__mutmut_{i}": "a float64 scratch array holds indices below "
+       "2^53 exactly; order is int64 either way" for i in (19, 21)},
+    _F32 + "x_sorted_column__mutmut_26": "digits are 11 bits (counted at 1…2048): a 2050th "
+                                         "slot is never read",
+})
+
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
 

@@ -242,3 +242,28 @@ def test_unlabelled_first_class_quietly_and_3d_class_means(dtype):
     out = nanmean_classes(v)
     assert out.shape == (2, 2) and out[0, 0] == 2.0 and np.isnan(out[0, 1])
     assert out[1].tolist() == [3.0, 4.0]
+
+
+def test_float32_scores_one_ulp_apart_and_tiny_scores_are_distinct_thresholds():
+    # neighbouring float32 values (differing in the last bit) and scores far below 1 are
+    # different thresholds: a key or sort that drops a low bit, or a shift by 1 that rounds
+    # them together, would tie them
+    base = np.float32(0.7)
+    up = np.nextafter(base, np.float32(1), dtype=np.float32)
+    tiny = np.array([1e-8, 2e-8, 3e-8, 4e-8], dtype=np.float32)
+    col = np.concatenate([[base, up, up, base, -up, -base], tiny]).astype(np.float32)
+    y = np.array([[0.0], [1.0], [0.0], [1.0], [0.0], [1.0],
+                  [0.0], [1.0], [0.0], [1.0]])
+    m = per_class_metrics(col[None, :, None], y)
+    ap, auc = _sklearn(col[None, :, None].astype(np.float64), y)
+    np.testing.assert_allclose(m.ap, ap, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(m.auc, auc, atol=1e-12, rtol=0)
+
+
+def test_float32_score_keys_of_float64_scores_are_those_of_their_float32_values():
+    from core.metrics_float32 import score_keys
+    s64 = np.array([-2.5, -0.0, 0.0, 1e-8, 0.25, 3.0, np.inf])
+    keys = score_keys(s64)
+    assert keys.dtype == np.uint32
+    np.testing.assert_array_equal(keys, score_keys(s64.astype(np.float32)))
+    assert (np.diff(keys.astype(np.int64)) <= 0).all() and keys[1] == keys[2]
