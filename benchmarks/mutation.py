@@ -582,15 +582,32 @@ def _short_diff(diff: str) -> str:
     return "\n".join(keep)
 
 
+def merge_passes(results: list[dict]) -> list[dict]:
+    """One row per module from a first pass and its --resume retries (in the order given):
+    the counts and survivors of the last pass, the wall and CPU time of all passes summed,
+    the load before the first and after the last."""
+    by: dict[str, dict] = {}
+    for r in results:
+        first = by.get(r["module"])
+        if first is not None:
+            r = dict(r, wall_s=first["wall_s"] + r["wall_s"],
+                     cpu_s=first.get("cpu_s", math.nan) + r.get("cpu_s", math.nan),
+                     load_before=first.get("load_before", [math.nan]),
+                     passes=first.get("passes", 1) + 1)
+        by[r["module"]] = r
+    return list(by.values())
+
+
 def markdown(results: list[dict]) -> str:
     """The RESULTS.md block: score per module, then every survivor (equivalent: why)."""
     rows = ["| module | mutants | killed | equivalent | survived | score (killed / "
-            "non-equivalent) | wall s | CPU s | load 1-min before → after |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+            "non-equivalent) | not tried | wall s | CPU s | load 1-min before → after |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
         lb, la = r.get("load_before", [math.nan]), r.get("load_after", [math.nan])
         rows.append(f"| {r['module']} | {r['mutants']} | {r['killed']} | {r['equivalent']} | "
-                    f"{r['survived']} | {100 * r['score']:.1f} % | {r['wall_s']:.0f} | "
+                    f"{r['survived']} | {100 * r['score']:.1f} % | {r.get('not_tried', 0)} | "
+                    f"{r['wall_s']:.0f} | "
                     f"{r.get('cpu_s', math.nan):.0f} | {lb[0]:.2f} → {la[0]:.2f} |")
     lines = ["", "Survivors (`mutmut show NAME` in the scratch copy gives the full diff):", ""]
     for r in results:
@@ -614,7 +631,8 @@ def main(argv=None) -> int:
                     help="only print the RESULTS.md block of earlier --out files")
     args = ap.parse_args(argv)
     if args.markdown:
-        results = [r for f in args.markdown for r in json.loads(f.read_text())["results"]]
+        results = merge_passes([r for f in args.markdown
+                                for r in json.loads(f.read_text())["results"]])
         for r in results:                     # re-judge with the current EQUIVALENT list
             for key, sv in r["survivors"].items():
                 sv["equivalent"] = EQUIVALENT.get(key)
