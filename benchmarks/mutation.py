@@ -529,7 +529,8 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
             rc = subprocess.run(cmd, cwd=d, env=env, stdout=fh,
                                 stderr=subprocess.STDOUT).returncode
     codes = _exit_codes(d, mod)
-    statuses = {k: _status(c) for k, c in codes.items()}
+    # scored over the mutants tried (a run cut short leaves the rest untried: counted apart)
+    statuses = {k: _status(c) for k, c in codes.items() if c is not None}
     alive = {k: st for k, st in sorted(statuses.items()) if st not in _DONE}
     diffs = _diffs(d, env, alive, mod.files)
     wall, cpu, load1 = time.perf_counter() - t0, cpu_seconds() - cpu0, _load()
@@ -542,6 +543,7 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
     res = {"module": name, "files": mod.files, "mutants": total, "killed": killed,
            "equivalent": equivalent, "survived": len(survivors) - equivalent,
            "score": score, "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+           "mutants_total": len(codes),
            "load_before": load0, "load_after": load1, "mutmut_rc": rc, "resumed": resume,
            "not_tried": sum(1 for c in codes.values() if c is None), "survivors": survivors}
     log(f"{name:17s} {killed:4d}/{total - equivalent:<4d} killed = {100 * score:5.1f} %  "
