@@ -401,6 +401,21 @@ EQUIVALENT.update({
     _PCS + "x_fcd_reps__mutmut_7": "the dense column's relative change is 0 (NaN only where "
                                    "every other is): it adds 0 to every FCD",
     _PCS + "x_group_sums__mutmut_6": "astype(None) is astype(float64)",
+    **{_PCS + f"x_{f}__mutmut_{i}": _NO_DIVIDE for f, i in (
+        ("slope_reps", 22), ("slope_reps", 24), ("mean_diff_reps", 36), ("mean_diff_reps", 38))},
+    **{_PCS + f"x_{f}__mutmut_{i}": "for a 0/1 mask, `b & ~m` in ints (~1 = −2, ~0 = −1) "
+       "keeps the same bit 0 as with booleans" for f, i in (
+        ("class_ratio_reps", 8), ("class_ratio_reps", 10), ("mean_diff_reps", 8),
+        ("mean_diff_reps", 10))},
+    _PCS + "x_mean_diff_reps__mutmut_20": "the fill value is multiplied by ok = False",
+    **{_PCS + f"x_slope_reps__mutmut_{i}": "y in float32: the same values; only its mean is "
+       "summed in float32, and the slope does not depend on the mean of y" for i in (11, 13)},
+    _PCS + "x_pair_x_reps__mutmut_35": "the fill value only reaches union = 0 slots that the "
+                                       "outer where replaces by NaN",
+    _PCS + "x_pair_x_reps__mutmut_37": "the fill value only reaches union = 0 slots that the "
+                                       "outer where replaces by NaN",
+    _PCS + "x_pair_x_reps__mutmut_36": "unions are whole numbers: dividing by max(union, 1) is "
+                                       "dividing by union",
     _PCS + "x_pair_x_reps__mutmut_3": "M = YᵀY is symmetric: row sums are column sums",
     _PCS + "x_pair_x_reps__mutmut_6": "M_b is square",
     **{_PCS + f"x_pair_x_reps__mutmut_{i}": _GUARDED for i in (11, 12, 13, 14)},

@@ -494,3 +494,16 @@ def test_check_method_names_the_method_and_uses_the_replicates():
     assert (df["method"] == "magnitude").all()
     f14 = df[df["finding"].isin(["F1", "F2", "F3", "F4"])]
     assert (f14["n_boot"] == 200).all() and np.isfinite(f14[["lo", "hi"]].to_numpy()).all()
+
+
+@pytest.mark.filterwarnings("error")
+def test_groups_of_one_image_and_pairs_with_a_union_of_one_or_none():
+    pie, w = np.array([True, False]), np.ones((2, 1), dtype=np.float32)
+    diff, ratio = pcs.findings_reps(np.array([2, 5]), pie, w)
+    assert diff.tolist() == [-3.0]
+    np.testing.assert_array_equal(ratio[0], [np.nan, np.nan, np.nan, np.nan, 0.0])
+    assert pcs.mean_diff_reps(np.array([0.5, 0.25]), pie, w).tolist() == [0.25]
+    assert pcs.class_ratio_reps(np.array([[1.0], [1.0]]), pie, w).tolist() == [[1.0]]
+    # class 0 in one image, classes 1 and 2 in none: IoU(0, 1) = 0/1, IoU(1, 2) = 0/0
+    x = pcs.pair_x_reps(np.diag([1.0, 0.0, 0.0])[None])
+    assert x["iou4"][0, :2].tolist() == [0.0, 0.0] and np.isnan(x["iou4"][0, 2])
