@@ -507,3 +507,83 @@ def test_groups_of_one_image_and_pairs_with_a_union_of_one_or_none():
     # class 0 in one image, classes 1 and 2 in none: IoU(0, 1) = 0/1, IoU(1, 2) = 0/0
     x = pcs.pair_x_reps(np.diag([1.0, 0.0, 0.0])[None])
     assert x["iou4"][0, :2].tolist() == [0.0, 0.0] and np.isnan(x["iou4"][0, 2])
+
+
+def _twelve_images():
+    """4 PIEs with 1-4 findings, 8 non-PIEs with 0-3 findings twice (hand-worked below)."""
+    classes = ["No Finding", "A", "B", "C", "D"]
+    counts = [1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 2, 3]
+    y = np.zeros((12, 5))
+    for i, k in enumerate(counts):
+        y[i, 0] = k == 0
+        y[i, 1:1 + k] = 1
+    return classes, y, np.array([True] * 4 + [False] * 8)
+
+
+def test_f5_slope_of_the_ratio_per_finding_by_hand_with_its_interval_and_texts():
+    classes, y, pie = _twelve_images()
+    rows = _by(pd.DataFrame(pc.pie_rows(_inputs(y, classes), "m", pie)))
+    f5 = rows["F5"]
+    # mean findings 2.5 (PIEs) − 1.5 (non-PIEs); ratio per bin 0/.25, .25/.25 ×3, NaN (4+):
+    # slope of (0, 1, 1, 1) on bins 0..3 = 1.5 / 5
+    assert f5["value"] == pytest.approx(1.0) and f5["value2"] == pytest.approx(0.3)
+    assert f5["n"] == 12 and f5["n_boot"] > 100 and f5["method"] == "m"
+    assert np.isfinite([f5["lo"], f5["hi"], f5["lo2"], f5["hi2"]]).all()
+    assert f5["lo"] < 1.0 < f5["hi"] and f5["lo2"] < 0.3 < f5["hi2"]
+    assert (f5["interval_over"], f5["note"], f5["reason"]) == (
+        "images (PIE set as analysed)", "4 PIEs, 8 non-PIEs", "")
+    assert rows["F6"]["method"] == "m" and np.isfinite(rows["F6"]["lo"])
+    assert rows["F6"]["interval_over"] == "images (PIE set as analysed)"
+
+
+@pytest.mark.parametrize("mask, reason", [
+    (None, "the study has no PIE table"),
+    (np.zeros(12, bool), "no PIEs (bottom 5% of 12 images at 90% sparsity is 0 images)"),
+    (np.ones(12, bool), "every image is a PIE: nothing to compare them with"),
+])
+def test_f5_f6_without_a_usable_pie_set_say_why(mask, reason):
+    classes, y, _ = _twelve_images()
+    rows = pc.pie_rows(_inputs(y, classes), "m", mask)
+    assert [r["finding"] for r in rows] == ["F5", "F6"]
+    for r in rows:
+        assert (r["method"], r["n"], r["reason"], r["verdict"], r["verdict2"]) == (
+            "m", 0, reason, pc.CANNOT, pc.CANNOT)
+        assert r["interval_over"] == "images (PIE set as analysed)"
+        assert r["statistic2"] == VALUES[r["finding"]][1].statistic
+
+
+def test_f7_ground_truth_and_reader_rows_carry_intervals_and_say_what_they_are():
+    classes, y, pie = _twelve_images()
+    gt = pd.DataFrame({"quality": [0.2, 0.4, 0.3, 0.1] + [0.8] * 8,
+                       "label_noise": [1.0, 1.0, 0.0, 0.0] + [0.0] * 8})
+    row = pc.f7_row(_inputs(y, classes, gt=gt), "m", pie)
+    assert row["value"] == pytest.approx(0.25 - 0.8) and row["value2"] == pytest.approx(0.5)
+    assert row["n"] == 12 and row["method"] == "m" and row["n_boot"] > 100
+    assert np.isfinite([row["lo"], row["hi"], row["lo2"], row["hi2"]]).all()
+    assert row["interval_over"] == "images (PIE set as analysed)"
+    assert row["note"] == ("dataset ground truth (quality 0 poor – 1 excellent; label noise = "
+                           "the rendered findings differ from the label vector)")
+    only_noise = pc.f7_row(_inputs(y, classes, gt=gt[["label_noise"]]), "m", pie)
+    assert only_noise["reason"] == "the dataset declares no quality ground truth"
+    assert only_noise["value2"] == pytest.approx(0.5) and only_noise["n"] == 12
+    no_pie_value = gt.assign(quality=[np.nan] * 4 + [0.8] * 8)
+    row = pc.f7_row(_inputs(y, classes, gt=no_pie_value), "m", pie)
+    assert row["reason"] == "no PIE or no non-PIE has a quality value" and row["n"] == 12
+    # reader answers: PIE qualities 2, 3, 4 and non-PIE 4, 5, 3 (see the test above)
+    classes3 = ["No Finding", "A", "B"]
+    y3 = np.array([[0, 1, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1]], dtype=float)
+    answers = pd.DataFrame({"reader": ["r1", "r1", "r2", "r2", "r1", "r2"],
+                            "row": [0, 1, 0, 2, 3, 3], "is_pie": [1, 1, 1, 0, 0, 0],
+                            "quality": [2, 3, 4, 4, 5, 3], "agree": [0, 1, 0, 1, 1, 1],
+                            "method": "m"})
+    row = pc.f7_row(_inputs(y3, classes3, answers=answers), "m",
+                    np.array([True, True, False, False]))
+    assert row["method"] == "m" and row["n_boot"] > 100
+    assert np.isfinite([row["lo"], row["hi"], row["lo2"], row["hi2"]]).all()
+    assert row["interval_over"] == "images (each image's answers resampled together)"
+    assert row["note"] == ("reader study: 6 answers on 4 images by 2 reader(s); quality 1–5, "
+                           "disagreement = not fully agreeing with the label")
+    one_sided = answers.assign(is_pie=1)                          # answers on PIEs only
+    row = pc.f7_row(_inputs(y3, classes3, answers=one_sided), "m",
+                    np.array([True, True, False, False]))
+    assert row["reason"] == "the reader study has no answers for PIEs or none for non-PIEs"
