@@ -531,6 +531,12 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
     if mod.jit:
         env["NUMBA_DISABLE_JIT"] = "1"
     env["NUMBA_CACHE_DIR"] = str(d / "numba_cache")
+    # mutmut forks one worker per mutant from a parent that has already run the tests. With
+    # numba's default OpenMP threading layer a parallel kernel in such a child ends it with
+    # SIGTERM ("fork() called from a process already using GNU OpenMP"): mutmut then records
+    # exit -15, "suspicious", for every mutant whose tests reach a prange kernel. The workqueue
+    # layer survives the fork and computes the same numbers.
+    env["NUMBA_THREADING_LAYER"] = "workqueue"
     cmd = [sys.executable, "-m", "mutmut", "run", "--max-children", str(max_children)]
     if resume:
         cmd += retry
