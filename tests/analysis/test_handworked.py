@@ -174,3 +174,101 @@ def test_end_to_end_on_the_handworked_study(tmp_path):
     np.testing.assert_allclose(corr[1], CORR_90, atol=1e-6)
     pop = store.open_npy(paths.analysis_dir / "pie_population" / "l1_global.npy")
     assert pop.dtype == np.uint8 and np.flatnonzero(pop[1]).tolist() == POPULATION_PIES
+
+
+# ----------------------------------------------------------------------------- stored tables
+def test_forgetting_table_and_curves_by_hand():
+    from core.analysis import class_tables as ct
+    ap = ap_grid()
+    auc = ap + 0.3                                    # dense AUC 0.8
+    t = ct.forgetting_table("m", SPARSITIES, CLASSES, ap, auc)
+    assert t["sparsity"].tolist() == [0, 0, 0, 50, 50, 50, 90, 90, 90]
+    assert t["class"].tolist() == CLASSES * 3 and (t["method"] == "m").all()
+    r = t.iloc[3]                                     # sparsity 50, No Finding: rel −.1, −.05, 0
+    assert r["ap_median"] == pytest.approx(0.475) and r["ap_q25"] == pytest.approx(0.4625)
+    assert r["ap_q75"] == pytest.approx(0.4875) and r["auc_median"] == pytest.approx(0.775)
+    assert r["rel_ap_median"] == pytest.approx(-0.05) and r["rel_ap_q25"] == pytest.approx(-0.075)
+    assert r["rel_ap_q75"] == pytest.approx(-0.025)
+    assert r["rel_auc_median"] == pytest.approx(-0.025 / 0.8)   # AUC 0.775 vs 0.8 per seed
+    assert t["n_seeds"].tolist() == [3] * 9 and t["n_seeds"].dtype == np.int64
+    assert t["sparsity"].dtype == np.int64
+    rel = ct.class_curves("m", SPARSITIES, CLASSES, ap, relative=True)
+    plain = ct.class_curves("m", SPARSITIES, CLASSES, ap, relative=False)
+    assert list(rel.columns) == ct.CURVE_COLUMNS and (rel["method"] == "m").all()
+    assert rel["class"].tolist() == CLASSES * 3
+    assert rel["sparsity"].tolist() == t["sparsity"].tolist()
+    for col, src in (("median", "rel_ap_median"), ("q25", "rel_ap_q25"), ("q75", "rel_ap_q75")):
+        np.testing.assert_allclose(rel[col], t[src], rtol=0, atol=1e-15)
+    for col, src in (("median", "ap_median"), ("q25", "ap_q25"), ("q75", "ap_q75")):
+        np.testing.assert_allclose(plain[col], t[src], rtol=0, atol=1e-15)
+    assert rel["n_seeds"].tolist() == [3] * 9
+
+
+def test_class_summary_and_its_correlations_by_hand():
+    from scipy import stats
+
+    from core.analysis import class_tables as ct
+    ap = ap_grid()
+    assert ct.eval_positives(Y).tolist() == [2, 3, 2]
+    e = ct.eval_positives([[1.0, np.nan], [1.0, 0.0]])
+    assert e.tolist() == [2, 0] and e.dtype == np.int64
+    s = ct.class_summary("m", CLASSES, SPARSITIES, ap, ap + 0.3, np.array([40, 30, 5]),
+                         np.array([2, 3, 2]), drop_percent=20, at_sparsity=90)
+    assert s["class"].tolist() == CLASSES and s["class_index"].tolist() == [0, 1, 2]
+    assert (s["method"] == "m").all() and s["train_pos"].tolist() == [40, 30, 5]
+    np.testing.assert_allclose(s["log_train_freq"], np.log([40, 30, 5]), rtol=0, atol=0)
+    assert s["eval_pos"].tolist() == [2, 3, 2]
+    np.testing.assert_allclose(s["ap_dense_median"], 0.5)
+    np.testing.assert_allclose(s["auc_dense_median"], 0.8)
+    # medians (see REL): No Finding −5 %, −25 %; Nodule −25 %, −50 %; Hernia +5 %, −15 %
+    np.testing.assert_array_equal(s["first_drop"], [90.0, 50.0, np.nan])
+    assert s["first_drop_status"].tolist() == ["drops", "drops", "never"]
+    np.testing.assert_allclose(s["rel_ap_at"], [-0.25, -0.5, -0.15], atol=1e-15)
+    other = ct.class_summary("m", CLASSES, SPARSITIES, ap, ap, [40, 30, 5], [2, 3, 2],
+                             drop_percent=30, at_sparsity=50)
+    np.testing.assert_array_equal(other["first_drop"], [np.nan, 90.0, np.nan])
+    np.testing.assert_allclose(other["rel_ap_at"], [-0.05, -0.25, 0.05], atol=1e-15)
+    corr = ct.class_correlations(s)
+    fd, at = corr["first_drop_vs_log_freq"], corr["rel_ap_at_vs_log_freq"]
+    assert fd["n"] == 2 and math.isnan(fd["r"]) and fd["excluded"] == {"Hernia": "never drops"}
+    ref = stats.pearsonr([-0.25, -0.5, -0.15], np.log([40, 30, 5]))
+    assert at["n"] == 3 and at["excluded"] == {}
+    assert at["r"] == pytest.approx(ref[0], abs=1e-12) and at["p_r"] == pytest.approx(ref[1])
+    assert at["rho"] == pytest.approx(-0.5)
+    both = ct.class_correlations(other)
+    assert both["rel_ap_at_vs_log_freq"]["rho"] == pytest.approx(-0.5)   # ranks (2, 1, 3)
+
+
+def test_pair_table_its_correlations_and_regression_by_hand():
+    from scipy import stats
+
+    from core.analysis import class_tables as ct
+    rel = fg.forgetting_curves(ap_grid()).median
+    p = ct.pair_table("m", CLASSES, rel, SPARSITIES, (Y.T @ Y).astype(np.int64), "paper")
+    assert p["class_a"].tolist() == ["No Finding", "No Finding", "Nodule"]
+    assert p["class_b"].tolist() == ["Nodule", "Hernia", "Hernia"]
+    assert (p["method"] == "m").all() and (p["variant"] == "paper").all()
+    # FCD over 50 % and 90 %: √(.2² + .25²), √(.1² + .1²), √(.3² + .35²)
+    np.testing.assert_allclose(p["fcd"], np.sqrt([0.1025, 0.02, 0.2125]), rtol=1e-12)
+    # paper variant: frequency = column sums of YᵀY (2, 4, 3); Nodule∩Hernia 1 of 4 + 3 − 1
+    assert p["freq_a"].tolist() == [2, 2, 4] and p["freq_b"].tolist() == [4, 3, 3]
+    np.testing.assert_allclose(p["log_freq_diff"], [math.log(2), math.log(1.5),
+                                                    math.log(4 / 3)], rtol=1e-12)
+    np.testing.assert_allclose(p["iou"], [0, 0, 1 / 6], atol=1e-15)
+    np.testing.assert_allclose(p["iou4"], [0, 0, (1 / 6) ** 0.25], atol=1e-15)
+    # five made-up pairs (one with a NaN FCD) for the correlations and the fit
+    pairs = pd.DataFrame({"fcd": [0.1, 0.4, 0.35, 0.8, np.nan, 0.6],
+                          "log_freq_diff": [0.1, 0.5, 0.2, 1.0, 0.3, 0.9],
+                          "iou4": [0.9, 0.5, 0.7, 0.1, 0.4, 0.2]})
+    c = ct.pair_correlations(pairs)
+    ok = pairs["fcd"].notna()
+    for key, col in (("fcd_vs_log_freq_diff", "log_freq_diff"), ("fcd_vs_iou4", "iou4")):
+        assert c[key]["n"] == 5 and c[key]["n_excluded"] == 1
+        assert c[key]["r"] == pytest.approx(stats.pearsonr(pairs["fcd"][ok], pairs[col][ok])[0])
+        assert c[key]["rho"] == pytest.approx(stats.spearmanr(pairs["fcd"][ok],
+                                                              pairs[col][ok])[0])
+    fit = ct.pair_regression(pairs)
+    X = np.column_stack([np.ones(5), pairs.loc[ok, "log_freq_diff"], pairs.loc[ok, "iou4"]])
+    coef = np.linalg.lstsq(X, pairs.loc[ok, "fcd"], rcond=None)[0]
+    assert fit["terms"] == ["intercept", "log_freq_diff", "iou4"] and fit["n"] == 5
+    np.testing.assert_allclose(fit["coef"], coef, rtol=1e-10)
