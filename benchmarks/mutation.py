@@ -427,6 +427,15 @@ EQUIVALENT.update({
                                           "adding it to count[1] changes nothing",
     **{_F32 + f"x_sorted_column__mutmut_{i}": "a float64 scratch array holds indices below "
        "2^53 exactly; order is int64 either way" for i in (19, 21)},
+    _F32 + "x_metrics_float32__mutmut_16": "with no model every column is NaN either way; "
+                                           "with no image every walk returns NaN too",
+    _F32 + "x_metrics_float32__mutmut_20": "one image never has both a positive and a "
+                                           "negative: NaN either way",
+    **{_F32 + f"x_metrics_float32__mutmut_{i}": "only columns with a NaN score are touched, "
+       "and per_class_metrics reports exactly those as undefined (NaN) whatever the walk "
+       "gives" for i in (22, 23, 24, 25, 31, 32)},
+    _F32 + "x_metrics_float32__mutmut_37": "label codes 0 / 1 / 2 compare the same as "
+                                           "floats",
     _F32 + "x_sorted_column__mutmut_26": "digits are 11 bits (counted at 1…2048): a 2050th "
                                          "slot is never read",
 })
