@@ -520,13 +520,16 @@ def _load() -> list[float]:
 
 
 def run_module(name: str, mod: Module, work: Path, max_children: int, log,
-               resume: bool = False) -> dict:
+               resume: bool = False, collect: bool = False) -> dict:
     """Mutate one module and run its own tests against every mutant. With `resume`, reuse
     `work`'s earlier run of the same source: copy the current tests in and retry only the
-    mutants that were not killed (tests were added, none removed, so kills still stand)."""
+    mutants that were not killed (tests were added, none removed, so kills still stand).
+    With `collect`, only read what an earlier (perhaps stopped) run recorded there."""
     d = work / name
     retry: list[str] = []
-    if resume and (d / "mutants").is_dir():
+    if collect:
+        resume = True
+    elif resume and (d / "mutants").is_dir():
         retry = [k for k, st in _statuses(d, mod).items() if st not in _DONE]
         for t in (d / "tests", d / "mutants" / "tests"):
             shutil.rmtree(t, ignore_errors=True)
@@ -659,6 +662,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="write every result here (JSON)")
     ap.add_argument("--resume", action="store_true",
                     help="reuse --work's earlier run: retry only the mutants not killed")
+    ap.add_argument("--collect", action="store_true",
+                    help="run nothing: report what --work's earlier (perhaps stopped) run "
+                         "recorded")
     ap.add_argument("--markdown", nargs="+", type=Path, metavar="JSON",
                     help="only print the RESULTS.md block of earlier --out files")
     args = ap.parse_args(argv)
@@ -679,12 +685,13 @@ def main(argv=None) -> int:
     print(f"mutation run {started:%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, "
           f"scratch {work}", flush=True)
     t0, cpu0 = time.perf_counter(), cpu_seconds()
-    if args.resume and args.work is None:
-        ap.error("--resume needs the --work folder of the earlier run")
+    if (args.resume or args.collect) and args.work is None:
+        ap.error("--resume and --collect need the --work folder of the earlier run")
     results = []
     for n in args.modules:
         results.append(run_module(n, MODULES[n], work, args.max_children,
-                                  lambda s: print(s, flush=True), args.resume))
+                                  lambda s: print(s, flush=True), args.resume,
+                                  args.collect))
         if args.out:                          # after each module: a cut-short run keeps them
             args.out.write_text(json.dumps({"started": started.isoformat(),
                                             "results": results}, indent=1))
