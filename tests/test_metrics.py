@@ -248,7 +248,8 @@ def test_float32_scores_one_ulp_apart_and_tiny_scores_are_distinct_thresholds():
     # neighbouring float32 values (differing in the last bit) and scores far below 1 are
     # different thresholds: a key or sort that drops a low bit, or a shift by 1 that rounds
     # them together, would tie them
-    base = np.float32(0.7)
+    base = np.nextafter(np.float32(0.7), np.float32(1), dtype=np.float32)
+    assert base.view(np.uint32) % 2 == 0            # so that the two differ in bit 0 only
     up = np.nextafter(base, np.float32(1), dtype=np.float32)
     tiny = np.array([1e-8, 2e-8, 3e-8, 4e-8], dtype=np.float32)
     col = np.concatenate([[base, up, up, base, -up, -base], tiny]).astype(np.float32)
