@@ -440,6 +440,27 @@ EQUIVALENT.update({
                                          "slot is never read",
 })
 
+_CT = "core.analysis.class_tables."
+_STR_COL = "pandas stores a column of class names in its string dtype either way"
+_CONVERTS = "fq.correlate / fq.ols convert to float64 themselves; the columns are float64"
+EQUIVALENT.update({
+    **{_CT + f"x_{f}__mutmut_{i}": _STR_COL for f, i in (
+        ("class_curves", 23), ("class_curves", 25), ("forgetting_table", 25),
+        ("forgetting_table", 27), ("pair_table", 26), ("pair_table", 28), ("pair_table", 32),
+        ("pair_table", 34))},
+    _CT + "x_forgetting_table__mutmut_18": "reshape(2, -2): numpy reads any negative size as "
+                                           "the one unknown dimension",
+    **{_CT + f"x_forgetting_table__mutmut_{i}": "a sparsity grid is a list of Python ints: "
+       "int64 already" for i in (31, 33)},
+    **{_CT + f"x_eval_positives__mutmut_{i}": "y == 1 is the same test on the same numbers in "
+       "any numeric dtype" for i in (4, 6)},
+    **{_CT + f"x_{f}__mutmut_{i}": _CONVERTS for f, i in (
+        ("class_correlations", 18), ("pair_correlations", 2), ("pair_correlations", 19),
+        ("pair_regression", 7), ("pair_regression", 11), ("pair_regression", 14))},
+    _CT + "x_pair_table__mutmut_3": "the dense column's relative change is 0 (NaN only where "
+                                    "every other is): it adds 0 to every FCD",
+})
+
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
 

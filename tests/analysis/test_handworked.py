@@ -272,3 +272,28 @@ def test_pair_table_its_correlations_and_regression_by_hand():
     coef = np.linalg.lstsq(X, pairs.loc[ok, "fcd"], rcond=None)[0]
     assert fit["terms"] == ["intercept", "log_freq_diff", "iou4"] and fit["n"] == 5
     np.testing.assert_allclose(fit["coef"], coef, rtol=1e-10)
+
+
+def test_class_tables_name_why_a_class_is_left_out_and_use_every_positive_sparsity():
+    from core.analysis import class_tables as ct
+    ap = ap_grid()
+    ap[:, :, 2] = np.nan                              # Hernia: no evaluation positive
+    s = ct.class_summary("m", CLASSES, SPARSITIES, ap, ap, [40, 30, 5], [2, 3, 0],
+                         drop_percent=20, at_sparsity=90)
+    assert s["first_drop_status"].tolist() == ["drops", "drops", "undefined"]
+    corr = ct.class_correlations(s)
+    why = {"Hernia": "undefined (no positive in the evaluation split)"}
+    assert corr["first_drop_vs_log_freq"]["excluded"] == why
+    assert corr["rel_ap_at_vs_log_freq"]["excluded"] == why
+    no95 = ct.class_summary("m", CLASSES, SPARSITIES, ap_grid(), ap_grid(), [40, 30, 5],
+                            [2, 3, 2], drop_percent=20, at_sparsity=95)
+    assert ct.class_correlations(no95)["rel_ap_at_vs_log_freq"]["excluded"] == \
+        dict.fromkeys(CLASSES, "undefined")
+    # a 1 % sparsity counts in the FCD like any other above 0; the plain variant's
+    # frequencies are the diagonal of YᵀY (2, 3, 2)
+    rel = fg.forgetting_curves(ap_grid()).median
+    p = ct.pair_table("m", CLASSES, rel, [0, 1, 90], (Y.T @ Y).astype(np.int64), "plain")
+    np.testing.assert_allclose(p["fcd"], np.sqrt([0.1025, 0.02, 0.2125]), rtol=1e-12)
+    assert (p["variant"] == "plain").all()
+    assert p["freq_a"].tolist() == [2, 2, 3] and p["freq_b"].tolist() == [3, 2, 2]
+    np.testing.assert_allclose(p["iou"], [0, 0, 0.25], atol=1e-15)
