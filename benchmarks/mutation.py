@@ -461,6 +461,18 @@ EQUIVALENT.update({
                                     "every other is): it adds 0 to every FCD",
 })
 
+_PC = "core.analysis.paper_check."
+_NAN_JUDGED = ("judge() of a NaN value returns 'cannot be computed' with the given reason "
+               "before it reads the paper value, the replicates or the level")
+_SAME_J = "both judgements are the same NaN 'cannot be computed' here: None for the second " \
+          "gives the same NaN values and verdict"
+EQUIVALENT.update({
+    **{_PC + f"x_pie_rows__mutmut_{i}": _NAN_JUDGED for i in (16, 17, 18, 41, 44, 46, 47, 48)},
+    **{_PC + f"x_pie_rows__mutmut_{i}": _SAME_J for i in (29, 59)},
+    **{_PC + f"x__groundtruth_row__mutmut_{i}": _NAN_JUDGED for i in (18, 19, 20)},
+    **{_PC + f"x_f7_row__mutmut_{i}": _NAN_JUDGED for i in (31, 32, 33, 70, 71, 72)},
+})
+
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)
 
 
