@@ -253,7 +253,7 @@ def test_float32_scores_one_ulp_apart_and_tiny_scores_are_distinct_thresholds():
     up = np.nextafter(base, np.float32(1), dtype=np.float32)
     tiny = np.array([1e-8, 2e-8, 3e-8, 4e-8], dtype=np.float32)
     col = np.concatenate([[base, up, up, base, -up, -base], tiny]).astype(np.float32)
-    y = np.array([[0.0], [1.0], [0.0], [1.0], [0.0], [1.0],
+    y = np.array([[0.0], [1.0], [1.0], [0.0], [0.0], [1.0],   # base negative, up positive
                   [0.0], [1.0], [0.0], [1.0]])
     m = per_class_metrics(col[None, :, None], y)
     ap, auc = _sklearn(col[None, :, None].astype(np.float64), y)
