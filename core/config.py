@@ -29,7 +29,7 @@ PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY = 95, 90
 @dataclass
 class DatasetConfig:
     name: str = "synthcxr"
-    # Reader-specific options (label_dir, image_root, n_images, …), validated by the reader.
+    # Options of the dataset format (label_dir, image_root, n_images, …), validated by its loader.
     options: dict = field(default_factory=dict)
     eval_split: str = "test"
     # Missing/unreadable images are an error unless this is set; then their number is recorded.

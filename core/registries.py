@@ -1,8 +1,8 @@
 """The registries: tables of names → entries, filled by the implementations themselves.
 
 timm's `_registry.py` pattern. This module imports nothing from the project: a dataset
-reader, a model architecture or a pruning method registers itself into its table when its
-module is imported (`core.data.base.register_reader`, `core.models.register_model`,
+format, a model architecture or a pruning method registers itself into its table when its
+module is imported (`core.data.base.register_dataset`, `core.models.register_model`,
 `core.pruning.base.register`). So a table never imports an implementation, and an
 implementation depends only on this leaf.
 
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["METHODS", "MODELS", "READERS", "Registry", "dataset_names", "method_names",
+__all__ = ["METHODS", "MODELS", "DATASETS", "Registry", "dataset_names", "method_names",
            "model_names"]
 
 
@@ -62,13 +62,25 @@ class Registry(Mapping):
         return sorted(self)
 
 
-READERS = Registry("dataset reader", "core.data")
+DATASETS = Registry("dataset format", "core.data")
 MODELS = Registry("model", "core.models")
 METHODS = Registry("pruning method", "core.pruning")
 
 
+def __getattr__(name: str):
+    # `READERS` was this table's name when "reader" meant a dataset format too (it now means
+    # only the reader study's human reader); old plugin code keeps working, with a warning.
+    if name == "READERS":
+        import warnings
+
+        warnings.warn("core.registries.READERS is now core.registries.DATASETS",
+                      DeprecationWarning, stacklevel=2)
+        return DATASETS
+    raise AttributeError(f"module 'core.registries' has no attribute {name!r}")
+
+
 def dataset_names() -> list[str]:
-    return READERS.names()
+    return DATASETS.names()
 
 
 def model_names() -> list[str]:

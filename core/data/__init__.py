@@ -2,7 +2,8 @@
 
     ds = load_dataset(DatasetConfig(name="nih-cxr-lt", options={"label_dir": …}))
 
-Readers live in `core.data.readers` (and `core.data.synthcxr`, imported only when used);
+Dataset formats (the loader of each, by name in `DATASETS`) live in `core.data.formats` (and
+`core.data.synthcxr`, imported only when used);
 the data contract is in docs/ARCHITECTURE.md ("Data contract").
 """
 from __future__ import annotations
@@ -11,21 +12,21 @@ import numpy as np
 import pandas as pd
 
 from core.config import DatasetConfig
-from core.data import readers as _readers  # noqa: F401  (registers the file readers)
+from core.data import formats as _formats  # noqa: F401  (registers the file formats)
 from core.data.base import (
     BASE_COLUMNS,
-    READERS,
+    DATASETS,
     SPLITS,
     Dataset,
     ImageSource,
     check_table,
     describe_labels,
-    register_reader,
+    register_dataset,
 )
 from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError, MissingImagesError
 
 
-@register_reader("synthcxr")
+@register_dataset("synthcxr")
 def _read_synthcxr(options: dict, *, cfg: DatasetConfig) -> Dataset:
     # imported lazily: the renderer is not needed to read real label files
     from core.data.synthcxr import load_synthcxr
@@ -38,12 +39,12 @@ def load_dataset(cfg: DatasetConfig, *, image_size: int | None = None) -> Datase
 
     `image_size` is only recorded in the description (sources take the size per call).
     """
-    if cfg.name not in READERS:
+    if cfg.name not in DATASETS:
         raise ConfigError(f"dataset.name: unknown value {cfg.name!r}; allowed: "
-                          f"{', '.join(sorted(READERS))}")
+                          f"{', '.join(sorted(DATASETS))}")
     if cfg.eval_split not in ("val", "test"):
         raise ConfigError(f"dataset.eval_split: {cfg.eval_split!r}; allowed: val, test")
-    ds = READERS[cfg.name](dict(cfg.options or {}), cfg=cfg)
+    ds = DATASETS[cfg.name](dict(cfg.options or {}), cfg=cfg)
     table = ds.table.reset_index(drop=True)
     check_table(table, ds.classes, where=f"dataset {cfg.name!r}")
     for col in ("id", "path", "split", "patient_id"):
@@ -82,8 +83,23 @@ def source_from_description(desc: dict, image_root=None) -> ImageSource:
     raise ValueError(f"unknown image source kind {kind!r}; known: files, synthcxr")
 
 
+# Names this package had when "reader" meant a dataset format too; "reader" now means only the
+# reader study's human reader. Old plugin code keeps working, with a DeprecationWarning.
+_RENAMED = {"READERS": "DATASETS", "register_reader": "register_dataset"}
+
+
+def __getattr__(name: str):
+    if name in _RENAMED:
+        import warnings
+
+        warnings.warn(f"core.data.{name} is now core.data.{_RENAMED[name]}", DeprecationWarning,
+                      stacklevel=2)
+        return globals()[_RENAMED[name]]
+    raise AttributeError(f"module 'core.data' has no attribute {name!r}")
+
+
 __all__ = [
-    "Dataset", "ImageSource", "READERS", "SPLITS", "register_reader", "load_dataset",
+    "Dataset", "ImageSource", "DATASETS", "SPLITS", "register_dataset", "load_dataset",
     "source_from_description", "LabelError", "DuplicateIdError", "LeakageError",
     "MissingImagesError",
 ]

@@ -1,4 +1,4 @@
-"""Readers: every format written by the test (with -1 and blanks), and every bad input."""
+"""Dataset formats: every format written by the test (with -1 and blanks), and every bad input."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 
 from core.config import DatasetConfig
-from core.data import READERS, load_dataset, source_from_description
+from core.data import DATASETS, load_dataset, source_from_description
 from core.data.base import BASE_COLUMNS
+from core.data.formats import MIMIC_CXR_LT_CLASSES, NIH_CXR_LT_CLASSES
 from core.data.images import FileSource
-from core.data.readers import MIMIC_CXR_LT_CLASSES, NIH_CXR_LT_CLASSES
 from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError, MissingColumnError
 
-FILE_READERS = ("nih-cxr-lt", "mimic-cxr-lt", "chestx-ray14", "csv")
+FILE_FORMATS = ("nih-cxr-lt", "mimic-cxr-lt", "chestx-ray14", "csv")
 
 
 # --------------------------------------------------------------------------- writers
@@ -105,10 +105,10 @@ def check_contract(ds, tmp_path) -> None:
 
 
 # --------------------------------------------------------------------------- registry
-def test_registry_has_every_reader():
-    # a new reader must be added to FILE_READERS (and so to the contract test below)
-    assert set(READERS) == {*FILE_READERS, "synthcxr"}
-    assert all(callable(fn) for fn in READERS.values())
+def test_registry_has_every_format():
+    # a new format must be added to FILE_FORMATS (and so to the contract test below)
+    assert set(DATASETS) == {*FILE_FORMATS, "synthcxr"}
+    assert all(callable(fn) for fn in DATASETS.values())
 
 
 @pytest.fixture(scope="module")
@@ -116,8 +116,8 @@ def chestxray14():
     return load_dataset(DatasetConfig("chestx-ray14", {"seed": 0}))
 
 
-@pytest.mark.parametrize("name", FILE_READERS)
-def test_every_file_reader_meets_the_contract(name, tmp_path, chestxray14):
+@pytest.mark.parametrize("name", FILE_FORMATS)
+def test_every_file_format_meets_the_contract(name, tmp_path, chestxray14):
     if name == "nih-cxr-lt":
         write_nih(tmp_path)
         opts = {"label_dir": str(tmp_path), "metadata": False}
@@ -135,7 +135,7 @@ def test_every_file_reader_meets_the_contract(name, tmp_path, chestxray14):
     assert isinstance(ds.source, FileSource)
 
 
-def test_unknown_reader_and_unknown_option_name_the_allowed_values(tmp_path):
+def test_unknown_dataset_and_unknown_option_name_the_allowed_values(tmp_path):
     with pytest.raises(ConfigError, match="allowed: .*nih-cxr-lt"):
         load_dataset(DatasetConfig("nih", {}))
     with pytest.raises(ConfigError, match="labeldir.*allowed: .*label_dir"):
@@ -378,7 +378,7 @@ def _write_text(tmp_path, name, text):
 
 
 def test_csv_header_repeated_exactly_is_refused_by_name(tmp_path):
-    # pandas would read the second column as 'Edema.1' and the csv reader take it as a class
+    # pandas would read the second column as 'Edema.1' and the csv format take it as a class
     p = _write_text(tmp_path, "labels.csv", "image,split,Edema,Mass,Edema\n"
                                             "a.png,train,1,0,0\nb.png,test,0,1,1\n")
     with pytest.raises(LabelError, match=r"labels\.csv: duplicate column name.*'Edema' "
@@ -452,9 +452,9 @@ def test_class_named_like_a_prunelens_column_is_refused_by_name(tmp_path, name):
 
 
 def test_reserved_class_name_in_a_paper_label_file_is_refused(tmp_path, monkeypatch):
-    from core.data import readers
+    from core.data import formats
 
-    monkeypatch.setattr(readers, "NIH_CXR_LT_CLASSES",
+    monkeypatch.setattr(formats, "NIH_CXR_LT_CLASSES",
                         [*NIH_CXR_LT_CLASSES[:-1], "label_noise"])
     label_dir, frames = write_nih(tmp_path)
     for split, f in frames.items():
@@ -464,23 +464,23 @@ def test_reserved_class_name_in_a_paper_label_file_is_refused(tmp_path, monkeypa
         nih(label_dir)
 
 
-def test_every_reader_is_held_to_the_reserved_names():
-    # readers that build their table themselves meet the same check in load_dataset
+def test_every_format_is_held_to_the_reserved_names():
+    # formats that build their table themselves meet the same check in load_dataset
     from core.data import base
 
-    def reader(options, *, cfg):
+    def loader(options, *, cfg):
         table = pd.DataFrame({"id": ["a", "b"], "path": "", "split": ["train", "test"],
                               "patient_id": ["1", "2"], "sex": "M", "age": 1.0, "view": "PA",
                               "quality": [1.0, 0.0]})
         return base.Dataset("fake", ["quality"], table, FileSource(None), {})
 
-    base.READERS.register("fake-reserved", reader)   # the registry's one way in
+    base.DATASETS.register("fake-reserved", loader)   # the registry's one way in
     try:
         with pytest.raises(LabelError,
                            match=r"dataset 'fake-reserved': class name\(s\) 'quality'"):
             load_dataset(DatasetConfig("fake-reserved"))
     finally:
-        base.READERS.unregister("fake-reserved")
+        base.DATASETS.unregister("fake-reserved")
 
 
 def test_reserved_names_come_from_one_constant():
@@ -498,6 +498,21 @@ def test_ground_truth_is_what_the_dataset_declares():
     assert ground_truth_columns({"name": "x", "ground_truth": ["quality"]}, cols) == ["quality"]
     assert ground_truth_columns({"ground_truth": ["label_noise", "quality", "gone"]},
                                 cols) == ["label_noise", "quality"]     # declared and present
-    # studies the SynthCXR reader wrote before it declared its ground truth
+    # studies the SynthCXR format wrote before it declared its ground truth
     assert ground_truth_columns({"name": "synthcxr"}, cols) == ["label_noise", "quality"]
     assert ground_truth_columns({"name": "synthcxr", "ground_truth": []}, cols) == []
+
+
+def test_old_reader_names_still_work_with_a_deprecation_warning():
+    # "reader" now means only the human reader; plugins written against the old names load
+    import core.data
+    import core.registries
+
+    with pytest.warns(DeprecationWarning, match="DATASETS"):
+        assert core.data.READERS is core.data.DATASETS
+    with pytest.warns(DeprecationWarning, match="register_dataset"):
+        assert core.data.register_reader is core.data.register_dataset
+    with pytest.warns(DeprecationWarning, match="DATASETS"):
+        assert core.registries.READERS is core.registries.DATASETS
+    with pytest.raises(AttributeError):
+        core.data.no_such_name  # noqa: B018

@@ -1,9 +1,9 @@
-"""Label-table readers, one per dataset format, registered by name in `READERS`.
+"""Dataset formats: one loader per format of label files, registered by name in `DATASETS`.
 
-Each reader turns its files into the contract table of `core.data` (see
+Each format's loader turns its files into the contract table of `core.data` (see
 docs/ARCHITECTURE.md, "Data contract"); `load_dataset` then checks the table (unique ids,
 known splits, no patient in two splits) and adds the label facts to the description.
-Readers never open image files: a summary of the labels needs no pixels, and image
+Loaders never open image files: a summary of the labels needs no pixels, and image
 problems are reported once, by `core.data.images.build_cache`.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.data import chestxray14
-from core.data.base import BASE_COLUMNS, Dataset, register_reader, take_options
+from core.data.base import BASE_COLUMNS, Dataset, register_dataset, take_options
 from core.data.images import FileSource
 from core.data.labels import (
     label_like_columns,
@@ -125,8 +125,8 @@ def _merge_cxr14_metadata(table: pd.DataFrame, option) -> tuple[pd.DataFrame, st
     return table, f"sex, age and view from ChestX-ray14 metadata for {int(found.sum())} images"
 
 
-# --------------------------------------------------------------------------- readers
-@register_reader("nih-cxr-lt")
+# --------------------------------------------------------------------------- formats
+@register_dataset("nih-cxr-lt")
 def read_nih_cxr_lt(options: dict, *, cfg) -> Dataset:
     """The paper's NIH-CXR-LT label files: `id`, 20 classes, `subj_id`; images in one folder."""
     opts = take_options("nih-cxr-lt", options, required=("label_dir",),
@@ -157,7 +157,7 @@ def mimic_patient_ids(paths: pd.Series, file) -> pd.Series:
     return found
 
 
-@register_reader("mimic-cxr-lt")
+@register_dataset("mimic-cxr-lt")
 def read_mimic_cxr_lt(options: dict, *, cfg) -> Dataset:
     """The paper's MIMIC-CXR-LT label files: `path` (relative to the MIMIC-CXR-JPG root),
     19 classes; the patient id is the path's pXXXXXXXX folder (or `subject_id` if present)."""
@@ -186,7 +186,7 @@ def read_mimic_cxr_lt(options: dict, *, cfg) -> Dataset:
                     "uncertain_counts": uncertain, "notes": []})
 
 
-@register_reader("chestx-ray14")
+@register_dataset("chestx-ray14")
 def read_chestx_ray14(options: dict, *, cfg) -> Dataset:
     """ChestX-ray14 metadata (shipped by torchxrayvision), split by patient with a fixed seed."""
     opts = take_options("chestx-ray14", options,
@@ -206,7 +206,7 @@ def read_chestx_ray14(options: dict, *, cfg) -> Dataset:
                               f"fractions {list(opts['fractions'])}"]})
 
 
-@register_reader("csv")
+@register_dataset("csv")
 def read_csv_dataset(options: dict, *, cfg) -> Dataset:
     """Any CSV: an image-path column, class columns, and a split column or a patient column.
 
@@ -223,7 +223,7 @@ def read_csv_dataset(options: dict, *, cfg) -> Dataset:
     named = [opts[k] for k in ("image_column", "split_column", "patient_column", "id_column",
                                "sex_column", "age_column", "view_column") if opts[k]]
     if not opts["split_column"] and not opts["patient_column"]:
-        raise LabelError(f"{f}: the csv reader needs split_column (train/val/test per row) or "
+        raise LabelError(f"{f}: the csv format needs split_column (train/val/test per row) or "
                          "patient_column (to split by patient); give one with --option")
     raw = read_csv_text(f, named)
     classes = opts["class_columns"]
