@@ -67,7 +67,7 @@ def _cmd_study(args) -> int:
     seeds = args.seeds
     if isinstance(seeds, str):
         try:
-            seeds = [int(s) for s in seeds.split(",") if s.strip()]
+            seeds = [int(seed) for seed in seeds.split(",") if seed.strip()]
         except ValueError:
             raise ConfigError(f"--seeds: expected seeds of the config separated by commas, "
                               f"e.g. 0,1; got {seeds!r}") from None

@@ -159,7 +159,7 @@ class StudyConfig:
             raise ConfigError(f"methods: duplicates in {self.methods}")
         if not self.seeds:
             raise ConfigError("seeds: at least one seed is needed, e.g. seeds: [0, 1, 2]")
-        if any(s < 0 for s in self.seeds):
+        if any(seed < 0 for seed in self.seeds):
             raise ConfigError(f"seeds: must be non-negative integers, got {self.seeds}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: duplicates in {self.seeds}")
@@ -176,9 +176,9 @@ class StudyConfig:
     def _check_grid(self) -> None:
         if not self.sparsities:
             raise ConfigError("sparsities: empty; give integer percents such as [0, 5, …, 95]")
-        for k in self.sparsities:
-            if not 0 <= k <= 99:
-                raise ConfigError(f"sparsities: {k!r} is not an integer percent in 0–99 "
+        for sparsity in self.sparsities:
+            if not 0 <= sparsity <= 99:
+                raise ConfigError(f"sparsities: {sparsity!r} is not an integer percent in 0–99 "
                                   "(write 50 for 50% sparsity)")
         if sorted(set(self.sparsities)) != list(self.sparsities):
             raise ConfigError(f"sparsities: must be strictly increasing, got {self.sparsities}")
@@ -204,10 +204,10 @@ def grid_default(sparsities, paper: int) -> int | None:
     when the grid has none: validation names the grid then)."""
     if not isinstance(sparsities, list):
         return None
-    ks = [k for k in sparsities if _is_int(k) and k > 0]
-    if paper in ks:
+    nonzero = [sparsity for sparsity in sparsities if _is_int(sparsity) and sparsity > 0]
+    if paper in nonzero:
         return paper
-    return max(ks) if ks else None
+    return max(nonzero) if nonzero else None
 
 
 # ---------------------------------------------------------------------- helpers

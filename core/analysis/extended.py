@@ -60,10 +60,10 @@ def read_probabilities(root, method: str, seed: int) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- tables
 def _grid_frame(method, sparsities, classes, **arrays) -> pd.DataFrame:
-    s, c = len(sparsities), len(classes)
-    gs, gc = np.indices((s, c)).reshape(2, -1)
-    return pd.DataFrame({"method": method, "class": np.asarray(classes, dtype=object)[gc],
-                         "sparsity": np.asarray(sparsities, dtype=np.int64)[gs],
+    n_sparsities, n_classes = len(sparsities), len(classes)
+    i_sparsity, i_class = np.indices((n_sparsities, n_classes)).reshape(2, -1)
+    return pd.DataFrame({"method": method, "class": np.asarray(classes, dtype=object)[i_class],
+                         "sparsity": np.asarray(sparsities, dtype=np.int64)[i_sparsity],
                          **{k: np.asarray(v, dtype=np.float64).ravel() for k, v in
                             arrays.items()}})
 
@@ -85,18 +85,18 @@ def ci_tables(method, classes, sparsities, ci: unc.MethodCI, plan, log_freq, cfg
     first = fg.first_drop_sparsity(ci.rel, sparsities, drop)
     first_b = fg.first_drop_sparsity(np.moveaxis(ci.rel_reps, 0, -1), sparsities, drop).T
     f_lo, f_hi = unc.sparsity_interval(first_b, level)
-    k = list(sparsities).index(cfg.at_sparsity)
-    at_b = ci.rel_reps[:, k, :]
+    i_at = list(sparsities).index(cfg.at_sparsity)
+    at_b = ci.rel_reps[:, i_at, :]
     a_lo, a_hi, _ = unc.interval(at_b, level)
     summary = pd.DataFrame({
         "method": method, "class": list(classes), "first_drop": first, "first_drop_lo": f_lo,
         "first_drop_hi": f_hi,
         "first_significant_drop": unc.first_significant_drop(rel_hi, sparsities, drop),
-        "rel_ap_at": ci.rel[k], "rel_ap_at_lo": a_lo, "rel_ap_at_hi": a_hi})
+        "rel_ap_at": ci.rel[i_at], "rel_ap_at_lo": a_lo, "rel_ap_at_hi": a_hi})
     corr = {}
     reps = unc.correlation_replicates(first_b, at_b, log_freq)
     for name, values in (("first_drop_vs_log_freq", first), ("rel_ap_at_vs_log_freq",
-                                                               ci.rel[k])):
+                                                               ci.rel[i_at])):
         point = fq.correlate(values, log_freq)
         entry = {"n": point["n"]}
         for stat in ("r", "rho"):
@@ -150,8 +150,8 @@ def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, spa
     plan = unc.make_plan(len(y), len(seeds), cfg.bootstrap, cfg.bootstrap_seed, cfg.ci_level)
     log_freq = fq.log_frequency(train_pos)
     thr, thr_note = th.seed_thresholds(root, seeds, classes, cfg.threshold_rule)
-    thr_by_seed = {s: g.set_index("class")["threshold"].reindex(classes).to_numpy()
-                   for s, g in thr.groupby("seed")} if len(thr) else {}
+    thr_by_seed = {seed: g.set_index("class")["threshold"].reindex(classes).to_numpy()
+                   for seed, g in thr.groupby("seed")} if len(thr) else {}
     out = {k: [] for k in ("per_class", "overall", "summary", "sub", "pies", "missed", "cal",
                            "bins")}
     corr, seconds = {}, {"bootstrap": 0.0, "missed_calibration": 0.0}
@@ -218,15 +218,16 @@ def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, spa
 
 
 def _bins_frame(method, sparsities, classes, bins) -> pd.DataFrame:
-    s, c, nb = bins["count"].shape
-    gs, gc, gb = np.indices((s, c, nb)).reshape(3, -1)
+    n_sparsities, n_classes, nb = bins["count"].shape
+    i_sparsity, i_class, i_bin = np.indices((n_sparsities, n_classes, nb)).reshape(3, -1)
     count = bins["count"].ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_prob = bins["sum_prob"].ravel() / count
         frac_pos = bins["sum_pos"].ravel() / count
-    return pd.DataFrame({"method": method, "sparsity": np.asarray(sparsities, np.int64)[gs],
-                         "class": np.asarray(classes, dtype=object)[gc], "bin": gb,
-                         "bin_lo": gb / nb, "bin_hi": (gb + 1) / nb, "count": count.astype(
+    return pd.DataFrame({"method": method,
+                         "sparsity": np.asarray(sparsities, np.int64)[i_sparsity],
+                         "class": np.asarray(classes, dtype=object)[i_class], "bin": i_bin,
+                         "bin_lo": i_bin / nb, "bin_hi": (i_bin + 1) / nb, "count": count.astype(
                              np.int64), "mean_prob": mean_prob, "frac_pos": frac_pos})
 
 

@@ -53,14 +53,15 @@ def build_report(study_dir) -> dict:
     fnd_ratio = pd.read_parquet(paths.analysis(paths.PIE_FINDINGS_RATIO))
     correlations = store.read_json(paths.analysis(paths.CORRELATIONS))
     classes = list(study["classes"])
-    sparsities = [int(s) for s in study["sparsities"]]
+    sparsities = [int(sparsity) for sparsity in study["sparsities"]]
     methods = list(study["methods"])
     variant = params.get("pair_variant", "paper")
 
     rep = {
         "schema_version": study.get("schema_version"), "classes": classes,
         "sparsities": sparsities, "methods": methods,
-        "seeds": [int(s) for s in study["seeds"]], "n_eval_images": int(params["n_eval_images"]),
+        "seeds": [int(seed) for seed in study["seeds"]],
+        "n_eval_images": int(params["n_eval_images"]),
         "overall": {}, "classes_summary": {}, "correlations": {}, "pies": {},
     }
     for method in methods:
@@ -68,8 +69,8 @@ def build_report(study_dir) -> dict:
         med = {m: summary_table(om, m, ["sparsity"], sort=True).set_index("sparsity")["median"]
                for m in ("map", "mauc")}
         rep["overall"][method] = [
-            {"sparsity": int(s), "map_median": float(med["map"][s]),
-             "mauc_median": float(med["mauc"][s])} for s in med["map"].index]
+            {"sparsity": int(sparsity), "map_median": float(med["map"][sparsity]),
+             "mauc_median": float(med["mauc"][sparsity])} for sparsity in med["map"].index]
 
         f = forgetting[forgetting["method"] == method]
         curve = (f.pivot(index="sparsity", columns="class", values="rel_ap_median")

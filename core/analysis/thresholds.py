@@ -191,7 +191,7 @@ def selection_thresholds(root, seeds, classes, rule: str = DEFAULT_RULE
     from core.analysis.pies import seed_ensemble
 
     y, note = validation_labels(root, classes)
-    per_seed = [predictions.read_val_probabilities(root, s) for s in seeds]
+    per_seed = [predictions.read_val_probabilities(root, seed) for seed in seeds]
     if y is None or any(p is None for p in per_seed):   # a study made before they existed
         return None, ("this study has no validation predictions of the dense model; a study "
                       "made by this version stores them (models/seed-N/val_predictions.npy)")

@@ -123,9 +123,9 @@ def nan_percentiles(a, qs, axis: int = 0) -> list[np.ndarray]:
 
 def over_drawn_seeds(per_seed: np.ndarray, plan: Plan) -> np.ndarray:
     """[K, ..., B] per-seed replicate values → [B, ...]: median over each replicate's seeds."""
-    k = per_seed.shape[0]
+    n_seeds = per_seed.shape[0]
     moved = np.moveaxis(per_seed, -1, 0)                  # [B, K, ...]
-    if k == 1:
+    if n_seeds == 1:
         return moved[:, 0].astype(np.float64)
     b = np.arange(plan.n_boot)[:, None]
     return _nanmedian(moved[b, plan.seed_draws], axis=1)   # [B, K_drawn, ...] → [B, ...]

@@ -120,12 +120,13 @@ def method_kind(name: str) -> str:
 
 def check_sparsities(sparsities) -> list[int]:
     """The grid as a list of ints (ValueError unless integer percents, strictly increasing)."""
-    ks = list(sparsities)
-    for k in ks:
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= 100:
-            raise ValueError(f"sparsity {k!r} is not an integer percent in 0–100 "
+    grid = list(sparsities)
+    for sparsity in grid:
+        if (not isinstance(sparsity, numbers.Integral) or isinstance(sparsity, bool)
+                or not 0 <= sparsity <= 100):
+            raise ValueError(f"sparsity {sparsity!r} is not an integer percent in 0–100 "
                              "(write 50 for 50% sparsity)")
-    ks = [int(k) for k in ks]
-    if any(b <= a for a, b in zip(ks, ks[1:], strict=False)):
-        raise ValueError(f"sparsities must be strictly increasing, got {ks}")
-    return ks
+    grid = [int(sparsity) for sparsity in grid]
+    if any(b <= a for a, b in zip(grid, grid[1:], strict=False)):
+        raise ValueError(f"sparsities must be strictly increasing, got {grid}")
+    return grid

@@ -41,13 +41,13 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
 
     Under the study's exclusive lock. The manifest lists the files of the data and seed
     markers (re-checked) and the analysis tables just written, nothing else."""
-    missing = [s for s in cfg.seeds if not unit_is_done(paths, s)]
+    missing = [seed for seed in cfg.seeds if not unit_is_done(paths, seed)]
     if missing:
-        say(f"not finalised: seed(s) {missing} still to run")
+        say(f"not finalised: seed(seed) {missing} still to run")
         return False
     with lock.study_lock(paths.root):
         store.clean_temp_files(paths.root)
-        markers = [paths.data_marker] + [paths.unit_done(s) for s in cfg.seeds]
+        markers = [paths.data_marker] + [paths.unit_done(seed) for seed in cfg.seeds]
         checked = _checked_marker_files(paths, markers)
         say("analysing")
         with store.record_writes() as written:
