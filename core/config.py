@@ -61,7 +61,7 @@ class AnalysisConfig:
     pie_sparsity: int | None = None  # PIEs compare dense with this sparsity
     pie_percentile: float = 5.0  # bottom p% of per-image Spearman correlation
     pair_variant: str = "paper"  # FCD pair plots: paper (column sums) | plain (image counts)
-    # Beyond the paper (core.analysis.extended): bootstrap CIs, subgroups, missed findings.
+    # Beyond the paper (core.analysis.beyond_paper): bootstrap CIs, subgroups, missed findings.
     bootstrap: int = 1000        # bootstrap replicates (percentile intervals)
     bootstrap_seed: int = 0      # seeds the resampling: same tables on every run
     ci_level: float = 0.95       # confidence level of every interval

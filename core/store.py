@@ -368,7 +368,7 @@ class StudyPaths:
     CORRELATIONS = "correlations.json"
     REGRESSION = "regression.json"
     PIE_GROUNDTRUTH = "pie_groundtruth.json"
-    # analysis/: beyond the paper (core.analysis.extended)
+    # analysis/: beyond the paper (core.analysis.beyond_paper)
     CI_PER_CLASS = "ci_per_class.parquet"
     CI_OVERALL = "ci_overall.parquet"
     CI_CLASS_SUMMARY = "ci_class_summary.parquet"

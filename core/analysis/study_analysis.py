@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
+from core.analysis import beyond_paper, pie_stats, pies
 from core.analysis import class_tables as ct
-from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis.study_inputs import load_study
@@ -232,7 +232,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
                      json_safe({k: v for k, v in groundtruth.items() if v}))
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
     keep: dict = {}
-    ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
+    ext = beyond_paper.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
                        pie_masks, cfg, log=log, keep=keep)
     # Does the paper hold here? F1–F7 on the same bootstrap draws (core.analysis.paper_check).
     from core.analysis import paper_check_table

@@ -3,7 +3,8 @@
 `run(...)` is called once by `analyze_study` after the paper's tables; it reads every seed's
 predictions once more through core.predictions (ranking scores for AP, probabilities for
 thresholds and calibration) and writes the tables listed in docs/ARCHITECTURE.md ("Beyond the
-paper"). It returns the JSON-able facts that go into analysis/params.json under "extended".
+paper"). It returns the JSON-able facts that go into analysis/params.json under "extended"
+(the stored key keeps the name it has in every analysed study).
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from sklearn.metrics import average_precision_score
 
 from core import store
 from core.analysis import analyze_study
-from core.analysis import extended as ext
+from core.analysis import beyond_paper as ext
 from core.analysis.report import build_report, format_report
 from core.config import AnalysisConfig
 
@@ -66,7 +66,7 @@ def _fake_predictions(paths, val_seeds):
 
 
 def _use(monkeypatch, fake) -> None:
-    """Serve the fake's predictions to extended and its validation data to the threshold
+    """Serve the fake's predictions to beyond_paper and its validation data to the threshold
     recipe (core.analysis.thresholds reads them through core.predictions)."""
     from core import predictions
 

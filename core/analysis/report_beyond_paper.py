@@ -1,4 +1,4 @@
-"""The report's keys for the tables beyond the paper (core.analysis.extended).
+"""The report's keys for the tables beyond the paper (core.analysis.beyond_paper).
 
 Added after the paper's keys, never changing them: `confidence_intervals`, `subgroups`,
 `missed_findings`, `calibration`. Each says `available: false` and why when the study was
