@@ -124,7 +124,7 @@ def _finite_logits(model, x, device, batch_size, dtype, method, seed, sparsity):
     return logits
 
 
-def predict_dense(model: torch.nn.Module, spec, images, seed: int,
+def predict_dense(model: torch.nn.Module, *, spec, images, seed: int,
                   device: str | torch.device = "cpu", batch_size: int = 512, amp: bool = True,
                   channels_last: bool = False) -> np.ndarray:
     """float32 logits [N, C] of the dense model on cached uint8 images (e.g. the validation
