@@ -21,6 +21,7 @@ from core.analysis import missed as ms
 from core.analysis import subgroups as sg
 from core.analysis import thresholds as th
 from core.analysis import uncertainty as unc
+from core.analysis.over_seeds import median_over_seeds
 from core.metrics import label_codes
 from core.store import StudyPaths, json_safe
 
@@ -113,8 +114,8 @@ def subgroup_table(method, classes, sparsities, groups, points, reps, n_pos_q, p
     """Rows per (attribute, group, class, sparsity) for groups 1..G of points/reps."""
     frames = []
     for qi, (attr, name, mask) in enumerate(groups, start=1):
-        ap = unc._nanmedian(points[:, :, qi], 0)
-        rel = unc._nanmedian(unc.relative(points[:, :, qi], 1), 0)
+        ap = median_over_seeds(points[:, :, qi], 0)
+        rel = median_over_seeds(unc.relative(points[:, :, qi], 1), 0)
         ap_b = unc.over_drawn_seeds(reps[:, :, qi], plan)
         rel_b = unc.over_drawn_seeds(unc.relative(reps[:, :, qi], 1), plan)
         ap_lo, ap_hi, _ = unc.interval(ap_b, plan.level)
