@@ -190,7 +190,7 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
     }
     units = [{"arm": arm, "seed": seed, **{key: store.read_json(
         store.StudyPaths(out / arm).unit_done(seed)).get(key) for key in ("seconds", "finished")}}
-        for seed in seeds for arm in ARMS]   # as each unit'seed marker recorded them
+        for seed in seeds for arm in ARMS]   # as each unit's marker recorded them
     run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
            "units": units,
            "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),

@@ -227,7 +227,7 @@ def study_candidates(study_root, method: str, sparsity: int, definition: str = "
                           "`python -m core analyze STUDY` first.")
     sparsities = [int(x) for x in read_json(params_path)["sparsities"]]
     if int(sparsity) not in sparsities or int(sparsity) == 0:
-        raise FormError(f"sparsity {sparsity}% is not one of the study'x pruned sparsities "
+        raise FormError(f"sparsity {sparsity}% is not one of the study's pruned sparsities "
                         f"{[x for x in sparsities if x]}")
     values = np.asarray(open_npy(array_path)[sparsities.index(int(sparsity))])
     if definition == "paper":
