@@ -43,7 +43,7 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
     markers (re-checked) and the analysis tables just written, nothing else."""
     missing = [seed for seed in cfg.seeds if not unit_is_done(paths, seed)]
     if missing:
-        say(f"not finalised: seed(seed) {missing} still to run")
+        say(f"not finalised: seed(s) {missing} still to run")
         return False
     with lock.study_lock(paths.root):
         store.clean_temp_files(paths.root)
