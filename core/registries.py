@@ -80,17 +80,41 @@ def __getattr__(name: str):
 
 
 def dataset_names() -> list[str]:
+    """Names of the registered dataset formats (`dataset.name` in a config).
+
+    Returns:
+        list[str]: sorted names; reading them imports `core.data`, which registers the
+        built-in formats.
+
+    Example:
+        >>> dataset_names()
+        ['chestx-ray14', 'csv', 'mimic-cxr-lt', 'nih-cxr-lt', 'synthcxr']
+    """
     return DATASETS.names()
 
 
 def model_names() -> list[str]:
+    """Names of the registered model architectures (`model` in a config).
+
+    Returns:
+        list[str]: sorted names (imports `core.models` on first read).
+    """
     return MODELS.names()
 
 
 def method_names() -> list[str]:
+    """Names of the registered pruning methods (`methods` in a config).
+
+    Returns:
+        list[str]: sorted names (imports `core.pruning` on first read).
+    """
     return METHODS.names()
 
 
 def pretrained_model_names() -> list[str]:
-    """Models that have pretrained weights (`pretrained: true` is allowed with them)."""
+    """Models that have pretrained weights (`pretrained: true` is allowed with them).
+
+    Returns:
+        list[str]: sorted names of the models registered with `pretrained` weights.
+    """
     return sorted(name for name, entry in MODELS.items() if entry.pretrained)

@@ -87,7 +87,18 @@ def class_curves(method: str, sparsities: Sequence[int], classes: Sequence[str],
 
 
 def eval_positives(y) -> np.ndarray:
-    """Positives per class among the evaluation labels ``[N, C]`` (1 / 0 / NaN): int64 [C]."""
+    """Positives per class among the evaluation labels.
+
+    Args:
+        y (np.ndarray): ``[N, C]`` 1 / 0 / NaN.
+
+    Returns:
+        np.ndarray: int64 ``[C]``.
+
+    Example:
+        >>> eval_positives([[1, 0], [1, np.nan], [0, 1]]).tolist()
+        [2, 1]
+    """
     return (np.asarray(y, dtype=np.float64) == 1).sum(axis=0).astype(np.int64)
 
 
@@ -208,7 +219,14 @@ def pair_correlations(pairs: pd.DataFrame) -> dict:
 
 
 def pair_regression(pairs: pd.DataFrame) -> dict:
-    """regression.json's entry for one variant: OLS fcd ~ 1 + log_freq_diff + iou4."""
+    """regression.json's entry for one variant: OLS fcd ~ 1 + log_freq_diff + iou4.
+
+    Args:
+        pairs (pd.DataFrame): the pair table (columns `fcd`, `log_freq_diff`, `iou4`).
+
+    Returns:
+        dict: `core.analysis.frequency.ols`'s result for those columns.
+    """
     return fq.ols(pairs["fcd"].to_numpy(dtype=np.float64),
                   np.column_stack([pairs["log_freq_diff"].to_numpy(dtype=np.float64),
                                    pairs["iou4"].to_numpy(dtype=np.float64)]),

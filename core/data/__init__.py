@@ -37,7 +37,18 @@ def _read_synthcxr(options: dict, *, cfg: DatasetConfig) -> Dataset:
 def load_dataset(cfg: DatasetConfig, *, image_size: int | None = None) -> Dataset:
     """Read the dataset `cfg.name` with `cfg.options`, check its table, describe its labels.
 
-    `image_size` is only recorded in the description (sources take the size per call).
+    Args:
+        cfg (DatasetConfig): a registered dataset format (`DATASETS`) and its options.
+        image_size (int | None): only recorded in the description (sources take the size
+            per call).
+
+    Returns:
+        Dataset: the checked table (one row per image: `BASE_COLUMNS`, then one float32
+        column per class, NaN = not labelled), its classes, image source and description.
+
+    Raises:
+        ConfigError: unknown dataset name, eval split or option.
+        LabelError: the label files break the data contract (a subclass names the rule).
     """
     if cfg.name not in DATASETS:
         raise ConfigError(f"dataset.name: unknown value {cfg.name!r}; allowed: "
@@ -69,7 +80,16 @@ def load_dataset(cfg: DatasetConfig, *, image_size: int | None = None) -> Datase
 def source_from_description(desc: dict, image_root=None) -> ImageSource:
     """Re-create the image source that `ImageSource.describe()` described.
 
-    `image_root` replaces a stored folder (the study may be opened on another machine).
+    Args:
+        desc (dict): the stored description (study.json "dataset" → "source").
+        image_root (str | Path | None): replaces a stored folder (the study may be opened
+            on another machine).
+
+    Returns:
+        ImageSource: a `FileSource` or a `SynthSource`.
+
+    Raises:
+        ValueError: the description's kind is unknown.
     """
     kind = desc.get("kind") if isinstance(desc, dict) else None
     if kind == "files":
