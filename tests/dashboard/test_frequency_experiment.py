@@ -10,13 +10,13 @@ import pytest
 
 from core import store
 from core.experiments import frequency as fx
-from dashboard import experiment_data as ed
-from dashboard.charts_experiment import paired_dots
-from dashboard.export import chart_bytes
+from dashboard.common.export import chart_bytes
+from dashboard.study_pages import experiment_data as ed
+from dashboard.study_pages.charts_experiment import paired_dots
 from tests.dashboard.conftest import REPO
 from tests.dashboard.mdtext import elements, markdown_sources, plain
 
-PAGE = "views/frequency_experiment.py"
+PAGE = "study_pages/frequency_experiment.py"
 SHIPPED = REPO / "artifacts" / "frequency-experiment"
 
 

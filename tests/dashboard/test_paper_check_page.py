@@ -10,8 +10,8 @@ from core.analysis import paper_check_table as pct
 from tests.dashboard.conftest import demo_studies
 from tests.dashboard.mdtext import markdown_sources, plain
 
-PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py",
-         "views/pies.py", "views/who_is_hurt.py", "views/paper_check.py"]
+PAGES = ["study_pages/overview.py", "study_pages/classes.py", "study_pages/forgettability.py",
+         "study_pages/pies.py", "study_pages/who_is_hurt.py", "study_pages/paper_check.py"]
 # a sentence citing the paper's result: "the paper found/finds/reports/shows … " or a paper
 # value written as a statistic (r = 0.64)
 CITES = re.compile(r"\bpaper\b.*\b(found|finds|find|reports?|shows?|showed|holds?)\b|"
@@ -65,7 +65,7 @@ def test_demo_overview_and_forgettability_say_which_findings_hold(app_test, stud
     rows = pct.read_table(study)
     rows = rows[rows["method"] == pct.default_method(rows["method"].unique())]
     expected = pct.summary_sentence(rows, pct.default_method(rows["method"].unique()))
-    for page in ("views/overview.py", "views/forgettability.py"):
+    for page in ("study_pages/overview.py", "study_pages/forgettability.py"):
         _render(at, page)
         shown = [plain(m.value) for m in at.markdown]
         assert expected in shown, page
@@ -77,7 +77,7 @@ def test_demo_overview_and_forgettability_say_which_findings_hold(app_test, stud
 def test_paper_check_page_shows_the_stored_rows_and_the_rule(app_test, study):
     at = app_test([study.parent], study=str(study))
     at.run()
-    _render(at, "views/paper_check.py")
+    _render(at, "study_pages/paper_check.py")
     assert at.title[0].value == "Paper check"
     md = " ".join(plain(m.value) for m in at.markdown)
     assert "holds: same sign as the paper and the 95% interval excludes 0" in md
@@ -111,9 +111,9 @@ def test_a_study_without_the_table_says_so(app_test, studies_root, tmp_path):
     store.write_json(store.StudyPaths(root / "beta").manifest, m)
     at = app_test([root], study="beta")
     at.run()
-    _render(at, "views/paper_check.py")
+    _render(at, "study_pages/paper_check.py")
     assert any("analysed before the paper check" in i.value for i in at.info)
-    for page in ("views/forgettability.py", "views/pies.py"):
+    for page in ("study_pages/forgettability.py", "study_pages/pies.py"):
         _render(at, page)
         assert not _unbacked(at), page
         text = " ".join(plain(c.value) for c in at.caption)

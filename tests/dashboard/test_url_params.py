@@ -16,7 +16,7 @@ def _script():
     import streamlit as st
 
     sys.path.insert(0, st.session_state.get("repo", "."))
-    from dashboard.url_params import set_params, url_batch
+    from dashboard.common.url_params import set_params, url_batch
 
     with url_batch():
         set_params({"a": "1", "b": ["x", "y"]})
@@ -46,7 +46,7 @@ def test_a_batch_that_changes_nothing_sends_nothing(monkeypatch):
     sys.path.insert(0, REPO)
     import streamlit as st
 
-    from dashboard import url_params
+    from dashboard.common import url_params
 
     sent = []
 
