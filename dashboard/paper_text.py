@@ -54,6 +54,15 @@ def cite(d, finding: str, method: str) -> str:
                      "all seeds.)")
 
 
+def chart_aside(corr: dict, shown: int, at: int) -> str:
+    """The sentence beside a chart drawn at another sparsity than the paper check's row."""
+    def num(x):
+        return "n/a" if x is None or x != x else f"{x:.2f}"
+    return (f"The right-hand chart is at {shown}% sparsity, where r = {num(corr.get('r'))}, "
+            f"ρ = {num(corr.get('rho'))} (n = {corr.get('n', 0)}); the sentence above is at "
+            f"{at}%. Choose {at}% in the sidebar to see the chart the paper check measures.")
+
+
 def summary(d, method: str) -> str | None:
     """One sentence: which of the paper's findings hold here (Markdown), None without a
     paper check."""
