@@ -79,6 +79,15 @@ def link_to_check(container=st) -> None:
                         icon=":material/fact_check:")
 
 
+def _experiment_answer() -> str | None:
+    """The shipped experiment's pooled answer in one sentence; None when absent or when its
+    tables fail their manifest (the experiment page says why)."""
+    from dashboard import experiment_data as ed
+
+    exp = ed.load(ed.folder())
+    return ed.short_answer(exp.design) if isinstance(exp, ed.Experiment) else None
+
+
 def why_pointer(d, container=st) -> None:
     """For a SynthCXR study: where the frequency-vs-difficulty experiment answers why some
     findings do not hold — its dashboard page when the app has it, else its document."""
@@ -87,6 +96,9 @@ def why_pointer(d, container=st) -> None:
     lead = ("Why the others may not hold here: the frequency experiment separates class "
             "frequency from how hard each finding's signature is to see.")
     container.caption(lead)
+    answer = _experiment_answer()
+    if answer:
+        container.caption(md_escape(answer))
     if (Path(__file__).resolve().parent / EXPERIMENT_PAGE).is_file():
         try:
             container.page_link(EXPERIMENT_PAGE, label="Frequency experiment: the answer",
