@@ -86,6 +86,27 @@ def pooled_sentence(pooled: dict, metric: str) -> str:
             f"{PREDICTION[metric]}): {verdict(p.get('lo', math.nan), p.get('hi', math.nan))}.")
 
 
+def short_answer(design: dict) -> str | None:
+    """One sentence for the study pages: what the experiment measured, pooled, with its
+    intervals and how many seeds (None when it holds no pooled first-drop result)."""
+    summary = design.get("results", {})
+    pooled = summary.get("pooled", {})
+    fd, at = pooled.get("first_drop"), pooled.get("rel_ap_at")
+    if not fd or not at:
+        return None
+    seeds = summary.get("seeds", [])
+    part = design.get("partial")
+    of = f" of {len(part.get('planned_seeds', []))} planned" if part else ""
+    n = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''}{of} per arm"
+    return (f"Its answer ({n}, same signatures in both arms): a label "
+            f"10× rarer changes the first 20%-drop sparsity by "
+            f"{_num(fd.get('per_10x'), ' points', 1)} (95% CI {_num(fd.get('lo'), '', 1)} to "
+            f"{_num(fd.get('hi'), '', 1)}) and the relative AP change at 95% by "
+            f"{_num(at.get('per_10x'), '', 3)} ({_num(at.get('lo'), '', 3)} to "
+            f"{_num(at.get('hi'), '', 3)}). On the first drop: "
+            f"{verdict(fd.get('lo', math.nan), fd.get('hi', math.nan))}.")
+
+
 def dot_frame(arms: pd.DataFrame, effects: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Long frame for the paired dot plot: one row per signature and arm role."""
     eff = effects[(effects["metric"] == metric) & (effects["signature"] != "pooled")]

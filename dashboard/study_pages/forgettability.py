@@ -49,6 +49,11 @@ st.caption("One point per class; x = natural log of its number of training image
            "Diseases chosen in the sidebar are highlighted; r and ρ are over all classes.")
 st.caption(paper_text.cite(d, "F1", method))
 st.caption(paper_text.cite(d, "F2", method))
+at = int(d.param("at_sparsity", 95))
+if f.sparsity != at:
+    # the F2 sentence is at the analysed sparsity; the right chart follows the sidebar, so
+    # say what the chart itself shows rather than let the two numbers be read as one
+    st.caption(paper_text.chart_aside(rel["rel_ap_at_vs_log_freq"], f.sparsity, at))
 left, right = st.columns(2)
 with left:
     left_out = rel["first_drop_vs_log_freq"]["excluded"]   # {class: why}, as in correlations.json

@@ -54,6 +54,15 @@ def cite(d, finding: str, method: str) -> str:
                      "all seeds.)")
 
 
+def chart_aside(corr: dict, shown: int, at: int) -> str:
+    """The sentence beside a chart drawn at another sparsity than the paper check's row."""
+    def num(x):
+        return "n/a" if x is None or x != x else f"{x:.2f}"
+    return (f"The right-hand chart is at {shown}% sparsity, where r = {num(corr.get('r'))}, "
+            f"ρ = {num(corr.get('rho'))} (n = {corr.get('n', 0)}); the sentence above is at "
+            f"{at}%. Choose {at}% in the sidebar to see the chart the paper check measures.")
+
+
 def summary(d, method: str) -> str | None:
     """One sentence: which of the paper's findings hold here (Markdown), None without a
     paper check."""
@@ -70,6 +79,15 @@ def link_to_check(container=st) -> None:
                         icon=":material/fact_check:")
 
 
+def _experiment_answer() -> str | None:
+    """The shipped experiment's pooled answer in one sentence; None when absent or when its
+    tables fail their manifest (the experiment page says why)."""
+    from dashboard.study_pages import experiment_data as ed
+
+    exp = ed.load(ed.folder())
+    return ed.short_answer(exp.design) if isinstance(exp, ed.Experiment) else None
+
+
 def why_pointer(d, container=st) -> None:
     """For a SynthCXR study: where the frequency-vs-difficulty experiment answers why some
     findings do not hold — its dashboard page when the app has it, else its document."""
@@ -78,6 +96,9 @@ def why_pointer(d, container=st) -> None:
     lead = ("Why the others may not hold here: the frequency experiment separates class "
             "frequency from how hard each finding's signature is to see.")
     container.caption(lead)
+    answer = _experiment_answer()
+    if answer:
+        container.caption(md_escape(answer))
     if (Path(__file__).resolve().parents[1] / EXPERIMENT_PAGE).is_file():
         try:
             container.page_link(EXPERIMENT_PAGE, label="Frequency experiment: the answer",

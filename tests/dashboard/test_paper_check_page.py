@@ -118,3 +118,33 @@ def test_a_study_without_the_table_says_so(app_test, studies_root, tmp_path):
         assert not _unbacked(at), page
         text = " ".join(plain(c.value) for c in at.caption)
         assert "In this study: not checked yet" in text
+
+
+@pytest.mark.parametrize("study", demo_studies(), ids=lambda p: p.name)
+def test_forgettability_says_what_its_own_chart_shows_when_off_the_checked_sparsity(
+        app_test, study):
+    """The F2 sentence is at the analysed sparsity (95%); the chart under it follows the
+    sidebar. Away from 95% the page gives the chart's own r beside it; at 95% it needs none."""
+    from core import store
+
+    paths = store.StudyPaths(study)
+    at_sp = int(store.read_json(paths.analysis(paths.PARAMS)).get("at_sparsity", 95))
+    other = 50 if at_sp != 50 else 60
+    for k, expect_aside in ((other, True), (at_sp, False)):
+        at = app_test([study.parent], study=str(study), k=str(k))
+        at.run()
+        _render(at, "study_pages/forgettability.py")
+        captions = [plain(c.value) for c in at.caption]
+        aside = [c for c in captions if c.startswith("The right-hand chart is at")]
+        assert bool(aside) == expect_aside, (k, captions)
+        if expect_aside:
+            assert f"is at {k}% sparsity" in aside[0] and f"at {at_sp}%" in aside[0]
+
+
+def test_chart_aside_states_the_charts_own_correlation():
+    from dashboard.study_pages.paper_text import chart_aside
+
+    s = chart_aside({"r": 0.4213, "rho": -0.05, "n": 14}, 90, 95)
+    assert "at 90% sparsity, where r = 0.42, ρ = -0.05 (n = 14)" in s
+    assert "Choose 95% in the sidebar" in s
+    assert "r = n/a" in chart_aside({"r": float("nan"), "rho": None, "n": 2}, 90, 95)
