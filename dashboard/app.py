@@ -24,7 +24,7 @@ import streamlit as st  # noqa: E402
 from dashboard.common.file_errors import file_errors_in_one_line  # noqa: E402
 from dashboard.common.filters import ALL_FILTERS  # noqa: E402
 from dashboard.common.sidebar import open_study, reader_pages  # noqa: E402
-from dashboard.common.url_params import url_batch  # noqa: E402
+from dashboard.common.url_params import upgrade_old_names, url_batch  # noqa: E402
 from dashboard.reader_study import reader_access  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -33,6 +33,8 @@ STUDY, ROOM, READER = HERE / "study_pages", HERE / "reading_room", HERE / "reade
 # A local icon file: a Material-icon or emoji favicon is fetched by the browser from Google's
 # or a CDN's servers, and the page must not talk to any host but its own.
 ICON = Path(__file__).resolve().parent / "static" / "prunelens.png"
+
+upgrade_old_names()   # links made before the URL keys had names that say what they hold
 
 # A reader's link (or a reading server): the Read page alone — no navigation, no sidebar, no
 # study picker or filters, a neutral title; the page itself checks the link's token.

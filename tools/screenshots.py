@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--roots", nargs="+", default=[str(REPO / "artifacts")])
     p.add_argument("--study", default="", help="study name or folder to open")
-    p.add_argument("--query", default="", help="extra URL query, e.g. 'k=95&pm=random'")
+    p.add_argument("--query", default="", help="extra URL query, e.g. 'k=95&pie_method=random'")
     p.add_argument("--out", default=str(REPO / "docs" / "img"))
     p.add_argument("--width", type=int, default=1500)
     p.add_argument("--height", type=int, default=1000)

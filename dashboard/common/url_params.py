@@ -18,6 +18,39 @@ from contextlib import contextmanager
 _local = threading.local()
 
 
+# A page control's URL name says what it holds. Links written before the names said so
+# (two-letter keys) still open the same view: their keys are renamed on arrival.
+OLD_NAMES = {
+    "pm": "pie_method", "fm": "forgetting_method", "cm": "classes_method",
+    "wm": "hurt_method", "pcm": "check_method", "wr": "hurt_rate",
+    "wc": "calibration_measure", "wk": "reliability_class", "cb": "classes_band",
+    "y": "classes_show", "cs": "cooccurrence_of", "pv": "pair_variant",
+    "pct": "pie_percentile", "dis": "disease", "nf": "findings", "x": "x_axis",
+}
+
+
+def renamed(params: Mapping[str, list[str]]) -> dict[str, list[str]] | None:
+    """`params` with old names replaced by today's, or None when it holds none. A new name
+    already present wins over its old spelling (the link was edited by hand)."""
+    if not any(k in OLD_NAMES for k in params):
+        return None
+    out = {k: v for k, v in params.items() if k not in OLD_NAMES}
+    for old, new in OLD_NAMES.items():
+        if old in params and new not in out:
+            out[new] = params[old]
+    return out
+
+
+def upgrade_old_names() -> None:
+    """Rename an old link's keys in the browser's URL, once, before anything reads them."""
+    import streamlit as st
+
+    qp = st.query_params
+    new = renamed({k: qp.get_all(k) for k in qp})
+    if new is not None:
+        qp.from_dict({k: v[0] if len(v) == 1 else v for k, v in new.items()})
+
+
 def _as_list(value) -> list[str]:
     return list(value) if isinstance(value, list) else [value]
 

@@ -114,7 +114,7 @@ def _room() -> None:
     _initial_row()
     head = st.columns([2, 12], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
-        method = bound(st.selectbox, "Pruning method", key="br_method", param="pm",
+        method = bound(st.selectbox, "Pruning method", key="br_method", param="pie_method",
                        default=d.methods[0], options=list(d.methods),
                        valid=lambda v: v in d.methods, on_change=_reset)
         choices = ["ens"] + [str(s) for s in ctx.seeds]
@@ -125,7 +125,8 @@ def _room() -> None:
                       help="Every number and map on this page comes from this selection: "
                            "the mean of the seeds' probabilities, or one trained model.")
         pct = bound(st.number_input, "PIEs = bottom % of agreement", key="br_pct",
-                    param="pct", default=float(d.param("pie_percentile", 5.0)), parse=float,
+                    param="pie_percentile", default=float(d.param("pie_percentile", 5.0)),
+                    parse=float,
                     min_value=0.5, max_value=50.0, step=0.5, on_change=_reset,
                     valid=lambda v: 0.5 <= float(v) <= 50)
         st.caption(f"Pruned to {k}% sparsity: *Chosen sparsity* in the sidebar. Seeds: the "
@@ -144,10 +145,10 @@ def _room() -> None:
     which = bound(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
                   options=list(WHICH), format_func=WHICH.get, on_change=_reset,
                   valid=lambda v: v in WHICH)
-    disease = bound(g[1].selectbox, "Disease (positive)", key="br_dis", param="dis",
+    disease = bound(g[1].selectbox, "Disease (positive)", key="br_dis", param="disease",
                     default="", options=[""] + list(d.classes), on_change=_reset,
                     format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
-    findings = bound(g[2].selectbox, "Findings", key="br_nf", param="nf", default="any",
+    findings = bound(g[2].selectbox, "Findings", key="br_nf", param="findings", default="any",
                      options=list(FINDING_FILTERS), on_change=_reset,
                      valid=lambda v: v in FINDING_FILTERS,
                      help="Positive findings per image, 'No Finding' not counted")

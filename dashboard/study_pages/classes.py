@@ -18,7 +18,7 @@ st.caption("Which diseases does pruning forget first? Each line is one class's a
            "highlight one class.")
 
 left, right = st.columns([3, 2])
-mode = bound(left.radio, "Show", key="cl_mode", param="y", default="rel",
+mode = bound(left.radio, "Show", key="cl_mode", param="classes_show", default="rel",
              options=["rel", "abs"], horizontal=True,
              format_func={"rel": "AP relative to the dense model", "abs": "AP"}.get,
              valid=lambda v: v in ("rel", "abs"))
@@ -27,9 +27,9 @@ relative = mode == "rel"
 chart_method = ctx.methods[0]
 if len(ctx.methods) > 1:
     chart_method = bound(right.selectbox, "Method shown in the chart", key="cl_method",
-                         param="cm", default=ctx.methods[0], options=ctx.methods,
+                         param="classes_method", default=ctx.methods[0], options=ctx.methods,
                          valid=lambda v: v in ctx.methods)
-band = bound(left.radio, "Band", key="cl_band", param="cb", default="iqr",
+band = bound(left.radio, "Band", key="cl_band", param="classes_band", default="iqr",
              options=["iqr", "ci"], horizontal=True,
              format_func={"iqr": "interquartile range over seeds",
                           "ci": "95% bootstrap CI"}.get,

@@ -77,7 +77,7 @@ def pick_axis(container, cost: pd.DataFrame | None, key: str) -> str:
     if cost is None:
         container.caption(NO_TABLE)
         return "sparsity"
-    return bound(container.radio, "x-axis", key=key, param="x", default="sparsity",
+    return bound(container.radio, "x-axis", key=key, param="x_axis", default="sparsity",
                  options=list(AXES), horizontal=True, format_func=LABELS.get,
                  valid=lambda v: v in AXES,
                  help="Compare methods at equal cost: FLOPs counted per image (zero weights "

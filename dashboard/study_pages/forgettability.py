@@ -18,9 +18,9 @@ st.caption("Is forgetting predicted by how frequent a class is, and by which cla
            "number of points n; the dashed line is a least-squares fit.")
 
 c1, c2 = st.columns(2)
-method = bound(c1.selectbox, "Pruning method", key="fg_method", param="fm",
+method = bound(c1.selectbox, "Pruning method", key="fg_method", param="forgetting_method",
                default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
-variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", param="pv",
+variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", param="pair_variant",
                 default=d.param("pair_variant", "paper"), options=["paper", "plain"],
                 horizontal=True, valid=lambda v: v in ("paper", "plain"),
                 format_func={"paper": "paper (co-occurrence column sums)",
@@ -95,7 +95,7 @@ with right:
 
 st.subheader("Co-occurrence")
 splits = d.cooccurrence_splits()
-split = bound(st.radio, "Labels of", key="fg_split", param="cs", default=splits[0],
+split = bound(st.radio, "Labels of", key="fg_split", param="cooccurrence_of", default=splits[0],
               options=splits, horizontal=True, valid=lambda v: v in splits,
               format_func={"train": "training split", "eval": "evaluation split"}.get)
 st.caption("Cell (row, column) = number of images labelled with both classes; the diagonal "

@@ -28,7 +28,7 @@ if table is None:
             "`python -m core analyze STUDY` to add it.", icon=":material/info:")
     st.stop()
 methods = [m for m in d.methods if (table["method"] == m).any()]
-method = bound(st.selectbox, "Pruning method", key="pc_method", param="pcm",
+method = bound(st.selectbox, "Pruning method", key="pc_method", param="check_method",
                default=paper_text.default_method(d) if paper_text.default_method(d) in methods
                else methods[0], options=methods, valid=lambda v: v in methods)
 rows = paper_text.method_rows(d, d.key, method)

@@ -29,10 +29,10 @@ st.caption(f"For every image, the classes are ranked by the dense model's predic
            "at 90%). Change the sparsity in the sidebar.")
 
 c1, c2 = st.columns(2)
-method = bound(c1.selectbox, "Pruning method", key="pie_method", param="pm",
+method = bound(c1.selectbox, "Pruning method", key="pie_method", param="pie_method",
                default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
 pct = bound(c2.slider, "PIEs = bottom percentile of the correlation", key="pie_pct",
-            param="pct", default=float(d.param("pie_percentile", 5.0)), parse=float,
+            param="pie_percentile", default=float(d.param("pie_percentile", 5.0)), parse=float,
             min_value=0.5, max_value=50.0, step=0.5, format="%.1f%%",
             valid=lambda v: 0.5 <= float(v) <= 50)
 

@@ -30,7 +30,7 @@ if not ext:
 
 method = ctx.methods[0]
 if len(ctx.methods) > 1:
-    method = bound(st.selectbox, "Pruning method", key="wh_method", param="wm",
+    method = bound(st.selectbox, "Pruning method", key="wh_method", param="hurt_method",
                    default=ctx.methods[0], options=ctx.methods,
                    valid=lambda v: v in ctx.methods)
 k = f.sparsity
@@ -99,7 +99,7 @@ else:
              "false_alarm_rate": "false alarms (negative → positive, among true negatives)",
              "sensitivity": "sensitivity", "specificity": "specificity",
              "flip_rate": "calls changed vs the dense model"}
-    rate = bound(st.radio, "Rate", key="wh_rate", param="wr", default="missed_rate",
+    rate = bound(st.radio, "Rate", key="wh_rate", param="hurt_rate", default="missed_rate",
                  options=list(RATES), format_func=names.get, horizontal=True,
                  valid=lambda v: v in RATES)
     rule = md_escape(str(ext.get("threshold_rule")))
@@ -125,7 +125,8 @@ else:
     c = cal[(cal["method"] == method) & cal["class"].isin(ctx.classes)
             & cal["sparsity"].between(*f.sparsity_range)]
     with left:
-        metric = bound(st.radio, "Measure", key="wh_cal", param="wc", default="ece",
+        metric = bound(st.radio, "Measure", key="wh_cal", param="calibration_measure",
+                       default="ece",
                        options=["ece", "brier"], horizontal=True,
                        format_func={"ece": "expected calibration error",
                                     "brier": "Brier score"}.get,
@@ -138,7 +139,8 @@ else:
             cs, metric, "ECE" if metric == "ece" else "Brier", legend_columns=2),
                    f"{metric}_vs_sparsity_{method}")
     with right:
-        cls = bound(st.selectbox, "Class (reliability diagram)", key="wh_cls", param="wk",
+        cls = bound(st.selectbox, "Class (reliability diagram)", key="wh_cls",
+                    param="reliability_class",
                     default=ctx.classes[0], options=ctx.classes,
                     valid=lambda v: v in ctx.classes)
         grid = [s for s in d.sparsities if s in (0, k)] or [0]
