@@ -1,6 +1,6 @@
-"""The browser components' code lives in dashboard/static as .js/.css/.html files: each is
-valid for what it is (JavaScript modules parsed by Node, where playwright ships one), and
-none sets HTML from a string (study strings go through textContent only)."""
+"""The browser components' code lives in dashboard/reading_room/static as .js/.css/.html
+files: each is valid for what it is (JavaScript modules parsed by Node, where playwright ships
+one), and none sets HTML from a string (study strings go through textContent only)."""
 from __future__ import annotations
 
 import shutil
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).resolve().parents[2] / "dashboard" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "dashboard" / "reading_room" / "static"
 JS = sorted(STATIC.glob("*.js"))
 
 
