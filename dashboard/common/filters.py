@@ -6,7 +6,7 @@ values are mirrored into `st.query_params`; a copied link carries them, and on t
 of a session (or when another study is opened) they are read back, checked against the
 study (unknown classes dropped, sparsities snapped to the grid) and put into the widgets.
 
-Page-only controls (which image, absolute or relative AP, …) use `bound()`, which does the
+Page-only controls (which image, absolute or relative AP, …) use `url_control()`, which does the
 same for one widget and also keeps its value while another page is shown: Streamlit forgets
 the state of widgets that a run does not draw.
 
@@ -269,9 +269,9 @@ def _sanitize(ss, classes, grid, methods, seeds) -> None:
     ss[_KEYS["methods"]] = [m for m in ss.get(_KEYS["methods"]) or [] if m in methods]
 
 
-def bound(widget: Callable, label: str, *, key: str, param: str, default: Any,
-          parse: Callable[[str], Any] = str, fmt: Callable[[Any], str] = str,
-          valid: Callable[[Any], bool] = lambda v: True, **kwargs) -> Any:
+def url_control(widget: Callable, label: str, *, key: str, param: str, default: Any,
+                parse: Callable[[str], Any] = str, fmt: Callable[[Any], str] = str,
+                valid: Callable[[Any], bool] = lambda v: True, **kwargs) -> Any:
     """A page widget whose value survives page switches and lives in the URL as `param`."""
     import streamlit as st
 

@@ -212,7 +212,7 @@ def analysis_table(_d: StudyData, key: str, name: str) -> pd.DataFrame | None:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def extended_params(_d: StudyData, key: str) -> dict:
+def beyond_paper_params(_d: StudyData, key: str) -> dict:
     """params.json → extended (what the beyond-the-paper analysis did), {} if absent."""
     from core.store import read_json
 

@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.analysis.pies import cut_ties
 from dashboard.common import loaders
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.url_params import set_params, url_batch
 from dashboard.reading_room import browse_loaders as bl
 from dashboard.reading_room.browse_logic import (
@@ -114,21 +114,21 @@ def _room() -> None:
     _initial_row()
     head = st.columns([2, 12], vertical_alignment="bottom")
     with head[0].popover("Model", help="Pruning method, seeds, PIE definition"):
-        method = bound(st.selectbox, "Pruning method", key="br_method", param="pie_method",
-                       default=d.methods[0], options=list(d.methods),
-                       valid=lambda v: v in d.methods, on_change=_reset)
+        method = url_control(st.selectbox, "Pruning method", key="br_method", param="pie_method",
+                             default=d.methods[0], options=list(d.methods),
+                             valid=lambda v: v in d.methods, on_change=_reset)
         choices = ["ens"] + [str(s) for s in ctx.seeds]
-        model = bound(st.selectbox, "Model", key="br_model", param="model", default="ens",
-                      options=choices, valid=lambda v: v in choices, on_change=_reset,
-                      format_func=lambda v: f"ensemble of {len(ctx.seeds)} seeds (mean)"
-                      if v == "ens" else f"seed {v} only",
-                      help="Every number and map on this page comes from this selection: "
+        model = url_control(st.selectbox, "Model", key="br_model", param="model", default="ens",
+                            options=choices, valid=lambda v: v in choices, on_change=_reset,
+                            format_func=lambda v: f"ensemble of {len(ctx.seeds)} seeds (mean)"
+                            if v == "ens" else f"seed {v} only",
+                            help="Every number and map on this page comes from this selection: "
                            "the mean of the seeds' probabilities, or one trained model.")
-        pct = bound(st.number_input, "PIEs = bottom % of agreement", key="br_pct",
-                    param="pie_percentile", default=float(d.param("pie_percentile", 5.0)),
-                    parse=float,
-                    min_value=0.5, max_value=50.0, step=0.5, on_change=_reset,
-                    valid=lambda v: 0.5 <= float(v) <= 50)
+        pct = url_control(st.number_input, "PIEs = bottom % of agreement", key="br_pct",
+                          param="pie_percentile", default=float(d.param("pie_percentile", 5.0)),
+                          parse=float,
+                          min_value=0.5, max_value=50.0, step=0.5, on_change=_reset,
+                          valid=lambda v: 0.5 <= float(v) <= 50)
         st.caption(f"Pruned to {k}% sparsity: *Chosen sparsity* in the sidebar. Seeds: the "
                    "sidebar's seed range. Every pruning method of the study is offered here "
                    "(the research pages' method filter does not apply).")
@@ -142,21 +142,21 @@ def _room() -> None:
     top = st.container()
     st.subheader("Gallery")
     g = st.columns([2, 3, 2, 4, 4])
-    which = bound(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
-                  options=list(WHICH), format_func=WHICH.get, on_change=_reset,
-                  valid=lambda v: v in WHICH)
-    disease = bound(g[1].selectbox, "Disease (positive)", key="br_dis", param="disease",
-                    default="", options=[""] + list(d.classes), on_change=_reset,
-                    format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
-    findings = bound(g[2].selectbox, "Findings", key="br_nf", param="findings", default="any",
-                     options=list(FINDING_FILTERS), on_change=_reset,
-                     valid=lambda v: v in FINDING_FILTERS,
-                     help="Positive findings per image, 'No Finding' not counted")
+    which = url_control(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
+                        options=list(WHICH), format_func=WHICH.get, on_change=_reset,
+                        valid=lambda v: v in WHICH)
+    disease = url_control(g[1].selectbox, "Disease (positive)", key="br_dis", param="disease",
+                          default="", options=[""] + list(d.classes), on_change=_reset,
+                          format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
+    findings = url_control(g[2].selectbox, "Findings", key="br_nf", param="findings", default="any",
+                           options=list(FINDING_FILTERS), on_change=_reset,
+                           valid=lambda v: v in FINDING_FILTERS,
+                           help="Positive findings per image, 'No Finding' not counted")
     sorts = [s for s in SORTS if s not in GROUNDTRUTH_SORTS or s == "quality" and "quality"
              in table or s == "noise" and "label_noise" in table]
-    sort = bound(g[3].selectbox, "Sort by", key="br_sort", param="sort", default="pie",
-                 options=sorts, format_func=SORTS.get, on_change=_reset,
-                 valid=lambda v: v in sorts)
+    sort = url_control(g[3].selectbox, "Sort by", key="br_sort", param="sort", default="pie",
+                       options=sorts, format_func=SORTS.get, on_change=_reset,
+                       valid=lambda v: v in sorts)
     g[4].text_input("Find any image by id", key="br_find", on_change=_on_find,
                     placeholder="e.g. " + str(d.labels["id"].iloc[0]),
                     help="Any image of the evaluation split, PIE or not (Enter)")
@@ -213,10 +213,10 @@ def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
     else:
         # one thin row of Grad-CAM controls, then the two panes across the page's width
         ctl = st.columns([4, 3, 7], vertical_alignment="center")
-        signed = bound(ctl[1].toggle, "Evidence against", key="br_signed", param="signed",
-                       default=False, parse=lambda v: v == "1",
-                       fmt=lambda v: "1" if v else "0",
-                       help="Off: Grad-CAM as published, only regions that raise the "
+        signed = url_control(ctl[1].toggle, "Evidence against", key="br_signed", param="signed",
+                             default=False, parse=lambda v: v == "1",
+                             fmt=lambda v: "1" if v else "0",
+                             help="Off: Grad-CAM as published, only regions that raise the "
                             "score. On: the signed map, red = raises the score, blue = "
                             "lowers it.")
         _show(row, order, table, method, seeds, model, k, pct, ctl[0], signed)

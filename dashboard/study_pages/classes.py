@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard.common import charts, loaders
 from dashboard.common.export import show_chart, show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.study_pages import cost_axis
 
 ctx = loaders.page_context()
@@ -18,22 +18,22 @@ st.caption("Which diseases does pruning forget first? Each line is one class's a
            "highlight one class.")
 
 left, right = st.columns([3, 2])
-mode = bound(left.radio, "Show", key="cl_mode", param="classes_show", default="rel",
-             options=["rel", "abs"], horizontal=True,
-             format_func={"rel": "AP relative to the dense model", "abs": "AP"}.get,
-             valid=lambda v: v in ("rel", "abs"))
+mode = url_control(left.radio, "Show", key="cl_mode", param="classes_show", default="rel",
+                   options=["rel", "abs"], horizontal=True,
+                   format_func={"rel": "AP relative to the dense model", "abs": "AP"}.get,
+                   valid=lambda v: v in ("rel", "abs"))
 relative = mode == "rel"
 # One method per chart: twenty classes × two methods is forty lines, too many to read.
 chart_method = ctx.methods[0]
 if len(ctx.methods) > 1:
-    chart_method = bound(right.selectbox, "Method shown in the chart", key="cl_method",
-                         param="classes_method", default=ctx.methods[0], options=ctx.methods,
-                         valid=lambda v: v in ctx.methods)
-band = bound(left.radio, "Band", key="cl_band", param="classes_band", default="iqr",
-             options=["iqr", "ci"], horizontal=True,
-             format_func={"iqr": "interquartile range over seeds",
+    chart_method = url_control(right.selectbox, "Method shown in the chart", key="cl_method",
+                               param="classes_method", default=ctx.methods[0], options=ctx.methods,
+                               valid=lambda v: v in ctx.methods)
+band = url_control(left.radio, "Band", key="cl_band", param="classes_band", default="iqr",
+                   options=["iqr", "ci"], horizontal=True,
+                   format_func={"iqr": "interquartile range over seeds",
                           "ci": "95% bootstrap CI"}.get,
-             valid=lambda v: v in ("iqr", "ci"))
+                   valid=lambda v: v in ("iqr", "ci"))
 ci_table = loaders.analysis_table(d, d.key, d.paths.CI_PER_CLASS)
 band_title = "IQR"
 if band == "ci" and ci_table is None:

@@ -72,15 +72,15 @@ def domain(cost: pd.DataFrame | None, methods, xkey: str) -> list[float] | None:
 def pick_axis(container, cost: pd.DataFrame | None, key: str) -> str:
     """A radio for the x-axis, kept in the URL as `x` (shared by Overview and Classes). A
     study without a cost table gets no radio, one line saying why, and sparsity."""
-    from dashboard.common.filters import bound
+    from dashboard.common.filters import url_control
 
     if cost is None:
         container.caption(NO_TABLE)
         return "sparsity"
-    return bound(container.radio, "x-axis", key=key, param="x_axis", default="sparsity",
-                 options=list(AXES), horizontal=True, format_func=LABELS.get,
-                 valid=lambda v: v in AXES,
-                 help="Compare methods at equal cost: FLOPs counted per image (zero weights "
+    return url_control(container.radio, "x-axis", key=key, param="x_axis", default="sparsity",
+                       options=list(AXES), horizontal=True, format_func=LABELS.get,
+                       valid=lambda v: v in AXES,
+                       help="Compare methods at equal cost: FLOPs counted per image (zero weights "
                       "of unstructured pruning still cost FLOPs on dense hardware); latency "
                       "measured on the CPU for one image at a time while the study ran "
                       "(metrics/cost.parquet).")

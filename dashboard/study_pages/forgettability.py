@@ -4,7 +4,7 @@ import streamlit as st
 from core.analysis.class_tables import class_correlations, pair_correlations
 from dashboard.common import charts, loaders
 from dashboard.common.export import show_chart, show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.safe import md_escape
 from dashboard.study_pages import paper_text
 
@@ -18,14 +18,15 @@ st.caption("Is forgetting predicted by how frequent a class is, and by which cla
            "number of points n; the dashed line is a least-squares fit.")
 
 c1, c2 = st.columns(2)
-method = bound(c1.selectbox, "Pruning method", key="fg_method", param="forgetting_method",
-               default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
-variant = bound(c2.radio, "Class-pair frequency and IoU", key="fg_variant", param="pair_variant",
-                default=d.param("pair_variant", "paper"), options=["paper", "plain"],
-                horizontal=True, valid=lambda v: v in ("paper", "plain"),
-                format_func={"paper": "paper (co-occurrence column sums)",
+method = url_control(c1.selectbox, "Pruning method", key="fg_method", param="forgetting_method",
+                     default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
+variant = url_control(c2.radio, "Class-pair frequency and IoU", key="fg_variant",
+                      param="pair_variant",
+                      default=d.param("pair_variant", "paper"), options=["paper", "plain"],
+                      horizontal=True, valid=lambda v: v in ("paper", "plain"),
+                      format_func={"paper": "paper (co-occurrence column sums)",
                              "plain": "plain (images per class)"}.get,
-                help="'paper' reproduces the reference code: a class's frequency is the "
+                      help="'paper' reproduces the reference code: a class's frequency is the "
                      "column sum of the co-occurrence matrix. 'plain' uses image counts.")
 
 _check = paper_text.summary(d, method)
@@ -95,9 +96,10 @@ with right:
 
 st.subheader("Co-occurrence")
 splits = d.cooccurrence_splits()
-split = bound(st.radio, "Labels of", key="fg_split", param="cooccurrence_of", default=splits[0],
-              options=splits, horizontal=True, valid=lambda v: v in splits,
-              format_func={"train": "training split", "eval": "evaluation split"}.get)
+split = url_control(st.radio, "Labels of", key="fg_split", param="cooccurrence_of",
+                    default=splits[0],
+                    options=splits, horizontal=True, valid=lambda v: v in splits,
+                    format_func={"train": "training split", "eval": "evaluation split"}.get)
 st.caption("Cell (row, column) = number of images labelled with both classes; the diagonal "
            "is each class's own count. Colour is on a log scale; grey = never together. "
            "The pair plots above use the evaluation split, as the paper does.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard.common import charts, loaders
 from dashboard.common.export import show_chart, show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.safe import md_escape
 from dashboard.study_pages import charts_hurt, cost_axis, paper_text
 
@@ -46,12 +46,12 @@ with left:
 
 with right:
     st.subheader("Accuracy vs sparsity or cost")
-    band = bound(st.radio, "Band", key="ov_band", param="band", default="iqr",
-                 options=["iqr", "range", "ci"], horizontal=True,
-                 format_func={"iqr": "interquartile over seeds (25–75%)",
+    band = url_control(st.radio, "Band", key="ov_band", param="band", default="iqr",
+                       options=["iqr", "range", "ci"], horizontal=True,
+                       format_func={"iqr": "interquartile over seeds (25–75%)",
                               "range": "min–max over seeds",
                               "ci": "95% bootstrap CI (mAP)"}.get,
-                 valid=lambda v: v in ("iqr", "range", "ci"))
+                       valid=lambda v: v in ("iqr", "range", "ci"))
     cost = cost_axis.cost_table(d, d.key)
     xkey = cost_axis.pick_axis(st, cost, "ov_x")
     x = None if xkey == "sparsity" else cost_axis.AXES[xkey]

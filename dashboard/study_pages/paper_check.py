@@ -7,7 +7,7 @@ from core.analysis import paper_check_table as pct
 from core.analysis.paper_values import fmt_value
 from dashboard.common import loaders
 from dashboard.common.export import show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.safe import md_escape
 from dashboard.study_pages import paper_text
 
@@ -28,9 +28,9 @@ if table is None:
             "`python -m core analyze STUDY` to add it.", icon=":material/info:")
     st.stop()
 methods = [m for m in d.methods if (table["method"] == m).any()]
-method = bound(st.selectbox, "Pruning method", key="pc_method", param="check_method",
-               default=paper_text.default_method(d) if paper_text.default_method(d) in methods
-               else methods[0], options=methods, valid=lambda v: v in methods)
+method = url_control(st.selectbox, "Pruning method", key="pc_method", param="check_method",
+                     default=paper_text.default_method(d) if paper_text.default_method(d) in methods
+                     else methods[0], options=methods, valid=lambda v: v in methods)
 rows = paper_text.method_rows(d, d.key, method)
 st.markdown(paper_text.summary(d, method))
 paper_text.why_pointer(d)

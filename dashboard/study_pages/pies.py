@@ -13,7 +13,7 @@ from core.analysis.pie_stats import (
 from core.analysis.pies import image_table, pie_cut, pie_list, tie_text
 from dashboard.common import charts, loaders
 from dashboard.common.export import show_chart, show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.safe import md_escape
 from dashboard.study_pages import paper_text
 
@@ -29,12 +29,13 @@ st.caption(f"For every image, the classes are ranked by the dense model's predic
            "at 90%). Change the sparsity in the sidebar.")
 
 c1, c2 = st.columns(2)
-method = bound(c1.selectbox, "Pruning method", key="pie_method", param="pie_method",
-               default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
-pct = bound(c2.slider, "PIEs = bottom percentile of the correlation", key="pie_pct",
-            param="pie_percentile", default=float(d.param("pie_percentile", 5.0)), parse=float,
-            min_value=0.5, max_value=50.0, step=0.5, format="%.1f%%",
-            valid=lambda v: 0.5 <= float(v) <= 50)
+method = url_control(c1.selectbox, "Pruning method", key="pie_method", param="pie_method",
+                     default=ctx.methods[0], options=ctx.methods, valid=lambda v: v in ctx.methods)
+pct = url_control(c2.slider, "PIEs = bottom percentile of the correlation", key="pie_pct",
+                  param="pie_percentile", default=float(d.param("pie_percentile", 5.0)),
+                  parse=float,
+                  min_value=0.5, max_value=50.0, step=0.5, format="%.1f%%",
+                  valid=lambda v: 0.5 <= float(v) <= 50)
 
 corr = loaders.pie_corr(d, d.key, method, tuple(ctx.seeds), k)
 pies = pie_cut(corr, pct)        # the analysis' own cut, ties counted as params.json does

@@ -7,13 +7,13 @@ from core.analysis.missed import CELL, RATES
 from core.analysis.over_seeds import summary_table
 from dashboard.common import loaders
 from dashboard.common.export import show_chart, show_table
-from dashboard.common.filters import bound
+from dashboard.common.filters import url_control
 from dashboard.common.safe import literal, md_escape
 from dashboard.study_pages import charts_hurt
 
 ctx = loaders.page_context()
 d, f = ctx.data, ctx.filters
-ext = loaders.extended_params(d, d.key)
+ext = loaders.beyond_paper_params(d, d.key)
 
 
 st.title("Who is hurt")
@@ -30,9 +30,9 @@ if not ext:
 
 method = ctx.methods[0]
 if len(ctx.methods) > 1:
-    method = bound(st.selectbox, "Pruning method", key="wh_method", param="hurt_method",
-                   default=ctx.methods[0], options=ctx.methods,
-                   valid=lambda v: v in ctx.methods)
+    method = url_control(st.selectbox, "Pruning method", key="wh_method", param="hurt_method",
+                         default=ctx.methods[0], options=ctx.methods,
+                         valid=lambda v: v in ctx.methods)
 k = f.sparsity
 st.caption(f"Chosen sparsity (sidebar): **{k}%** · method: **{md_escape(method)}** · "
            f"B = {ext.get('n_boot')} bootstrap replicates.")
@@ -99,9 +99,9 @@ else:
              "false_alarm_rate": "false alarms (negative → positive, among true negatives)",
              "sensitivity": "sensitivity", "specificity": "specificity",
              "flip_rate": "calls changed vs the dense model"}
-    rate = bound(st.radio, "Rate", key="wh_rate", param="hurt_rate", default="missed_rate",
-                 options=list(RATES), format_func=names.get, horizontal=True,
-                 valid=lambda v: v in RATES)
+    rate = url_control(st.radio, "Rate", key="wh_rate", param="hurt_rate", default="missed_rate",
+                       options=list(RATES), format_func=names.get, horizontal=True,
+                       valid=lambda v: v in RATES)
     rule = md_escape(str(ext.get("threshold_rule")))
     st.caption(f"Each class is called positive when its probability ≥ the threshold chosen "
                f"for that seed's dense model on the validation split ({rule} rule) and kept "
@@ -125,12 +125,12 @@ else:
     c = cal[(cal["method"] == method) & cal["class"].isin(ctx.classes)
             & cal["sparsity"].between(*f.sparsity_range)]
     with left:
-        metric = bound(st.radio, "Measure", key="wh_cal", param="calibration_measure",
-                       default="ece",
-                       options=["ece", "brier"], horizontal=True,
-                       format_func={"ece": "expected calibration error",
+        metric = url_control(st.radio, "Measure", key="wh_cal", param="calibration_measure",
+                             default="ece",
+                             options=["ece", "brier"], horizontal=True,
+                             format_func={"ece": "expected calibration error",
                                     "brier": "Brier score"}.get,
-                       valid=lambda v: v in ("ece", "brier"))
+                             valid=lambda v: v in ("ece", "brier"))
         st.caption(f"ECE: {ext.get('calibration_bins')} equal-width probability bins, the "
                    "image-weighted gap between mean probability and the fraction positive; "
                    "Brier: mean squared error of the probability. Lower is better.")
@@ -139,10 +139,10 @@ else:
             cs, metric, "ECE" if metric == "ece" else "Brier", legend_columns=2),
                    f"{metric}_vs_sparsity_{method}")
     with right:
-        cls = bound(st.selectbox, "Class (reliability diagram)", key="wh_cls",
-                    param="reliability_class",
-                    default=ctx.classes[0], options=ctx.classes,
-                    valid=lambda v: v in ctx.classes)
+        cls = url_control(st.selectbox, "Class (reliability diagram)", key="wh_cls",
+                          param="reliability_class",
+                          default=ctx.classes[0], options=ctx.classes,
+                          valid=lambda v: v in ctx.classes)
         grid = [s for s in d.sparsities if s in (0, k)] or [0]
         b = bins[(bins["method"] == method) & (bins["class"] == cls)
                  & bins["sparsity"].isin(grid)]
