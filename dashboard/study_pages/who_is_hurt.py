@@ -33,12 +33,12 @@ if len(ctx.methods) > 1:
     method = url_control(st.selectbox, "Pruning method", key="wh_method", param="hurt_method",
                          default=ctx.methods[0], options=ctx.methods,
                          valid=lambda v: v in ctx.methods)
-k = f.sparsity
-st.caption(f"Chosen sparsity (sidebar): **{k}%** · method: **{md_escape(method)}** · "
+sparsity = f.sparsity
+st.caption(f"Chosen sparsity (sidebar): **{sparsity}%** · method: **{md_escape(method)}** · "
            f"B = {ext.get('n_boot')} bootstrap replicates.")
 
 # ----------------------------------------------------------------------------- subgroups
-st.subheader(f"Subgroups: AP change at {k}% sparsity")
+st.subheader(f"Subgroups: AP change at {sparsity}% sparsity")
 sub = loaders.analysis_table(d, d.key, d.paths.SUBGROUPS)
 if not ext.get("subgroups") or sub is None or sub.empty:
     st.info("No subgroups: this study's evaluation labels have no sex, age or view "
@@ -53,22 +53,22 @@ else:
                "dense AP on that group's images; red = lost. Hover for the 95% CI, the AP and "
                f"the number of positive images. Grey **few**: fewer than "
                f"{ext.get('min_group_positives')} positives in the group, not reported.")
-    at = sub[(sub["method"] == method) & (sub["sparsity"] == k)
+    at = sub[(sub["method"] == method) & (sub["sparsity"] == sparsity)
              & sub["class"].isin(ctx.classes)]
-    if k == 0:
+    if sparsity == 0:
         st.caption("At 0% the pruned model is the dense model: every change is 0.")
     show_chart(charts_hurt.subgroup_heatmap(at, ctx.classes,
-                                            f"AP change vs dense at {k}% ({method})"),
-               f"subgroup_heatmap_{method}_{k}", stretch=False)
+                                            f"AP change vs dense at {sparsity}% ({method})"),
+               f"subgroup_heatmap_{method}_{sparsity}", stretch=False)
     worst = loaders.analysis_table(d, d.key, d.paths.SUBGROUP_WORST)
-    if worst is not None and k > 0:
-        w = worst[(worst["method"] == method) & (worst["sparsity"] == k)
+    if worst is not None and sparsity > 0:
+        w = worst[(worst["method"] == method) & (worst["sparsity"] == sparsity)
                   & worst["class"].isin(ctx.classes)]
         st.markdown("**Worst-hit group per class** (lowest AP change among groups with enough "
                     "positives)")
-        show_table(w.drop(columns=["method"]), f"subgroup_worst_{method}_{k}", column_config={
-            c: st.column_config.NumberColumn(format="percent")
-            for c in ("rel_ap", "rel_ap_lo", "rel_ap_hi")})
+        show_table(w.drop(columns=["method"]), f"subgroup_worst_{method}_{sparsity}",
+                   column_config={c: st.column_config.NumberColumn(format="percent")
+                                  for c in ("rel_ap", "rel_ap_lo", "rel_ap_hi")})
     pies = loaders.analysis_table(d, d.key, d.paths.SUBGROUP_PIES)
     if pies is not None and len(pies):
         st.markdown(f"**PIE enrichment per group** (PIEs at the study's PIE sparsity "
@@ -82,7 +82,7 @@ else:
                       on_change="rerun")
     if box.open:
         with box:
-            show_table(at, f"subgroups_{method}_{k}")
+            show_table(at, f"subgroups_{method}_{sparsity}")
 
 # ----------------------------------------------------------------------------- missed
 st.subheader("Missed findings at the dense model's operating point")
@@ -107,11 +107,11 @@ else:
                f"for that seed's dense model on the validation split ({rule} rule) and kept "
                "fixed, as a deployed model's would be. Lines: median over the selected seeds.")
     summary, at = loaders.missed_views(d, d.key, method, tuple(ctx.classes),
-                                       tuple(ctx.seeds), tuple(f.sparsity_range), k, rate)
+                                       tuple(ctx.seeds), tuple(f.sparsity_range), sparsity, rate)
     show_chart(charts_hurt.rate_curves(summary, rate, names[rate]),
                f"{rate}_vs_sparsity_{method}")
-    st.markdown(f"**At {k}%** (median over seeds)")
-    show_table(at, f"missed_findings_{method}_{k}", column_config={
+    st.markdown(f"**At {sparsity}%** (median over seeds)")
+    show_table(at, f"missed_findings_{method}_{sparsity}", column_config={
         r: st.column_config.NumberColumn(format="percent") for r in RATES})
 
 # ----------------------------------------------------------------------------- calibration
@@ -143,13 +143,13 @@ else:
                           param="reliability_class",
                           default=ctx.classes[0], options=ctx.classes,
                           valid=lambda v: v in ctx.classes)
-        grid = [s for s in d.sparsities if s in (0, k)] or [0]
+        grid = [x for x in d.sparsities if x in (0, sparsity)] or [0]
         b = bins[(bins["method"] == method) & (bins["class"] == cls)
                  & bins["sparsity"].isin(grid)]
         st.caption("Dense (0%) and the chosen sparsity; bins pooled over all seeds. Points "
                    "below the diagonal: the model is over-confident.")
         show_chart(charts_hurt.reliability(b, f"Reliability, {cls}"),
-                   f"reliability_{method}_{k}")
+                   f"reliability_{method}_{sparsity}")
     box = st.expander("Calibration numbers (per seed)", key="wh_cal_all", on_change="rerun")
     if box.open:
         with box:
