@@ -14,6 +14,7 @@ import pytest
 
 COVERED = [
     "core.store", "core.registries", "core.threads", "core.metrics", "core.omp",
+    "core.predictions", "core.models", "core.study.markers",
     "core.data", "core.pruning", "core.pruning.base", "core.study.run",
     "core.analysis.over_seeds", "core.analysis.forgetting", "core.analysis.thresholds",
     "core.analysis.class_tables", "core.analysis.bootstrap", "core.analysis.missed",

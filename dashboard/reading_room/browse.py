@@ -123,7 +123,7 @@ def _room() -> None:
                             format_func=lambda v: f"ensemble of {len(ctx.seeds)} seeds (mean)"
                             if v == "ens" else f"seed {v} only",
                             help="Every number and map on this page comes from this selection: "
-                           "the mean of the seeds' probabilities, or one trained model.")
+                                 "the mean of the seeds' probabilities, or one trained model.")
         pct = url_control(st.number_input, "PIEs = bottom % of agreement", key="br_pct",
                           param="pie_percentile", default=float(d.param("pie_percentile", 5.0)),
                           parse=float,
@@ -217,8 +217,8 @@ def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
                              default=False, parse=lambda v: v == "1",
                              fmt=lambda v: "1" if v else "0",
                              help="Off: Grad-CAM as published, only regions that raise the "
-                            "score. On: the signed map, red = raises the score, blue = "
-                            "lowers it.")
+                                  "score. On: the signed map, red = raises the score, blue = "
+                                  "lowers it.")
         _show(row, order, table, method, seeds, model, k, pct, ctl[0], signed)
 
 

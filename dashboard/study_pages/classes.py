@@ -32,7 +32,7 @@ if len(ctx.methods) > 1:
 band = url_control(left.radio, "Band", key="cl_band", param="classes_band", default="iqr",
                    options=["iqr", "ci"], horizontal=True,
                    format_func={"iqr": "interquartile range over seeds",
-                          "ci": "95% bootstrap CI"}.get,
+                                "ci": "95% bootstrap CI"}.get,
                    valid=lambda v: v in ("iqr", "ci"))
 ci_table = loaders.analysis_table(d, d.key, d.paths.CI_PER_CLASS)
 band_title = "IQR"

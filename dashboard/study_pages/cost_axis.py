@@ -81,9 +81,9 @@ def pick_axis(container, cost: pd.DataFrame | None, key: str) -> str:
                        options=list(AXES), horizontal=True, format_func=LABELS.get,
                        valid=lambda v: v in AXES,
                        help="Compare methods at equal cost: FLOPs counted per image (zero weights "
-                      "of unstructured pruning still cost FLOPs on dense hardware); latency "
-                      "measured on the CPU for one image at a time while the study ran "
-                      "(metrics/cost.parquet).")
+                            "of unstructured pruning still cost FLOPs on dense hardware); latency "
+                            "measured on the CPU for one image at a time while the study ran "
+                            "(metrics/cost.parquet).")
 
 
 _HOW = {"unstructured": "one-shot methods set weights to zero, no retraining",

@@ -25,9 +25,9 @@ variant = url_control(c2.radio, "Class-pair frequency and IoU", key="fg_variant"
                       default=d.param("pair_variant", "paper"), options=["paper", "plain"],
                       horizontal=True, valid=lambda v: v in ("paper", "plain"),
                       format_func={"paper": "paper (co-occurrence column sums)",
-                             "plain": "plain (images per class)"}.get,
+                                   "plain": "plain (images per class)"}.get,
                       help="'paper' reproduces the reference code: a class's frequency is the "
-                     "column sum of the co-occurrence matrix. 'plain' uses image counts.")
+                           "column sum of the co-occurrence matrix. 'plain' uses image counts.")
 
 _check = paper_text.summary(d, method)
 if _check:

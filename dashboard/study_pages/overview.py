@@ -49,8 +49,8 @@ with right:
     band = url_control(st.radio, "Band", key="ov_band", param="band", default="iqr",
                        options=["iqr", "range", "ci"], horizontal=True,
                        format_func={"iqr": "interquartile over seeds (25–75%)",
-                              "range": "min–max over seeds",
-                              "ci": "95% bootstrap CI (mAP)"}.get,
+                                    "range": "min–max over seeds",
+                                    "ci": "95% bootstrap CI (mAP)"}.get,
                        valid=lambda v: v in ("iqr", "range", "ci"))
     cost = cost_axis.cost_table(d, d.key)
     xkey = cost_axis.pick_axis(st, cost, "ov_x")

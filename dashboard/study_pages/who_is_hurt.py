@@ -129,7 +129,7 @@ else:
                              default="ece",
                              options=["ece", "brier"], horizontal=True,
                              format_func={"ece": "expected calibration error",
-                                    "brier": "Brier score"}.get,
+                                          "brier": "Brier score"}.get,
                              valid=lambda v: v in ("ece", "brier"))
         st.caption(f"ECE: {ext.get('calibration_bins')} equal-width probability bins, the "
                    "image-weighted gap between mean probability and the fraction positive; "
