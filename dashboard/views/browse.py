@@ -174,6 +174,9 @@ def _room() -> None:
         disease = _peek("br_dis", "dis", "", lambda v: v in [""] + d.classes)
         findings = _peek("br_nf", "nf", "any", lambda v: v in FINDING_FILTERS)
         sort = _peek("br_sort", "sort", "pie", lambda v: v in sorts)
+        # written now, as their widgets will: the second run then changes no URL (one
+        # history entry for the page, not two)
+        set_params({"show": which, "dis": disease, "nf": findings, "sort": sort})
     else:
         which, disease, findings, sort = _gallery_filters(sorts)
     order = gallery_order(table, which=which, disease=disease or None, findings=findings,
