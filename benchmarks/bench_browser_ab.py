@@ -43,7 +43,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from dashboard.screenshots import serve
+    from tools.screenshots import serve
 
     browse = args.path.split("?")[0] == "browse"
     repos = [r.resolve() for r in args.repos]

@@ -207,7 +207,7 @@ def moves(ctx, url: str, trials: int, label: str) -> dict:
 
 def run(trials: int, pw, port: int | None = None) -> dict:
     """Every measurement of this file; one server per app, all in this run."""
-    from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
+    from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
 
     out: dict = {}
     b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

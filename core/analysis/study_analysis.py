@@ -45,7 +45,7 @@ def analysis_config(study: dict, override: AnalysisConfig | None = None) -> Anal
     return cfg
 
 
-# one definition, shared with the dashboard (dashboard/data.py calls it too)
+# one definition, shared with the dashboard (dashboard/common/data.py calls it too)
 train_frequency = fq.train_frequency
 
 

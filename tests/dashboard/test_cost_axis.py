@@ -8,10 +8,18 @@ import math
 import pandas as pd
 import pytest
 
-from dashboard import charts, charts_hurt
-from dashboard.cost_axis import AXES, NO_TABLE, domain, latency_note, missing_note, with_cost
+from dashboard.common import charts
+from dashboard.study_pages import charts_hurt
+from dashboard.study_pages.cost_axis import (
+    AXES,
+    NO_TABLE,
+    domain,
+    latency_note,
+    missing_note,
+    with_cost,
+)
 
-CLASSES = "views/classes.py"
+CLASSES = "study_pages/classes.py"
 
 
 def _summary(methods=("a", "b"), ks=(0, 50)) -> pd.DataFrame:
@@ -171,7 +179,7 @@ def test_study_without_cost_table_offers_sparsity_only_and_says_why(app_test, st
 
 
 def test_opening_line_says_how_the_study_prunes():
-    from dashboard.cost_axis import how_pruned
+    from dashboard.study_pages.cost_axis import how_pruned
 
     assert how_pruned(["l1_global", "random"]) == (
         ": one-shot methods set weights to zero, no retraining")

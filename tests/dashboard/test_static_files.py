@@ -1,6 +1,6 @@
-"""The browser components' code lives in dashboard/static as .js/.css/.html files: each is
-valid for what it is (JavaScript modules parsed by Node, where playwright ships one), and
-none sets HTML from a string (study strings go through textContent only)."""
+"""The browser components' code lives in dashboard/reading_room/static as .js/.css/.html
+files: each is valid for what it is (JavaScript modules parsed by Node, where playwright ships
+one), and none sets HTML from a string (study strings go through textContent only)."""
 from __future__ import annotations
 
 import shutil
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.viewer_component import VIEWER_JS
+from dashboard.reading_room.viewer_component import VIEWER_JS
 
-STATIC = Path(__file__).resolve().parents[2] / "dashboard" / "static"
+STATIC = Path(__file__).resolve().parents[2] / "dashboard" / "reading_room" / "static"
 JS = sorted(STATIC.glob("*.js"))
 # parts joined into the viewer's one module (viewer_component.VIEWER_JS): all but the last
 # are plain declarations; the joined module is what the browser parses
@@ -62,7 +62,7 @@ def test_viewer_parts_parse_and_export_nothing(path, tmp_path):
 
 
 def test_the_joined_viewer_module_parses_and_exports_the_component(tmp_path):
-    from dashboard.viewer_component import _static
+    from dashboard.reading_room.viewer_component import _static
 
     text = "\n".join(_static(n) for n in VIEWER_JS)
     _parses(text, "viewer_joined", tmp_path)

@@ -12,14 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from dashboard.browse_logic import rank_table
-from dashboard.imaging import window_level
-from dashboard.viewer_component import PRESETS
-from dashboard.viewer_panes import cycle, model_findings, scale_words, shared_scale
+from dashboard.common.imaging import window_level
+from dashboard.reading_room.browse_logic import rank_table
+from dashboard.reading_room.viewer_component import PRESETS
+from dashboard.reading_room.viewer_panes import cycle, model_findings, scale_words, shared_scale
 from tests.dashboard.component_data import component_data
 from tests.dashboard.fixture_study import REAL_CXR, REAL_FILES, make_real_csv_study
 
-PAGE = "views/browse.py"
+PAGE = "reading_room/browse.py"
 
 
 def decode(data_url: str) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_five_presets_for_keys_one_to_five_on_a_real_radiograph():
 
 # ------------------------------------------------------------------- the page, real images
 def test_csv_study_of_real_radiographs_opens_in_browse_with_both_panes(app_test, real_root):
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
 
     at = _open(app_test, real_root)
     d = StudyData(real_root / "real")
@@ -136,8 +136,8 @@ def test_csv_study_of_real_radiographs_opens_in_browse_with_both_panes(app_test,
 
 
 def test_gradcam_maps_on_a_real_radiograph_share_one_scale_and_align(app_test, real_root):
-    from dashboard import browse_loaders as bl
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
+    from dashboard.reading_room import browse_loaders as bl
 
     at = _open(app_test, real_root)
     v = component_data(at, "prunelens_viewer")
@@ -165,7 +165,7 @@ def test_gradcam_maps_on_a_real_radiograph_share_one_scale_and_align(app_test, r
     # same map comes out; and upsampled onto the 512² image its peak lands in the same
     # place (the browser's bilinear stretch keeps the grid's geometry)
     from core.data.images import decode_image
-    from dashboard import loaders
+    from dashboard.common import loaders
 
     pixels = loaders.image(d, d.key, row)
     np.testing.assert_array_equal(pixels, decode_image(REAL_CXR / d.labels["path"].iloc[row],
