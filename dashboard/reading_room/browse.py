@@ -193,7 +193,11 @@ def _room() -> None:
     page = ss["br_page"] = min(int(ss.get("br_page") or 0), pages - 1)
     ss["_br_page_shown"] = page
     with top:
-        image_room(order, table, method, seeds, model, k, float(pct), filt, held)
+        ss["_br_in_room"] = True     # the room's own run: the next image goes out last
+        try:
+            image_room(order, table, method, seeds, model, k, float(pct), filt, held)
+        finally:
+            ss["_br_in_room"] = False
     if held:
         token = ss.pop("_br_held", None)
         if token is not None:       # the image is on its way: the rest once it is painted
@@ -214,6 +218,10 @@ def _room() -> None:
             key="br_gallery", on_pick=_on_pick, on_page=_on_page, memo=ss)
     with st.expander("Glossary: PIE, sparsity, pruning method, Grad-CAM, threshold"):
         st.markdown(GLOSSARY)
+    # after everything drawn (the gallery's thumbnails do not wait on it)
+    later = ss.pop("_br_ahead_later", None)
+    if later is not None:
+        _send_ahead(*later, key="br_viewer_ahead_room")
 
 
 def _gallery_filters(sorts: list) -> tuple:
@@ -436,10 +444,20 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, hel
     if token is not None:
         viewer_cams(token, *_cam_payload(row, method, seeds, k, cls, signed, cam_seeds,
                                          cam_note), key="br_viewer_cams")
-        ahead = [] if next_ is None else _ahead(next_, order, method, seeds, model, k, thr,
-                                                signed, cam_seeds, cam_note)
-        viewer_ahead(ahead, key="br_viewer_ahead", viewer_key="br_viewer", memo=ss)
+        args = (next_, order, method, seeds, model, k, thr, signed, cam_seeds, cam_note)
+        if ss.get("_br_in_room"):
+            ss["_br_ahead_later"] = args
+        else:                       # previous/next rerun only this fragment: last here
+            _send_ahead(*args, key="br_viewer_ahead")
     _prefetch(order, row, method, seeds, model, k, cam_seeds)
+
+
+def _send_ahead(next_, order, method, seeds, model, k, thr, signed, cam_seeds, cam_note, *,
+                key: str) -> None:
+    """The next image with its maps, to the browser (`viewer_ahead`)."""
+    ahead = [] if next_ is None else _ahead(next_, order, method, seeds, model, k, thr,
+                                            signed, cam_seeds, cam_note)
+    viewer_ahead(ahead, key=key, viewer_key="br_viewer", memo=ss)
 
 
 def _prefetch(order, row, method, seeds, model, k, cam_seeds) -> None:
