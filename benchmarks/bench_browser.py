@@ -111,6 +111,9 @@ def _load(ctx, url: str, browse: bool, timeout: int = 120_000) -> float:
     if browse:
         page.wait_for_function(VIEWER_DONE,
                                polling="raf", timeout=timeout)
+        # the reading room sends the rest of the page in a second run, once its image is
+        # painted: drawn means that run is over too
+        page.wait_for_function(LOADED, polling="raf", timeout=timeout)
     t = page.evaluate("() => performance.now()") / 1000
     return t, page
 

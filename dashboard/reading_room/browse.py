@@ -5,7 +5,12 @@ pane; why the image is a PIE in words and the rank table below; a gallery of thu
 bottom; previous/next walk the gallery.
 
 The image is sent first, the words and tables next, the Grad-CAM maps last (a second
-component, `viewer_cams`), so the image never waits on a model.
+component, `viewer_cams`), so the image never waits on a model. A session's first run sends
+the image alone (with its maps): the browser would otherwise draw the gallery's filters,
+words, tables and thumbnails before it gets to paint the image. Once the image is painted,
+the viewer says so (`viewer_ready`) and the room reruns with everything. Each run ends by
+sending the next image ahead (`viewer_ahead`): → then draws it in the browser at once, and
+the server's reply (words, rank table, the next one ahead) follows.
 
 Everything below the title runs in one `st.fragment`: a click, a key or a filter change
 reruns only this part, and window/level, presets, invert, zoom, pan, flips, layouts and
@@ -34,13 +39,15 @@ from dashboard.reading_room.browse_logic import (
 )
 from dashboard.reading_room.browse_text import GLOSSARY, esc, model_name, rank_view
 from dashboard.reading_room.viewer_component import (
-    cam_to_u8,
+    cams_data,
     gallery,
-    png_data_url,
     viewer,
+    viewer_ahead,
     viewer_cams,
+    viewer_data,
+    viewer_ready,
 )
-from dashboard.reading_room.viewer_panes import cycle, model_findings, scale_words, shared_scale
+from dashboard.reading_room.viewer_panes import cam_note_words, cams_payload, cycle, model_findings
 
 PAGE = 24        # thumbnails per gallery page
 
@@ -67,9 +74,15 @@ def _on_nav() -> None:
         return
     pos, prev_, next_ = neighbours(order, row if row is not None else -1)
     target = next_ if ev["dir"] == 1 else prev_
+    # the row the browser drew (it may have drawn it already, from the image sent ahead)
+    shown = ev.get("row")
+    if isinstance(shown, int) and not isinstance(shown, bool) and 0 <= shown < len(d.labels):
+        target = shown
     if target is not None:
         ss["br_row"], ss["br_unknown"] = target, None
-        ss["br_page"] = int(np.flatnonzero(order == target)[0]) // PAGE
+        at = np.flatnonzero(order == target)
+        if at.size:
+            ss["br_page"] = int(at[0]) // PAGE
 
 
 def _on_pick() -> None:
@@ -90,6 +103,19 @@ def _on_find() -> None:
         return
     row = find_image(d.labels, text)
     ss["br_row"], ss["br_unknown"] = (row, None) if row is not None else (None, text)
+
+
+def _on_ready() -> None:
+    ss["br_full"] = True
+
+
+def _peek(key: str, param: str, default: str, valid) -> str:
+    """A gallery filter's value without drawing its widget (a session's first run draws the
+    image alone): as `url_control` finds it (the session, then the URL), else the default."""
+    v = ss.get(key, ss.get("_keep_" + key))
+    if v is None:
+        v = st.query_params.get(param)
+    return v if v is not None and valid(v) else default
 
 
 def _initial_row() -> None:
@@ -140,26 +166,20 @@ def _room() -> None:
                           "model selection (change it with the Model button).")
 
     top = st.container()
-    st.subheader("Gallery")
-    g = st.columns([2, 3, 2, 4, 4])
-    which = url_control(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
-                        options=list(WHICH), format_func=WHICH.get, on_change=_reset,
-                        valid=lambda v: v in WHICH)
-    disease = url_control(g[1].selectbox, "Disease (positive)", key="br_dis", param="disease",
-                          default="", options=[""] + list(d.classes), on_change=_reset,
-                          format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
-    findings = url_control(g[2].selectbox, "Findings", key="br_nf", param="findings", default="any",
-                           options=list(FINDING_FILTERS), on_change=_reset,
-                           valid=lambda v: v in FINDING_FILTERS,
-                           help="Positive findings per image, 'No Finding' not counted")
     sorts = [s for s in SORTS if s not in GROUNDTRUTH_SORTS or s == "quality" and "quality"
              in table or s == "noise" and "label_noise" in table]
-    sort = url_control(g[3].selectbox, "Sort by", key="br_sort", param="sort", default="pie",
-                       options=sorts, format_func=SORTS.get, on_change=_reset,
-                       valid=lambda v: v in sorts)
-    g[4].text_input("Find any image by id", key="br_find", on_change=_on_find,
-                    placeholder="e.g. " + str(d.labels["id"].iloc[0]),
-                    help="Any image of the evaluation split, PIE or not (Enter)")
+    # a session's first run: the image alone (see the module's docstring)
+    held = not ss.get("br_full") and ss.get("br_unknown") is None
+    if held:
+        which = _peek("br_which", "show", "pies", lambda v: v in WHICH)
+        disease = _peek("br_dis", "disease", "", lambda v: v in [""] + d.classes)
+        findings = _peek("br_nf", "findings", "any", lambda v: v in FINDING_FILTERS)
+        sort = _peek("br_sort", "sort", "pie", lambda v: v in sorts)
+        # written now, as their widgets will: the second run then changes no URL (one
+        # history entry for the page, not two)
+        set_params({"show": which, "disease": disease, "findings": findings, "sort": sort})
+    else:
+        which, disease, findings, sort = _gallery_filters(sorts)
     order = gallery_order(table, which=which, disease=disease or None, findings=findings,
                           sort=sort, labels=d.labels)
     ss["_br_order"] = order
@@ -173,7 +193,19 @@ def _room() -> None:
     page = ss["br_page"] = min(int(ss.get("br_page") or 0), pages - 1)
     ss["_br_page_shown"] = page
     with top:
-        image_room(order, table, method, seeds, model, k, float(pct), filt)
+        ss["_br_in_room"] = True     # the room's own run: the next image goes out last
+        try:
+            image_room(order, table, method, seeds, model, k, float(pct), filt, held)
+        finally:
+            ss["_br_in_room"] = False
+    if held:
+        token = ss.pop("_br_held", None)
+        if token is not None:       # the image is on its way: the rest once it is painted
+            viewer_ready(token, key="br_ready", on_ready=_on_ready)
+            return
+        # no image to wait for: everything now (same values, same place on the page)
+        which, disease, findings, sort = _gallery_filters(sorts)
+    ss["br_full"] = True
 
     items = order[page * PAGE:(page + 1) * PAGE]
     thumbs = bl.thumbnails(d, items)
@@ -184,6 +216,35 @@ def _room() -> None:
              "page": page, "pages": pages, "selected": None if row is None else int(row),
              "info": f"{len(order):,} {filt} · page {page + 1} of {pages}"},
             key="br_gallery", on_pick=_on_pick, on_page=_on_page, memo=ss)
+    with st.expander("Glossary: PIE, sparsity, pruning method, Grad-CAM, threshold"):
+        st.markdown(GLOSSARY)
+    # after everything drawn (the gallery's thumbnails do not wait on it)
+    later = ss.pop("_br_ahead_later", None)
+    if later is not None:
+        _send_ahead(*later, key="br_viewer_ahead_room")
+
+
+def _gallery_filters(sorts: list) -> tuple:
+    """The gallery's heading and filters → (which, disease, findings, sort)."""
+    st.subheader("Gallery")
+    g = st.columns([2, 3, 2, 4, 4])
+    which = url_control(g[0].selectbox, "Show", key="br_which", param="show", default="pies",
+                        options=list(WHICH), format_func=WHICH.get, on_change=_reset,
+                        valid=lambda v: v in WHICH)
+    disease = url_control(g[1].selectbox, "Disease (positive)", key="br_dis", param="disease",
+                          default="", options=[""] + list(d.classes), on_change=_reset,
+                          format_func=lambda v: v or "any", valid=lambda v: v in [""] + d.classes)
+    findings = url_control(g[2].selectbox, "Findings", key="br_nf", param="findings", default="any",
+                           options=list(FINDING_FILTERS), on_change=_reset,
+                           valid=lambda v: v in FINDING_FILTERS,
+                           help="Positive findings per image, 'No Finding' not counted")
+    sort = url_control(g[3].selectbox, "Sort by", key="br_sort", param="sort", default="pie",
+                       options=sorts, format_func=SORTS.get, on_change=_reset,
+                       valid=lambda v: v in sorts)
+    g[4].text_input("Find any image by id", key="br_find", on_change=_on_find,
+                    placeholder="e.g. " + str(d.labels["id"].iloc[0]),
+                    help="Any image of the evaluation split, PIE or not (Enter)")
+    return which, disease, findings, sort
 
 
 @st.fragment
@@ -196,7 +257,7 @@ def image_room(*args) -> None:
         _image_room(*args)
 
 
-def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
+def _image_room(order, table, method, seeds, model, k, pct, filt, held=False) -> None:
     row, unknown = ss.get("br_row"), ss.get("br_unknown")
     if ss.get("_br_page_shown") != ss.get("br_page"):
         st.rerun(scope="app")      # next/previous left the gallery's page: redraw it too
@@ -219,7 +280,7 @@ def _image_room(order, table, method, seeds, model, k, pct, filt) -> None:
                              help="Off: Grad-CAM as published, only regions that raise the "
                                   "score. On: the signed map, red = raises the score, blue = "
                                   "lowers it.")
-        _show(row, order, table, method, seeds, model, k, pct, ctl[0], signed)
+        _show(row, order, table, method, seeds, model, k, pct, ctl[0], signed, held)
 
 
 def _on_cam() -> None:
@@ -243,7 +304,71 @@ def _thumb(t: dict, r: int, src) -> dict:
             "title": f"{t['id']}\nlabels: {t['labels']}\nagreement (Spearman) {corr}{gt}"}
 
 
-def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> None:
+def _row_view(row, order, method, seeds, k, thr, cam_seeds, cam_note, img) -> dict:
+    """The viewer's payload for one image (`img`: bl.display_image), as `viewer_data`
+    makes it; the same for the image shown and the next one sent ahead (one token)."""
+    image_id = str(d.labels["id"].iloc[row])
+    dense, pruned = bl.probabilities(d, method, seeds, k, row)
+    y = d.labels.iloc[row][d.classes].to_numpy(dtype=float)
+    rt = rank_table(dense, pruned, y, d.classes, thr)
+    pos, prev_, next_ = neighbours(order, row)
+    nav = {"prev": prev_ is not None, "next": next_ is not None, "row": int(row),
+           "prev_row": None if prev_ is None else int(prev_),
+           "next_row": None if next_ is None else int(next_),
+           "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
+                    else f"not in the gallery ({len(order):,})")}
+    head = ("top findings · call at the dense model's threshold" if thr is not None
+            else "top findings (no operating thresholds)")
+    panes = [{"title": "dense (unpruned)", "head": f"dense · {head}",
+              **model_findings(rt, "dense")},
+             {"title": f"pruned {k}% ({method})", "head": f"pruned {k}% · {head}",
+              **model_findings(rt, "pruned")}]
+    return {"image": {**img, "caption": f"{image_id} · {img['note']}"},
+            "panes": panes, "nav": nav,
+            "cam_classes": list(d.classes) if cam_seeds else None,
+            "cam_wait": "Grad-CAM: computing…" if cam_seeds else cam_note,
+            "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
+                            for ch in image_id)[:80] or "image"}
+
+
+def _cam_payload(row, method, seeds, k, cls, signed, cam_seeds, cam_note) -> tuple:
+    """(the viewer_cams payload or None, the note under the panes) for one image."""
+    if not cam_seeds:
+        return None, cam_note
+    ci = d.classes.index(cls)
+    dense, pruned = bl.probabilities(d, method, seeds, k, row)
+    try:
+        m = bl.cam_maps(d, cam_seeds, method, k, row, ci, signed)
+        return (cams_payload(m, cls, dense[ci], pruned[ci], k, signed),
+                cam_note_words(len(cam_seeds), signed))
+    except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
+        return None, f"Grad-CAM failed, the panes are shown without overlays: {exc}"
+
+
+def _cam_class(row, model, method, seeds, k) -> str:
+    """The class Grad-CAM explains for an image: the one picked for it, else the default."""
+    picked = ss.get(f"br_cam_{row}_{model}_{method}_{k}")
+    if picked in d.classes:
+        return picked
+    dn, pr = bl.probabilities(d, method, seeds, k, row)
+    return default_cam_class(dn, pr, d.labels.iloc[row][d.classes].to_numpy(dtype=float),
+                             d.classes)
+
+
+def _ahead(row, order, method, seeds, model, k, thr, signed, cam_seeds, cam_note) -> list:
+    """The next image with its maps, for the browser to keep (nothing if it cannot be read:
+    the server then draws it on →, as for any image)."""
+    try:
+        img = bl.display_image(d, row)
+    except Exception:  # noqa: BLE001  (shown, with its message, when it is reached)
+        return []
+    data = viewer_data(_row_view(row, order, method, seeds, k, thr, cam_seeds, cam_note, img))
+    cams, note = _cam_payload(row, method, seeds, k, _cam_class(row, model, method, seeds, k),
+                              signed, cam_seeds, cam_note)
+    return [{"data": data, "cams": cams_data(data["token"], cams, note)}]
+
+
+def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed, held) -> None:
     lab = d.labels.iloc[row]
     image_id = str(lab["id"])
     set_params({"image": image_id})
@@ -265,7 +390,6 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
                              help="Grad-CAM explains this class (key C: the next one). "
                                   "Default: the positive finding whose probability pruning "
                                   "changed most (● = labelled positive).")
-    ci = d.classes.index(cls)
     cam_seeds, cam_note = bl.cam_seeds(d, seeds)
 
     # 1. the image and the two panes, before anything slow
@@ -282,22 +406,15 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
                    f"{esc(str(exc))}", icon=":material/broken_image:")
     token = None
     if img is not None:
-        nav = {"prev": prev_ is not None, "next": next_ is not None, "row": int(row),
-               "text": (f"{pos + 1:,} of {len(order):,}" if pos is not None
-                        else f"not in the gallery ({len(order):,})")}
-        head = ("top findings · call at the dense model's threshold" if thr is not None
-                else "top findings (no operating thresholds)")
-        panes = [{"title": "dense (unpruned)", "head": f"dense · {head}",
-                  **model_findings(rt, "dense")},
-                 {"title": f"pruned {k}% ({method})", "head": f"pruned {k}% · {head}",
-                  **model_findings(rt, "pruned")}]
-        token = viewer({"image": {**img, "caption": f"{image_id} · {img['note']}"},
-                        "panes": panes, "nav": nav,
-                        "cam_classes": list(d.classes) if cam_seeds else None,
-                        "cam_wait": "Grad-CAM: computing…" if cam_seeds else cam_note,
-                        "file": "".join(ch if ch.isalnum() or ch in "-_." else "_"
-                                        for ch in image_id)[:80] or "image"},
+        token = viewer(_row_view(row, order, method, seeds, k, thr, cam_seeds, cam_note, img),
                        key="br_viewer", on_nav=_on_nav, on_cam=_on_cam, memo=ss)
+    if held and token is not None:
+        # a session's first run: the maps right behind the image, the rest once it is painted
+        viewer_cams(token, *_cam_payload(row, method, seeds, k, cls, signed, cam_seeds,
+                                         cam_note), key="br_viewer_cams")
+        ss["_br_held"] = token
+        _prefetch(order, row, method, seeds, model, k, cam_seeds)
+        return
 
     # 2. why this image is a PIE, in words and in the rank table
     t = table.set_index("row").loc[row]
@@ -323,69 +440,36 @@ def _show(row, order, table, method, seeds, model, k, pct, cls_slot, signed) -> 
     with ranks_:
         rank_view(rt, k, thr is not None)
 
-    # 3. the Grad-CAM maps, painted over the panes when they arrive
+    # 3. the Grad-CAM maps, painted over the panes when they arrive; then the next image
     if token is not None:
-        cams, note = None, cam_note
-        if cam_seeds:
-            try:
-                m = bl.cam_maps(d, cam_seeds, method, k, row, ci, signed)
-                cams = _cams(m, cls, dense[ci], pruned[ci], k, signed)
-                note = _cam_note(len(cam_seeds), signed)
-            except Exception as exc:  # noqa: BLE001  (a model that cannot load must not take the page down)
-                note = f"Grad-CAM failed, the panes are shown without overlays: {exc}"
-        viewer_cams(token, cams, note, key="br_viewer_cams")
-    nxt = [r for r in (next_, prev_) if r is not None]
-    if cam_seeds:
-        def cam_class(r):
-            dn, pr = bl.probabilities(d, method, seeds, k, r)
-            return d.classes.index(default_cam_class(
-                dn, pr, d.labels.iloc[r][d.classes].to_numpy(dtype=float), d.classes))
-        bl.prefetch(d, nxt, cam_seeds, method, k, cam_class)
-    else:
-        bl.prefetch(d, nxt, (), method, k, None)
+        viewer_cams(token, *_cam_payload(row, method, seeds, k, cls, signed, cam_seeds,
+                                         cam_note), key="br_viewer_cams")
+        args = (next_, order, method, seeds, model, k, thr, signed, cam_seeds, cam_note)
+        if ss.get("_br_in_room"):
+            ss["_br_ahead_later"] = args
+        else:                       # previous/next rerun only this fragment: last here
+            _send_ahead(*args, key="br_viewer_ahead")
+    _prefetch(order, row, method, seeds, model, k, cam_seeds)
 
 
-def _cams(m: dict, cls: str, p_dense: float, p_pruned: float, k: int, signed: bool) -> dict:
-    """The viewer_cams payload: both maps on one shared scale, the difference, the words."""
-    a, b, top = shared_scale(m["raw"]["dense"], m["raw"]["pruned"], signed)
-    raw = {w: float(np.abs(m["raw"][w]).max() if signed else np.max(m["raw"][w]))
-           for w in ("dense", "pruned")}
-    return {"maps": {"dense": png_data_url(cam_to_u8(a, signed)),
-                     "pruned": png_data_url(cam_to_u8(b, signed)),
-                     "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
-            "cls": cls, "signed": bool(signed),
-            "captions": _captions(cls, p_dense, p_pruned, m["empty"], k, signed),
-            "scale": scale_words(top, max(raw["dense"], 0.0), max(raw["pruned"], 0.0),
-                                 signed),
-            "diff_note": "Difference: each map scaled to its own maximum first, so it "
-                         "compares where the two models look, not how strongly.",
-            "legend": _legend(signed, top)}
+def _send_ahead(next_, order, method, seeds, model, k, thr, signed, cam_seeds, cam_note, *,
+                key: str) -> None:
+    """The next image with its maps, to the browser (`viewer_ahead`)."""
+    ahead = [] if next_ is None else _ahead(next_, order, method, seeds, model, k, thr,
+                                            signed, cam_seeds, cam_note)
+    viewer_ahead(ahead, key=key, viewer_key="br_viewer", memo=ss)
 
 
-def _legend(signed: bool, top: float) -> dict:
-    maps = (f"−{top:.3g} lowers the score", f"+{top:.3g} raises it") if signed else (
-        "0 no evidence", f"{top:.3g} shared max")
-    return {"maps": maps, "diff": ("−1 pruned looks less", "+1 pruned looks more")}
-
-
-def _captions(cls, p_dense, p_pruned, empty, k, signed) -> dict:
-    def none(flag):
-        return (" · flat map" if signed else " · no region raises the score (empty map)") \
-            if flag else ""
-    return {"dense": f"Grad-CAM of {cls} · P = {p_dense:.2f}{none(empty['dense'])}",
-            "pruned": f"Grad-CAM of {cls} · P = {p_pruned:.2f}{none(empty['pruned'])}",
-            "diff": f"pruned − dense, {cls}: red = the pruned model looks more, blue = less"}
-
-
-def _cam_note(n: int, signed: bool) -> str:
-    who = f"the mean of the {n} models' maps" if n > 1 else "one model"
-    what = ("red = regions whose features raise the score for the class, blue = lower it"
-            if signed else "bright = regions whose features raise the score for the class; "
-            "evidence against it is not drawn (switch on Evidence against)")
-    return (f"Grad-CAM of the last convolutional stage ({who}), upsampled onto the image: "
-            f"{what}.")
+def _prefetch(order, row, method, seeds, model, k, cam_seeds) -> None:
+    """Prepare, in the background, the images a next run will want: the previous one and
+    the one after the next (the next one is sent ahead by this run)."""
+    _, prev_, next_ = neighbours(order, row)
+    after = None if next_ is None else neighbours(order, next_)[2]
+    rows = [r for r in (after, next_, prev_) if r is not None]
+    # the classes here: the prefetch thread has no session to read a picked class from
+    classes = {r: d.classes.index(_cam_class(r, model, method, seeds, k)) for r in rows
+               } if cam_seeds else {}
+    bl.prefetch(d, rows, cam_seeds, method, k, classes.get if cam_seeds else None)
 
 
 room()
-with st.expander("Glossary: PIE, sparsity, pruning method, Grad-CAM, threshold"):
-    st.markdown(GLOSSARY)

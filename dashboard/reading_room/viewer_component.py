@@ -1,17 +1,21 @@
 """The reading room's browser components: the image viewer, its Grad-CAM maps, the gallery.
 
-All three are Streamlit v2 components (`st.components.v2.component`): HTML/CSS/JS mounted in
-the page (no iframe, nothing fetched from anywhere). Their code is in static/ beside this
-file (viewer.js/.css/.html, viewer_cams.js, gallery.js/.css/.html), read once from disk here,
-so each file is linted and read as what it is. Python sends pixels as base64 PNG data: URLs;
-the browser does window/level, presets, invert, zoom, pan, flips, the layouts and the
-Grad-CAM overlays itself, so those never rerun the script. Events come back as trigger
-values: `nav` ({dir: ±1}) and `cam` ({dir: ±1}, key C) from the viewer, `pick` ({row}) and
-`page` ({page}) from the gallery.
+All are Streamlit v2 components (`st.components.v2.component`): HTML/CSS/JS mounted in the
+page (no iframe, nothing fetched from anywhere). Their code is in static/ beside this file (the
+viewer: viewer_draw.js + viewer_keys.js + viewer.js joined into one module, viewer.css/.html;
+viewer_cams.js, viewer_ahead.js, viewer_ready.js; gallery.js/.css/.html), read once from
+disk here, so each file is linted and read as what it is. Python sends pixels as base64
+PNG data: URLs; the browser does window/level, presets, invert, zoom, pan, flips, the
+layouts and the Grad-CAM overlays itself, so those never rerun the script. Events come back
+as trigger values: `nav` ({dir: ±1, row: the image drawn}) and `cam` ({dir: ±1}, key C)
+from the viewer, `pick` ({row}) and `page` ({page}) from the gallery, `ready` once the
+first image is painted.
 
 The image comes first: `viewer` mounts the image and the two panes at once, and
 `viewer_cams` (called by the page after its words and tables) brings the Grad-CAM maps,
-which the viewer paints over the panes when they arrive.
+which the viewer paints over the panes when they arrive. `viewer_ready` tells the page when
+that first image is painted (the page then sends the rest), and `viewer_ahead` sends the
+next image with its maps, so → draws it in the browser at once.
 """
 from __future__ import annotations
 
@@ -26,6 +30,9 @@ import numpy as np
 from dashboard.common.imaging import _DIVERGING, _HEAT
 
 STATIC = Path(__file__).resolve().parent / "static"
+# The viewer's module, in the order its parts are joined (the last one exports the component)
+VIEWER_JS = ("viewer_draw.js", "viewer_keys.js", "viewer.js")
+SENT_KEEP = 6    # payload tokens remembered per session as already in the browser
 
 # Window/level presets on the display image's 8-bit grey values (level, window), keys 1-5.
 # These radiographs are 8-bit PNGs or renderings, not Hounsfield-calibrated CT, so the
@@ -76,41 +83,53 @@ _mounted: dict = {}
 
 
 def _components():
-    """(viewer, cams, gallery) renderers, registered once per process."""
+    """(viewer, cams, gallery, ahead, ready) renderers, registered once per process."""
     if not _mounted:
         import streamlit as st
 
         v2 = st.components.v2.component
         _mounted["all"] = (
             v2("prunelens_viewer", html=_static("viewer.html"), css=_static("viewer.css"),
-               js=_static("viewer.js")),
+               js="\n".join(_static(f) for f in VIEWER_JS)),
             v2("prunelens_viewer_cams", js=_static("viewer_cams.js")),
             v2("prunelens_gallery", html=_static("gallery.html"), css=_static("gallery.css"),
-               js=_static("gallery.js")))
+               js=_static("gallery.js")),
+            v2("prunelens_viewer_ahead", js=_static("viewer_ahead.js")),
+            v2("prunelens_viewer_ready", js=_static("viewer_ready.js")))
     return _mounted["all"]
 
 
-def _slim(data: dict, keep: tuple, memo, memo_key: str) -> dict:
+def _slim(data: dict, keep: tuple, memo, memo_key: str, n: int = SENT_KEEP) -> dict:
     """The payload, or only its token and `keep` fields when this session already sent it
-    (the browser keeps the last payload; it asks again with a 'resend' event if it lost
-    it). Every rerun would otherwise re-send ~0.3 MB of unchanged pixels."""
-    if memo.get(memo_key) == data["token"]:
+    (the browser keeps the last payloads; it asks again with a 'resend' event if it lost
+    one). Every rerun would otherwise re-send ~0.3 MB of unchanged pixels."""
+    if data["token"] in (memo.get(memo_key) or ()):
         return {"token": data["token"], "slim": True, **{k: data[k] for k in keep}}
-    memo[memo_key] = data["token"]
+    _sent(memo, memo_key, data["token"], n)
+    return data
+
+
+def _sent(memo, memo_key: str, tok: str, n: int = SENT_KEEP) -> None:
+    memo[memo_key] = ([t for t in memo.get(memo_key) or () if t != tok] + [tok])[-n:]
+
+
+def viewer_data(payload: dict) -> dict:
+    """The viewer's payload as the browser gets it, with its token (see `viewer`)."""
+    data = {"panes": None, **payload, "presets": {k: list(v) for k, v in PRESETS.items()},
+            "colormaps": COLORMAPS}
+    data["token"] = token({k: v for k, v in data.items() if k != "nav"})
     return data
 
 
 def viewer(payload: dict, *, key: str, on_nav, memo, on_cam=None) -> str:
     """Mount the viewer; returns the image's token (for `viewer_cams`). `payload`: image
-    {src, w, h, caption}, nav {prev, next, text, row?}, file (download name stem), and for
-    the model panes (None on the reader study's Read page: readers stay blind) panes
-    [dense, pruned] each {title, head, rows [[finding, probability, call, positive?]],
-    calls}, cam_classes (the classes C cycles through), cam_wait (shown until the maps
-    come); keys_note (said under the key list). `memo`: the session's state (remembers what
-    this browser already has)."""
-    data = {"panes": None, **payload, "presets": {k: list(v) for k, v in PRESETS.items()},
-            "colormaps": COLORMAPS}
-    data["token"] = token({k: v for k, v in data.items() if k != "nav"})
+    {src, w, h, caption}, nav {prev, next, text, row?, prev_row?, next_row?}, file
+    (download name stem), and for the model panes (None on the reader study's Read page:
+    readers stay blind) panes [dense, pruned] each {title, head, rows [[finding,
+    probability, call, positive?]], calls}, cam_classes (the classes C cycles through),
+    cam_wait (shown until the maps come); keys_note (said under the key list). `memo`: the
+    session's state (remembers what this browser already has)."""
+    data = viewer_data(payload)
     memo_key = f"_sent_{key}"
 
     def resend():
@@ -122,13 +141,35 @@ def viewer(payload: dict, *, key: str, on_nav, memo, on_cam=None) -> str:
     return data["token"]
 
 
+def cams_data(image_token: str, cams: dict | None, note: str) -> dict:
+    """`viewer_cams`' payload, with its token (the browser decodes a payload once)."""
+    data = {"image": image_token, "note": note, **(cams or {"maps": None})}
+    data["token"] = token(data)
+    return data
+
+
 def viewer_cams(image_token: str, cams: dict | None, note: str, *, key: str) -> None:
     """The Grad-CAM maps of the viewer's image (`image_token`, from `viewer`). `cams`:
     {maps {dense, pruned, diff} (PNG data URLs, `cam_to_u8`), signed, scale (the shared
     colour scale in words), diff_note, legend {maps, diff}: (low end, high end)} or None:
     the panes then stay without overlays and `note` says why."""
-    _components()[1](key=key, data={"image": image_token, "note": note,
-                                     **(cams or {"maps": None})}, height="content")
+    _components()[1](key=key, data=cams_data(image_token, cams, note), height="content")
+
+
+def viewer_ahead(items: list[dict], *, key: str, viewer_key: str, memo) -> None:
+    """Send images ahead: `items` [{data (`viewer_data`), cams (`cams_data`)}], kept by the
+    browser for previous/next; remembered as sent, so the viewer's own payload for one of
+    them later goes slim."""
+    for it in items:
+        _sent(memo, f"_sent_{viewer_key}", it["data"]["token"])
+    _components()[3](key=key, data={"items": items}, height="content")
+
+
+def viewer_ready(image_token: str, *, key: str, on_ready) -> None:
+    """A trigger (`on_ready`) once the viewer has painted `image_token`: the page sends
+    what it held back until then."""
+    _components()[4](key=key, data={"token": image_token}, on_ready_change=on_ready,
+                     height="content")
 
 
 def gallery(payload: dict, *, key: str, on_pick, on_page, memo) -> None:
@@ -142,7 +183,8 @@ def gallery(payload: dict, *, key: str, on_pick, on_page, memo) -> None:
     def resend():
         memo[memo_key] = None
 
+    # the gallery keeps one payload in the browser: one token remembered
     _components()[2](key=key, data=_slim(data, ("page", "pages", "info", "selected"), memo,
-                                         memo_key),
+                                         memo_key, n=1),
                      on_pick_change=on_pick, on_page_change=on_page, on_resend_change=resend,
                      height="content")

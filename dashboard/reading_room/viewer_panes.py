@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from dashboard.reading_room.viewer_component import cam_to_u8, png_data_url
+
 TOP = 5      # findings listed under each pane
 
 
@@ -71,3 +73,47 @@ def cycle(options: Sequence[str], current: str, step: int) -> str:
     options = list(options)
     i = options.index(current) if current in options else 0
     return options[(i + int(step)) % len(options)]
+
+
+def cams_payload(m: dict, cls: str, p_dense: float, p_pruned: float, k: int, signed: bool
+                 ) -> dict:
+    """The viewer_cams payload from browse_loaders.cam_maps' `m`: both maps on one shared
+    scale, the difference, the words."""
+    a, b, top = shared_scale(m["raw"]["dense"], m["raw"]["pruned"], signed)
+    raw = {w: float(np.abs(m["raw"][w]).max() if signed else np.max(m["raw"][w]))
+           for w in ("dense", "pruned")}
+    return {"maps": {"dense": png_data_url(cam_to_u8(a, signed)),
+                     "pruned": png_data_url(cam_to_u8(b, signed)),
+                     "diff": png_data_url(cam_to_u8(m["diff"], signed=True))},
+            "cls": cls, "signed": bool(signed),
+            "captions": _captions(cls, p_dense, p_pruned, m["empty"], k, signed),
+            "scale": scale_words(top, max(raw["dense"], 0.0), max(raw["pruned"], 0.0),
+                                 signed),
+            "diff_note": "Difference: each map scaled to its own maximum first, so it "
+                         "compares where the two models look, not how strongly.",
+            "legend": _legend(signed, top)}
+
+
+def _legend(signed: bool, top: float) -> dict:
+    maps = (f"−{top:.3g} lowers the score", f"+{top:.3g} raises it") if signed else (
+        "0 no evidence", f"{top:.3g} shared max")
+    return {"maps": maps, "diff": ("−1 pruned looks less", "+1 pruned looks more")}
+
+
+def _captions(cls, p_dense, p_pruned, empty, k, signed) -> dict:
+    def none(flag):
+        return (" · flat map" if signed else " · no region raises the score (empty map)") \
+            if flag else ""
+    return {"dense": f"Grad-CAM of {cls} · P = {p_dense:.2f}{none(empty['dense'])}",
+            "pruned": f"Grad-CAM of {cls} · P = {p_pruned:.2f}{none(empty['pruned'])}",
+            "diff": f"pruned − dense, {cls}: red = the pruned model looks more, blue = less"}
+
+
+def cam_note_words(n: int, signed: bool) -> str:
+    """What the overlays show, in one line (under the panes)."""
+    who = f"the mean of the {n} models' maps" if n > 1 else "one model"
+    what = ("red = regions whose features raise the score for the class, blue = lower it"
+            if signed else "bright = regions whose features raise the score for the class; "
+            "evidence against it is not drawn (switch on Evidence against)")
+    return (f"Grad-CAM of the last convolutional stage ({who}), upsampled onto the image: "
+            f"{what}.")

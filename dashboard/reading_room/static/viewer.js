@@ -1,5 +1,6 @@
-// The reading room's image viewer (Browse PIEs, and the reader study's Read page).
-// Loaded by dashboard/reading_room/viewer_component.py as a Streamlit v2 component module.
+// The reading room's image viewer (Browse PIEs, and the reader study's Read page), part 3 of
+// 3: state, panes and the component. dashboard/reading_room/viewer_component.py joins viewer_draw.js,
+// viewer_keys.js and this file into one Streamlit v2 component module.
 //
 // Rules this code follows:
 // - every string from the study (ids, class names, captions) is set with textContent or as
@@ -10,122 +11,37 @@
 //   Grad-CAM class (C) send an event;
 // - the image is drawn as soon as it arrives; the Grad-CAM maps come later from a second
 //   component (viewer_cams.js) that hands them to window.__plv.setCams;
+// - previous/next draw at once when the image is already here: the page sends the next
+//   image ahead (viewer_ahead.js → S.setAhead), images shown are kept; the event still goes
+//   to the server, whose reply (the same token) then finds that image drawn;
 // - window.__plv_drawn = {token, t, cams} marks the last pixel drawn (performance.now()):
 //   cams is 'pending' while only the image is drawn, then 'ready' (overlays drawn) or
-//   'none' (no overlay for this image); window.__pl_t0 is the moment of the user's key or
-//   click. The browser benchmark and the e2e tests wait on these.
+//   'none' (no overlay for this image); window.__plv_first / __plv_full mark the image's
+//   first paint and the paint with its overlays; window.__pl_t0 is the moment of the
+//   user's key or click. The browser benchmark and the e2e tests wait on these.
 
 const S = (window.__plv = window.__plv || {});
 for (const [k, v] of Object.entries({linked: true, layout: null, opacity: 0.6, overlays: true,
   nav: 0, active: 0, cam: 0})) if (S[k] === undefined) S[k] = v;
 if (!S.v) { S.v = [fresh()]; S.v[1] = S.v[0]; }
+if (!S.kept) S.kept = new Map();            // token → {data, cams}: images this page has
+const KEEP = 6;
 
 function fresh() {
   return {level: 128, width: 256, invert: false, zoom: 1, cx: null, cy: null,
     fh: false, fv: false};
 }
 
-const KEYS = [
-  ['← →', 'previous / next image', 'nav'],
-  ['Z', 'zoom: fit → 2× → 4× → fit', ''],
-  ['+ −', 'zoom in / out', ''],
-  ['wheel, shift-drag', 'zoom, pan', ''],
-  ['drag', 'window (left/right), level (up/down)', ''],
-  ['I', 'invert', ''],
-  ['1–5 (or shift+1–5)', 'window presets', ''],
-  ['Space', 'reset zoom, pan, window, invert and flips', ''],
-  ['H / V', 'flip horizontally / vertically', ''],
-  ['O', 'Grad-CAM overlays on / off', 'cams'],
-  ['C (shift+C)', 'next (previous) Grad-CAM class', 'cams'],
-  ['D', 'next layout', 'layouts'],
-  ['?', 'show / hide this list', ''],
-];
-
-function lut(cm) {                         // anchors [[r,g,b]…] → 256×3 table
-  const out = new Uint8ClampedArray(256 * 3), n = cm.length - 1;
-  for (let i = 0; i < 256; i++) {
-    const p = i / 255 * n, j = Math.min(Math.floor(p), n - 1), t = p - j;
-    for (let c = 0; c < 3; c++) out[i * 3 + c] = cm[j][c] * (1 - t) + cm[j + 1][c] * t + 0.5;
-  }
-  return out;
+function keep(data, cams) {                 // remember a payload (and its maps), newest last
+  const old = S.kept.get(data.token);
+  S.kept.delete(data.token);
+  S.kept.set(data.token, {data, cams: cams || (old && old.cams) || null});
+  while (S.kept.size > KEEP) S.kept.delete(S.kept.keys().next().value);
 }
 
-async function decodeGray(src, w, h) {     // data: URL → Uint8 grey values at w×h
-  const img = new Image(); img.src = src; await img.decode();
-  const c = document.createElement('canvas'); c.width = w; c.height = h;
-  const x = c.getContext('2d', {willReadFrequently: true});
-  x.imageSmoothingEnabled = true; x.imageSmoothingQuality = 'high';
-  x.drawImage(img, 0, 0, w, h);            // a model-size map is upsampled (smoothly) here
-  const rgba = x.getImageData(0, 0, w, h).data, g = new Uint8Array(w * h);
-  for (let i = 0; i < g.length; i++) g[i] = rgba[i * 4];
-  return g;
-}
-
-// DICOM linear VOI window, as dashboard.common.imaging.window_level, as one 32-bit RGBA word per
-// grey value: a move of window/level is one table of 256 entries and one lookup per pixel.
-const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-function greyLut32(v) {
-  const t = new Uint32Array(256), w = Math.max(v.width, 2);
-  for (let g = 0; g < 256; g++) {
-    let y = (g - (v.level - 0.5)) / (w - 1) + 0.5;
-    y = Math.floor(Math.min(Math.max(y, 0), 1) * 255 + 0.5);
-    if (v.invert) y = 255 - y;
-    t[g] = LITTLE ? (0xff000000 | (y << 16) | (y << 8) | y) >>> 0
-      : ((y << 24) | (y << 16) | (y << 8) | 0xff) >>> 0;
-  }
-  return t;
-}
-
-// The map as an RGBA layer over the grey image: colour from the colour map, alpha =
-// opacity × √|map| (as dashboard.common.imaging's overlay); the browser composites it.
-function overlayImage(map, w, h, signed, cm, opacity) {
-  const out = new ImageData(w, h), o = out.data;
-  for (let i = 0, j = 0; i < map.length; i++, j += 4) {
-    const m = map[i], k = m * 3;
-    const a = opacity * Math.sqrt(signed ? Math.abs(m - 128) / 127 : m / 255);
-    o[j] = cm[k]; o[j + 1] = cm[k + 1]; o[j + 2] = cm[k + 2]; o[j + 3] = a * 255 + 0.5;
-  }
-  return out;
-}
-
-function colourbar(canvas, cm) {
-  canvas.width = 256; canvas.height = 1;
-  const x = canvas.getContext('2d'), d = x.createImageData(256, 1);
-  for (let i = 0; i < 256; i++) {
-    d.data[i * 4] = cm[i * 3]; d.data[i * 4 + 1] = cm[i * 3 + 1];
-    d.data[i * 4 + 2] = cm[i * 3 + 2]; d.data[i * 4 + 3] = 255;
-  }
-  x.putImageData(d, 0, 0);
-}
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function download(pane, name) {             // the pane as drawn at full resolution (PNG)
-  const c = document.createElement('canvas'); c.width = pane.base.width;
-  c.height = pane.base.height;
-  const x = c.getContext('2d'); x.drawImage(pane.base, 0, 0);
-  if (pane.ovl.style.display !== 'none') x.drawImage(pane.ovl, 0, 0);
-  c.toBlob((blob) => {
-    const a = document.createElement('a'); a.href = URL.createObjectURL(blob);
-    a.download = name; document.body.appendChild(a); a.click(); a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 5000);
-  }, 'image/png');
-}
-
-function isTextField(e) {
-  const t = e.composedPath()[0] || {};
-  if (t.isContentEditable) return true;
-  const tag = t.tagName || '';
-  if (tag === 'TEXTAREA' || tag === 'SELECT') return true;
-  if (tag !== 'INPUT') return false;
-  const type = (t.type || 'text').toLowerCase();
-  if (type === 'range') return e.key.startsWith('Arrow');   // arrows move a focused slider
-  return !['radio', 'checkbox', 'button', 'submit', 'reset', 'color', 'file'].includes(type);
+function keptRow(row) {
+  for (const e of [...S.kept.values()].reverse()) if (e.data.nav.row === row) return e;
+  return null;
 }
 
 export default function (component) {
@@ -135,21 +51,26 @@ export default function (component) {
   // A payload already sent comes back 'slim' (token + nav): reuse the one kept here, or
   // ask for it again (a reloaded page has none).
   if (data.slim) {
-    if (S.last && S.last.token === data.token) data = Object.assign({}, S.last, {nav: data.nav});
+    const k = S.kept.get(data.token);
+    if (k) data = Object.assign({}, k.data, {nav: data.nav});
     else { setTriggerValue('resend', ++S.nav); return () => { S.onKey = null; }; }
-  } else S.last = data;
-  S.want = data.token;
+  }
+  keep(data);
   const $ = (s) => root.querySelector(s);
   const box = $('.plv');
   S.el = box;
   const D = (S.D = S.D || {});
-  const layouts = data.panes ? ['side', 'diff', 'single'] : ['single'];
-  if (!layouts.includes(S.layout)) S.layout = layouts[0];
+  S.data = data;
+  const layouts = () => (S.data.panes ? ['side', 'diff', 'single'] : ['single']);
+  if (!layouts().includes(S.layout)) S.layout = layouts()[0];
 
   const nav = (dir, e) => {
     if (!S.navOk || !S.navOk[dir]) return;
     window.__pl_t0 = e ? e.timeStamp : performance.now();   // the key or click event itself
-    S.send('nav', {dir: dir, n: ++S.nav});
+    const row = S.data.nav[dir > 0 ? 'next_row' : 'prev_row'];
+    S.send('nav', {dir: dir, n: ++S.nav, row: row === undefined ? null : row});
+    const hit = row === undefined || row === null ? null : keptRow(row);
+    if (hit) show(hit.data, hit.cams);      // here already: drawn now, not after the reply
   };
   // the views an action moves: both panes while linked (one shared object), else the
   // pane the pointer was last on
@@ -159,46 +80,38 @@ export default function (component) {
     if (repaint) S.paintBases(); else S.place();
     S.sync();
   };
-
-  S.onKey = (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || isTextField(e)) return;
-    const P = Object.keys(data.presets);
-    const digit = /^Digit[1-9]$/.test(e.code) ? +e.code.slice(5) : ('12345'.includes(e.key)
-      && e.key.length === 1 ? +e.key : 0);
-    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-    if (e.key === 'ArrowRight') nav(1, e);
-    else if (e.key === 'ArrowLeft') nav(-1, e);
-    else if (digit && P[digit - 1]) S.preset(P[digit - 1]);
-    else if (k === 'i') act((v) => { v.invert = !v.invert; }, true);
-    else if (k === 'z') act((v) => { v.zoom = v.zoom >= 4 ? 1 : v.zoom * 2; });
-    else if (e.key === '+' || e.key === '=') act((v) => { v.zoom = Math.min(v.zoom * 2, 16); });
-    else if (e.key === '-' || e.key === '_') act((v) => { v.zoom = Math.max(v.zoom / 2, 1); });
-    else if (e.key === ' ') S.reset();
-    else if (k === 'h') act((v) => { v.fh = !v.fh; });
-    else if (k === 'v') act((v) => { v.fv = !v.fv; });
-    else if (k === 'o' && D.cams) { S.overlays = !S.overlays; S.paintOverlays(); S.sync(); }
-    else if (k === 'c' && data.cam_classes) {
+  const V = {data: () => S.data, nav, act, preset: (n) => S.preset(n), reset: () => S.reset(),
+    overlays: () => {
+      if (!D.cams) return false;
+      S.overlays = !S.overlays; S.paintOverlays(); S.sync(); return true;
+    },
+    cam: (e) => {
       window.__pl_t0 = e.timeStamp;
       S.send('cam', {dir: e.shiftKey ? -1 : 1, n: ++S.cam});
-    } else if (k === 'd' && layouts.length > 1) {
-      S.layout = layouts[(layouts.indexOf(S.layout) + 1) % layouts.length]; S.build();
-    } else if (e.key === '?') $('.help').hidden = !$('.help').hidden;
-    else if (e.key === 'Escape' && !$('.help').hidden) $('.help').hidden = true;
-    else return;
-    e.preventDefault();
-  };
+    },
+    layout: () => {
+      const ls = layouts();
+      if (ls.length < 2) return false;
+      S.layout = ls[(ls.indexOf(S.layout) + 1) % ls.length]; S.build(); return true;
+    },
+    help: (show) => {                       // null: toggle; false: hide if shown
+      const h = $('.help'), was = !h.hidden;
+      h.hidden = show === null ? was : true;
+      return show === null || was;
+    }};
+  S.onKey = (e) => { if (keyAction(e, V)) e.preventDefault(); };
   if (!window.__plv_keys) {
     window.__plv_keys = true;
     document.addEventListener('keydown', (e) => S.onKey && S.onKey(e));
   }
 
   S.preset = (name) => {
-    const p = data.presets[name];
+    const p = S.data.presets[name];
     act((v) => { v.level = p[0]; v.width = p[1]; }, true);
   };
   S.reset = () => {
-    const keep = (v) => Object.assign(v, fresh());
-    if (S.linked) keep(S.v[0]); else S.v.forEach(keep);
+    const keepv = (v) => Object.assign(v, fresh());
+    if (S.linked) keepv(S.v[0]); else S.v.forEach(keepv);
     S.paintBases(); S.place(); S.sync();
   };
   S.setLinked = (on) => {
@@ -247,7 +160,7 @@ export default function (component) {
       const cap = el('span', 'pcap');
       head.insertBefore(cap, dl);
       pe.append(head, b);
-      if (p.finds) pe.appendChild(findings(p.finds));
+      if (p.finds) pe.appendChild(findingsTable(p.finds));
       host.appendChild(pe);
       const pane = {el: pe, box: b, stage, base, ovl, cap, kind: p.kind, i};
       dl.onclick = () => download(pane, D.file + '_' + (p.kind || 'image') + '.png');
@@ -259,31 +172,16 @@ export default function (component) {
   };
 
   function paneSpec() {
-    const f = data.panes;
-    if (S.layout === 'side') {
+    const f = D.panes;
+    if (f && S.layout === 'side') {
       return [{title: f[0].title, kind: 'dense', finds: f[0]},
         {title: f[1].title, kind: 'pruned', finds: f[1]}];
     }
-    if (S.layout === 'diff') {
+    if (f && S.layout === 'diff') {
       return [{title: 'image', kind: null, finds: f[0]},
         {title: 'pruned − dense (signed difference)', kind: 'diff', finds: f[1]}];
     }
-    return [{title: data.image.title || 'image', kind: null, finds: null}];
-  }
-
-  function findings(f) {                    // a model's top findings and its calls
-    const w = el('div', 'finds');
-    w.appendChild(el('div', 'fhead', f.head));
-    const t = el('table');
-    for (const r of f.rows) {
-      const tr = el('tr');
-      tr.append(el('td', 'fc', r[0]), el('td', 'fp num', r[1]), el('td', 'fcall', r[2]));
-      if (r[3]) tr.classList.add('pos');
-      t.appendChild(tr);
-    }
-    w.appendChild(t);
-    if (f.calls) w.appendChild(el('div', 'fcalls', f.calls));
-    return w;
+    return [{title: D.title || 'image', kind: null, finds: null}];
   }
 
   function wirePointer(pane) {
@@ -401,7 +299,7 @@ export default function (component) {
       + 'click to unlink them' : 'Each pane moves on its own (the one under the pointer); '
       + 'click to link them again (the right pane takes the left one\'s view)';
     root.querySelectorAll('.presets button').forEach((b) => {
-      const p = data.presets[b.dataset.p];
+      const p = S.data.presets[b.dataset.p];
       b.classList.toggle('on', p[0] === v.level && p[1] === v.width);
     });
     root.querySelectorAll('.zooms button').forEach((b) => {
@@ -430,86 +328,109 @@ export default function (component) {
     }
   }
 
-  // The Grad-CAM maps of this image, from viewer_cams.js (or kept from an earlier call).
+  // The Grad-CAM maps of an image, from viewer_cams.js or sent ahead with it (kept).
   S.setCams = async (c) => {
-    S.pendingCams = c;
+    const k = S.kept.get(c.image);
+    if (k) k.cams = c;
     if (!D.token || c.image !== D.token) return;     // for an image not drawn yet
+    if (D.camsFor === c.image && D.camsKey === c.token) return;   // drawn already
     let maps = null;
     if (c.maps) {
       const names = Object.keys(c.maps);
-      const grids = await Promise.all(names.map((k) => decodeGray(c.maps[k], D.w, D.h)));
+      const grids = await Promise.all(names.map((n) => decodeGray(c.maps[n], D.w, D.h)));
       if (c.image !== D.token) return;
       maps = {};
-      names.forEach((k, i) => { maps[k] = grids[i]; });
+      names.forEach((n, i) => { maps[n] = grids[i]; });
     }
     D.cams = maps ? Object.assign({}, c, {maps}) : null;
-    D.camsFor = c.image; D.ovlCache = {};
+    D.camsFor = c.image; D.camsKey = c.token; D.ovlCache = {};
     $('.camnote').textContent = c.note || '';
     $('.ovbits').hidden = !maps;
     S.paintOverlays();
   };
+  // the next image (and its maps), sent ahead by the page: kept for a previous/next here
+  S.setAhead = (items) => { for (const a of items || []) keep(a.data, a.cams); };
+  if (S.aheadWaiting) { S.setAhead(S.aheadWaiting); S.aheadWaiting = null; }
 
-  // ---------------------------------------------------------------- static controls
-  const pre = $('.presets');
-  if (pre.dataset.names !== Object.keys(data.presets).join('|')) {
-    pre.replaceChildren(); pre.dataset.names = Object.keys(data.presets).join('|');
-    Object.keys(data.presets).forEach((n, i) => {
-      const b = el('button', '', n); b.dataset.p = n;
-      b.title = 'level ' + data.presets[n][0] + ', window ' + data.presets[n][1]
-        + ' (key ' + (i + 1) + ')';
-      b.onclick = () => S.preset(n); pre.appendChild(b);
-    });
-  }
-  const lay = $('.layout');
-  if (lay.dataset.names !== layouts.join('|')) {
-    lay.replaceChildren(); lay.dataset.names = layouts.join('|');
-    const names = {side: 'dense | pruned', diff: 'image | difference', single: 'image'};
-    for (const l of layouts) { const o = el('option', '', names[l]); o.value = l; lay.appendChild(o); }
-  }
-  lay.parentElement.hidden = layouts.length < 2;
-  $('.lock').hidden = layouts.length < 2;
-  const help = $('.help');
-  const wanted = KEYS.filter(([, , need]) => !need || (need === 'nav' && data.nav)
-    || (need === 'cams' && data.cam_classes) || (need === 'layouts' && layouts.length > 1));
-  if (help.dataset.n !== String(wanted.length)) {
-    help.dataset.n = String(wanted.length);
-    const t = el('table');
-    t.appendChild(el('caption', '', 'Keys (not while typing in a text field)'));
-    for (const [k, what] of wanted) {
-      const tr = el('tr'); tr.append(el('td', '', k), el('td', '', what)); t.appendChild(tr);
+  // ---------------------------------------------------------------- one image
+  // controls that depend on the payload, then the image (decoded unless drawn already)
+  function show(d, cams) {
+    S.data = d;
+    if (cams) keep(d, cams); else keep(d);
+    const lay = $('.layout'), ls = layouts();
+    if (!ls.includes(S.layout)) S.layout = ls[0];
+    if (lay.dataset.names !== ls.join('|')) {
+      lay.replaceChildren(); lay.dataset.names = ls.join('|');
+      const names = {side: 'dense | pruned', diff: 'image | difference', single: 'image'};
+      for (const l of ls) { const o = el('option', '', names[l]); o.value = l; lay.appendChild(o); }
     }
-    if (data.keys_note) t.appendChild(el('caption', 'kn', data.keys_note));
-    help.replaceChildren(t);
+    lay.parentElement.hidden = ls.length < 2;
+    $('.lock').hidden = ls.length < 2;
+    controls(d);
+    S.navOk = {'-1': !!d.nav.prev, '1': !!d.nav.next};
+    $('.prev').disabled = !d.nav.prev; $('.next').disabled = !d.nav.next;
+    $('.pos').textContent = d.nav.text;
+    // previous/next rerun only the viewer's fragment: the gallery moves its highlight itself
+    if (d.nav.row !== undefined) {
+      window.dispatchEvent(new CustomEvent('plv-row', {detail: d.nav.row}));
+    }
+    S.want = d.token;
+    if (box.dataset.built === d.token && D.token === d.token) { S.place(); return; }
+    draw(d);
   }
 
-  S.navOk = {'-1': !!data.nav.prev, '1': !!data.nav.next};
-  $('.prev').disabled = !data.nav.prev; $('.next').disabled = !data.nav.next;
-  $('.pos').textContent = data.nav.text;
-  // previous/next rerun only the viewer's fragment: the gallery moves its highlight itself
-  if (data.nav.row !== undefined) {
-    window.dispatchEvent(new CustomEvent('plv-row', {detail: data.nav.row}));
-  }
-  if (box.dataset.built === data.token && D.token === data.token) {
-    S.place(); return () => { S.onKey = null; };
-  }
-
-  (async () => {
-    const token = data.token;
-    const gray = await decodeGray(data.image.src, data.image.w, data.image.h);
+  async function draw(d) {
+    const token = d.token;
+    if (S.drawing === token) return;      // being decoded (drawn ahead, then the reply)
+    S.drawing = token;
+    let gray;
+    try { gray = await decodeGray(d.image.src, d.image.w, d.image.h); }
+    finally { if (S.drawing === token) S.drawing = null; }
     if (token !== S.want) return;         // a newer image arrived meanwhile
-    Object.assign(D, {token, gray, w: data.image.w, h: data.image.h, file: data.file,
-      heat: lut(data.colormaps.heat), div: lut(data.colormaps.diverging), cams: null,
-      camsFor: data.panes ? null : token, ovlCache: {}});
-    $('.meta').textContent = data.image.caption;
-    $('.camnote').textContent = data.panes ? data.cam_wait || '' : '';
+    Object.assign(D, {token, gray, w: d.image.w, h: d.image.h, file: d.file,
+      panes: d.panes, title: d.image.title, heat: lut(d.colormaps.heat),
+      div: lut(d.colormaps.diverging), cams: null, camsFor: d.panes ? null : token,
+      camsKey: null, ovlCache: {}});
+    $('.meta').textContent = d.image.caption;
+    $('.camnote').textContent = d.panes ? d.cam_wait || '' : '';
     $('.ovbits').hidden = true;
     box.dataset.built = token;
     S.build();
     if (!window.__plv_first || window.__plv_first.token !== token) {
       window.__plv_first = {token, t: performance.now()};
+      window.dispatchEvent(new CustomEvent('plv-first', {detail: token}));
     }
-    const c = S.pendingCams;
-    if (c && c.image === token) S.setCams(c);
-  })();
+    const k = S.kept.get(token), p = S.pendingCams;
+    const c = (k && k.cams) || (p && p.image === token ? p : null);
+    if (c) S.setCams(c);
+  }
+
+  function controls(d) {                     // presets and the key list
+    const pre = $('.presets');
+    if (pre.dataset.names !== Object.keys(d.presets).join('|')) {
+      pre.replaceChildren(); pre.dataset.names = Object.keys(d.presets).join('|');
+      Object.keys(d.presets).forEach((n, i) => {
+        const b = el('button', '', n); b.dataset.p = n;
+        b.title = 'level ' + d.presets[n][0] + ', window ' + d.presets[n][1]
+          + ' (key ' + (i + 1) + ')';
+        b.onclick = () => S.preset(n); pre.appendChild(b);
+      });
+    }
+    const help = $('.help'), ls = layouts();
+    const wanted = KEYS.filter(([, , need]) => !need || (need === 'nav' && d.nav)
+      || (need === 'cams' && d.cam_classes) || (need === 'layouts' && ls.length > 1));
+    if (help.dataset.n !== String(wanted.length)) {
+      help.dataset.n = String(wanted.length);
+      const t = el('table');
+      t.appendChild(el('caption', '', 'Keys (not while typing in a text field)'));
+      for (const [k, what] of wanted) {
+        const tr = el('tr'); tr.append(el('td', '', k), el('td', '', what)); t.appendChild(tr);
+      }
+      if (d.keys_note) t.appendChild(el('caption', 'kn', d.keys_note));
+      help.replaceChildren(t);
+    }
+  }
+
+  show(data);
   return () => { S.onKey = null; };
 }
