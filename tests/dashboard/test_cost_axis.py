@@ -160,10 +160,10 @@ def test_pages_plot_against_the_study_cost_table(app_test, cost_study):
         at.switch_page(CLASSES).run()
         assert not at.exception, at.exception
         assert at.radio(key="cl_x").value == x                         # carried over
-        assert at.query_params["x"] in (x, [x])
+        assert at.query_params["x_axis"] in (x, [x])
         assert any(AXES[x][0] in json.dumps(s) for s in _chart_specs(at))
         at.radio(key="cl_x").set_value("sparsity").run()                # back via the radio
-        assert not at.exception and at.query_params["x"] in ("sparsity", ["sparsity"])
+        assert not at.exception and at.query_params["x_axis"] in ("sparsity", ["sparsity"])
 
 
 def test_study_without_cost_table_offers_sparsity_only_and_says_why(app_test, studies_root):
