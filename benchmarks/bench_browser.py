@@ -50,7 +50,7 @@ from page_drawn import page_drawn  # noqa: E402
 from results_md import append_to_section  # noqa: E402
 
 SECTION = "## Browser (Chromium, click to last pixel)"
-PORT = None   # dashboard.screenshots.serve picks a free port
+PORT = None   # tools.screenshots.serve picks a free port
 
 # Installed before an action: timestamps of the app's script-state changes.
 OBSERVE = """() => {
@@ -98,7 +98,7 @@ def _stats(xs: list[float]) -> dict:
 
 
 def _browser(pw):
-    from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS
+    from tools.screenshots import CHROMIUM, CHROMIUM_ARGS
 
     return pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
@@ -111,6 +111,9 @@ def _load(ctx, url: str, browse: bool, timeout: int = 120_000) -> float:
     if browse:
         page.wait_for_function(VIEWER_DONE,
                                polling="raf", timeout=timeout)
+        # the reading room sends the rest of the page in a second run, once its image is
+        # painted: drawn means that run is over too
+        page.wait_for_function(LOADED, polling="raf", timeout=timeout)
     t = page.evaluate("() => performance.now()") / 1000
     return t, page
 
@@ -271,7 +274,7 @@ def bench_cold(trials: int, pw, restarts: int) -> dict:
     """Per fresh server: Browse first (the server's very first page: imports, study
     verification, models), then each other page's first visit on that server (its
     loaders and charts not yet cached)."""
-    from dashboard.screenshots import serve
+    from tools.screenshots import serve
 
     xs: dict[str, list[float]] = {}
     for _ in range(restarts):
@@ -307,7 +310,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from dashboard.screenshots import serve
+    from tools.screenshots import serve
 
     if not (ROOT / "artifacts" / "demo" / "manifest.json").is_file():
         raise SystemExit("the demo study (artifacts/demo) is needed")

@@ -70,7 +70,7 @@ def reader_study(tmp: Path) -> tuple[Path, str]:
 
 
 def one(pw, root: Path, token: str, kind: str, warm: bool, log: Path) -> dict:
-    from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
+    from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
 
     app_args = ["--reader-only"] if kind == "reader" else []
     t0 = time.perf_counter()

@@ -86,7 +86,7 @@ for page in ("classes", "forgettability", "pies"):
     a = AppTest.from_file({app!r}, default_timeout=120)
     a.query_params["study"] = {study!r}
     a.run()
-    out["first"][page] = timed(lambda: a.switch_page(f"views/{{page}}.py").run())
+    out["first"][page] = timed(lambda: a.switch_page(f"study_pages/{{page}}.py").run())
     check(a, page)
     out["change"][f"{{page}}: chosen sparsity"] = timed(lambda: set_filter(a, "f_k", 80))
     check(a, page + " k")
@@ -161,8 +161,8 @@ def run_gradcam(study: Path) -> dict:
     for name in ("streamlit.runtime.caching.cache_data_api",
                  "streamlit.runtime.caching.cache_resource_api"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    from dashboard import browse_loaders as bl
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
+    from dashboard.reading_room import browse_loaders as bl
 
     d = StudyData(study)
     k = 90 if 90 in d.sparsities else d.sparsities[-1]

@@ -196,8 +196,9 @@ def cuda_bench(n_eval: int = 2048, n_train: int = 4096, batch_size: int = 256) -
     cfg = StudyConfig.from_dict({"model": "resnet50", "train": {
         "epochs": 2, "batch_size": batch_size, "patience": 5, "device": "cuda",
         "num_workers": 4}}, validate=False)
-    _, hist, info = train_seed(cfg, [f"c{i}" for i in range(c)], tx, ty, tx[:512], ty[:512],
-                               0, dev, progress=False)
+    _, hist, info = train_seed(cfg, classes=[f"c{i}" for i in range(c)], train_images=tx,
+                               train_labels=ty, val_images=tx[:512], val_labels=ty[:512],
+                               seed=0, device=dev, progress=False)
     # epoch 2 excludes the first epoch's autotuning and allocator warm-up
     t_epoch2 = float(hist["seconds"].iloc[-1])
     return {"card": torch.cuda.get_device_name(0), "torch": torch.__version__,

@@ -12,6 +12,8 @@ Start events (never an in-page mark set later):
   panes' Grad-CAM overlays painted (`__plv_full`), timed in the page on each frame;
 - next image: the `keydown` event of → (its `event.timeStamp`), to both panes of the next
   image painted with their overlays; at reading pace (1 s per image, the prefetcher on);
+  and to the end of the server's reply drawn (the words and rank table under the panes:
+  the panes themselves are drawn from the image sent ahead, before that reply);
 - window/level and zoom per move: the `input` event of the W slider, or a `wheel` event on
   a pane (event → its handler's end = the script's work, and event → the next animation
   frame's callback, which also holds up to one frame of waiting for that frame), on the demo
@@ -46,6 +48,20 @@ FLOOR_DONE = """() => {
   window.__vb_done = window.__vb_done || performance.now();
   return true;
 }"""
+
+# Before a key: timestamps of the app's script-state changes (as bench_browser.py's OBSERVE).
+OBSERVE = """() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  window.__vb_states = []; window.__vb_reply = null;
+  if (window.__vbObs) window.__vbObs.disconnect();
+  window.__vbObs = new MutationObserver(() => window.__vb_states.push(
+    [app.getAttribute('data-test-script-state'), performance.now()]));
+  window.__vbObs.observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+# The rerun the key caused is over and drawn (records the time once).
+REPLY_DONE = page_drawn(
+    "if (!window.__vb_states.some(([s, t]) => s === 'running' && t >= window.__pl_t0)) "
+    "return false;", mark="__vb_reply")
 
 # One move: set the W slider (or wheel on the first pane) and time the handler and the frame.
 MOVE = """([kind, i]) => new Promise((res) => {
@@ -151,16 +167,23 @@ def next_image(ctx, url: str, trials: int) -> dict:
     page = ctx.new_page()
     page.goto(url)
     page.wait_for_function(PAGE_DONE, polling="raf", timeout=180_000)
-    xs = []
+    xs, rest = [], []
     for _ in range(trials):
         page.wait_for_timeout(1000)             # reading pace: the prefetcher has a second
         old = page.evaluate("() => window.__plv_full.token")
+        page.evaluate(OBSERVE)
         page.keyboard.press("ArrowRight")
         page.wait_for_function("(old) => window.__plv_full && window.__plv_full.token !== old",
                                arg=old, polling="raf", timeout=180_000)
         xs.append(page.evaluate("() => window.__plv_full.t - window.__pl_t0") / 1000)
+        # the panes come from the image sent ahead; the words and rank table under them
+        # come with the server's reply: timed too, to the end of that run's drawing
+        page.wait_for_function(REPLY_DONE, polling="raf", timeout=180_000)
+        rest.append(page.evaluate("() => window.__vb_reply - window.__pl_t0") / 1000)
     page.close()
-    return {"next image (→ keydown → both panes with overlays)": _stats(xs)}
+    return {"next image (→ keydown → both panes with overlays)": _stats(xs),
+            "next image: the rest of the room (→ keydown → the server's reply drawn: words, "
+            "rank table)": _stats(rest)}
 
 
 def moves(ctx, url: str, trials: int, label: str) -> dict:
@@ -184,7 +207,7 @@ def moves(ctx, url: str, trials: int, label: str) -> dict:
 
 def run(trials: int, pw, port: int | None = None) -> dict:
     """Every measurement of this file; one server per app, all in this run."""
-    from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
+    from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
 
     out: dict = {}
     b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

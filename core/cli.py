@@ -67,7 +67,7 @@ def _cmd_study(args) -> int:
     seeds = args.seeds
     if isinstance(seeds, str):
         try:
-            seeds = [int(s) for s in seeds.split(",") if s.strip()]
+            seeds = [int(seed) for seed in seeds.split(",") if seed.strip()]
         except ValueError:
             raise ConfigError(f"--seeds: expected seeds of the config separated by commas, "
                               f"e.g. 0,1; got {seeds!r}") from None
@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("dataset", help="describe a dataset (SPEC = name or config file)")
     s.add_argument("spec", help="dataset name (e.g. synthcxr, nih-cxr-lt) or a study config file")
     s.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                   help="reader option, e.g. -o label_dir=/data/nih -o image_root=/data/img")
+                   help="dataset option, e.g. -o label_dir=/data/nih -o image_root=/data/img")
     s.add_argument("--summary", action="store_true", help="print split, class and NaN counts")
     s.set_defaults(func=_cmd_dataset)
 

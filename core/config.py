@@ -29,7 +29,7 @@ PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY = 95, 90
 @dataclass
 class DatasetConfig:
     name: str = "synthcxr"
-    # Reader-specific options (label_dir, image_root, n_images, …), validated by the reader.
+    # Options of the dataset format (label_dir, image_root, n_images, …), validated by its loader.
     options: dict = field(default_factory=dict)
     eval_split: str = "test"
     # Missing/unreadable images are an error unless this is set; then their number is recorded.
@@ -61,7 +61,7 @@ class AnalysisConfig:
     pie_sparsity: int | None = None  # PIEs compare dense with this sparsity
     pie_percentile: float = 5.0  # bottom p% of per-image Spearman correlation
     pair_variant: str = "paper"  # FCD pair plots: paper (column sums) | plain (image counts)
-    # Beyond the paper (core.analysis.extended): bootstrap CIs, subgroups, missed findings.
+    # Beyond the paper (core.analysis.beyond_paper): bootstrap CIs, subgroups, missed findings.
     bootstrap: int = 1000        # bootstrap replicates (percentile intervals)
     bootstrap_seed: int = 0      # seeds the resampling: same tables on every run
     ci_level: float = 0.95       # confidence level of every interval
@@ -159,7 +159,7 @@ class StudyConfig:
             raise ConfigError(f"methods: duplicates in {self.methods}")
         if not self.seeds:
             raise ConfigError("seeds: at least one seed is needed, e.g. seeds: [0, 1, 2]")
-        if any(s < 0 for s in self.seeds):
+        if any(seed < 0 for seed in self.seeds):
             raise ConfigError(f"seeds: must be non-negative integers, got {self.seeds}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ConfigError(f"seeds: duplicates in {self.seeds}")
@@ -176,9 +176,9 @@ class StudyConfig:
     def _check_grid(self) -> None:
         if not self.sparsities:
             raise ConfigError("sparsities: empty; give integer percents such as [0, 5, …, 95]")
-        for k in self.sparsities:
-            if not 0 <= k <= 99:
-                raise ConfigError(f"sparsities: {k!r} is not an integer percent in 0–99 "
+        for sparsity in self.sparsities:
+            if not 0 <= sparsity <= 99:
+                raise ConfigError(f"sparsities: {sparsity!r} is not an integer percent in 0–99 "
                                   "(write 50 for 50% sparsity)")
         if sorted(set(self.sparsities)) != list(self.sparsities):
             raise ConfigError(f"sparsities: must be strictly increasing, got {self.sparsities}")
@@ -204,10 +204,10 @@ def grid_default(sparsities, paper: int) -> int | None:
     when the grid has none: validation names the grid then)."""
     if not isinstance(sparsities, list):
         return None
-    ks = [k for k in sparsities if _is_int(k) and k > 0]
-    if paper in ks:
+    nonzero = [sparsity for sparsity in sparsities if _is_int(sparsity) and sparsity > 0]
+    if paper in nonzero:
         return paper
-    return max(ks) if ks else None
+    return max(nonzero) if nonzero else None
 
 
 # ---------------------------------------------------------------------- helpers

@@ -1,8 +1,8 @@
 """Grad-CAM (captum `LayerGradCam`): the one Grad-CAM computation of the project.
 
-`gradcam` explains one model; the dashboard (`dashboard.browse_loaders.cam_maps`) calls it
-on a seed's dense model and on its pruned copy (`core.pruning.sequence`, kept per method and
-sparsity: pruned models are never stored), and averages the maps of an ensemble's seeds.
+`gradcam` explains one model; the dashboard (`dashboard.reading_room.browse_loaders.cam_maps`)
+calls it on a seed's dense model and on its pruned copy (`core.pruning.sequence`, kept per
+method and sparsity: pruned models are never stored), and averages the maps of an ensemble's seeds.
 Grad-CAM registers hooks on the target layer; captum removes its own, but this module also
 snapshots every hook dict of every sub-module before a call and deletes anything new
 afterwards, so a model shared by the dashboard can never accumulate hooks, even when the

@@ -67,8 +67,8 @@ def scan_release(pred_dir, dataset: str) -> dict[int, dict[int, Path]]:
         found = f" (found prefixes: {', '.join(sorted(prefixes))})" if prefixes else ""
         raise ReleaseError(f"no {dataset}_resnet50_seed-*_prune-*.pkl files in {pred_dir}{found}")
     sparsities = sorted(set().union(*(g.keys() for g in grid.values())))
-    incomplete = {s: sorted(set(sparsities) - set(g)) for s, g in grid.items()
-                  if set(g) != set(sparsities)}
+    incomplete = {seed: sorted(set(sparsities) - set(files)) for seed, files in grid.items()
+                  if set(files) != set(sparsities)}
     if incomplete:
         raise ReleaseError(f"seeds with missing sparsities: {incomplete}")
     if sparsities[0] != 0:
@@ -158,13 +158,15 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
         f"{c} classes as method {method!r}")
     for seed in seeds:
         pred = np.empty((len(sparsities), n, c), dtype=predictions.IMPORTED.dtype)
-        for i, k in enumerate(sparsities):
-            frame = first if (seed, k) == (seeds[0], 0) else pd.read_pickle(grid[seed][k])
+        for i, sparsity in enumerate(sparsities):
+            frame = (first if (seed, sparsity) == (seeds[0], 0)
+                     else pd.read_pickle(grid[seed][sparsity]))
             if not set(classes) <= set(frame.columns):
-                raise ReleaseError(f"{grid[seed][k].name}: class columns differ from the "
+                raise ReleaseError(f"{grid[seed][sparsity].name}: class columns differ from the "
                                    "first file's")
             if len(frame) != n:
-                raise ReleaseError(f"{grid[seed][k].name}: {len(frame)} rows, expected {n}")
+                raise ReleaseError(f"{grid[seed][sparsity].name}: {len(frame)} rows, "
+                                   f"expected {n}")
             # Full precision, as released: float16 would move per-class AP by ~1e-3
             # (benchmarks/bench_precision.py).
             pred[i] = frame[classes].to_numpy(dtype=np.float32)
@@ -203,7 +205,7 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
     if cfg.analysis.at_sparsity not in sparsities:
         cfg.analysis.at_sparsity = sparsities[-1]
     if cfg.analysis.pie_sparsity not in sparsities:
-        cfg.analysis.pie_sparsity = max(s for s in sparsities if s <= 90) or sparsities[-1]
+        cfg.analysis.pie_sparsity = max(x for x in sparsities if x <= 90) or sparsities[-1]
     store.write_json(paths.study_json, {
         "schema_version": store.SCHEMA_VERSION, "config": cfg.to_dict(), "classes": classes,
         "sparsities": sparsities, "methods": [method], "seeds": seeds,

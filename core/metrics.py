@@ -74,7 +74,21 @@ def nanmean_classes(values: np.ndarray) -> np.ndarray:
 
 
 def label_codes(labels) -> np.ndarray:
-    """1/0/NaN labels → int8 codes 1 (positive), 0 (negative), 2 (not labelled)."""
+    """1/0/NaN labels → int8 codes 1 (positive), 0 (negative), 2 (not labelled).
+
+    Args:
+        labels (np.ndarray): any shape, values 1, 0 or NaN.
+
+    Returns:
+        np.ndarray: int8, `labels`' shape.
+
+    Raises:
+        ValueError: naming values other than 1, 0 and NaN.
+
+    Example:
+        >>> label_codes([[1, 0, np.nan]]).tolist()
+        [[1, 0, 2]]
+    """
     labels = np.asarray(labels, dtype=np.float64)
     bad = ~(np.isnan(labels) | (labels == 0) | (labels == 1))
     if bad.any():
@@ -261,10 +275,26 @@ def _metrics_sorted(flat: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np
 
 
 def average_precision(scores, labels) -> np.ndarray:
-    """AP per class of `scores` [..., N, C] (NaN where undefined)."""
+    """AP per class (NaN where undefined: no positive, or NaN scores).
+
+    Args:
+        scores (np.ndarray): float ``[..., N, C]``.
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN.
+
+    Returns:
+        np.ndarray: float64 ``[..., C]``.
+    """
     return per_class_metrics(scores, labels).ap
 
 
 def roc_auc(scores, labels) -> np.ndarray:
-    """ROC AUC per class of `scores` [..., N, C] (NaN where undefined)."""
+    """ROC AUC per class (NaN where undefined: no positive or no negative, or NaN scores).
+
+    Args:
+        scores (np.ndarray): float ``[..., N, C]``.
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN.
+
+    Returns:
+        np.ndarray: float64 ``[..., C]``.
+    """
     return per_class_metrics(scores, labels).auc

@@ -77,7 +77,24 @@ class _Entry:
 
 def register_model(name: str, *, input_size: int, in_chans: int, mean, std,
                    gradcam_layer: str, description: str, weights: str | None = None):
-    """Register `fn(num_classes, pretrained) -> nn.Module` under `name` with its spec."""
+    """Decorator registering `fn(num_classes, pretrained) -> nn.Module` under `name`.
+
+    Args:
+        name (str): the model name a config's `model` uses.
+        input_size (int): the square input side (the image cache's resolution).
+        in_chans (int): 1 = grayscale as is; 3 = grayscale replicated.
+        mean (Sequence[float]): per input channel, on [0, 1] pixels.
+        std (Sequence[float]): per input channel.
+        gradcam_layer (str): dotted module path of the layer Grad-CAM explains.
+        description (str): one line shown to users.
+        weights (str | None): file name of the pretrained weights, if the model has any.
+
+    Returns:
+        Callable: the decorator; it returns `fn` unchanged.
+
+    Raises:
+        ValueError: mean/std do not have one value per input channel.
+    """
     if len(mean) != in_chans or len(std) != in_chans:
         raise ValueError(f"{name}: mean/std need one value per input channel ({in_chans})")
 
@@ -98,11 +115,32 @@ def _entry(name: str) -> _Entry:
 
 
 def spec(name: str) -> ModelSpec:
+    """How to feed the registered model `name`.
+
+    Args:
+        name (str): a registered model name (`core.registries.MODELS`).
+
+    Returns:
+        ModelSpec: input size, channels, normalisation and Grad-CAM layer.
+    """
     return _entry(name).spec
 
 
 def create(name: str, num_classes: int, pretrained: bool = False) -> nn.Module:
-    """Build `name` with a `num_classes`-logit head (random init unless `pretrained`)."""
+    """Build `name` with a `num_classes`-logit head.
+
+    Args:
+        name (str): a registered model name.
+        num_classes (int): C, the number of logits.
+        pretrained (bool): load its pretrained weights (random init otherwise).
+
+    Returns:
+        nn.Module: the model, outputs ``[N, C]`` logits.
+
+    Raises:
+        ValueError: `num_classes` < 1.
+        PretrainedUnavailableError: pretrained weights asked for but not on this machine.
+    """
     if num_classes < 1:
         raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
     return _entry(name).build(int(num_classes), bool(pretrained))
@@ -110,9 +148,17 @@ def create(name: str, num_classes: int, pretrained: bool = False) -> nn.Module:
 
 def preprocess(batch_uint8: torch.Tensor, spec: ModelSpec,
                dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """uint8 grayscale [N, H, W] or [N, 1, H, W] → normalised float [N, in_chans, H, W].
+    """uint8 grayscale images → the model's normalised float input.
 
     Stays on the input's device, so callers move the 4× smaller uint8 batch to the GPU first.
+
+    Args:
+        batch_uint8 (torch.Tensor): uint8 ``[N, H, W]`` or ``[N, 1, H, W]``.
+        spec (ModelSpec): the model's spec (channels, mean, std).
+        dtype (torch.dtype): the output dtype.
+
+    Returns:
+        torch.Tensor: ``[N, in_chans, H, W]`` in `dtype`.
     """
     x = batch_uint8
     if x.dtype != torch.uint8:
@@ -148,7 +194,14 @@ def _load_imagenet(name: str, model: nn.Module, weights) -> None:
 
 
 def pretrained_weights_file(name: str) -> Path | None:
-    """Where `create(name, pretrained=True)` reads its weights (None: the model has none)."""
+    """Where `create(name, pretrained=True)` reads its weights.
+
+    Args:
+        name (str): a registered model name.
+
+    Returns:
+        Path | None: the weights file; None when the model has none.
+    """
     entry = _entry(name)
     if entry.weights is None:
         return None
@@ -158,8 +211,15 @@ def pretrained_weights_file(name: str) -> Path | None:
 
 
 def check_pretrained(name: str) -> None:
-    """PretrainedUnavailableError (saying what to do) unless `create(name, pretrained=True)`
-    would find its weights on this machine: checked before any work starts."""
+    """Check, before any work starts, that `create(name, pretrained=True)` would find its
+    weights on this machine.
+
+    Args:
+        name (str): a registered model name.
+
+    Raises:
+        PretrainedUnavailableError: saying what to do.
+    """
     path = pretrained_weights_file(name)
     if path is None:
         _no_pretrained(name, True)
@@ -284,6 +344,13 @@ def round_weights_(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 
     The model keeps its own dtype; only the values change, so a model saved afterwards with
     `save_model(..., dtype=dtype)` loads back bit-identical to the one that was evaluated.
+
+    Args:
+        model (nn.Module): the model.
+        dtype (torch.dtype): e.g. torch.float16.
+
+    Returns:
+        nn.Module: `model`.
     """
     with torch.no_grad():
         for t in model.state_dict().values():
@@ -295,8 +362,16 @@ def round_weights_(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 def save_model(path, model: nn.Module, meta: dict, dtype: torch.dtype | None = None) -> Path:
     """Write `model`'s weights as safetensors, with `meta` as JSON metadata, atomically.
 
-    `meta` needs "architecture" (a registered name) and "classes" (the class order of the
-    logits); input size and normalisation are added from the spec where `meta` lacks them.
+    Args:
+        path (str | Path): the .safetensors file.
+        model (nn.Module): the model.
+        meta (dict): needs "architecture" (a registered name) and "classes" (the class order
+            of the logits); input size and normalisation are added from the spec where
+            `meta` lacks them.
+        dtype (torch.dtype | None): store floating tensors in this dtype (None: as they are).
+
+    Returns:
+        Path: `path`.
     """
     from safetensors.torch import save
 
@@ -324,7 +399,14 @@ def canonical_safetensors(data: bytes) -> bytes:
     safetensors writes the metadata from a hash map, whose order changes from process to
     process: equal weights gave different bytes. Here the header is re-serialised with sorted
     keys and padded with spaces to a multiple of 8 bytes (as safetensors pads it); tensor
-    offsets are relative to the data that follows, which is unchanged."""
+    offsets are relative to the data that follows, which is unchanged.
+
+    Args:
+        data (bytes): a safetensors file.
+
+    Returns:
+        bytes: the same file, canonical header.
+    """
     n = int.from_bytes(data[:8], "little")
     header = json.dumps(json.loads(data[8:8 + n]), sort_keys=True,
                         separators=(",", ":")).encode()
@@ -333,7 +415,15 @@ def canonical_safetensors(data: bytes) -> bytes:
 
 
 def load_model(path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """Re-create the model a `save_model` file describes; returns (model in eval mode, meta)."""
+    """Re-create the model a `save_model` file describes.
+
+    Args:
+        path (str | Path): the .safetensors file.
+        device (str | torch.device): where to put the model.
+
+    Returns:
+        tuple[nn.Module, dict]: (the model in eval mode, its metadata).
+    """
     from safetensors.torch import load
 
     path = Path(path)

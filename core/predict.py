@@ -124,7 +124,7 @@ def _finite_logits(model, x, device, batch_size, dtype, method, seed, sparsity):
     return logits
 
 
-def predict_dense(model: torch.nn.Module, spec, images, seed: int,
+def predict_dense(model: torch.nn.Module, *, spec, images, seed: int,
                   device: str | torch.device = "cpu", batch_size: int = 512, amp: bool = True,
                   channels_last: bool = False) -> np.ndarray:
     """float32 logits [N, C] of the dense model on cached uint8 images (e.g. the validation
@@ -152,7 +152,7 @@ def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities,
     """{method: (outputs [S, N, C] encoded as `encoding`, measured sparsity per requested one)}.
 
     `model` holds the dense weights (they are restored after each method); `sparsities` are
-    integer percents. `on_model(method, k, measured, net)`, if given, is called with each
+    integer percents. `on_model(method, sparsity, measured, net)`, if given, is called with each
     pruned model after its predictions (the study measures its cost there). `training`:
     what regimes fine-tune with (core.pruning.TrainingData), None for other kinds. Raises
     NonFiniteOutputError naming (method, seed, sparsity) on NaN or
@@ -185,17 +185,17 @@ def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities,
             # structured methods yield a physically smaller copy instead (`net`)
             with pruning.sequence(model, method, sparsities, seed=seed, example_input=x[:1].float(),
                                   training=training) as seq:
-                for s_idx, (k, got, net) in enumerate(seq):
+                for i_sparsity, (sparsity, got, net) in enumerate(seq):
                     logits = _finite_logits(net, x, device, batch_size, dtype, method, seed,
-                                            int(k))
+                                            int(sparsity))
                     bar.update(n_batches)
                     if preds is None:
                         preds = np.empty((len(sparsities), n, logits.shape[1]),
                                          dtype=encoding.dtype)
-                    preds[s_idx] = predictions.encode(logits.numpy(), encoding)
+                    preds[i_sparsity] = predictions.encode(logits.numpy(), encoding)
                     measured.append(float(got))
                     if on_model is not None:
-                        on_model(method, int(k), float(got), net)
+                        on_model(method, int(sparsity), float(got), net)
             if preds is None:  # no sparsities at all
                 preds = np.empty((0, n, 0), dtype=encoding.dtype)
             results[method] = (preds, measured)

@@ -49,6 +49,9 @@ DTYPES = ("float16", "float32")
 
 @dataclass(frozen=True)
 class Encoding:
+    """How a study stores model outputs: `kind` "logit" or "probability", `dtype` "float16"
+    or "float32" (ValueError on anything else)."""
+
     kind: str    # "logit" | "probability"
     dtype: str   # "float16" | "float32"
 
@@ -74,12 +77,32 @@ IMPORTED = Encoding("probability", "float32")  # the paper's released sigmoid ou
 
 # --------------------------------------------------------------------------- encoding
 def sigmoid(x) -> np.ndarray:
-    """float64 sigmoid (scipy's expit: no overflow for large |x|)."""
+    """float64 sigmoid (scipy's expit: no overflow for large |x|).
+
+    Args:
+        x (np.ndarray): logits, any float dtype and shape.
+
+    Returns:
+        np.ndarray: float64, `x`'s shape.
+
+    Example:
+        >>> sigmoid([0.0, 800.0, -800.0]).tolist()
+        [0.5, 1.0, 0.0]
+    """
     return expit(np.asarray(x, dtype=np.float64))
 
 
 def encode(logits, encoding: Encoding = DEFAULT) -> np.ndarray:
-    """Model logits (any float dtype, any shape) → the array to store under `encoding`."""
+    """Model logits → the array to store under `encoding`.
+
+    Args:
+        logits (np.ndarray): any float dtype, any shape (e.g. ``[S, N, C]``).
+        encoding (Encoding): what to store (default: float32 logits).
+
+    Returns:
+        np.ndarray: `logits`' shape, in `encoding.dtype`: the logits themselves, or their
+        sigmoid (computed in float64) for a probability encoding.
+    """
     logits = np.asarray(logits)
     if encoding.kind == "logit":
         return logits.astype(encoding.dtype)
@@ -89,7 +112,12 @@ def encode(logits, encoding: Encoding = DEFAULT) -> np.ndarray:
 def study_encoding(root_or_meta) -> Encoding:
     """The encoding of a study's prediction files (study.json "predictions"; absent = LEGACY).
 
-    Accepts a study folder or its already-read study.json dict."""
+    Args:
+        root_or_meta (str | Path | dict): a study folder or its already-read study.json.
+
+    Returns:
+        Encoding: the recorded encoding.
+    """
     if isinstance(root_or_meta, dict):
         meta, where = root_or_meta, store.STUDY_JSON
     else:
@@ -105,8 +133,16 @@ def study_encoding(root_or_meta) -> Encoding:
 
 
 def encoding_record(encoding: Encoding, validation: bool) -> dict:
-    """The study.json "predictions" value: the encoding, and whether dense-model validation
-    predictions were written (so a missing file is an error, not an old study)."""
+    """The study.json "predictions" value.
+
+    Args:
+        encoding (Encoding): the encoding of the stored grids.
+        validation (bool): whether dense-model validation predictions were written (so a
+            missing file is an error, not an old study).
+
+    Returns:
+        dict: {"kind", "dtype", "validation"}, JSON-able.
+    """
     return {**encoding.to_json(), "validation": bool(validation)}
 
 
@@ -158,23 +194,58 @@ def _stored(root, path: Path, encoding: Encoding | None) -> Stored:
 
 
 def open_predictions(root, method: str, seed: int, encoding: Encoding | None = None) -> Stored:
-    """The memory-mapped prediction grid [S, N, C] of (method, seed)."""
+    """The memory-mapped prediction grid of (method, seed).
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the pruning method.
+        seed (int): the seed.
+        encoding (Encoding | None): the study's encoding (None: read from study.json).
+
+    Returns:
+        Stored: the grid ``[S, N, C]``, indexed lazily.
+    """
     return _stored(root, StudyPaths(root).predictions(method, seed), encoding)
 
 
 def read_scores(root, method: str, seed: int) -> np.ndarray:
-    """float32 [S, N, C] scores ranking exactly as the stored outputs: use for AP/AUC."""
+    """Scores ranking exactly as the stored outputs: use for AP/AUC.
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the pruning method.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray: float32 ``[S, N, C]``.
+    """
     return open_predictions(root, method, seed).scores()
 
 
 def read_probabilities(root, method: str, seed: int) -> np.ndarray:
-    """float32 [S, N, C] sigmoid probabilities."""
+    """Sigmoid probabilities of a stored grid.
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the pruning method.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray: float32 ``[S, N, C]`` (computed in float64).
+    """
     return open_predictions(root, method, seed).probabilities()
 
 
 # --------------------------------------------------------------------------- validation
 def has_val_predictions(root) -> bool:
-    """Whether the study was made with dense-model validation predictions."""
+    """Whether the study was made with dense-model validation predictions.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        bool: True when study.json records them.
+    """
     rec = store.read_json(StudyPaths(root).study_json).get("predictions")
     return isinstance(rec, dict) and bool(rec.get("validation"))
 
@@ -189,22 +260,44 @@ def _val_or_none(root, path: Path):
 
 
 def read_val_probabilities(root, seed: int) -> np.ndarray | None:
-    """float32 [Nval, C] sigmoid outputs of seed's dense model on the validation split, rows
-    as `read_val_labels`; None for a study without them (made before they existed, or
-    imported)."""
+    """Sigmoid outputs of a seed's dense model on the validation split.
+
+    Args:
+        root (str | Path): the study folder.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray | None: float32 ``[Nval, C]``, rows as `read_val_labels`; None for a
+        study without them (made before they existed, or imported).
+    """
     path = _val_or_none(root, StudyPaths(root).val_predictions(seed))
     return None if path is None else _stored(root, path, None).probabilities()
 
 
 def read_val_scores(root, seed: int) -> np.ndarray | None:
-    """float32 [Nval, C] ranking-equivalent scores of the same (for AP/AUC); None as above."""
+    """Ranking-equivalent scores of a seed's dense model on the validation split (AP/AUC).
+
+    Args:
+        root (str | Path): the study folder.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray | None: float32 ``[Nval, C]``; None as `read_val_probabilities`.
+    """
     path = _val_or_none(root, StudyPaths(root).val_predictions(seed))
     return None if path is None else _stored(root, path, None).scores()
 
 
 def read_val_labels(root) -> pd.DataFrame | None:
-    """data/val_labels.parquet sorted by `row` (row, id, patient_id, sex, age, view, class
-    columns 1/0/NaN, ground-truth columns if the dataset has them); None as above."""
+    """data/val_labels.parquet sorted by `row`.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        pd.DataFrame | None: row, id, patient_id, sex, age, view, class columns 1/0/NaN and
+        the ground-truth columns if the dataset has them; None for a study without them.
+    """
     path = _val_or_none(root, StudyPaths(root).val_labels)
     if path is None:
         return None

@@ -1,8 +1,8 @@
 """The registries: tables of names → entries, filled by the implementations themselves.
 
 timm's `_registry.py` pattern. This module imports nothing from the project: a dataset
-reader, a model architecture or a pruning method registers itself into its table when its
-module is imported (`core.data.base.register_reader`, `core.models.register_model`,
+format, a model architecture or a pruning method registers itself into its table when its
+module is imported (`core.data.base.register_dataset`, `core.models.register_model`,
 `core.pruning.base.register`). So a table never imports an implementation, and an
 implementation depends only on this leaf.
 
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["METHODS", "MODELS", "READERS", "Registry", "dataset_names", "method_names",
+__all__ = ["METHODS", "MODELS", "DATASETS", "Registry", "dataset_names", "method_names",
            "model_names"]
 
 
@@ -62,23 +62,59 @@ class Registry(Mapping):
         return sorted(self)
 
 
-READERS = Registry("dataset reader", "core.data")
+DATASETS = Registry("dataset format", "core.data")
 MODELS = Registry("model", "core.models")
 METHODS = Registry("pruning method", "core.pruning")
 
 
+def __getattr__(name: str):
+    # `READERS` was this table's name when "reader" meant a dataset format too (it now means
+    # only the reader study's human reader); old plugin code keeps working, with a warning.
+    if name == "READERS":
+        import warnings
+
+        warnings.warn("core.registries.READERS is now core.registries.DATASETS",
+                      DeprecationWarning, stacklevel=2)
+        return DATASETS
+    raise AttributeError(f"module 'core.registries' has no attribute {name!r}")
+
+
 def dataset_names() -> list[str]:
-    return READERS.names()
+    """Names of the registered dataset formats (`dataset.name` in a config).
+
+    Returns:
+        list[str]: sorted names; reading them imports `core.data`, which registers the
+        built-in formats.
+
+    Example:
+        >>> dataset_names()
+        ['chestx-ray14', 'csv', 'mimic-cxr-lt', 'nih-cxr-lt', 'synthcxr']
+    """
+    return DATASETS.names()
 
 
 def model_names() -> list[str]:
+    """Names of the registered model architectures (`model` in a config).
+
+    Returns:
+        list[str]: sorted names (imports `core.models` on first read).
+    """
     return MODELS.names()
 
 
 def method_names() -> list[str]:
+    """Names of the registered pruning methods (`methods` in a config).
+
+    Returns:
+        list[str]: sorted names (imports `core.pruning` on first read).
+    """
     return METHODS.names()
 
 
 def pretrained_model_names() -> list[str]:
-    """Models that have pretrained weights (`pretrained: true` is allowed with them)."""
+    """Models that have pretrained weights (`pretrained: true` is allowed with them).
+
+    Returns:
+        list[str]: sorted names of the models registered with `pretrained` weights.
+    """
     return sorted(name for name, entry in MODELS.items() if entry.pretrained)

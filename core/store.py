@@ -63,7 +63,12 @@ _RECORDERS: contextvars.ContextVar[tuple[dict, ...]] = contextvars.ContextVar(
 @contextlib.contextmanager
 def record_writes() -> Iterator[dict[str, dict]]:
     """Collect every file written by this code (in this thread) inside the block, for
-    `write_manifest(root, written)`: the way to seal only what PruneLens itself just wrote."""
+    `write_manifest(root, written)`: the way to seal only what PruneLens itself just wrote.
+
+    Returns:
+        Iterator[dict[str, dict]]: a context manager yielding the mapping it fills,
+        {absolute path: {"size", "sha256"}}.
+    """
     written: dict[str, dict] = {}
     token = _RECORDERS.set(_RECORDERS.get() + (written,))
     try:
@@ -73,7 +78,15 @@ def record_writes() -> Iterator[dict[str, dict]]:
 
 
 def atomic_write(path: str | os.PathLike, write_fn) -> Path:
-    """Call `write_fn(fileobj)` on a temp file beside `path`, fsync, then rename."""
+    """Call `write_fn(fileobj)` on a temp file beside `path`, fsync, then rename.
+
+    Args:
+        path (str | os.PathLike): the file to (re)place; its folder is created.
+        write_fn (Callable[[BinaryIO], Any]): writes the content into the open temp file.
+
+    Returns:
+        Path: `path`. An OSError is re-raised naming the file being written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX + path.name + ".", dir=path.parent)
@@ -99,10 +112,28 @@ def atomic_write(path: str | os.PathLike, write_fn) -> Path:
 
 
 def write_bytes(path, data: bytes) -> Path:
+    """Write `data` to `path` atomically (`atomic_write`).
+
+    Args:
+        path (str | os.PathLike): the file.
+        data (bytes): its whole content.
+
+    Returns:
+        Path: `path`.
+    """
     return atomic_write(path, lambda fh: fh.write(data))
 
 
 def write_json(path, obj: Any) -> Path:
+    """Write `obj` as JSON to `path` atomically: indented, keys in the order given, UTF-8.
+
+    Args:
+        path (str | os.PathLike): the file.
+        obj (Any): JSON-able (pass tables through `json_safe` first).
+
+    Returns:
+        Path: `path`.
+    """
     text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=True, default=_json_default)
     return write_bytes(path, (text + "\n").encode())
 
@@ -121,7 +152,18 @@ def _json_default(obj):
 
 def json_safe(obj):
     """NaN/inf → None (JSON null), numpy scalars → Python, recursively: what every JSON table
-    of a study is passed through before `write_json`."""
+    of a study is passed through before `write_json`.
+
+    Args:
+        obj (Any): dicts, lists, tuples, numpy arrays and scalars, Python numbers and text.
+
+    Returns:
+        Any: the same structure with JSON-able values (tuples and arrays become lists).
+
+    Example:
+        >>> json_safe({"ap": np.float32(0.5), "never": float("nan"), 1: [np.int64(2)]})
+        {'ap': 0.5, 'never': None, '1': [2]}
+    """
     if isinstance(obj, dict):
         return {str(k): json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -136,28 +178,64 @@ def json_safe(obj):
 
 
 def read_json(path) -> Any:
+    """Read a JSON file.
+
+    Args:
+        path (str | os.PathLike): the file.
+
+    Returns:
+        Any: the parsed value.
+    """
     with open(path) as fh:
         return json.load(fh)
 
 
 def write_parquet(path, frame: pd.DataFrame) -> Path:
+    """Write a table as parquet to `path` atomically (index dropped).
+
+    Args:
+        path (str | os.PathLike): the file.
+        frame (pd.DataFrame): the table.
+
+    Returns:
+        Path: `path`.
+    """
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)
     return write_bytes(path, buf.getvalue())
 
 
 def write_npy(path, array: np.ndarray) -> Path:
-    """Write a plain .npy (never pickled objects) so readers can np.load(mmap_mode='r')."""
+    """Write a plain .npy (never pickled objects) so readers can np.load(mmap_mode='r').
+
+    Args:
+        path (str | os.PathLike): the file.
+        array (np.ndarray): a numeric array (object arrays are refused by numpy here).
+
+    Returns:
+        Path: `path`.
+    """
     array = np.asarray(array)
     if array.dtype == object:
         raise TypeError("object arrays would need pickle; store numbers only")
     return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
 
 def read_rows(path) -> pd.DataFrame:
-    """A study table with one row per image and a `row` column (data/labels.parquet,
-    data/val_labels.parquet) in row order: `row` i is index i of the prediction arrays. The
-    one reader of that order. UnreadableFile (a ValueError) naming the file when `row` is not
-    0..N-1; a table without `row` (never written so) is returned as stored."""
+    """A study table with one row per image and a `row` column in row order.
+
+    data/labels.parquet and data/val_labels.parquet: `row` i is index i of the prediction
+    arrays. The one reader of that order; a table without `row` (never written so) is
+    returned as stored.
+
+    Args:
+        path (str | os.PathLike): the parquet table.
+
+    Returns:
+        pd.DataFrame: sorted by `row`, index reset.
+
+    Raises:
+        UnreadableFile: (a ValueError) naming the file when `row` is not 0..N-1.
+    """
     df = pd.read_parquet(path)
     if "row" not in df.columns:
         return df
@@ -168,9 +246,19 @@ def read_rows(path) -> pd.DataFrame:
 
 
 def open_npy(path, mmap: bool = True) -> np.ndarray:
-    """np.load of a plain .npy (memory-mapped by default). A damaged file raises
-    UnreadableFile naming it (numpy's own message, e.g. "mmap length is greater than file
-    size", does not say which file)."""
+    """np.load of a plain .npy (memory-mapped by default).
+
+    Args:
+        path (str | os.PathLike): the file.
+        mmap (bool): memory-map it read-only (False: read it into memory).
+
+    Returns:
+        np.ndarray: the stored array.
+
+    Raises:
+        UnreadableFile: naming a damaged file (numpy's own message, e.g. "mmap length is
+            greater than file size", does not say which file).
+    """
     try:
         return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except (ValueError, EOFError) as exc:
@@ -178,7 +266,14 @@ def open_npy(path, mmap: bool = True) -> np.ndarray:
 
 
 def clean_temp_files(root) -> int:
-    """Remove temp files left by a killed writer; returns how many were removed."""
+    """Remove temp files left by a killed writer.
+
+    Args:
+        root (str | os.PathLike): the study folder.
+
+    Returns:
+        int: how many were removed.
+    """
     n = 0
     for p in Path(root).rglob(_TMP_PREFIX + "*"):
         if p.is_file():
@@ -189,6 +284,15 @@ def clean_temp_files(root) -> int:
 
 # --------------------------------------------------------------------------- manifest
 def sha256_file(path, chunk: int = 1 << 22) -> str:
+    """The SHA-256 of a file, read in chunks: the one hashing path of the study store.
+
+    Args:
+        path (str | os.PathLike): the file.
+        chunk (int): bytes per read.
+
+    Returns:
+        str: the hex digest.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
@@ -230,17 +334,24 @@ def _manifested_name(root: Path, path) -> str | None:
 
 def write_manifest(root, written: Mapping[str, dict] | Iterable, *,
                    base: Mapping | None = None) -> dict:
-    """Seal a study: write manifest.json (last, atomically) listing
+    """Seal a study: write manifest.json (last, atomically).
 
-    - every file of `base`: a manifest that has just been verified (`require_verified`'s
-      return value) — carried over as it is, never re-hashed from disk — and
-    - `written`: the files PruneLens itself has just written or checked, either a mapping
-      {path: {"size", "sha256"}} (what `record_writes()` collected, or hashes a unit marker
-      recorded and that were re-checked) or an iterable of paths (hashed now).
+    It lists every file of `base` (a manifest that has just been verified, carried over as
+    it is, never re-hashed from disk) and of `written`. Nothing else on disk is ever listed:
+    a stray file added after the study was sealed stays out of the manifest, so `verify`
+    keeps reporting it. Paths outside the study or in its unmanifested folders (cache/,
+    reader/, units/) are ignored.
 
-    Nothing else on disk is ever listed: a stray file added after the study was sealed stays
-    out of the manifest, so `verify` keeps reporting it. Paths outside the study or in its
-    unmanifested folders (cache/, reader/, units/) are ignored.
+    Args:
+        root (str | os.PathLike): the study folder.
+        written (Mapping[str, dict] | Iterable): the files PruneLens itself has just
+            written or checked: {path: {"size", "sha256"}} (what `record_writes()`
+            collected, or hashes a unit marker recorded and that were re-checked), or paths
+            (hashed now).
+        base (Mapping | None): a verified manifest (`require_verified`'s return value).
+
+    Returns:
+        dict: the manifest written.
     """
     root = Path(root)
     files: dict[str, dict] = {}
@@ -266,8 +377,19 @@ def write_manifest(root, written: Mapping[str, dict] | Iterable, *,
 
 
 def require_verified(root, check_hashes: bool = True) -> dict:
-    """The study's manifest when the folder verifies; else StudyNotVerified naming every
-    problem by file. Every command that reads a study calls this first."""
+    """The study's manifest when the folder verifies. Every command that reads a study calls
+    this first.
+
+    Args:
+        root (str | os.PathLike): the study folder.
+        check_hashes (bool): also re-hash every file (False: sizes only).
+
+    Returns:
+        dict: the manifest.
+
+    Raises:
+        StudyNotVerified: naming every problem by file.
+    """
     problems = verify(root, check_hashes=check_hashes)
     if problems:
         raise StudyNotVerified(root, problems)
@@ -276,6 +398,9 @@ def require_verified(root, check_hashes: bool = True) -> dict:
 
 @dataclass
 class Problem:
+    """One reason a study folder does not verify: the file (relative path) and what is
+    wrong with it."""
+
     file: str
     problem: str
 
@@ -284,7 +409,15 @@ class Problem:
 
 
 def verify(root, check_hashes: bool = True) -> list[Problem]:
-    """Return every problem found in a study folder; an empty list means it verifies."""
+    """Every problem found in a study folder; an empty list means it verifies.
+
+    Args:
+        root (str | os.PathLike): the study folder.
+        check_hashes (bool): also re-hash every file (False: sizes only).
+
+    Returns:
+        list[Problem]: (file, problem) pairs.
+    """
     root = Path(root)
     if not root.is_dir():
         return [Problem(str(root), "study folder does not exist")]
@@ -338,8 +471,20 @@ def verify(root, check_hashes: bool = True) -> list[Problem]:
 
 
 def is_measurement(rel: str) -> bool:
-    """True for a measurement file (how long, when, how fast: `*timings*`), False for a result
-    file, which depends only on the config, the data, the code and the kind of device."""
+    """Whether a study file holds measurements rather than results.
+
+    Args:
+        rel (str): the file's path relative to the study folder.
+
+    Returns:
+        bool: True for a measurement file (how long, when, how fast: `*timings*`), False
+        for a result file, which depends only on the config, the data, the code and the
+        kind of device.
+
+    Example:
+        >>> is_measurement("analysis/timings.json"), is_measurement("analysis/params.json")
+        (True, False)
+    """
     return MEASUREMENT_MARK in rel.rsplit("/", 1)[-1]
 
 
@@ -368,7 +513,7 @@ class StudyPaths:
     CORRELATIONS = "correlations.json"
     REGRESSION = "regression.json"
     PIE_GROUNDTRUTH = "pie_groundtruth.json"
-    # analysis/: beyond the paper (core.analysis.extended)
+    # analysis/: beyond the paper (core.analysis.beyond_paper)
     CI_PER_CLASS = "ci_per_class.parquet"
     CI_OVERALL = "ci_overall.parquet"
     CI_CLASS_SUMMARY = "ci_class_summary.parquet"

@@ -23,9 +23,24 @@ _saved: int | None = None   # the count before the first of them entered
 
 @contextmanager
 def torch_threads(n: int | None) -> Iterator[None]:
-    """Run the block with `n` torch threads (None or < 1: leave the count alone); the count
-    is restored on exit, also when the block raises, and also when blocks of several
-    threads overlap in any order."""
+    """Run the block with `n` torch threads; the count is restored on exit, also when the
+    block raises, and also when blocks of several threads overlap in any order.
+
+    Args:
+        n (int | None): threads for the block; None or < 1 leaves the count alone.
+
+    Returns:
+        Iterator[None]: a context manager.
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
+    """
     global _active, _saved
     if n is None or n < 1:
         yield
@@ -55,6 +70,12 @@ def one_cpu_thread(device: torch.device) -> Iterator[None]:
     so one thread loses little on an idle machine; the few whole-model ops keep every thread.
     The thread count is process-wide, so it is scoped (`torch_threads`) and restored before
     any caller code runs. Used by unstructured and structured pruning (core.pruning).
+
+    Args:
+        device (torch.device): where the copies run; only "cpu" changes the thread count.
+
+    Returns:
+        Iterator[None]: a context manager.
     """
     with torch_threads(1 if device.type == "cpu" else None):
         yield
@@ -69,6 +90,12 @@ def flush_denormals(device: torch.device) -> Iterator[None]:
     one until denormals were flushed. Values below 1e-38 do not change any sigmoid output.
     The flag is global, so it is switched off again after (torch's default). Used by
     training, prediction and cost measurement alike.
+
+    Args:
+        device (torch.device): only "cpu" sets the flag.
+
+    Returns:
+        Iterator[None]: a context manager.
     """
     on = device.type == "cpu" and torch.set_flush_denormal(True)
     try:

@@ -186,7 +186,7 @@ def _autocast(device, dtype):
 
 
 # --------------------------------------------------------------------------- the loop
-def train_seed(cfg, classes: list[str], train_images, train_labels, val_images, val_labels,
+def train_seed(cfg, *, classes: list[str], train_images, train_labels, val_images, val_labels,
                seed: int, device: str | torch.device = "cpu", progress: bool = True):
     """Train one model; returns (model with the best-val-loss weights, history, info).
 

@@ -1,10 +1,11 @@
 """PruneLens dashboard — `streamlit run dashboard/app.py [-- --roots DIR …]`.
 
 The entry script draws what every page shares (study picker and filters in the sidebar) and
-hands over to the page chosen in `st.navigation`. Pages are thin descriptions of a screen
-in dashboard/views/ (not pages/: that name switches Streamlit into its legacy multipage mode,
-where a pasted deep link runs a page without app.py); data comes from cached loaders
-(loaders.py), charts from pure builders (charts.py). Studies are found under artifacts/,
+hands over to the page chosen in `st.navigation`. Pages are thin descriptions of a screen,
+in the folder of their room: study_pages/, reading_room/, reader_study/ (never a folder called
+pages/: that name switches Streamlit into its legacy multipage mode, where a pasted deep link
+runs a page without app.py); data comes from cached loaders (common/loaders.py), charts from
+pure builders (common/charts.py). Studies are found under artifacts/,
 `PRUNELENS_STUDY_ROOTS` and `--roots`.
 """
 from __future__ import annotations
@@ -20,23 +21,26 @@ if str(ROOT) not in sys.path:
 import altair as alt  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from dashboard import reader_access  # noqa: E402
-from dashboard.file_errors import file_errors_in_one_line  # noqa: E402
-from dashboard.filters import ALL_FILTERS  # noqa: E402
-from dashboard.sidebar import open_study, reader_pages  # noqa: E402
-from dashboard.url_params import url_batch  # noqa: E402
+from dashboard.common.file_errors import file_errors_in_one_line  # noqa: E402
+from dashboard.common.filters import ALL_FILTERS  # noqa: E402
+from dashboard.common.sidebar import open_study, reader_pages  # noqa: E402
+from dashboard.common.url_params import upgrade_old_names, url_batch  # noqa: E402
+from dashboard.reader_study import reader_access  # noqa: E402
 
-PAGES = Path(__file__).resolve().parent / "views"
+HERE = Path(__file__).resolve().parent
+STUDY, ROOM, READER = HERE / "study_pages", HERE / "reading_room", HERE / "reader_study"
 
 # A local icon file: a Material-icon or emoji favicon is fetched by the browser from Google's
 # or a CDN's servers, and the page must not talk to any host but its own.
 ICON = Path(__file__).resolve().parent / "static" / "prunelens.png"
 
+upgrade_old_names()   # links made before the URL keys had names that say what they hold
+
 # A reader's link (or a reading server): the Read page alone — no navigation, no sidebar, no
 # study picker or filters, a neutral title; the page itself checks the link's token.
 if reader_access.reader_only() or reader_access.token_in_url():
     st.set_page_config(page_title="Reading", page_icon=str(ICON), layout="wide")
-    st.navigation([st.Page(PAGES / "reader_read.py", title="Reading", default=True)],
+    st.navigation([st.Page(READER / "reader_read.py", title="Reading", default=True)],
                   position="hidden").run()
     st.stop()
 
@@ -48,19 +52,19 @@ alt.utils.schemapi.disable_debug_mode()
 
 sections = {
     "Study": [
-        st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:",
+        st.Page(STUDY / "overview.py", title="Overview", icon=":material/monitoring:",
                 default=True),
-        st.Page(PAGES / "classes.py", title="Classes", icon=":material/stacked_line_chart:"),
-        st.Page(PAGES / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
-        st.Page(PAGES / "pies.py", title="PIEs", icon=":material/image_search:"),
-        st.Page(PAGES / "who_is_hurt.py", title="Who is hurt", icon=":material/diversity_3:"),
-        st.Page(PAGES / "paper_check.py", title="Paper check", icon=":material/fact_check:"),
+        st.Page(STUDY / "classes.py", title="Classes", icon=":material/stacked_line_chart:"),
+        st.Page(STUDY / "forgettability.py", title="Forgettability", icon=":material/psychology:"),
+        st.Page(STUDY / "pies.py", title="PIEs", icon=":material/image_search:"),
+        st.Page(STUDY / "who_is_hurt.py", title="Who is hurt", icon=":material/diversity_3:"),
+        st.Page(STUDY / "paper_check.py", title="Paper check", icon=":material/fact_check:"),
     ],
     "Reading room": [
-        st.Page(PAGES / "browse.py", title="Browse PIEs", icon=":material/radiology:"),
+        st.Page(ROOM / "browse.py", title="Browse PIEs", icon=":material/radiology:"),
     ],
     "Experiments": [
-        st.Page(PAGES / "frequency_experiment.py", title="Frequency experiment",
+        st.Page(STUDY / "frequency_experiment.py", title="Frequency experiment",
                 icon=":material/science:"),
     ],
 }

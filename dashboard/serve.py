@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     st_opts, app_args = split_args(argv)
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from dashboard.reader_access import reader_only
+    from dashboard.reader_study.reader_access import reader_only
     from dashboard.warm import warm
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -7,8 +7,9 @@ opening a link on a just-started reading server waited 9–12 s for that. `warm`
 start-up instead (dashboard/serve.py calls it before the server listens), in the same
 process whose caches the sessions then use:
 
-- every module that app.py and each page in dashboard/views/ import (found from their
-  import statements, so a new page's imports are warmed without a list to maintain);
+- every module that app.py and each file in the rooms' folders (pages and their helpers)
+  import (found from their import statements, so a new page's imports are warmed without a
+  list to maintain);
 - discovery and verification of every study under the roots (the same cached functions the
   pages call, so the sessions hit these entries);
 - reading server: each study with a reader database, its labels (the reading page's
@@ -28,13 +29,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 DASHBOARD = Path(__file__).resolve().parent
+# the folders that hold pages (dashboard/common/ holds none; the pages import it)
+ROOMS = ("study_pages", "reading_room", "reader_study")
 _log = logging.getLogger(__name__)
 
 
 def page_modules() -> list[str]:
     """Top-level imports of app.py and every page (sorted, no duplicates)."""
     names: set[str] = set()
-    for path in [DASHBOARD / "app.py", *sorted((DASHBOARD / "views").glob("*.py"))]:
+    rooms = [p for room in ROOMS for p in sorted((DASHBOARD / room).glob("*.py"))]
+    for path in [DASHBOARD / "app.py", *rooms]:
         for node in ast.parse(path.read_text(encoding="utf-8")).body:
             if isinstance(node, ast.Import):
                 names.update(a.name for a in node.names)
@@ -72,8 +76,8 @@ def warm(argv: Sequence[str], reader_only: bool) -> dict[str, float]:
     timings["imports_s"] = time.perf_counter() - start
 
     step = time.perf_counter()
-    from dashboard import loaders
-    from dashboard.studies import study_roots, unreadable_files
+    from dashboard.common import loaders
+    from dashboard.common.studies import study_roots, unreadable_files
 
     roots = tuple(str(r) for r in study_roots(list(argv)))
     entries = loaders.discover(roots)
@@ -116,7 +120,7 @@ def _warm_reading(study: Path) -> None:
     """A reading server: the study's reader database, its labels, and the first image of
     each form (what a reader's link opens on)."""
     from core.store import StudyPaths
-    from dashboard import reader_ui
+    from dashboard.reader_study import reader_ui
 
     if not StudyPaths(study).reader_db.is_file():
         return
@@ -134,8 +138,8 @@ def _warm_research(data, entry) -> None:
     Browse draws (its image, its thumbnails, the model's input for Grad-CAM), and the models
     Browse opens on (every seed's dense model, pruned with the study's first method at its
     PIE sparsity: Browse's defaults), in the page's own process-wide caches."""
-    from dashboard import loaders
-    from dashboard.browse_loaders import DISPLAY_SYNTH, THUMB, _pruned_copy
+    from dashboard.common import loaders
+    from dashboard.reading_room.browse_loaders import DISPLAY_SYNTH, THUMB, _pruned_copy
 
     _import_all(LAZY_MODULES)
     _render_once(data, (DISPLAY_SYNTH, THUMB, data.image_size))

@@ -20,7 +20,7 @@ KNOWN_NAMES: dict[str, int] = {
     # an experiment's own folder (several studies and their pooled tables), not a study:
     # its names belong in one place of their own, next to TABLE_FILES
     "core/experiments/frequency.py": 10,
-    "dashboard/experiment_data.py": 6,
+    "dashboard/study_pages/experiment_data.py": 6,
 }
 
 

@@ -8,7 +8,8 @@ import pytest
 
 MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgetting",
            "core.analysis.frequency", "core.analysis.pies", "core.analysis.thresholds",
-           "core.metrics", "core.analysis"]
+           "core.metrics", "core.analysis", "core.store", "core.registries", "core.threads",
+           "core.pruning.base", "core.analysis.class_tables", "core.predictions"]
 
 
 @pytest.mark.parametrize("name", MODULES)

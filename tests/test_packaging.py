@@ -54,6 +54,9 @@ def test_packages_are_core_and_dashboard(project):
     assert {"core", "dashboard"} <= set(include)
     assert project["tool"]["setuptools"]["package-data"]["dashboard"] == ["static/*"]
     assert (REPO / "dashboard" / "static" / "prunelens.png").is_file()
+    # the browser components' files, read at run time by reading_room/viewer_component.py
+    assert project["tool"]["setuptools"]["package-data"]["dashboard.reading_room"] == ["static/*"]
+    assert (REPO / "dashboard" / "reading_room" / "static" / "viewer.js").is_file()
 
 
 def test_console_entry_point_is_cores_main(project):

@@ -136,7 +136,7 @@ def test_older_study_encoding_stores_float16_probabilities(setup):
 
 def test_predict_dense_is_the_plain_forward_pass(setup):
     model, spec, images = setup
-    got = predict_dense(model, spec, images, seed=0, device="cpu", batch_size=7)
+    got = predict_dense(model, spec=spec, images=images, seed=0, device="cpu", batch_size=7)
     assert got.dtype == np.float32 and got.shape == (50, 4)
     np.testing.assert_allclose(got, _dense_logits(model, spec, images), atol=1e-5)
 

@@ -150,7 +150,8 @@ def test_train_keeps_best_weights_and_stops_early(monkeypatch):
     monkeypatch.setattr(train, "evaluate_loss", fake_eval)
     x, y = _data(64, 3)
     cfg = _cfg(epochs=6, patience=2, lr=1e-2)
-    model, hist, info = train.train_seed(cfg, CLASSES, x, y, x[:16], y[:16], seed=0,
+    model, hist, info = train.train_seed(cfg, classes=CLASSES, train_images=x, train_labels=y,
+                                         val_images=x[:16], val_labels=y[:16], seed=0,
                                          device="cpu", progress=False)
     assert list(hist["epoch"]) == [1, 2, 3, 4]
     assert info["best_epoch"] == 2 and info["stopped_early"]
@@ -165,8 +166,9 @@ def test_train_keeps_best_weights_and_stops_early(monkeypatch):
 def test_same_seed_same_weights_other_seed_differs():
     x, y = _data(96, 3)
     cfg = _cfg(epochs=2)
-    runs = [train.train_seed(cfg, CLASSES, x, y, x[:32], y[:32], seed=s, device="cpu",
-                             progress=False)[0].state_dict() for s in (7, 7, 8)]
+    runs = [train.train_seed(cfg, classes=CLASSES, train_images=x, train_labels=y,
+                             val_images=x[:32], val_labels=y[:32], seed=seed, device="cpu",
+                             progress=False)[0].state_dict() for seed in (7, 7, 8)]
     for k in runs[0]:
         assert torch.equal(runs[0][k], runs[1][k]), k
     assert any(not torch.equal(runs[0][k], runs[2][k]) for k in runs[0])
@@ -175,7 +177,8 @@ def test_same_seed_same_weights_other_seed_differs():
 def test_train_history_losses_are_finite_and_val_matches_weights():
     x, y = _data(96, 3, seed=1)
     cfg = _cfg(epochs=2)
-    model, hist, info = train.train_seed(cfg, CLASSES, x, y, x[:40], y[:40], seed=0,
+    model, hist, info = train.train_seed(cfg, classes=CLASSES, train_images=x, train_labels=y,
+                                         val_images=x[:40], val_labels=y[:40], seed=0,
                                          device="cpu", progress=False)
     assert np.isfinite(hist[["train_loss", "val_loss"]].to_numpy()).all()
     assert not model.training
@@ -195,5 +198,6 @@ def test_train_history_losses_are_finite_and_val_matches_weights():
 def test_train_rejects_empty_val():
     x, y = _data(8, 3)
     with pytest.raises(ValueError, match="val"):
-        train.train_seed(_cfg(), CLASSES, x, y, x[:0], y[:0], seed=0, device="cpu",
+        train.train_seed(_cfg(), classes=CLASSES, train_images=x, train_labels=y,
+                         val_images=x[:0], val_labels=y[:0], seed=0, device="cpu",
                          progress=False)

@@ -33,11 +33,21 @@ _MAX_COUNT = 255
 
 
 def resample_counts(n_images: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Multiplicities [N, B] (uint8): column b = how often each image is drawn in resample b.
+    """Multiplicities of the ordinary bootstrap: how often each image is drawn per resample.
 
-    Each resample draws N images uniformly with replacement (the ordinary bootstrap). Drawing
-    indices then counting them is the same distribution as numpy's `multinomial` and ~50×
-    faster at N = 21,081.
+    Each resample draws N images uniformly with replacement. Drawing indices then counting
+    them is the same distribution as numpy's `multinomial` and ~50× faster at N = 21,081.
+
+    Args:
+        n_images (int): N.
+        n_boot (int): B, the number of resamples.
+        rng (np.random.Generator): the source of the draws.
+
+    Returns:
+        np.ndarray: uint8 ``[N, B]``; column b = the multiplicities of resample b.
+
+    Raises:
+        ValueError: N or B below 1, or a count too large for uint8.
     """
     if n_images < 1 or n_boot < 1:
         raise ValueError(f"need at least one image and one resample ({n_images}, {n_boot})")
@@ -142,13 +152,23 @@ def _ap_grid(keys, codes_t, weights, flush, out):
 
 
 def weighted_ap(scores, codes, weights) -> np.ndarray:
-    """AP of every (model, group, class) under every resample: float64 [M, Q, C, B].
+    """AP of every (model, group, class) under every resample.
 
-    `scores` [M, N, C] (float; NaN not allowed — check first), `codes` [Q, N, C] int8 with
-    1 / 0 / 2 (positive / negative / not in this group or not labelled; Q = 1 for all images),
-    `weights` [N, B] uint8 multiplicities (`resample_counts`; all ones = the plain AP).
-    NaN where a group × class has no weighted positive; a resample without any negative gives
-    AP 1 when every positive is drawn at the top (as scikit-learn's AP does).
+    NaN where a group × class has no weighted positive; a resample without any negative
+    gives AP 1 when every positive is drawn at the top (as scikit-learn's AP does).
+
+    Args:
+        scores (np.ndarray): float ``[M, N, C]``; NaN not allowed (check first).
+        codes (np.ndarray): int8 ``[Q, N, C]`` with 1 / 0 / 2 (positive / negative / not in
+            this group or not labelled; Q = 1 for all images).
+        weights (np.ndarray): uint8 ``[N, B]`` multiplicities (`resample_counts`; all ones
+            = the plain AP).
+
+    Returns:
+        np.ndarray: float64 ``[M, Q, C, B]``.
+
+    Raises:
+        ValueError: shapes that do not fit, or NaN scores.
     """
     scores = np.asarray(scores)
     codes = np.ascontiguousarray(codes, dtype=np.int8)

@@ -46,11 +46,11 @@ def forgetting_table(method: str, sparsities: Sequence[int], classes: Sequence[s
     rel = fg.forgetting_curves(ap)
     rel_auc = fg.forgetting_curves(auc)
     auc_sum = summarise_over_seeds(auc)
-    s, c = rel.median.shape
-    gs, gc = np.indices((s, c)).reshape(2, -1)
+    n_sparsities, n_classes = rel.median.shape
+    i_sparsity, i_class = np.indices((n_sparsities, n_classes)).reshape(2, -1)
     return pd.DataFrame({
-        "method": method, "class": np.asarray(classes, dtype=object)[gc],
-        "sparsity": np.asarray(sparsities, dtype=np.int64)[gs],
+        "method": method, "class": np.asarray(classes, dtype=object)[i_class],
+        "sparsity": np.asarray(sparsities, dtype=np.int64)[i_sparsity],
         "ap_median": ap_sum.median.ravel(), "ap_q25": ap_sum.q25.ravel(),
         "ap_q75": ap_sum.q75.ravel(), "auc_median": auc_sum.median.ravel(),
         "rel_ap_median": rel.median.ravel(), "rel_ap_q25": rel.q25.ravel(),
@@ -77,16 +77,28 @@ def class_curves(method: str, sparsities: Sequence[int], classes: Sequence[str],
         (relative) or ``ap_*`` columns.
     """
     fc = fg.forgetting_curves(per_seed) if relative else summarise_over_seeds(per_seed)
-    k, c = np.meshgrid(np.asarray(sparsities), np.arange(len(classes)), indexing="ij")
+    sparsity_grid, class_grid = np.meshgrid(np.asarray(sparsities), np.arange(len(classes)),
+                                            indexing="ij")
     return pd.DataFrame({
-        "method": method, "class": np.asarray(classes, dtype=object)[c.ravel()],
-        "sparsity": k.ravel(), "median": fc.median.ravel(), "q25": fc.q25.ravel(),
+        "method": method, "class": np.asarray(classes, dtype=object)[class_grid.ravel()],
+        "sparsity": sparsity_grid.ravel(), "median": fc.median.ravel(), "q25": fc.q25.ravel(),
         "q75": fc.q75.ravel(), "n_seeds": fc.n_seeds.ravel(),
     })
 
 
 def eval_positives(y) -> np.ndarray:
-    """Positives per class among the evaluation labels ``[N, C]`` (1 / 0 / NaN): int64 [C]."""
+    """Positives per class among the evaluation labels.
+
+    Args:
+        y (np.ndarray): ``[N, C]`` 1 / 0 / NaN.
+
+    Returns:
+        np.ndarray: int64 ``[C]``.
+
+    Example:
+        >>> eval_positives([[1, 0], [1, np.nan], [0, 1]]).tolist()
+        [2, 1]
+    """
     return (np.asarray(y, dtype=np.float64) == 1).sum(axis=0).astype(np.int64)
 
 
@@ -207,7 +219,14 @@ def pair_correlations(pairs: pd.DataFrame) -> dict:
 
 
 def pair_regression(pairs: pd.DataFrame) -> dict:
-    """regression.json's entry for one variant: OLS fcd ~ 1 + log_freq_diff + iou4."""
+    """regression.json's entry for one variant: OLS fcd ~ 1 + log_freq_diff + iou4.
+
+    Args:
+        pairs (pd.DataFrame): the pair table (columns `fcd`, `log_freq_diff`, `iou4`).
+
+    Returns:
+        dict: `core.analysis.frequency.ols`'s result for those columns.
+    """
     return fq.ols(pairs["fcd"].to_numpy(dtype=np.float64),
                   np.column_stack([pairs["log_freq_diff"].to_numpy(dtype=np.float64),
                                    pairs["iou4"].to_numpy(dtype=np.float64)]),

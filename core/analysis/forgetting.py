@@ -108,21 +108,51 @@ AP_UNDEFINED = "undefined (AP is undefined)"
 
 
 def first_drop_status(first_drop, ap_dense) -> np.ndarray:
-    """Per class: 'drops' (first_drop is a sparsity), 'undefined' (the dense AP is NaN — no
-    positive in the evaluation split, or NaN predictions — so no drop can be measured) or
-    'never' (AP defined, never below the threshold on the grid)."""
+    """Per class: 'drops', 'never' or 'undefined'.
+
+    'drops': first_drop is a sparsity; 'undefined': the dense AP is NaN (no positive in
+    the evaluation split, or NaN predictions), so no drop can be measured; 'never': AP
+    defined, never below the threshold on the grid.
+
+    Args:
+        first_drop (np.ndarray): float ``[C]`` first-drop sparsity, NaN = none.
+        ap_dense (np.ndarray): float ``[C]`` dense AP.
+
+    Returns:
+        np.ndarray: str ``[C]``, one of DROPS, NEVER, UNDEFINED.
+
+    Example:
+        >>> first_drop_status([45.0, np.nan, np.nan], [0.3, 0.2, np.nan]).tolist()
+        ['drops', 'never', 'undefined']
+    """
     first = np.asarray(first_drop, dtype=np.float64)
     dense = np.asarray(ap_dense, dtype=np.float64)
     return np.where(np.isfinite(first), DROPS, np.where(np.isfinite(dense), NEVER, UNDEFINED))
 
 
 def undefined_reason(eval_pos) -> np.ndarray:
-    """Why a class's AP is undefined: its eval positives (0 → NO_POSITIVE)."""
+    """Why a class's AP is undefined, from its evaluation positives.
+
+    Args:
+        eval_pos (np.ndarray): int ``[C]`` positives per class in the evaluation split.
+
+    Returns:
+        np.ndarray: str ``[C]``: NO_POSITIVE where there are none, else AP_UNDEFINED.
+    """
     return np.where(np.asarray(eval_pos, dtype=np.float64) == 0, NO_POSITIVE, AP_UNDEFINED)
 
 
 def first_drop_text(status, first_drop, eval_pos) -> list[str]:
-    """What to print for a class's first drop: '45%', 'never' or the undefined reason."""
+    """What to print for each class's first drop: '45%', 'never' or the undefined reason.
+
+    Args:
+        status (np.ndarray): ``[C]`` from `first_drop_status`.
+        first_drop (np.ndarray): float ``[C]`` first-drop sparsity, NaN = none.
+        eval_pos (np.ndarray): int ``[C]`` evaluation positives (for the reason).
+
+    Returns:
+        list[str]: one text per class.
+    """
     reasons = undefined_reason(eval_pos)
     return [f"{int(f)}%" if st == DROPS else "never" if st == NEVER else str(r)
             for st, f, r in zip(np.asarray(status), np.asarray(first_drop, dtype=np.float64),

@@ -26,9 +26,20 @@ CELL = ("method", "class", "sparsity")
 
 
 def missed_findings(probs, labels, thresholds, dense_index: int = 0) -> dict[str, np.ndarray]:
-    """`probs` [S, N, C] of one seed, `labels` [N, C] (1/0/NaN), `thresholds` [C] → rates.
+    """Missed-finding rates of one seed's pruned models against its dense model.
 
-    Returns {rate: float64 [S, C]} for RATES plus n_pos, n_neg (int64 [C]).
+    Args:
+        probs (np.ndarray): float ``[S, N, C]`` probabilities of one seed, sparsity-major.
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN (not labelled).
+        thresholds (np.ndarray): ``[C]`` operating thresholds (a call is prob ≥ threshold).
+        dense_index (int): the index along S of the dense model.
+
+    Returns:
+        dict[str, np.ndarray]: {rate: float64 ``[S, C]``} for each of `RATES`, plus
+        ``n_pos`` and ``n_neg`` (int64 ``[C]``).
+
+    Raises:
+        ValueError: the shapes do not fit.
     """
     probs = np.asarray(probs, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.float64)

@@ -57,6 +57,35 @@ def summarise_over_seeds(per_seed) -> SeedSummary:
     return SeedSummary(median, q25, q75, np.isfinite(per_seed).sum(axis=0))
 
 
+def median_over_seeds(per_seed, axis: int = 0) -> np.ndarray:
+    """NaN-aware median along the seed axis, by one sort (all-NaN → NaN, no warning).
+
+    The median `summarise_over_seeds` reports, without the quartiles, up to the last bit
+    ((lo + hi) / 2 here; numpy's percentile interpolates hi − (hi − lo) / 2; each keeps its
+    own so stored tables do not change), fast on the bootstrap's
+    ``[B, K, S, C]`` replicate arrays: numpy's nanmedian goes through masked arrays for small
+    axes and measured ~10× slower there. NaN sorts last, so the median of the n finite values
+    sits at positions (n − 1) // 2 and n // 2.
+
+    Args:
+        per_seed (np.ndarray): float values with seeds along `axis`.
+        axis (int): the seed axis.
+
+    Returns:
+        np.ndarray: float64, `per_seed`'s shape without `axis`.
+
+    Example:
+        >>> median_over_seeds([[0.2, np.nan], [0.4, 0.5], [0.9, np.nan]]).tolist()
+        [0.4, 0.5]
+    """
+    s = np.sort(np.moveaxis(np.asarray(per_seed, dtype=np.float64), axis, -1), axis=-1)
+    n = np.isfinite(s).sum(axis=-1, keepdims=True)
+    lo = np.take_along_axis(s, np.maximum((n - 1) // 2, 0), axis=-1)
+    hi = np.take_along_axis(s, np.maximum(n // 2, 0), axis=-1)
+    with np.errstate(invalid="ignore"):
+        return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
+
+
 def metric_cube(per_class: pd.DataFrame, method: str, seeds: Sequence[int],
                 sparsities: Sequence[int], classes: Sequence[str], metric: str = "ap"
                 ) -> np.ndarray:

@@ -108,8 +108,19 @@ def _mann_whitney(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def groundtruth_comparison(table: pd.DataFrame, pie_mask, columns: Sequence[str]) -> dict:
-    """{label_noise: {...}, quality: {...}} for the ground-truth `columns` the dataset
-    declares (`core.data.base.ground_truth_columns`), never for a column found by its name."""
+    """PIEs against non-PIEs on the ground-truth columns the dataset declares
+    (`core.data.base.ground_truth_columns`), never on a column found by its name.
+
+    Args:
+        table (pd.DataFrame): one row per evaluation image, holding `columns`.
+        pie_mask (np.ndarray): bool ``[N]``, True = PIE.
+        columns (Sequence[str]): the declared ground-truth columns (`label_noise`, `quality`).
+
+    Returns:
+        dict: {column: {"rate_pie"/"mean_pie", "rate_nonpie"/"mean_nonpie", "n_pie",
+        "n_nonpie", "u", "p"}} (a rate for 0/1 `label_noise`, a mean for `quality`; Mann-
+        Whitney U and its two-sided p).
+    """
     mask = _mask(pie_mask, len(table))
     out: dict = {}
     for column in columns:

@@ -259,8 +259,8 @@ def paper_pies(ensemble: np.ndarray, sparsities, pie_sparsity: int = 90,
                percentile: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
     """(PIE mask [N], correlations [S, N]) for an ensemble [S, N, C] over `sparsities`."""
     corr = ensemble_correlations(ensemble)
-    k = list(sparsities).index(pie_sparsity)
-    return select_bottom(corr[k], percentile), corr
+    i_pie = list(sparsities).index(pie_sparsity)
+    return select_bottom(corr[i_pie], percentile), corr
 
 
 def threshold_votes(predictions: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:

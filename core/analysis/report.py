@@ -10,7 +10,7 @@ same functions the analysis uses, so the report is paper-comparable whatever
 `analysis.drop_percent` / `at_sparsity` the study used. The PIE entry uses the study's PIE
 parameters (paper definition), stated in the entry, with the tie rule's counts
 (`cut_value`, `n_tied_at_cut`, `n_tied_pies`; core.analysis.pies.cut_ties). After these
-keys, unchanged, come those of issue 13 (report_extended.KEYS: confidence_intervals,
+keys, unchanged, come those of issue 13 (report_beyond_paper.KEYS: confidence_intervals,
 subgroups, missed_findings, calibration).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 from core import store
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
-from core.analysis import pies, report_extended
+from core.analysis import pies, report_beyond_paper
 from core.analysis.over_seeds import summary_table
 from core.store import json_safe
 
@@ -53,14 +53,15 @@ def build_report(study_dir) -> dict:
     fnd_ratio = pd.read_parquet(paths.analysis(paths.PIE_FINDINGS_RATIO))
     correlations = store.read_json(paths.analysis(paths.CORRELATIONS))
     classes = list(study["classes"])
-    sparsities = [int(s) for s in study["sparsities"]]
+    sparsities = [int(sparsity) for sparsity in study["sparsities"]]
     methods = list(study["methods"])
     variant = params.get("pair_variant", "paper")
 
     rep = {
         "schema_version": study.get("schema_version"), "classes": classes,
         "sparsities": sparsities, "methods": methods,
-        "seeds": [int(s) for s in study["seeds"]], "n_eval_images": int(params["n_eval_images"]),
+        "seeds": [int(seed) for seed in study["seeds"]],
+        "n_eval_images": int(params["n_eval_images"]),
         "overall": {}, "classes_summary": {}, "correlations": {}, "pies": {},
     }
     for method in methods:
@@ -68,8 +69,8 @@ def build_report(study_dir) -> dict:
         med = {m: summary_table(om, m, ["sparsity"], sort=True).set_index("sparsity")["median"]
                for m in ("map", "mauc")}
         rep["overall"][method] = [
-            {"sparsity": int(s), "map_median": float(med["map"][s]),
-             "mauc_median": float(med["mauc"][s])} for s in med["map"].index]
+            {"sparsity": int(sparsity), "map_median": float(med["map"][sparsity]),
+             "mauc_median": float(med["mauc"][sparsity])} for sparsity in med["map"].index]
 
         f = forgetting[forgetting["method"] == method]
         curve = (f.pivot(index="sparsity", columns="class", values="rel_ap_median")
@@ -107,8 +108,8 @@ def build_report(study_dir) -> dict:
             "class_ratio": dict(zip(cr["class"], cr["ratio"], strict=True)),
             "n_findings_ratio": dict(zip(fr["n_findings"], fr["ratio"], strict=True)),
         }
-    # Beyond the paper: new keys after the paper's ones (core.analysis.report_extended).
-    rep.update(report_extended.build(paths, params, methods, classes))
+    # Beyond the paper: new keys after the paper's ones (core.analysis.report_beyond_paper).
+    rep.update(report_beyond_paper.build(paths, params, methods, classes))
     rep["paper_check"] = _paper_check(study_dir, methods)
     return json_safe(rep)
 
@@ -119,7 +120,7 @@ def _paper_check(study_dir, methods) -> dict:
 
     table = pct.read_table(study_dir)
     if table is None:
-        return {"available": False, "note": report_extended.NOT_ANALYSED}
+        return {"available": False, "note": report_beyond_paper.NOT_ANALYSED}
     from core.analysis.paper_check import RULE
 
     return {"available": True, "rule": RULE, "methods": {
@@ -163,7 +164,7 @@ def format_report(rep: dict) -> str:
                     f"{k} {_fmt(v, '.2f')}" for k, v in p["class_ratio"].items()),
                 "PIE:non-PIE by number of findings: " + ", ".join(
                     f"{k}: {_fmt(v, '.2f')}" for k, v in p["n_findings_ratio"].items())]
-        out += report_extended.format_lines(rep, method)
+        out += report_beyond_paper.format_lines(rep, method)
         out += _paper_check_lines(rep, method)
     return "\n".join(out)
 

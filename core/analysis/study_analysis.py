@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from core import predictions, store
+from core.analysis import beyond_paper, pie_stats, pies
 from core.analysis import class_tables as ct
-from core.analysis import extended, pie_stats, pies
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis.study_inputs import load_study
@@ -37,7 +37,7 @@ def analysis_config(study: dict, override: AnalysisConfig | None = None) -> Anal
     raw = (study.get("config") or {}).get("analysis") or {}
     names = {f.name for f in dataclasses.fields(AnalysisConfig)}
     cfg = AnalysisConfig(**{k: v for k, v in raw.items() if k in names})
-    grid = [int(k) for k in study.get("sparsities") or []]
+    grid = [int(sparsity) for sparsity in study.get("sparsities") or []]
     if cfg.at_sparsity is None:   # a config that left it out (StudyConfig resolves it too)
         cfg.at_sparsity = grid_default(grid, PAPER_AT_SPARSITY)
     if cfg.pie_sparsity is None:
@@ -45,7 +45,7 @@ def analysis_config(study: dict, override: AnalysisConfig | None = None) -> Anal
     return cfg
 
 
-# one definition, shared with the dashboard (dashboard/data.py calls it too)
+# one definition, shared with the dashboard (dashboard/common/data.py calls it too)
 train_frequency = fq.train_frequency
 
 
@@ -80,10 +80,10 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
         m = per_class_metrics(pred.scores(), y)
         ap[i], auc[i], notes[i] = m.ap, m.auc, m.note
         n_pos, n_neg = m.n_pos, m.n_neg
-        for s in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
-            block = pred.probabilities(s)
-            ens.add(block, index=s)
-            votes[s] += block >= pies.THRESHOLD
+        for i_sparsity in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
+            block = pred.probabilities(i_sparsity)
+            ens.add(block, index=i_sparsity)
+            votes[i_sparsity] += block >= pies.THRESHOLD
         ens.seed_done()
         measured[i] = _measured(paths, method, seed, n_sparsities)
     return {"ap": ap, "auc": auc, "notes": notes, "measured": measured, "ensemble": ens.mean(),
@@ -117,14 +117,14 @@ def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFram
 def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
                  ground_truth=()) -> dict:
     """`ground_truth`: the label columns the dataset declares as ground truth."""
-    k = list(sparsities).index(cfg.pie_sparsity)
+    i_pie = list(sparsities).index(cfg.pie_sparsity)
     corr = pies.ensemble_correlations(scan["ensemble"])
     population = pies.population_pies(scan["votes"], n_seeds)
-    cut = pies.pie_cut(corr[k], cfg.pie_percentile)
-    masks = {"paper": cut.mask, "population": population[k]}
+    cut = pies.pie_cut(corr[i_pie], cfg.pie_percentile)
+    masks = {"paper": cut.mask, "population": population[i_pie]}
     ids = labels["id"].astype(str) if "id" in labels else labels.index.astype(str)
     table = pd.DataFrame({"method": method, "row": np.arange(len(labels), dtype=np.int64),
-                          "id": ids.to_numpy(dtype=object), "corr": corr[k].astype(np.float64),
+                          "id": ids.to_numpy(dtype=object), "corr": corr[i_pie].astype(np.float64),
                           "pie_paper": masks["paper"], "pie_population": masks["population"]})
     cls, fnd, gt = [], [], {}
     for definition, mask in masks.items():
@@ -140,7 +140,7 @@ def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
         if g:
             gt[definition] = g
     info = {"n_paper": int(masks["paper"].sum()), "n_population": int(masks["population"].sum()),
-            "n_undefined_corr": int(np.isnan(corr[k]).sum()),
+            "n_undefined_corr": int(np.isnan(corr[i_pie]).sum()),
             **cut.ties()}
     return {"corr": corr, "population": population.astype(np.uint8), "table": table,
             "class_ratio": pd.concat(cls, ignore_index=True),
@@ -160,9 +160,9 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     src = load_study(study_dir)
     paths, study, classes, labels, y = (src[k] for k in
                                         ("paths", "study", "classes", "labels", "y"))
-    sparsities = [int(s) for s in study["sparsities"]]
+    sparsities = [int(sparsity) for sparsity in study["sparsities"]]
     methods = list(study["methods"])
-    seeds = [int(s) for s in study["seeds"]]
+    seeds = [int(seed) for seed in study["seeds"]]
     cfg = analysis_config(study, analysis)
     for key in ("at_sparsity", "pie_sparsity"):
         if getattr(cfg, key) not in sparsities:
@@ -232,7 +232,7 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
                      json_safe({k: v for k, v in groundtruth.items() if v}))
     # Beyond the paper: CIs, subgroups, missed findings, calibration (own module, own tables).
     keep: dict = {}
-    ext = extended.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
+    ext = beyond_paper.run(paths, labels, y, classes, methods, seeds, sparsities, train_pos,
                        pie_masks, cfg, log=log, keep=keep)
     # Does the paper hold here? F1–F7 on the same bootstrap draws (core.analysis.paper_check).
     from core.analysis import paper_check_table

@@ -15,7 +15,21 @@ __all__ = ["load_study"]
 
 
 def load_study(study_dir) -> dict:
-    """study.json + labels (sorted by `row`) + class counts + eval co-occurrence."""
+    """What every analysis of a study folder starts from.
+
+    Args:
+        study_dir (str | Path): the study folder.
+
+    Returns:
+        dict: "paths" (StudyPaths), "study" (study.json), "classes" (list[str]), "labels"
+        (pd.DataFrame sorted by `row`), "y" (float64 ``[N, C]``, 1 / 0 / NaN), "counts"
+        (class counts table or None), "cooc" (float64 ``[C, C]`` eval co-occurrence) and
+        "ground_truth" (the declared ground-truth columns).
+
+    Raises:
+        FileNotFoundError: not a study folder.
+        ValueError: the labels lack a class column.
+    """
     paths = store.StudyPaths(study_dir)
     if not paths.study_json.is_file():
         raise FileNotFoundError(f"{paths.study_json} not found: not a study folder")

@@ -109,7 +109,19 @@ def choose_thresholds(probs, labels, rule: str = DEFAULT_RULE) -> np.ndarray:
 
 
 def class_counts(labels) -> tuple[np.ndarray, np.ndarray]:
-    """Positives and negatives per class among labelled images (int64 [C] each)."""
+    """Positives and negatives per class among labelled images.
+
+    Args:
+        labels (np.ndarray): ``[N, C]`` 1 / 0 / NaN.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (positives, negatives), int64 ``[C]`` each.
+
+    Example:
+        >>> pos, neg = class_counts([[1, 0], [0, np.nan], [1, 1]])
+        >>> pos.tolist(), neg.tolist()
+        ([2, 1], [1, 1])
+    """
     labels = np.asarray(labels, dtype=np.float64)
     return (labels == 1).sum(axis=0).astype(np.int64), (labels == 0).sum(axis=0).astype(np.int64)
 
@@ -119,8 +131,15 @@ THRESHOLD_COLUMNS = ["seed", "class", "rule", "threshold", "n_pos", "n_neg"]
 
 
 def validation_labels(root, classes) -> tuple[np.ndarray | None, str]:
-    """The validation labels ``[Nval, C]`` in the row order of the validation predictions,
-    or (None, why not): a study made before they were stored, or an imported one, has none.
+    """The validation labels in the row order of the validation predictions.
+
+    Args:
+        root (str | Path): the study folder.
+        classes (Sequence[str]): the class order.
+
+    Returns:
+        tuple[np.ndarray | None, str]: (float64 ``[Nval, C]`` 1 / 0 / NaN, "") or (None,
+        why not): a study made before they were stored, or an imported one, has none.
     """
     from core import predictions
 
@@ -191,7 +210,7 @@ def selection_thresholds(root, seeds, classes, rule: str = DEFAULT_RULE
     from core.analysis.pies import seed_ensemble
 
     y, note = validation_labels(root, classes)
-    per_seed = [predictions.read_val_probabilities(root, s) for s in seeds]
+    per_seed = [predictions.read_val_probabilities(root, seed) for seed in seeds]
     if y is None or any(p is None for p in per_seed):   # a study made before they existed
         return None, ("this study has no validation predictions of the dense model; a study "
                       "made by this version stores them (models/seed-N/val_predictions.npy)")

@@ -28,6 +28,7 @@ import numpy as np
 
 from core.analysis import bootstrap
 from core.analysis import forgetting as fg
+from core.analysis.over_seeds import median_over_seeds
 
 DEFAULT_N_BOOT = 1000
 DEFAULT_LEVEL = 0.95
@@ -79,21 +80,6 @@ def seed_replicates(scores, codes, plan: Plan, seed_index: int) -> tuple[np.ndar
     return ap[..., -1], reps
 
 
-def _nanmedian(a, axis):
-    """np.nanmedian (all-NaN → NaN, no warning), by one sort along `axis`.
-
-    numpy's nanmedian goes through masked arrays for small axes and measured ~10× slower on
-    the [B, K, S, C] replicate arrays; NaN sorts last, so the median of the n finite values
-    sits at positions (n − 1) // 2 and n // 2.
-    """
-    s = np.sort(np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1), axis=-1)
-    n = np.isfinite(s).sum(axis=-1, keepdims=True)
-    lo = np.take_along_axis(s, np.maximum((n - 1) // 2, 0), axis=-1)
-    hi = np.take_along_axis(s, np.maximum(n // 2, 0), axis=-1)
-    with np.errstate(invalid="ignore"):
-        return np.where(n > 0, (lo + hi) / 2, np.nan)[..., 0]
-
-
 def _nanmean(a, axis):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -123,12 +109,12 @@ def nan_percentiles(a, qs, axis: int = 0) -> list[np.ndarray]:
 
 def over_drawn_seeds(per_seed: np.ndarray, plan: Plan) -> np.ndarray:
     """[K, ..., B] per-seed replicate values → [B, ...]: median over each replicate's seeds."""
-    k = per_seed.shape[0]
+    n_seeds = per_seed.shape[0]
     moved = np.moveaxis(per_seed, -1, 0)                  # [B, K, ...]
-    if k == 1:
+    if n_seeds == 1:
         return moved[:, 0].astype(np.float64)
     b = np.arange(plan.n_boot)[:, None]
-    return _nanmedian(moved[b, plan.seed_draws], axis=1)   # [B, K_drawn, ...] → [B, ...]
+    return median_over_seeds(moved[b, plan.seed_draws], axis=1)   # [B, K_drawn, ...] → [B, ...]
 
 
 def relative(values: np.ndarray, sparsity_axis: int) -> np.ndarray:
@@ -227,6 +213,6 @@ def summarise_method(points: np.ndarray, reps: np.ndarray, plan: Plan) -> Method
     map_seed = _nanmean(points, axis=2)                     # [K, S]
     map_reps_seed = _nanmean(reps, axis=2)                  # [K, S, B]
     return MethodCI(
-        ap=_nanmedian(points, 0), ap_reps=over_drawn_seeds(reps, plan),
-        rel=_nanmedian(rel_seed, 0), rel_reps=over_drawn_seeds(rel_reps_seed, plan),
-        map=_nanmedian(map_seed, 0), map_reps=over_drawn_seeds(map_reps_seed, plan))
+        ap=median_over_seeds(points, 0), ap_reps=over_drawn_seeds(reps, plan),
+        rel=median_over_seeds(rel_seed, 0), rel_reps=over_drawn_seeds(rel_reps_seed, plan),
+        map=median_over_seeds(map_seed, 0), map_reps=over_drawn_seeds(map_reps_seed, plan))

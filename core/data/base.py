@@ -1,6 +1,6 @@
-"""The data contract: `Dataset`, `ImageSource`, the reader registry and the table checks.
+"""The data contract: `Dataset`, `ImageSource`, the dataset-format registry and the table checks.
 
-Kept apart from `core/data/__init__.py` so that reader modules can import these names
+Kept apart from `core/data/__init__.py` so that format modules can import these names
 without importing the package's registrations (no import cycle).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import ConfigError, DuplicateIdError, LabelError, LeakageError
-from core.registries import READERS
+from core.registries import DATASETS
 
 SPLITS = ("train", "val", "test")
 # Columns every dataset table starts with, in this order; class columns follow.
@@ -23,12 +23,12 @@ BASE_COLUMNS = ("id", "path", "split", "patient_id", "sex", "age", "view")
 # SynthCXR's facts about each image that no real dataset has (see `ground_truth_columns`).
 SYNTHCXR_GROUND_TRUTH = ("label_noise", "quality")
 # Every column name PruneLens itself puts next to the class columns (dataset table, stored
-# labels with their `row`, SynthCXR's extra columns, reader views): a class of that name
+# labels with their `row`, SynthCXR's extra columns, reader-study views): a class of that name
 # would overwrite it or be read as it, so such class names are refused when labels are read.
 RESERVED_COLUMNS = ("row", *BASE_COLUMNS, "patient", "synth_index", *SYNTHCXR_GROUND_TRUTH,
                     "noise_detail")
 # Key of `Dataset.description` (stored in study.json under "dataset") listing the table's
-# ground-truth columns; only a reader that knows them declares them (SynthCXR does).
+# ground-truth columns; only a dataset format that knows them declares them (SynthCXR does).
 GROUND_TRUTH_KEY = "ground_truth"
 
 
@@ -65,41 +65,41 @@ class Dataset:
         return rows[self.classes].to_numpy(dtype=np.float32)
 
 
-Reader = Callable[..., Dataset]  # reader(options: dict, *, cfg: DatasetConfig) -> Dataset
+DatasetLoader = Callable[..., Dataset]  # loader(options: dict, *, cfg: DatasetConfig) -> Dataset
 
 
-def register_reader(name: str) -> Callable[[Reader], Reader]:
-    """Decorator adding a reader to `READERS` (core.registries) under `name`."""
+def register_dataset(name: str) -> Callable[[DatasetLoader], DatasetLoader]:
+    """Decorator adding a dataset format's loader to `DATASETS` (core.registries) under `name`."""
 
-    def deco(fn: Reader) -> Reader:
-        return READERS.register(name, fn)
+    def deco(fn: DatasetLoader) -> DatasetLoader:
+        return DATASETS.register(name, fn)
 
     return deco
 
 
 # --------------------------------------------------------------------------- options
-def take_options(reader: str, options: dict, required: tuple[str, ...] = (),
+def take_options(dataset: str, options: dict, required: tuple[str, ...] = (),
                  optional: dict | None = None) -> dict:
-    """Reader options with defaults filled in; unknown or missing keys name the allowed ones."""
+    """Dataset options with defaults filled in; unknown or missing keys name the allowed ones."""
     optional = optional or {}
     allowed = sorted(set(required) | set(optional))
     if not isinstance(options, dict):
-        raise ConfigError(f"dataset.options: expected a mapping for reader {reader!r}")
+        raise ConfigError(f"dataset.options: expected a mapping for dataset {dataset!r}")
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ConfigError(f"dataset.options: unknown option(s) {', '.join(unknown)} for reader "
-                          f"{reader!r}; allowed: {', '.join(allowed)}")
+        raise ConfigError(f"dataset.options: unknown option(s) {', '.join(unknown)} for dataset "
+                          f"{dataset!r}; allowed: {', '.join(allowed)}")
     missing = [k for k in required if options.get(k) in (None, "")]
     if missing:
-        raise ConfigError(f"dataset.options: reader {reader!r} needs {', '.join(missing)} "
+        raise ConfigError(f"dataset.options: dataset {dataset!r} needs {', '.join(missing)} "
                           f"(e.g. --option {missing[0]}=…)")
     for key, value in options.items():
-        _check_option(reader, key, value)
+        _check_option(dataset, key, value)
     return {**optional, **options}
 
 
-def _check_option(reader: str, key: str, value) -> None:
-    """The shape of the options every reader shares (a reader checks its own others): paths
+def _check_option(dataset: str, key: str, value) -> None:
+    """The shape of the options every dataset format shares (a format checks its own others): paths
     and column names are text, seeds non-negative integers, fractions three shares summing
     to 1. ConfigError names the option and what is allowed."""
     if key == "fractions":
@@ -124,7 +124,7 @@ def _check_option(reader: str, key: str, value) -> None:
     else:
         return
     if not ok:
-        raise ConfigError(f"dataset.options.{key}: expected {allowed} for reader {reader!r}, "
+        raise ConfigError(f"dataset.options.{key}: expected {allowed} for dataset {dataset!r}, "
                           f"got {value!r}")
 
 
@@ -133,7 +133,8 @@ _PATH_OPTIONS = ("image_root", "label_dir", "path", "metadata_path")
 
 # --------------------------------------------------------------------------- checks
 def check_table(table: pd.DataFrame, classes: list[str], where: str = "dataset") -> None:
-    """Contract checks every reader's table passes: columns, unique ids, splits, no leakage."""
+    """Contract checks every dataset format's table passes: columns, unique ids, splits,
+    no leakage."""
     missing = [c for c in (*BASE_COLUMNS, *classes) if c not in table.columns]
     if missing:
         raise LabelError(f"{where}: table lacks column(s) {', '.join(missing)}")
@@ -167,7 +168,7 @@ def ground_truth_columns(description, columns) -> list[str]:
 
     `description` is `Dataset.description` (study.json's "dataset"). Ground truth is what a
     dataset says it knows, never a column that happens to be called `quality`. Studies written
-    by the SynthCXR reader before it declared its ground truth get SynthCXR's known columns.
+    by the SynthCXR format before it declared its ground truth get SynthCXR's known columns.
     """
     description = description if isinstance(description, dict) else {}
     declared = description.get(GROUND_TRUTH_KEY)

@@ -1,6 +1,6 @@
 """`python -m core dataset SPEC [--option KEY=VALUE …] --summary`: describe a dataset.
 
-SPEC is a reader name (options from --option) or a study config file (its `dataset`
+SPEC is a dataset name (options from --option) or a study config file (its `dataset`
 section; --option adds to or replaces its options). Only labels are read, never pixels.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ def parse_options(items: list[str]) -> dict:
 
 
 def dataset_config(spec: str, options: list[str]) -> DatasetConfig:
-    """The DatasetConfig that SPEC (reader name or config file) and --option describe."""
+    """The DatasetConfig that SPEC (dataset name or config file) and --option describe."""
     extra = parse_options(options)
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():

@@ -177,7 +177,7 @@ class SynthSource:
                    signature_map=desc.get("signature_map"))
 
 
-# --------------------------------------------------------------------------- the reader
+# --------------------------------------------------------------------------- the format
 def _check(opts: dict) -> dict:
     seed = opts["seed"]
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -290,7 +290,7 @@ def build_table(opts: dict) -> pd.DataFrame:
 
 
 def load_synthcxr(options: dict, *, cfg=None) -> Dataset:
-    """The `synthcxr` reader: options as in `OPTIONS` (unknown keys are rejected)."""
+    """The `synthcxr` format's loader: options as in `OPTIONS` (unknown keys are rejected)."""
     opts = _check(take_options("synthcxr", dict(options or {}), optional=dict(OPTIONS)))
     table = build_table(opts)
     source = SynthSource(opts["seed"], opts["difficulty"], opts["noise_rate"],

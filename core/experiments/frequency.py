@@ -173,8 +173,8 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
     sig_map = reversed_frequency_map(train_pos)
     cfgs = arm_configs(base, sig_map)
     out = Path(out_dir)
-    seeds = [s for s in cfgs["identity"].seeds
-             if all((out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), s)
+    seeds = [seed for seed in cfgs["identity"].seeds
+             if all((out / arm).is_dir() and unit_is_done(store.StudyPaths(out / arm), seed)
                     for arm in ARMS)]
     if not seeds:
         raise ConfigError(f"{out}: no seed is finished in both arms yet; nothing to compare")
@@ -188,9 +188,9 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
         "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
         "train_pos": train_pos,
     }
-    units = [{"arm": arm, "seed": s, **{k: store.read_json(
-        store.StudyPaths(out / arm).unit_done(s)).get(k) for k in ("seconds", "finished")}}
-        for s in seeds for arm in ARMS]   # as each unit's marker recorded them
+    units = [{"arm": arm, "seed": seed, **{key: store.read_json(
+        store.StudyPaths(out / arm).unit_done(seed)).get(key) for key in ("seconds", "finished")}}
+        for seed in seeds for arm in ARMS]   # as each unit's marker recorded them
     run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
            "units": units,
            "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),

@@ -44,12 +44,12 @@ def arm_statistics(root, method: str, seeds, sparsities, plan: unc.Plan, y: np.n
         p, r = unc.seed_replicates(scores, codes, plan, i)
         points[i], reps[i] = p[:, 0], r[:, 0]
     ci = unc.summarise_method(points, reps, plan)
-    k = list(sparsities).index(at_sparsity)
+    i_at = list(sparsities).index(at_sparsity)
     first_b = fg.first_drop_sparsity(np.moveaxis(ci.rel_reps, 0, -1), sparsities,
                                       drop_percent).T
     return {
         "first_drop": (fg.first_drop_sparsity(ci.rel, sparsities, drop_percent), first_b),
-        "rel_ap_at": (ci.rel[k], ci.rel_reps[:, k, :]),
+        "rel_ap_at": (ci.rel[i_at], ci.rel_reps[:, i_at, :]),
         "dense_ap": (ci.ap[0], ci.ap_reps[:, 0, :]),
     }
 
@@ -58,7 +58,7 @@ def columns_of_signatures(sig_map: dict[str, str] | None, classes) -> np.ndarray
     """Index into `classes` of the label column each finding's signature is drawn on."""
     drawn_on = {f: f for f in FINDINGS} if sig_map is None else {
         sig: column for column, sig in sig_map.items()}
-    return np.array([list(classes).index(drawn_on[s]) for s in FINDINGS])
+    return np.array([list(classes).index(drawn_on[finding]) for finding in FINDINGS])
 
 
 def pooled_slope(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ def _require_units(root, seeds) -> None:
     paths = store.StudyPaths(root)
     if not unit_is_done(paths, None, paths.data_marker, required=data_files(paths)):
         raise ValueError(f"{root}: its data files are not complete and verified")
-    missing = [s for s in seeds if not unit_is_done(paths, s)]
+    missing = [seed for seed in seeds if not unit_is_done(paths, seed)]
     if missing:
         raise ValueError(f"{root}: seed(s) {missing} not finished (or their files changed)")
 

@@ -45,15 +45,26 @@ __all__ = ["KINDS", "METHODS", "PruneRequest", "PrunedSequence", "PruningMethod"
 @contextmanager
 def sequence(model, method: str, sparsities, *, seed: int = 0, example_input=None,
              training: TrainingData | None = None) -> Iterator[Iterator[Step]]:
-    """Context manager; iterating yields a `Step` (k, measured sparsity, model to run) per
-    sparsity, for a method of any kind.
+    """Context manager over the pruned models of one method, whatever its kind.
 
     Unstructured methods prune `model` in place (dense weights restored on exit) and yield
     it; structured methods leave `model` untouched and yield a smaller copy, pruned further
-    at each step (`example_input`, one input batch on the model's device, traces the
-    network); regimes fine-tune a copy and need `training` (refused without it: their models
-    are not stored and cannot be re-derived outside the study). Use each yielded model
-    before asking for the next.
+    at each step; regimes fine-tune a copy and need `training` (refused without it: their
+    models are not stored and cannot be re-derived outside the study). Use each yielded
+    model before asking for the next.
+
+    Args:
+        model (torch.nn.Module): the dense model.
+        method (str): a registered pruning method (`core.registries.METHODS`).
+        sparsities (Sequence[int]): integer percents, strictly increasing.
+        seed (int): for methods that draw (e.g. `random`).
+        example_input (torch.Tensor | None): one preprocessed batch ``[1, 3, H, W]`` on the
+            model's device; structured methods trace the network with it.
+        training (TrainingData | None): what regimes fine-tune with; None for other kinds.
+
+    Returns:
+        Iterator[Iterator[Step]]: yields an iterator of one `Step` (sparsity, measured
+        sparsity, model to run) per requested sparsity, ascending.
     """
     request = PruneRequest(check_sparsities(sparsities), int(seed), example_input, training)
     steps = iter(get_method(method).prune(model, request))

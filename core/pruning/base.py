@@ -91,7 +91,17 @@ class PruningMethod(abc.ABC):
 
 
 def register(cls: type[PruningMethod]) -> type[PruningMethod]:
-    """Class decorator: put one instance of `cls` in the METHODS registry under `cls.name`."""
+    """Class decorator: put one instance of `cls` in the METHODS registry under `cls.name`.
+
+    Args:
+        cls (type[PruningMethod]): a subclass with `name` set and `kind` one of `KINDS`.
+
+    Returns:
+        type[PruningMethod]: `cls` itself, so the decorator leaves the class usable.
+
+    Raises:
+        ValueError: the kind is unknown, the name empty or already registered.
+    """
     if cls.kind not in KINDS:
         raise ValueError(f"method kind {cls.kind!r}; allowed: {', '.join(KINDS)}")
     if not cls.name:
@@ -101,8 +111,20 @@ def register(cls: type[PruningMethod]) -> type[PruningMethod]:
 
 
 def get_method(name: str, kind: str | None = None) -> PruningMethod:
-    """The registered method `name` (KeyError naming the known ones); with `kind`, a
-    ValueError unless it is of that kind."""
+    """The registered pruning method `name`.
+
+    Args:
+        name (str): a name of `core.registries.METHODS`.
+        kind (str | None): when given, the kind the method must be ("unstructured",
+            "structured" or "regime").
+
+    Returns:
+        PruningMethod: the registered instance.
+
+    Raises:
+        KeyError: naming the known methods, when `name` is not one.
+        ValueError: when the method is not of `kind`.
+    """
     try:
         m = METHODS[name]
     except KeyError:
@@ -114,18 +136,40 @@ def get_method(name: str, kind: str | None = None) -> PruningMethod:
 
 
 def method_kind(name: str) -> str:
-    """"unstructured", "structured" or "regime" (KeyError naming the known methods)."""
+    """The kind of the registered method `name`.
+
+    Args:
+        name (str): a name of `core.registries.METHODS`.
+
+    Returns:
+        str: "unstructured", "structured" or "regime" (KeyError naming the known methods).
+    """
     return get_method(name).kind
 
 
 def check_sparsities(sparsities) -> list[int]:
-    """The grid as a list of ints (ValueError unless integer percents, strictly increasing)."""
-    ks = list(sparsities)
-    for k in ks:
-        if not isinstance(k, numbers.Integral) or isinstance(k, bool) or not 0 <= k <= 100:
-            raise ValueError(f"sparsity {k!r} is not an integer percent in 0–100 "
+    """The sparsity grid as a list of ints, checked.
+
+    Args:
+        sparsities (Iterable[int]): integer percents in 0–100, strictly increasing.
+
+    Returns:
+        list[int]: the grid.
+
+    Raises:
+        ValueError: a value is not an integer percent, or the grid does not increase.
+
+    Example:
+        >>> check_sparsities([0, 50, 90])
+        [0, 50, 90]
+    """
+    grid = list(sparsities)
+    for sparsity in grid:
+        if (not isinstance(sparsity, numbers.Integral) or isinstance(sparsity, bool)
+                or not 0 <= sparsity <= 100):
+            raise ValueError(f"sparsity {sparsity!r} is not an integer percent in 0–100 "
                              "(write 50 for 50% sparsity)")
-    ks = [int(k) for k in ks]
-    if any(b <= a for a, b in zip(ks, ks[1:], strict=False)):
-        raise ValueError(f"sparsities must be strictly increasing, got {ks}")
-    return ks
+    grid = [int(sparsity) for sparsity in grid]
+    if any(b <= a for a, b in zip(grid, grid[1:], strict=False)):
+        raise ValueError(f"sparsities must be strictly increasing, got {grid}")
+    return grid

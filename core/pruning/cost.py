@@ -152,10 +152,10 @@ class Collector:
         self.dtype = getattr(torch, weights_dtype)
         self.rows: list[dict] = []
 
-    def __call__(self, method: str, k: int, measured: float, net: nn.Module) -> None:
+    def __call__(self, method: str, sparsity: int, measured: float, net: nn.Module) -> None:
         dev = next(net.parameters()).device
         row = model_cost(net, self.example.to(dev).float(), self.dtype, self.latency)
-        self.rows.append({"method": method, "sparsity": int(k),
+        self.rows.append({"method": method, "sparsity": int(sparsity),
                           "measured_sparsity": float(measured), **row})
 
     def write(self, path: Path, timings: Path, seed: int,
@@ -196,13 +196,13 @@ def write_cost_table(root, seeds) -> Path | None:
     predict_timings.json (None if no seed has one: e.g. imported studies, which have no
     models)."""
     paths = store.StudyPaths(root)
-    frames = [f for f in (_seed_rows(paths, s) for s in seeds) if f is not None]
+    frames = [f for f in (_seed_rows(paths, seed) for seed in seeds) if f is not None]
     if not frames:
         return None
     df = pd.concat(frames, ignore_index=True)
     out = []
-    for (method, k), g in df.groupby(["method", "sparsity"], sort=False):
-        row = {"method": method, "sparsity": int(k), "n_seeds": int(len(g))}
+    for (method, sparsity), g in df.groupby(["method", "sparsity"], sort=False):
+        row = {"method": method, "sparsity": int(sparsity), "n_seeds": int(len(g))}
         for c in ["measured_sparsity", "params", "params_nonzero", "flops", "flops_nonzero",
                   "size_bytes"]:
             row[c] = float(g[c].median())

@@ -110,13 +110,13 @@ class GmpFinetune(PruningMethod):
             raise ValueError(f"{self.name!r} is a pruning regime: its pruned models are "
                              "fine-tuned with training data during the study and not stored, "
                              "so they cannot be re-derived here (the study runs them)")
-        ks = check_sparsities(request.sparsities)
-        if ks[0] != 0:
+        sparsities = check_sparsities(request.sparsities)
+        if sparsities[0] != 0:
             raise ValueError(f"gradual pruning starts from the dense model: sparsities must "
-                             f"start at 0, got {ks}")
-        return self._run(model, ks, int(request.seed), request.training)
+                             f"start at 0, got {sparsities}")
+        return self._run(model, sparsities, int(request.seed), request.training)
 
-    def _run(self, model, ks: list[int], seed: int, data):
+    def _run(self, model, sparsities: list[int], seed: int, data):
         from tqdm.auto import tqdm
 
         cfg, device = data.config, data.device
@@ -135,15 +135,15 @@ class GmpFinetune(PruningMethod):
         batches = _batches_forever(data.images, data.labels, g.batch_size or t.batch_size,
                                    shuffle_gen)
         fill = _black(spec).to(device)
-        bar = tqdm(total=steps * (len(ks) - 1), desc=f"gmp seed {seed}", unit="step",
+        bar = tqdm(total=steps * (len(sparsities) - 1), desc=f"gmp seed {seed}", unit="step",
                    disable=not data.progress, leave=False)
-        for j, k in enumerate(ks):
+        for j, sparsity in enumerate(sparsities):
             if j > 0:
-                k_prev = ks[j - 1]
+                previous = sparsities[j - 1]
                 for step in range(steps):
                     if step <= ramp and (step % max(1, g.prune_every) == 0 or step == ramp):
-                        s = cubic_sparsity(k_prev, k, step, ramp)
-                        masks = raise_masks(params, masks, n_to_prune(s, total))
+                        sparsity_now = cubic_sparsity(previous, sparsity, step, ramp)
+                        masks = raise_masks(params, masks, n_to_prune(sparsity_now, total))
                         _apply(params, masks)
                     net.train()
                     xb, yb = next(batches)
@@ -159,9 +159,9 @@ class GmpFinetune(PruningMethod):
                     bar.update(1)
                     if not math.isfinite(float(loss.detach())):
                         raise FloatingPointError(f"{self.name} seed {seed}: non-finite loss "
-                                                 f"at {k}%; lower gradual.lr")
-                masks = raise_masks(params, masks, n_to_prune(k, total))
+                                                 f"at {sparsity}%; lower gradual.lr")
+                masks = raise_masks(params, masks, n_to_prune(sparsity, total))
                 _apply(params, masks)
             net.eval()
-            yield Step(int(k), float(measured_sparsity(params)), net)
+            yield Step(int(sparsity), float(measured_sparsity(params)), net)
         bar.close()

@@ -106,7 +106,7 @@ class _Shapes:
 
 
 class ChannelSequence:
-    """Iterating yields (k, measured fraction removed, pruned model) for ascending k.
+    """Iterating yields (sparsity, measured fraction removed, pruned model), sparsity ascending.
 
     The yielded model is one working copy pruned further at each step: use it (e.g. predict)
     before asking for the next step, and copy it to keep it. The dense `model` is untouched.
@@ -160,8 +160,8 @@ class ChannelSequence:
             def n_of(t):
                 return np.bincount(glob[:t], minlength=len(sizes)).astype(np.float64)
             hi_all = len(glob)
-        for k in self.sparsities:
-            target = total * (1 - k / 100)
+        for sparsity in self.sparsities:
+            target = total * (1 - sparsity / 100)
             if self.scope == "global":
                 lo, hi = lo_t, hi_all   # params(t) decreases with t: find the closest t
                 while lo < hi:
@@ -187,7 +187,7 @@ class ChannelSequence:
                     else:
                         hi = mid
                 r = min((lo, hi), key=lambda r: abs(shapes.params(n_of_r(r)) - target))
-                if k == 0:
+                if sparsity == 0:
                     r = 0.0
                 lo_r = r
                 plans.append(n_of_r(r).astype(np.int64))
@@ -211,7 +211,7 @@ class ChannelSequence:
             plans = self._plan(sizes, shapes, imps)
         remaining = [np.arange(c) for c in sizes]   # original channel ids still present
         done = np.zeros(len(sizes), dtype=np.int64)
-        for k, n in zip(self.sparsities, plans, strict=True):
+        for sparsity, n in zip(self.sparsities, plans, strict=True):
             with one_cpu_thread(cpu):
                 for g, (mod, handler) in enumerate(roots):
                     if n[g] <= done[g]:
@@ -223,7 +223,7 @@ class ChannelSequence:
                     remaining[g] = np.delete(remaining[g], pos)
                     done[g] = n[g]
             measured = 1.0 - prunable_count(work) / self._total0
-            yield k, measured, work
+            yield sparsity, measured, work
 
 
 class _ChannelL1(PruningMethod):
@@ -236,7 +236,7 @@ class _ChannelL1(PruningMethod):
                              "the network")
         seq = ChannelSequence(model, check_sparsities(request.sparsities), scope=self.scope,
                               example_input=request.example_input)
-        return (Step(k, measured, net) for k, measured, net in seq)
+        return (Step(sparsity, measured, net) for sparsity, measured, net in seq)
 
 
 @register

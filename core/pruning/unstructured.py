@@ -63,8 +63,8 @@ class UnstructuredMethod(PruningMethod):
 
 def _steps(seq: PrunedSequence, model: nn.Module):
     with seq:   # the dense weights come back when this generator is closed
-        for k, measured in seq:
-            yield Step(k, measured, model)
+        for sparsity, measured in seq:
+            yield Step(sparsity, measured, model)
 
 
 @register
@@ -120,13 +120,13 @@ def prunable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
     return out
 
 
-def n_to_prune(k: int, n: int) -> int:
-    """Weights pruned at k % of n: torch's `_compute_nparams_toprune(k / 100, n)`.
+def n_to_prune(sparsity: int, n: int) -> int:
+    """Weights pruned at `sparsity` % of n: torch's `_compute_nparams_toprune(sparsity / 100, n)`.
 
     Python's round (half to even) of the float product, exactly as torch computes it, so the
-    counts agree with `global_unstructured(amount=k/100)` to the weight.
+    counts agree with `global_unstructured(amount=sparsity/100)` to the weight.
     """
-    return round((k / 100) * n)
+    return round((sparsity / 100) * n)
 
 
 def measured_sparsity(params) -> float:
@@ -153,7 +153,7 @@ class _Segment:
     def __init__(self, scores: torch.Tensor, sparsities: list[int]):
         self.scores = scores
         size = scores.numel()
-        ns = [n_to_prune(k, size) for k in sparsities]
+        ns = [n_to_prune(sparsity, size) for sparsity in sparsities]
         # rule per sparsity: ("none" | "all", None), ("le", threshold) when the n-th and
         # (n+1)-th smallest scores differ (pruned = scores <= threshold, exactly n weights),
         # or ("topk", n) when they tie and torch's own selection must decide.
@@ -202,8 +202,8 @@ class _Plan:
                              f"expected {list(flat.shape)}")
         self.sizes = sizes if method.layerwise else [flat.numel()]
         self.segments = [_Segment(c, sparsities) for c in scores.split(self.sizes)]
-        self.fallback_sparsities = [k for i, k in enumerate(sparsities)
-                                    if any(s.rules[i][0] == "topk" for s in self.segments)]
+        self.fallback_sparsities = [sparsity for i, sparsity in enumerate(sparsities)
+                                    if any(seg.rules[i][0] == "topk" for seg in self.segments)]
 
     def keep_into(self, step: int, out: torch.Tensor) -> torch.Tensor:
         """Fill the flat `out` with the keep factors (1 kept, 0 pruned) of step `step`."""
@@ -242,11 +242,12 @@ def _count_nonzero(x: torch.Tensor, buf: torch.Tensor) -> int:
 
 # --------------------------------------------------------------------------- public API
 class PrunedSequence:
-    """Iterating yields (k, measured sparsity) with the model pruned in place at k %.
+    """Iterating yields (sparsity, measured sparsity) with the model pruned in place there.
 
     The dense weights come back bit-exactly when the loop ends, breaks or raises. Use it as
-    `with pruned_sequence(...) as seq: for k, s in seq: ...` for a guarantee that does not
-    depend on when the interpreter finalises an abandoned generator (CPython does so at once).
+    `with pruned_sequence(...) as seq: for sparsity, measured in seq: ...` for a guarantee that
+    does not depend on when the interpreter finalises an abandoned generator (CPython does so
+    at once).
     """
 
     def __init__(self, model: nn.Module, method: str | UnstructuredMethod, sparsities,
@@ -287,7 +288,7 @@ class PrunedSequence:
         keep, work = torch.empty_like(self._dense), torch.empty_like(self._dense)
         pruned = [w.view(p.shape) for w, p in zip(work.split(sizes), params, strict=True)]
         try:
-            for step, k in enumerate(self.sparsities):
+            for step, sparsity in enumerate(self.sparsities):
                 with torch.no_grad():
                     # Whole-model ops on flat vectors, then one copy per layer.
                     torch.mul(self._dense, plan.keep_into(step, keep), out=work)
@@ -296,7 +297,7 @@ class PrunedSequence:
                     with one_cpu_thread(work.device):
                         for p, w in zip(params, pruned, strict=True):
                             p.copy_(w)
-                yield k, measured
+                yield sparsity, measured
         finally:
             self.restore()
 
@@ -327,7 +328,7 @@ def pruned_sequence(model: nn.Module, method: str | UnstructuredMethod, sparsiti
                     seed: int = 0) -> PrunedSequence:
     """Prune `model` in place at each integer-percent sparsity in turn (ascending).
 
-    One sort of the method's scores serves every sparsity. Yields (k, measured sparsity:
+    One sort of the method's scores serves every sparsity. Yields (sparsity, measured sparsity:
     the fraction of prunable weights exactly zero); restores the dense weights at the end,
     and also when the consumer breaks out or raises. No hooks are left on the model.
     """
@@ -336,21 +337,21 @@ def pruned_sequence(model: nn.Module, method: str | UnstructuredMethod, sparsiti
 
 def masks_for(model: nn.Module, method: str, sparsities, seed: int = 0) \
         -> dict[int, dict[str, torch.Tensor]]:
-    """{k: {weight name: bool mask, True = kept}} (torch's `weight_mask` convention).
+    """{sparsity: {weight name: bool mask, True = kept}} (torch's `weight_mask` convention).
 
     Leaves the model untouched. Holds every mask at once: meant for tests and benchmarks.
     """
     m = get_method(method, "unstructured")
-    ks = check_sparsities(sparsities)
+    grid = check_sparsities(sparsities)
     named = prunable_parameters(model)
     params = [p for _, p in named]
     sizes = [p.numel() for p in params]
     with torch.no_grad():
         flat = _flat_weights(params)
-        plan = _Plan(flat, sizes, m, ks, seed)
+        plan = _Plan(flat, sizes, m, grid, seed)
         keep, out = torch.empty_like(flat), {}
-        for step, k in enumerate(ks):
+        for step, sparsity in enumerate(grid):
             kept = plan.keep_into(step, keep) != 0
-            out[k] = {name: part.view(p.shape)
+            out[sparsity] = {name: part.view(p.shape)
                       for (name, p), part in zip(named, kept.split(sizes), strict=True)}
     return out

@@ -225,10 +225,10 @@ def study_candidates(study_root, method: str, sparsity: int, definition: str = "
         raise NoPIEsError(f"This study has no PIE analysis for method {method!r} "
                           f"({Path(array_path).relative_to(paths.root)} missing); run "
                           "`python -m core analyze STUDY` first.")
-    sparsities = [int(s) for s in read_json(params_path)["sparsities"]]
+    sparsities = [int(x) for x in read_json(params_path)["sparsities"]]
     if int(sparsity) not in sparsities or int(sparsity) == 0:
         raise FormError(f"sparsity {sparsity}% is not one of the study's pruned sparsities "
-                        f"{[s for s in sparsities if s]}")
+                        f"{[x for x in sparsities if x]}")
     values = np.asarray(open_npy(array_path)[sparsities.index(int(sparsity))])
     if definition == "paper":
         from core.analysis.pies import select_bottom

@@ -40,14 +40,22 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
     """Analysis and manifest.json, once every seed's unit is done.
 
     Under the study's exclusive lock. The manifest lists the files of the data and seed
-    markers (re-checked) and the analysis tables just written, nothing else."""
-    missing = [s for s in cfg.seeds if not unit_is_done(paths, s)]
+    markers (re-checked) and the analysis tables just written, nothing else.
+
+    Args:
+        paths (StudyPaths): the study folder.
+        cfg (StudyConfig): its config (which seeds must be done).
+
+    Returns:
+        bool: True when the study was finalised, False when seeds are still to run.
+    """
+    missing = [seed for seed in cfg.seeds if not unit_is_done(paths, seed)]
     if missing:
         say(f"not finalised: seed(s) {missing} still to run")
         return False
     with lock.study_lock(paths.root):
         store.clean_temp_files(paths.root)
-        markers = [paths.data_marker] + [paths.unit_done(s) for s in cfg.seeds]
+        markers = [paths.data_marker] + [paths.unit_done(seed) for seed in cfg.seeds]
         checked = _checked_marker_files(paths, markers)
         say("analysing")
         with store.record_writes() as written:
@@ -59,14 +67,27 @@ def finalize_study(paths: StudyPaths, cfg: StudyConfig) -> bool:
 
 def run_study(cfg: StudyConfig, out_dir, progress: bool = True, only_seeds=None,
               finalize: bool = True, executor=None) -> Path:
-    """Run (or resume) a study into `out_dir`; returns the study folder.
+    """Run (or resume) a study into `out_dir`.
 
-    `only_seeds`: run just these seeds of the config (to spread seeds over GPUs/machines);
-    `finalize`: write analysis and manifest when all seeds are done;
-    `executor`: what runs the unfinished units (core.executors; default: this process).
-    Raises core.errors.StudyLockedError when another coordinator holds the folder; the
-    executor's workers write without it (the coordinator holds it for them).
     `train.threads` applies inside the call only (the caller's thread count comes back).
+
+    Args:
+        cfg (StudyConfig): the validated config.
+        out_dir (str | Path): the study folder (created, or resumed when it holds the same
+            config).
+        progress (bool): show progress bars.
+        only_seeds (Iterable[int] | None): run just these seeds of the config (to spread
+            seeds over GPUs/machines).
+        finalize (bool): write analysis and manifest when all seeds are done.
+        executor (Executor | None): what runs the unfinished units (core.executors;
+            default: this process).
+
+    Returns:
+        Path: the study folder.
+
+    Raises:
+        core.errors.StudyLockedError: another coordinator holds the folder (the executor's
+            workers write without the lock: the coordinator holds it for them).
     """
     with torch_threads(cfg.train.threads or None):
         return _run_study(cfg, out_dir, progress, only_seeds, finalize, executor)

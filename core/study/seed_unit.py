@@ -67,7 +67,9 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
         info = store.read_json(trained).get("info", {})
     else:
         (tx, ty), (vx, vy) = data["train"], data["val"]
-        model, history, info = train_seed(cfg, classes, tx, ty, vx, vy, seed, device, progress)
+        model, history, info = train_seed(cfg, classes=classes, train_images=tx,
+                                           train_labels=ty, val_images=vx, val_labels=vy,
+                                           seed=seed, device=device, progress=progress)
         meta = {"architecture": cfg.model, "classes": list(classes), "seed": seed,
                 "input_size": image_size_of(cfg), "best_epoch": info["best_epoch"],
                 "best_val_loss": info["best_val_loss"]}
@@ -127,8 +129,8 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
                                regime_seconds)
     # Dense model on the validation split: operating thresholds are chosen there, not on
     # the evaluation images.
-    val_logits = predict_dense(model, spec, data["val"][0], seed, device,
-                               cfg.predict_batch_size, amp=cfg.train.amp,
+    val_logits = predict_dense(model, spec=spec, images=data["val"][0], seed=seed, device=device,
+                               batch_size=cfg.predict_batch_size, amp=cfg.train.amp,
                                channels_last=cfg.train.channels_last)
     store.write_npy(val_path, predictions.encode(val_logits, encoding))
     outputs.append(val_path)

@@ -111,7 +111,7 @@ def test_report_has_exactly_the_issue_keys(tmp_path, capsys):
                        sparsities=(0, 20, 50, 90, 95))
     main_analyze(SimpleNamespace(study=str(paths.root)))
     rep = build_report(paths.root)
-    # The issue-4 keys unchanged and first, then issue 13's (tests/analysis/test_extended.py),
+    # The issue-4 keys unchanged and first, then issue 13's (tests/analysis/test_beyond_paper.py),
     # then issue 19's paper check (tests/analysis/test_paper_check.py).
     assert list(rep) == ["schema_version", "classes", "sparsities", "methods", "seeds",
                          "n_eval_images", "overall", "classes_summary", "correlations", "pies",

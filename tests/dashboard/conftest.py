@@ -52,12 +52,18 @@ def real_root(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def app_test(monkeypatch):
-    """AppTest factory: app(roots, **query) → a not-yet-run AppTest of dashboard/app.py."""
+    """AppTest factory: app(roots, *, held=False, **query) → a not-yet-run AppTest of
+    dashboard/app.py."""
     from streamlit.testing.v1 import AppTest
 
-    def make(roots, **query):
+    def make(roots, *, held=False, **query):
         monkeypatch.setenv("PRUNELENS_STUDY_ROOTS", os.pathsep.join(map(str, roots)))
         at = AppTest.from_file(APP, default_timeout=60)
+        if not held:
+            # Browse sends a session's first image alone and the rest once the browser says
+            # it painted it (viewer_ready), which no browser does here: start as if it had.
+            # held=True keeps that first run (tests/dashboard/test_viewer.py).
+            at.session_state["br_full"] = True
         for k, v in query.items():
             at.query_params[k] = v
         return at

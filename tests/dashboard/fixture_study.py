@@ -170,7 +170,7 @@ def hostile_image_id(i: int) -> str:
 
 
 def make_hostile_csv_study(root, n_images: int = 60) -> Path:
-    """A 19-class study read from a CSV file through the `csv` dataset reader (so the names
+    """A 19-class study read from a CSV file through the `csv` dataset format (so the names
     are what a user's CSV would give), with hostile class names, image ids, study name, and a
     reader study whose reader name and comments are hostile too. (The labels themselves are
     make_study's synthetic ones; the CSV reader supplies the names and ids.)"""

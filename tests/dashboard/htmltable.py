@@ -74,6 +74,7 @@ def html_tables(at, css_class: str = "") -> list[pd.DataFrame]:
 
 
 def rank_table(at) -> pd.DataFrame | None:
-    """Browse's rank table (dashboard.browse_text.rank_html), or None when none is shown."""
+    """Browse's rank table (dashboard.reading_room.browse_text.rank_html), or None when none
+    is shown."""
     tables = html_tables(at, "pl-rank")
     return tables[0] if tables else None

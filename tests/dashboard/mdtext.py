@@ -15,7 +15,7 @@ def render(md: str) -> str:
 def plain(md: str) -> str:
     """The visible text of `md` (tags dropped, entities decoded, lines joined by spaces)."""
     text = re.sub(r"<[^>]+>", " ", render(md))
-    # U+2060 (word joiner) is invisible: dashboard.safe puts it in web addresses
+    # U+2060 (word joiner) is invisible: dashboard.common.safe puts it in web addresses
     text = html.unescape(text).replace("\u00a0", " ").replace("\u2060", "")
     return re.sub(r"\s+", " ", text).strip()
 

@@ -13,9 +13,9 @@ from tests.dashboard.fixture_study import CLASSES_A, CLASSES_B, make_study
 from tests.dashboard.htmltable import rank_table
 from tests.dashboard.mdtext import plain
 
-PAGES = {"views/overview.py": "Overview", "views/classes.py": "Classes",
-         "views/forgettability.py": "Forgettability", "views/pies.py": "PIEs",
-         "views/browse.py": "Browse PIEs", "views/who_is_hurt.py": "Who is hurt"}
+PAGES = {"study_pages/overview.py": "Overview", "study_pages/classes.py": "Classes",
+         "study_pages/forgettability.py": "Forgettability", "study_pages/pies.py": "PIEs",
+         "reading_room/browse.py": "Browse PIEs", "study_pages/who_is_hurt.py": "Who is hurt"}
 
 
 def _render_all(at) -> dict[str, object]:
@@ -43,7 +43,7 @@ def test_every_page_renders_on_fixture_studies(app_test, studies_root, name, cla
 def test_every_page_renders_on_demo_study(app_test, study):
     at = app_test([study.parent], study=str(study))
     _render_all(at)
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     assert rank_table(at) is not None, "Browse shows the image's rank table"
     assert component_data(at, "prunelens_viewer_cams")["maps"], \
         "the demo has weights: Grad-CAM is drawn in the viewer"
@@ -52,7 +52,7 @@ def test_every_page_renders_on_demo_study(app_test, study):
 def test_browse_page_shows_gradcam_and_groundtruth(app_test, studies_root):
     at = app_test([studies_root], study="alpha")
     at.run()
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     assert not at.exception
     md = " ".join(m.value for m in at.markdown)
     assert "SynthCXR ground truth" in md
@@ -64,7 +64,7 @@ def test_study_without_weights_shows_all_but_gradcam(app_test, studies_root):
     at = app_test([studies_root], study="beta")
     at.run()
     assert any("No model weights" in i.value for i in at.sidebar.info)
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     assert not at.exception
     note = component_data(at, "prunelens_viewer_cams")["note"]
     assert note.startswith("Grad-CAM is not available")
@@ -95,11 +95,11 @@ def test_filter_change_changes_what_is_shown(app_test, studies_root):
     at.sidebar.multiselect(key="f_classes").set_value(["Hernia", "Nodule"])
     rerun(at)
     assert at.query_params["k"] in ("50", ["50"])
-    at.switch_page("views/classes.py").run()
+    at.switch_page("study_pages/classes.py").run()
     table = at.dataframe[0].value
     assert "change at 50%" in table.columns
     assert set(table["class"]) == {"Hernia", "Nodule"}
-    at.switch_page("views/pies.py").run()
+    at.switch_page("study_pages/pies.py").run()
     assert any("labelled with Nodule, Hernia" in plain(c.value) for c in at.caption)
 
 
@@ -136,7 +136,7 @@ def test_url_values_are_checked_against_the_study(app_test, studies_root):
 
 
 def test_no_study_found_explains_how_to_add_one(app_test, tmp_path, monkeypatch):
-    import dashboard.studies as studies
+    import dashboard.common.studies as studies
 
     monkeypatch.setattr(studies, "DEFAULT_ROOT", tmp_path / "nothing")
     at = app_test([tmp_path / "empty"])
@@ -172,7 +172,7 @@ def test_study_without_analysis_tables_names_the_command(app_test, tmp_path):
 
 
 def test_reader_pages_are_optional(app_test, studies_root, tmp_path, monkeypatch):
-    import dashboard.sidebar as sidebar
+    import dashboard.common.sidebar as sidebar
 
     assert sidebar.reader_pages(tmp_path) == []
     (tmp_path / "reader_people.py").write_text("")
@@ -194,7 +194,7 @@ def test_filters_browse_does_not_draw_keep_their_values(app_test, studies_root):
     at.sidebar.multiselect(key="f_methods").set_value(["random"])
     at.sidebar.slider(key="f_kr").set_value((25, 70))
     rerun(at)
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     assert not at.exception
     # Browse offers every method of the study, whatever the research pages' method filter
     assert list(at.selectbox(key="br_method").options) == ["l1_global", "random"]
@@ -202,8 +202,8 @@ def test_filters_browse_does_not_draw_keep_their_values(app_test, studies_root):
     at.run()     # runs that do not draw those widgets
     assert at.query_params["m"] in ("random", ["random"])
     assert at.query_params["kr"] in ("25-70", ["25-70"])
-    at.switch_page("views/classes.py").run()
+    at.switch_page("study_pages/classes.py").run()
     table = at.dataframe[0].value
     assert set(table["class"]) == {"Hernia", "Nodule"}
-    at.switch_page("views/overview.py").run()
+    at.switch_page("study_pages/overview.py").run()
     assert set(at.dataframe[0].value["method"]) == {"random"}

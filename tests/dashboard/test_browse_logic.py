@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard.browse_logic import (
+from dashboard.reading_room.browse_logic import (
     default_cam_class,
     explain,
     find_image,
@@ -20,7 +20,7 @@ from dashboard.browse_logic import (
     rank_table,
     ranks,
 )
-from dashboard.viewer_component import cam_to_u8, png_data_url
+from dashboard.reading_room.viewer_component import cam_to_u8, png_data_url
 
 CLASSES = ["No Finding", "Effusion", "Mass", "Hernia"]
 
@@ -158,7 +158,7 @@ def test_browser_encodings_round_trip():
 
 
 def test_rank_html_shows_the_hand_worked_table_literally():
-    from dashboard.browse_text import rank_html
+    from dashboard.reading_room.browse_text import rank_html
     from tests.dashboard.htmltable import parse
 
     hostile = ["<img src=http://evil.example/x.png>", "Mass", '"quoted" & <b>', "Hernia"]

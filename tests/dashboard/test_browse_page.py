@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from core.store import read_rows
-from dashboard.browse_logic import gallery_order
-from dashboard.data import StudyData
+from dashboard.common.data import StudyData
+from dashboard.reading_room.browse_logic import gallery_order
 from tests.dashboard.htmltable import rank_table
 
-PAGE = "views/browse.py"
+PAGE = "reading_room/browse.py"
 
 
 def _open(app_test, root, study="alpha", **query):
@@ -32,7 +32,7 @@ def _text(at) -> str:
 
 def _first_pie(root, study="alpha") -> tuple[int, str]:
     from core.analysis.pies import rowwise_spearman, select_bottom
-    from dashboard.browse_logic import gallery_table
+    from dashboard.reading_room.browse_logic import gallery_table
 
     d = StudyData(root / study)
     k = d.param("pie_sparsity", 90)
@@ -120,7 +120,7 @@ def test_study_without_weights_shows_everything_but_gradcam(app_test, studies_ro
 def test_gallery_pies_are_the_stored_analysis_pies(studies_root):
     """With all seeds and the study's parameters, the gallery's PIEs are exactly the rows
     the analysis marked `pie_paper` in analysis/pies.parquet."""
-    from dashboard.browse_logic import gallery_table
+    from dashboard.reading_room.browse_logic import gallery_table
 
     d = StudyData(studies_root / "alpha")
     stored = pd.read_parquet(d.paths.analysis_dir / "pies.parquet")
@@ -145,7 +145,7 @@ def test_ensemble_gradcam_is_the_mean_of_the_models_maps(studies_root):
 
     from core import models, pruning
     from core.explain import difference_map, gradcam, normalize_cam
-    from dashboard import browse_loaders as bl
+    from dashboard.reading_room import browse_loaders as bl
 
     d = StudyData(studies_root / "alpha")
     row, cls, k = 5, 1, 90
@@ -204,7 +204,7 @@ def _fake_val(monkeypatch, d, n_val=40, rng_seed=3):
 def test_thresholds_are_chosen_on_the_validation_split_of_the_selection(studies_root,
                                                                         monkeypatch):
     from core.analysis.thresholds import choose_thresholds
-    from dashboard import browse_loaders as bl
+    from dashboard.reading_room import browse_loaders as bl
 
     d = StudyData(studies_root / "alpha")
     probs, y = _fake_val(monkeypatch, d)
@@ -218,7 +218,7 @@ def test_thresholds_are_chosen_on_the_validation_split_of_the_selection(studies_
 
 def test_page_shows_calls_at_the_thresholds_and_says_which_rule(app_test, studies_root,
                                                                 monkeypatch):
-    from dashboard import browse_loaders as bl
+    from dashboard.reading_room import browse_loaders as bl
 
     d = StudyData(studies_root / "alpha")
     _fake_val(monkeypatch, d)

@@ -1,12 +1,12 @@
-"""Memoised chart builders (dashboard/chart_memo.py) and the spec sent for a chart
+"""Memoised chart builders (dashboard/common/chart_memo.py) and the spec sent for a chart
 (dashboard/export.vega_spec)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import chart_memo, charts
-from dashboard.chart_memo import Unhashable, fingerprint, memo
-from dashboard.export import vega_spec
+from dashboard.common import chart_memo, charts
+from dashboard.common.chart_memo import Unhashable, fingerprint, memo
+from dashboard.common.export import vega_spec
 
 
 def _df(v=1.0):

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dashboard import charts
-from dashboard.export import chart_bytes, csv_bytes, slug
+from dashboard.common import charts
+from dashboard.common.export import chart_bytes, csv_bytes, slug
 
 
 def _spec(chart) -> dict:

@@ -8,10 +8,18 @@ import math
 import pandas as pd
 import pytest
 
-from dashboard import charts, charts_hurt
-from dashboard.cost_axis import AXES, NO_TABLE, domain, latency_note, missing_note, with_cost
+from dashboard.common import charts
+from dashboard.study_pages import charts_hurt
+from dashboard.study_pages.cost_axis import (
+    AXES,
+    NO_TABLE,
+    domain,
+    latency_note,
+    missing_note,
+    with_cost,
+)
 
-CLASSES = "views/classes.py"
+CLASSES = "study_pages/classes.py"
 
 
 def _summary(methods=("a", "b"), ks=(0, 50)) -> pd.DataFrame:
@@ -152,10 +160,10 @@ def test_pages_plot_against_the_study_cost_table(app_test, cost_study):
         at.switch_page(CLASSES).run()
         assert not at.exception, at.exception
         assert at.radio(key="cl_x").value == x                         # carried over
-        assert at.query_params["x"] in (x, [x])
+        assert at.query_params["x_axis"] in (x, [x])
         assert any(AXES[x][0] in json.dumps(s) for s in _chart_specs(at))
         at.radio(key="cl_x").set_value("sparsity").run()                # back via the radio
-        assert not at.exception and at.query_params["x"] in ("sparsity", ["sparsity"])
+        assert not at.exception and at.query_params["x_axis"] in ("sparsity", ["sparsity"])
 
 
 def test_study_without_cost_table_offers_sparsity_only_and_says_why(app_test, studies_root):
@@ -171,7 +179,7 @@ def test_study_without_cost_table_offers_sparsity_only_and_says_why(app_test, st
 
 
 def test_opening_line_says_how_the_study_prunes():
-    from dashboard.cost_axis import how_pruned
+    from dashboard.study_pages.cost_axis import how_pruned
 
     assert how_pruned(["l1_global", "random"]) == (
         ": one-shot methods set weights to zero, no retraining")

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
+from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -31,7 +31,7 @@ def test_app_renders_in_chromium_and_keeps_filters_across_pages(studies_root, tm
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             # the first request of a fresh server is a deep link (a pasted URL): it must go
-            # through app.py, not run the page file alone (why the pages live in views/, not pages/)
+            # through app.py, not run the page file alone (why no page folder is named pages/)
             page.goto(f"{url}/classes?study=alpha&k=70")
             wait_rendered(page)
             main = page.locator('[data-testid="stMain"]')

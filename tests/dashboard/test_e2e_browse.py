@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
+from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -49,8 +49,8 @@ def _decode(data_url: str) -> np.ndarray:
 
 
 def test_browse_click_next_window_level_agree(studies_root, tmp_path):
-    from dashboard.data import StudyData
-    from dashboard.imaging import window_level
+    from dashboard.common.data import StudyData
+    from dashboard.common.imaging import window_level
 
     d = StudyData(studies_root / "alpha")
     with serve([studies_root], log_path=tmp_path / "streamlit.log") as url, \
@@ -89,7 +89,7 @@ def test_browse_click_next_window_level_agree(studies_root, tmp_path):
             # the image drawn is that row's image (the fixture's files are 32 px PNGs)
             assert page.evaluate("() => [window.__plv.D.w, window.__plv.D.h]") == \
                 [d.image_size, d.image_size]
-            # window/level in the browser, no rerun: the canvas equals dashboard.imaging's
+            # window/level in the browser, no rerun: the canvas equals dashboard.common.imaging's
             before_runs = page.evaluate("() => performance.getEntriesByType('resource').length")
             page.evaluate("""() => {
               const r = [...document.querySelectorAll('*')].map(e => e.shadowRoot)

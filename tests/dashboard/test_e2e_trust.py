@@ -13,7 +13,6 @@ from urllib.parse import quote, urlsplit
 import pandas as pd
 import pytest
 
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
 from tests.dashboard.fixture_study import (
     HOSTILE_CLASSES,
     HOSTILE_STUDY_NAME,
@@ -21,6 +20,7 @@ from tests.dashboard.fixture_study import (
     hostile_token_file,
 )
 from tests.dashboard.test_hostile import _label_lines
+from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

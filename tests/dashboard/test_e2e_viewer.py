@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
+from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve, wait_rendered
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -121,7 +121,7 @@ def test_both_panes_carry_their_overlay_aligned_with_the_radiograph(room):
 
 
 def test_zoom_window_level_invert_flips_move_both_panes_and_the_lock_unlinks(room):
-    from dashboard.imaging import window_level
+    from dashboard.common.imaging import window_level
 
     page, real, _ = room
     s = _state(page)
@@ -135,7 +135,7 @@ def test_zoom_window_level_invert_flips_move_both_panes_and_the_lock_unlinks(roo
     assert _state(page)["v0"]["zoom"] == 4
     _press(page, "-")
     assert _state(page)["v0"]["zoom"] == 2
-    # window/level: a preset key moves both panes, pixels as dashboard.imaging's
+    # window/level: a preset key moves both panes, pixels as dashboard.common.imaging's
     _press(page, "2")
     want = window_level(real, 85, 150)
     for i in (0, 1):

@@ -175,9 +175,9 @@ def test_normalise_and_difference():
 
 
 def test_dashboard_gradcam_on_a_fixture_study(studies_root):
-    from dashboard import browse_loaders as bl
-    from dashboard import loaders
-    from dashboard.data import StudyData
+    from dashboard.common import loaders
+    from dashboard.common.data import StudyData
+    from dashboard.reading_room import browse_loaders as bl
 
     d = StudyData(studies_root / "alpha")
     maps = bl.cam_maps(d, (0,), "l1_global", 90, 3, 1)

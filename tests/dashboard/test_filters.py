@@ -1,7 +1,7 @@
 """The URL codec of the shared filters (no Streamlit)."""
 from __future__ import annotations
 
-from dashboard.filters import Filters, decode, defaults, encode
+from dashboard.common.filters import Filters, decode, defaults, encode
 
 CLASSES = ["No Finding", "Effusion", "Hernia"]
 GRID = [0, 25, 50, 70, 90, 95]
@@ -42,7 +42,7 @@ def test_seed_and_sparsity_selection():
 
 
 def test_a_clipped_or_reversed_seed_range_gets_the_not_here_notice():
-    from dashboard.filters import decode_checked
+    from dashboard.common.filters import decode_checked
 
     def seed_misses(raw):
         f, misses = decode_checked({"seeds": raw}, CLASSES, GRID, METHODS, SEEDS, 90)

@@ -10,13 +10,13 @@ import pytest
 
 from core import store
 from core.experiments import frequency as fx
-from dashboard import experiment_data as ed
-from dashboard.charts_experiment import paired_dots
-from dashboard.export import chart_bytes
+from dashboard.common.export import chart_bytes
+from dashboard.study_pages import experiment_data as ed
+from dashboard.study_pages.charts_experiment import paired_dots
 from tests.dashboard.conftest import REPO
 from tests.dashboard.mdtext import elements, markdown_sources, plain
 
-PAGE = "views/frequency_experiment.py"
+PAGE = "study_pages/frequency_experiment.py"
 SHIPPED = REPO / "artifacts" / "frequency-experiment"
 
 
@@ -140,3 +140,34 @@ def test_dot_frame_values_are_the_arms_table(metric):
     df = ed.dot_frame(arms, effects, metric).set_index(["signature", "arm"])
     a = arms.set_index(["signature", "arm"]).loc[df.index]
     assert df["value"].equals(a[metric]) and df["lo"].equals(a[f"{metric}_lo"])
+
+
+def test_short_answer_gives_the_pooled_numbers_and_the_verdict():
+    design = {"results": {"seeds": [0, 1, 2], "pooled": {
+        "first_drop": {"per_10x": -7.25, "lo": -12.0, "hi": -2.5},
+        "rel_ap_at": {"per_10x": -0.1234, "lo": -0.2, "hi": 0.05}}}}
+    s = ed.short_answer(design)
+    assert s.startswith("Its answer (3 seeds per arm")
+    assert "by -7.2 points (95% CI -12.0 to -2.5)" in s   # -7.25 rounds half to even
+    assert "by -0.123 (-0.200 to +0.050)" in s
+    assert s.endswith("On the first drop: an effect of frequency, negative.")
+    design["partial"] = {"planned_seeds": [0, 1, 2], "seeds_used": [0]}
+    design["results"]["seeds"] = [0]
+    assert ed.short_answer(design).startswith("Its answer (1 seed of 3 planned per arm")
+    assert ed.short_answer({"results": {"pooled": {}}}) is None
+
+
+def test_demo_pages_carry_the_shipped_answer(app_test, monkeypatch):
+    from tests.dashboard.conftest import demo_studies
+
+    studies = demo_studies()
+    if not studies:
+        pytest.skip("no shipped demo study")
+    monkeypatch.setenv(ed.ENV, str(SHIPPED))
+    at = app_test([studies[0].parent], study=str(studies[0]))
+    at.run()
+    want = plain(ed.short_answer(store.read_json(SHIPPED / "experiment.json")))
+    for page in ("study_pages/overview.py", "study_pages/forgettability.py"):
+        at.switch_page(page).run()
+        assert not at.exception
+        assert want in [plain(c.value) for c in at.caption], page

@@ -27,10 +27,11 @@ HTML_TAGS = {"style", "div", "table", "thead", "tbody", "tr", "th", "td"}
 pytest.importorskip("markdown_it")
 pytestmark = pytest.mark.slow
 
-PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py", "views/pies.py",
-         "views/who_is_hurt.py", "views/paper_check.py",
-         "views/browse.py", "views/reader_setup.py", "views/reader_people.py",
-         "views/reader_results.py"]
+PAGES = ["study_pages/overview.py", "study_pages/classes.py", "study_pages/forgettability.py",
+         "study_pages/pies.py",
+         "study_pages/who_is_hurt.py", "study_pages/paper_check.py",
+         "reading_room/browse.py", "reader_study/reader_setup.py", "reader_study/reader_people.py",
+         "reader_study/reader_results.py"]
 
 
 def _check(at, page: str) -> str:
@@ -55,17 +56,17 @@ def test_every_page_shows_hostile_names_as_literal_text(app_test, hostile_root):
     at = app_test([hostile_root], study=str(hostile_root / "hostile"),
                   image=hostile_image_id(0))
     at.run()
-    text = {"views/overview.py": _check(at, "first run")}
+    text = {"study_pages/overview.py": _check(at, "first run")}
     for page in PAGES:
         at.switch_page(page).run()
         text[page] = _check(at, page)
-    assert f"Overview · {HOSTILE_STUDY_NAME}" in text["views/overview.py"]
+    assert f"Overview · {HOSTILE_STUDY_NAME}" in text["study_pages/overview.py"]
     # image row 0 is positive for every class: Browse's label line names all 18 findings,
     # literally ("No Finding" is not a finding: core.data.stats.labels_in_words)
-    browse = text["views/browse.py"]
+    browse = text["reading_room/browse.py"]
     assert f"{hostile_image_id(0)} · " in browse
     assert "Labels: " + ", ".join(c for c in HOSTILE_CLASSES if c != "No Finding") in browse
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     findings = {f.lstrip("●? ") for f in rank_table(at)["finding"]}
     assert findings == set(HOSTILE_CLASSES), "the rank table names every class, literally"
     # the clinician's reading view (reached by the reader's own link): the label line names
@@ -90,7 +91,7 @@ def _label_lines(study) -> set[str]:
 
 def test_csv_exports_of_hostile_names_are_spreadsheet_safe(hostile_root):
     from core.reader import ReaderDB
-    from dashboard.export import csv_bytes
+    from dashboard.common.export import csv_bytes
 
     answers = pd.read_csv(io.BytesIO(ReaderDB.for_study(hostile_root / "hostile").export_csv()))
     assert set(answers["reader"]) == {"'" + HOSTILE_READER}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dashboard.imaging import diverging_rgb, heat_rgb, upscale, window_level
+from dashboard.common.imaging import diverging_rgb, heat_rgb, upscale, window_level
 
 
 def test_window_level_stretches_and_clips():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.filters import Miss, decode_checked
+from dashboard.common.filters import Miss, decode_checked
 from tests.dashboard.mdtext import elements, plain
 
 pytest.importorskip("markdown_it")
@@ -62,24 +62,24 @@ def test_unknown_filter_values_are_named(app_test, studies_root):
 def test_page_setting_not_in_the_study_is_named(app_test, studies_root):
     at = app_test([studies_root], study="alpha", pm="<b>nope</b>")
     at.run()
-    at.switch_page("views/pies.py").run()
+    at.switch_page("study_pages/pies.py").run()
     assert not at.exception
     assert "Pruning method <b>nope</b> was not found; showing l1_global instead" \
         in _warnings(at)
     ok = app_test([studies_root], study="alpha", pm="random")
     ok.run()
-    ok.switch_page("views/pies.py").run()
+    ok.switch_page("study_pages/pies.py").run()
     assert "not found" not in _warnings(ok)
     assert ok.selectbox(key="pie_method").value == "random"
 
 
 def test_image_not_in_the_study_is_named(app_test, studies_root):
-    """Browse PIEs resolves `image=<id>` (its own check, views/browse.py): the id asked for is
-    named literally, even when it is Markdown."""
+    """Browse PIEs resolves `image=<id>` (its own check, reading_room/browse.py): the id asked
+    for is named literally, even when it is Markdown."""
     wanted = "![i](http://evil.example/nope.png)"
     at = app_test([studies_root], study="alpha", image=wanted)
     at.run()
-    at.switch_page("views/browse.py").run()
+    at.switch_page("reading_room/browse.py").run()
     assert not at.exception
     assert f"No image with the id {wanted} in this study" in _warnings(at)
 

@@ -13,8 +13,8 @@ from core import store
 from core.analysis import analyze_study
 from core.analysis.class_tables import class_correlations
 from core.analysis.report import build_report, format_report
-from dashboard import loaders
-from dashboard.data import StudyData
+from dashboard.common import loaders
+from dashboard.common.data import StudyData
 from tests.dashboard.fixture_study import make_study
 from tests.dashboard.mdtext import plain
 
@@ -68,7 +68,7 @@ def test_undefined_ap_in_tables_report_and_dashboard(no_hernia):
 def test_classes_and_forgettability_pages_say_undefined(app_test, no_hernia):
     at = app_test([no_hernia.parent], study="nohernia")
     at.run()
-    at.switch_page("views/classes.py").run()
+    at.switch_page("study_pages/classes.py").run()
     assert not at.exception
     table = at.dataframe[0].value
     cols = [c for c in table.columns if c.startswith(("first 20% drop",
@@ -77,7 +77,7 @@ def test_classes_and_forgettability_pages_say_undefined(app_test, no_hernia):
     for col in cols:
         assert set(table.loc[table["class"] == "Hernia", col]) == {UNDEF}, col
         assert UNDEF not in set(table.loc[table["class"] != "Hernia", col])
-    at.switch_page("views/forgettability.py").run()
+    at.switch_page("study_pages/forgettability.py").run()
     assert not at.exception
     captions = " ".join(plain(c.value) for c in at.caption)   # as shown: names are escaped
     assert f"Hernia ({UNDEF})" in captions and "Hernia (never" not in captions
@@ -86,7 +86,7 @@ def test_classes_and_forgettability_pages_say_undefined(app_test, no_hernia):
 def test_pies_page_states_the_ties_at_the_cut(app_test, no_hernia):
     at = app_test([no_hernia.parent], study="nohernia")
     at.run()
-    at.switch_page("views/pies.py").run()
+    at.switch_page("study_pages/pies.py").run()
     assert not at.exception
     text = " ".join(c.value for c in at.caption)
     assert "image(s) have exactly the cut value;" in text and "of them are PIEs (ties" in text

@@ -10,8 +10,8 @@ from core.analysis import paper_check_table as pct
 from tests.dashboard.conftest import demo_studies
 from tests.dashboard.mdtext import markdown_sources, plain
 
-PAGES = ["views/overview.py", "views/classes.py", "views/forgettability.py",
-         "views/pies.py", "views/who_is_hurt.py", "views/paper_check.py"]
+PAGES = ["study_pages/overview.py", "study_pages/classes.py", "study_pages/forgettability.py",
+         "study_pages/pies.py", "study_pages/who_is_hurt.py", "study_pages/paper_check.py"]
 # a sentence citing the paper's result: "the paper found/finds/reports/shows … " or a paper
 # value written as a statistic (r = 0.64)
 CITES = re.compile(r"\bpaper\b.*\b(found|finds|find|reports?|shows?|showed|holds?)\b|"
@@ -65,7 +65,7 @@ def test_demo_overview_and_forgettability_say_which_findings_hold(app_test, stud
     rows = pct.read_table(study)
     rows = rows[rows["method"] == pct.default_method(rows["method"].unique())]
     expected = pct.summary_sentence(rows, pct.default_method(rows["method"].unique()))
-    for page in ("views/overview.py", "views/forgettability.py"):
+    for page in ("study_pages/overview.py", "study_pages/forgettability.py"):
         _render(at, page)
         shown = [plain(m.value) for m in at.markdown]
         assert expected in shown, page
@@ -77,7 +77,7 @@ def test_demo_overview_and_forgettability_say_which_findings_hold(app_test, stud
 def test_paper_check_page_shows_the_stored_rows_and_the_rule(app_test, study):
     at = app_test([study.parent], study=str(study))
     at.run()
-    _render(at, "views/paper_check.py")
+    _render(at, "study_pages/paper_check.py")
     assert at.title[0].value == "Paper check"
     md = " ".join(plain(m.value) for m in at.markdown)
     assert "holds: same sign as the paper and the 95% interval excludes 0" in md
@@ -111,10 +111,40 @@ def test_a_study_without_the_table_says_so(app_test, studies_root, tmp_path):
     store.write_json(store.StudyPaths(root / "beta").manifest, m)
     at = app_test([root], study="beta")
     at.run()
-    _render(at, "views/paper_check.py")
+    _render(at, "study_pages/paper_check.py")
     assert any("analysed before the paper check" in i.value for i in at.info)
-    for page in ("views/forgettability.py", "views/pies.py"):
+    for page in ("study_pages/forgettability.py", "study_pages/pies.py"):
         _render(at, page)
         assert not _unbacked(at), page
         text = " ".join(plain(c.value) for c in at.caption)
         assert "In this study: not checked yet" in text
+
+
+@pytest.mark.parametrize("study", demo_studies(), ids=lambda p: p.name)
+def test_forgettability_says_what_its_own_chart_shows_when_off_the_checked_sparsity(
+        app_test, study):
+    """The F2 sentence is at the analysed sparsity (95%); the chart under it follows the
+    sidebar. Away from 95% the page gives the chart's own r beside it; at 95% it needs none."""
+    from core import store
+
+    paths = store.StudyPaths(study)
+    at_sp = int(store.read_json(paths.analysis(paths.PARAMS)).get("at_sparsity", 95))
+    other = 50 if at_sp != 50 else 60
+    for k, expect_aside in ((other, True), (at_sp, False)):
+        at = app_test([study.parent], study=str(study), k=str(k))
+        at.run()
+        _render(at, "study_pages/forgettability.py")
+        captions = [plain(c.value) for c in at.caption]
+        aside = [c for c in captions if c.startswith("The right-hand chart is at")]
+        assert bool(aside) == expect_aside, (k, captions)
+        if expect_aside:
+            assert f"is at {k}% sparsity" in aside[0] and f"at {at_sp}%" in aside[0]
+
+
+def test_chart_aside_states_the_charts_own_correlation():
+    from dashboard.study_pages.paper_text import chart_aside
+
+    s = chart_aside({"r": 0.4213, "rho": -0.05, "n": 14}, 90, 95)
+    assert "at 90% sparsity, where r = 0.42, ρ = -0.05 (n = 14)" in s
+    assert "Choose 95% in the sidebar" in s
+    assert "r = n/a" in chart_aside({"r": float("nan"), "rho": None, "n": 2}, 90, 95)

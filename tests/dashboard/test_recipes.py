@@ -13,8 +13,8 @@ import pytest
 from core.analysis import analyze_study
 from core.analysis import class_tables as ct
 from core.analysis.pies import pie_cut, select_bottom
-from dashboard import loaders
-from dashboard.data import StudyData
+from dashboard.common import loaders
+from dashboard.common.data import StudyData
 
 SUBSET = (0, 2)
 

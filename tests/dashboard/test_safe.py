@@ -1,4 +1,4 @@
-"""dashboard.safe: data strings embedded in Markdown render as exactly themselves.
+"""dashboard.common.safe: data strings embedded in Markdown render as exactly themselves.
 
 Checked against markdown-it-py (a CommonMark parser, with GFM tables, strikethrough and
 linkify switched on) and against Streamlit's own extensions, which markdown-it does not
@@ -13,7 +13,7 @@ import string
 
 import pytest
 
-from dashboard.safe import md_code, md_escape
+from dashboard.common.safe import md_code, md_escape
 
 HOSTILE = [
     "![x](http://evil.example/x.png)", "<img src=http://evil.example/y.png onerror=alert(1)>",
@@ -83,7 +83,7 @@ def test_dashboard_csv_export_is_spreadsheet_safe():
 
     import pandas as pd
 
-    from dashboard.export import csv_bytes
+    from dashboard.common.export import csv_bytes
 
     df = pd.DataFrame({"class": ["=1+1", "@x", "Edema"], "delta": [-0.25, 0.1, -1.0]})
     back = pd.read_csv(io.BytesIO(csv_bytes(df)))
@@ -109,7 +109,7 @@ def test_literal_draws_the_text_as_one_plain_paragraph():
     from tests.dashboard.mdtext import elements, plain
 
     at = AppTest.from_string(
-        "from dashboard.safe import literal\n"
+        "from dashboard.common.safe import literal\n"
         "literal('![x](http://evil.example/x.png) <b>b</b> :red[r] =1+1')\n").run()
     assert not at.exception
     [md] = [m.value for m in at.markdown]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from core import store
-from dashboard import studies
+from dashboard.common import studies
 from tests.dashboard.fixture_study import make_study
 
 

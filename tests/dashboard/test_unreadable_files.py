@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core import store
-from dashboard.studies import npy_problem
+from dashboard.common.studies import npy_problem
 from tests.dashboard.fixture_study import CLASSES_A, make_study
 from tests.dashboard.mdtext import plain
 
@@ -31,7 +31,7 @@ def test_an_object_array_is_named_on_pies_and_browse(app_test, tampered, rel):
     np.save(study / rel, np.array([{"x": 1}] * 3, dtype=object), allow_pickle=True)
     _reseal(study)
     assert store.verify(study) == []            # the manifest alone cannot tell
-    for page in ("views/pies.py", "views/browse.py"):
+    for page in ("study_pages/pies.py", "reading_room/browse.py"):
         at = app_test([tampered], study="alpha")
         at.run()
         at.switch_page(page).run()

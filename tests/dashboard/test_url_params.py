@@ -16,7 +16,7 @@ def _script():
     import streamlit as st
 
     sys.path.insert(0, st.session_state.get("repo", "."))
-    from dashboard.url_params import set_params, url_batch
+    from dashboard.common.url_params import set_params, url_batch
 
     with url_batch():
         set_params({"a": "1", "b": ["x", "y"]})
@@ -46,7 +46,7 @@ def test_a_batch_that_changes_nothing_sends_nothing(monkeypatch):
     sys.path.insert(0, REPO)
     import streamlit as st
 
-    from dashboard import url_params
+    from dashboard.common import url_params
 
     sent = []
 
@@ -66,3 +66,26 @@ def test_a_batch_that_changes_nothing_sends_nothing(monkeypatch):
     with url_params.url_batch():
         url_params.set_params({"a": "2"}, drop=["b"])
     assert sent == [{"a": "2"}]
+
+
+def test_old_two_letter_keys_are_renamed_and_a_new_name_wins():
+    from dashboard.common.url_params import OLD_NAMES, renamed
+
+    assert renamed({"k": ["90"], "m": ["random"]}) is None   # nothing old: left alone
+    out = renamed({"pm": ["random"], "k": ["90"], "fm": ["l1_global"],
+                   "forgetting_method": ["random"]})
+    assert out == {"k": ["90"], "pie_method": ["random"], "forgetting_method": ["random"]}
+    assert len(set(OLD_NAMES.values())) == len(OLD_NAMES)      # no two old keys share a name
+    assert not set(OLD_NAMES) & set(OLD_NAMES.values())
+
+
+def test_an_old_link_opens_the_same_view(app_test, studies_root):
+    """A link made before the rename (?pm=random on Pies) opens Pies with method random, and
+    the URL then carries the new name only."""
+    at = app_test([studies_root], study="alpha", pm="random")
+    at.run()
+    at.switch_page("study_pages/pies.py").run()
+    assert not at.exception
+    assert at.selectbox(key="pie_method").value == "random"
+    assert "pm" not in at.query_params
+    assert at.query_params["pie_method"] in ("random", ["random"])

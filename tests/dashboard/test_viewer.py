@@ -12,14 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from dashboard.browse_logic import rank_table
-from dashboard.imaging import window_level
-from dashboard.viewer_component import PRESETS
-from dashboard.viewer_panes import cycle, model_findings, scale_words, shared_scale
+from dashboard.common.imaging import window_level
+from dashboard.reading_room.browse_logic import rank_table
+from dashboard.reading_room.viewer_component import PRESETS
+from dashboard.reading_room.viewer_panes import cycle, model_findings, scale_words, shared_scale
 from tests.dashboard.component_data import component_data
 from tests.dashboard.fixture_study import REAL_CXR, REAL_FILES, make_real_csv_study
 
-PAGE = "views/browse.py"
+PAGE = "reading_room/browse.py"
 
 
 def decode(data_url: str) -> np.ndarray:
@@ -103,7 +103,7 @@ def test_five_presets_for_keys_one_to_five_on_a_real_radiograph():
 
 # ------------------------------------------------------------------- the page, real images
 def test_csv_study_of_real_radiographs_opens_in_browse_with_both_panes(app_test, real_root):
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
 
     at = _open(app_test, real_root)
     d = StudyData(real_root / "real")
@@ -136,8 +136,8 @@ def test_csv_study_of_real_radiographs_opens_in_browse_with_both_panes(app_test,
 
 
 def test_gradcam_maps_on_a_real_radiograph_share_one_scale_and_align(app_test, real_root):
-    from dashboard import browse_loaders as bl
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
+    from dashboard.reading_room import browse_loaders as bl
 
     at = _open(app_test, real_root)
     v = component_data(at, "prunelens_viewer")
@@ -165,7 +165,7 @@ def test_gradcam_maps_on_a_real_radiograph_share_one_scale_and_align(app_test, r
     # same map comes out; and upsampled onto the 512² image its peak lands in the same
     # place (the browser's bilinear stretch keeps the grid's geometry)
     from core.data.images import decode_image
-    from dashboard import loaders
+    from dashboard.common import loaders
 
     pixels = loaders.image(d, d.key, row)
     np.testing.assert_array_equal(pixels, decode_image(REAL_CXR / d.labels["path"].iloc[row],
@@ -253,3 +253,57 @@ def test_findings_are_plain_json():
     # the component's data is JSON: numpy booleans or floats would not serialise
     assert json.loads(json.dumps(model_findings(rt, "dense")))["rows"][0] == \
         ["B", "P 0.60", "positive (≥ 0.50)", False]
+
+
+# ------------------------------------------------------------------- image first, next ahead
+def test_first_run_sends_the_image_alone_and_the_rest_once_it_is_painted(app_test, real_root):
+    """A session's first run: the viewer, its maps and the 'painted' trigger, nothing of the
+    gallery, words or rank table (the browser would draw those before the image). The
+    trigger (set here as the browser's callback would) brings the whole room."""
+    at = app_test([real_root], held=True, study="real")
+    at.run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    v = component_data(at, "prunelens_viewer")
+    assert v is not None and v["image"]["src"].startswith("data:image/png")
+    assert component_data(at, "prunelens_viewer_cams")["image"] == v["token"]
+    assert component_data(at, "prunelens_viewer_ready") == {"token": v["token"]}
+    assert component_data(at, "prunelens_gallery") is None
+    assert component_data(at, "prunelens_viewer_ahead") is None
+    assert "Gallery" not in [s.value for s in at.subheader] and not at.text_input, \
+        "the gallery's filters wait"
+    assert "Rank" not in json.dumps([h.proto.body for h in at.get("html")])
+    at.session_state["br_full"] = True          # viewer_ready's on_ready
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert component_data(at, "prunelens_gallery") is not None
+    assert component_data(at, "prunelens_viewer_ready") is None
+    assert "Gallery" in [s.value for s in at.subheader]
+    # the viewer's payload was sent; this run sends only its token again
+    assert component_data(at, "prunelens_viewer") == {"token": v["token"], "slim": True,
+                                                      "nav": v["nav"]}
+
+
+def test_the_next_image_sent_ahead_is_the_one_the_server_then_shows(app_test, real_root):
+    """The browser draws → from the image sent ahead and then takes the server's reply for
+    the same token as drawn: the payload sent ahead must be exactly the one the next run
+    makes (same token), with the maps of the class that run explains."""
+    at = _open(app_test, real_root, show="all")
+    v = component_data(at, "prunelens_viewer")
+    ahead = component_data(at, "prunelens_viewer_ahead")["items"]
+    assert len(ahead) == 1
+    nxt = ahead[0]["data"]
+    assert nxt["nav"]["row"] == v["nav"]["next_row"] != v["nav"]["row"]
+    assert nxt["nav"]["prev_row"] == v["nav"]["row"]
+    assert nxt["token"] != v["token"] and nxt["image"]["src"].startswith("data:image/png")
+    assert ahead[0]["cams"]["image"] == nxt["token"] and ahead[0]["cams"]["maps"]
+    # where → leads (the nav callback's effect; the key itself is tested in Chromium)
+    at.session_state["br_row"] = nxt["nav"]["row"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = component_data(at, "prunelens_viewer")
+    # sent ahead already: only the token goes again, and it is the one drawn
+    assert shown["token"] == nxt["token"] and shown.get("slim")
+    assert shown["nav"] == nxt["nav"]
+    cams = component_data(at, "prunelens_viewer_cams")
+    assert cams == ahead[0]["cams"]

@@ -12,7 +12,8 @@ from tests.reader.conftest import build_study, reading_study, seal
 
 def test_page_modules_are_read_from_the_pages_imports():
     mods = page_modules()
-    assert {"streamlit", "altair", "dashboard.reader_access", "dashboard.reader_ui",
+    assert {"streamlit", "altair", "dashboard.reader_study.reader_access",
+            "dashboard.reader_study.reader_ui",
             "core.reader"} <= set(mods)
     assert mods == sorted(set(mods))
 
@@ -31,5 +32,5 @@ def test_warm_reading_server_survives_a_broken_database(tmp_path):
     seal(bad)
     timings = warm(["--roots", str(root)], reader_only=True)
     assert timings["studies"] >= 2 and timings["total_s"] >= timings["imports_s"]
-    assert "dashboard.reader_ui" in sys.modules and "altair" in sys.modules
+    assert "dashboard.reader_study.reader_ui" in sys.modules and "altair" in sys.modules
     assert (root / "bad" / "reader" / "reader_study.sqlite").stat().st_size == 4096

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dashboard import charts_hurt
-from dashboard.export import chart_bytes
+from dashboard.common.export import chart_bytes
+from dashboard.study_pages import charts_hurt
 
-PAGE = "views/who_is_hurt.py"
+PAGE = "study_pages/who_is_hurt.py"
 
 
 def _texts(at) -> str:
@@ -96,7 +96,7 @@ def test_missed_findings_table_is_the_median_over_seeds_of_the_stored_rates(app_
     assert not at.exception and not at.error
     (table,) = [t.value for t in at.dataframe if set(RATES) <= set(t.value.columns)]
     missed = pd.read_parquet(study / "analysis" / "missed.parquet")
-    from dashboard.data import StudyData
+    from dashboard.common.data import StudyData
 
     method = StudyData(study).methods[0]        # the page's default method
     m = missed[(missed["method"] == method) & (missed["sparsity"] == 70)]

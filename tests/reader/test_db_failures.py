@@ -23,11 +23,11 @@ from core.reader import (
     health,
     record,
 )
-from dashboard.studies import ENV_VAR
+from dashboard.common.studies import ENV_VAR
 from tests.dashboard.mdtext import plain
 from tests.reader.conftest import build_study, enrol, seal
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "reader_study"
 SENTENCE = "This reading session cannot be saved right now; your answers so far"
 NOT_VALID = "This reading link is not valid"
 

@@ -9,11 +9,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.reader import InputError, ReaderDB
 from core.reader.inputs import MAX_COMMENT, check_seconds, clean_reader, clip_comment
-from dashboard.studies import ENV_VAR
+from dashboard.common.studies import ENV_VAR
 from tests.dashboard.mdtext import plain
 from tests.reader.conftest import reading_study
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "reader_study"
 
 
 @pytest.mark.parametrize("name", [

@@ -8,11 +8,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.reader import FormSpec, ReaderDB, forms_from_study
-from dashboard.studies import ENV_VAR
+from dashboard.common.studies import ENV_VAR
 from tests.dashboard.mdtext import plain
 from tests.reader.conftest import build_study, enrol, seal
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "reader_study"
 # Words that would tell a reader how an image was chosen.
 FORBIDDEN = ("pie", "l1_global", "random", "correlat", "sparsity", "pruned", "pruning",
              "population", "percentile", "img0", "is_pie", "method")

@@ -8,8 +8,8 @@ from urllib.parse import urlparse
 import pytest
 
 from core.reader import FormSpec, ReaderDB, forms_from_study
-from dashboard.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
 from tests.reader.conftest import build_study, enrol, reading_study, seal
+from tools.screenshots import CHROMIUM, CHROMIUM_ARGS, serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -96,7 +96,7 @@ def test_reader_links_in_chromium(tmp_path):
 def test_a_reopened_form_set_enables_save_without_a_reload(tmp_path):
     """The coordinator closes the form set, the reader's page (loaded while closed) shows
     Save disabled; the coordinator reopens it and the same page, untouched, enables Save."""
-    from dashboard.reader_ui import REOPEN_POLL_S
+    from dashboard.reader_study.reader_ui import REOPEN_POLL_S
 
     root = tmp_path / "studies"
     _, db, tokens = reading_study(root / "tiny")

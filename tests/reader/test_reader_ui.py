@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from core.reader import compare_groups, distributions
-from dashboard import reader_ui
+from dashboard.reader_study import reader_ui
 from tests.reader.conftest import CLASSES
 
 

@@ -1,0 +1,1 @@
+"""The reader study: set up forms, readers and links, the reading page, results."""

@@ -1,0 +1,1 @@
+"""Developer tools outside the app package (screenshots.py: every page in headless Chromium)."""
