@@ -73,7 +73,8 @@ MODULES: dict[str, Module] = {
                         [_A + "test_frequency.py", _A + "test_functions.py",
                          _A + "test_handworked.py"], _SLOW_E2E),
     "pies": Module(["core/analysis/pies.py"],
-                   [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
+                   [_A + "test_functions.py", _A + "test_handworked.py",
+                    _A + "test_pies_tables.py"], _SLOW_E2E),
     "pie_stats": Module(["core/analysis/pie_stats.py"],
                         [_A + "test_functions.py", _A + "test_handworked.py"], _SLOW_E2E),
     "missed": Module(["core/analysis/missed.py"], [_A + "test_missed_calibration_subgroups.py"]),
@@ -87,7 +88,8 @@ MODULES: dict[str, Module] = {
                                       "_manifested_name"]),
     # all dtypes: float16 histogram and float64 sort paths (metrics.py), float32 kernels
     "metrics": Module(["core/metrics.py"], ["tests/test_metrics.py"]),
-    "thresholds": Module(["core/analysis/thresholds.py"], [_A + "test_thresholds.py"]),
+    "thresholds": Module(["core/analysis/thresholds.py"],
+                         [_A + "test_thresholds.py", _A + "test_thresholds_study.py"]),
     "uncertainty": Module(["core/analysis/uncertainty.py"],
                           [_A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"]),
     "bootstrap": Module(["core/analysis/bootstrap.py"],
@@ -191,6 +193,15 @@ EQUIVALENT.update({
     _P + "x_select_bottom__mutmut_6": "argsort of the same values in their own dtype: "
                                       "the same order",
     _P + "x_select_bottom__mutmut_40": "numpy reads sort kinds case-insensitively",
+    **{_P + f"x_image_table__mutmut_{i}": "np.arange of a Python int is int64 by default"
+       for i in (14, 16)},
+    _P + "x_pie_list__mutmut_12": "== 1 is the same test on the same numbers in any dtype",
+    **{_P + f"x_pie_list__mutmut_{i}": "pandas stores str values from an object or a "
+       "unicode array as the same string column" for i in (24, 26)},
+    **{_P + f"x_pie_list__mutmut_{i}": "pandas ignores `kind` when sorting on several "
+       "columns, and the distinct `row` leaves no tie to order" for i in (46, 48, 53, 54)},
+    **{_P + f"xǁSeedEnsembleǁ__init____mutmut_{i}": "float64 is np.zeros' default"
+       for i in (3, 5)},
 })
 _T = "core.analysis.thresholds."
 _EXACT = "counts below 10^7 images: their products are exact in float64 as in int64"
@@ -216,6 +227,10 @@ EQUIVALENT.update({
                                            "to int64",
     _T + "x_class_counts__mutmut_3": _SAME_VALUES,
     _T + "x_class_counts__mutmut_5": _SAME_VALUES,
+    **{_T + f"x_seed_thresholds__mutmut_{i}": "choose_thresholds converts the scores to "
+       "float64 itself" for i in (30, 32)},
+    **{_T + f"x_validation_labels__mutmut_{i}": "`row` values are distinct (0..N-1) and "
+       "pandas accepts 'STABLE': every sort kind gives the same order" for i in (13, 15, 19)},
 })
 _Q = "core.analysis.frequency."
 _FLOATS = "numbers converted by numpy either way: the same values and comparisons"
@@ -240,6 +255,10 @@ EQUIVALENT.update({
     _Q + "x_ols__mutmut_3": _FLOATS,
     _Q + "x_ols__mutmut_5": _FLOATS,
     _Q + "x_ols__mutmut_71": "rcond=None is lstsq's default in numpy 2",
+    **{_Q + f"x_ols__mutmut_{i}": "TSS is never negative, and at TSS = 0 r2 is NaN, so "
+       "the adjusted r2 computed from it is NaN too" for i in (120, 129)},
+    _Q + "x_ols__mutmut_146": "f is NaN or finite (inf would need σ²/TSS < 1e-308; a nonzero "
+                              "float64 residual is ≳ 1e-16 of y's scale); f.sf(NaN) is NaN",
     _Q + "x_pair_statistics__mutmut_20": "M = YᵀY is symmetric: row sums are column sums",
     _Q + "x_pair_statistics__mutmut_31": "M is checked square just above",
     _Q + "x_pair_statistics__mutmut_36": _GUARDED,

@@ -210,3 +210,22 @@ def test_ols_undefined_result_has_every_key_and_nan_rows_drop_alone():
 def test_pair_statistics_union_of_one():
     plain = fq.pair_statistics(np.array([[1, 0], [0, 0]]), "plain")
     assert plain["iou"].tolist() == [0.0]                      # union 1 + 0 − 0 = 1
+
+
+def test_read_cooccurrence_reads_the_split_file_into_memory_or_recomputes(tmp_path):
+    from core.store import StudyPaths
+
+    paths = StudyPaths(tmp_path)
+    paths.cooccurrence("train").parent.mkdir(parents=True)
+    train = np.array([[4, 1], [1, 2]], np.int64)
+    store.write_npy(paths.cooccurrence("train"), train)
+    got = fq.read_cooccurrence(tmp_path, "train")
+    assert got.dtype == np.int64 and got.tolist() == train.tolist()
+    assert got.flags.writeable           # read into memory, not a read-only map of the file
+    # the stored file wins over labels passed along (they are only the fallback)
+    y = np.array([[1, 1], [1, np.nan], [0, 1]])
+    assert fq.read_cooccurrence(tmp_path, "train", y).tolist() == train.tolist()
+    # no eval file: YᵀY of the labels, NaN counted as 0
+    assert fq.read_cooccurrence(tmp_path, "eval", y).tolist() == [[2, 1], [1, 2]]
+    with pytest.raises(FileNotFoundError):
+        fq.read_cooccurrence(tmp_path, "eval")

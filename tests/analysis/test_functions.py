@@ -110,6 +110,30 @@ def test_ols_two_predictors_by_hand():
     assert math.isnan(fq.ols(y[:3], np.column_stack([x1, x2])[:3])["r2"])   # no dof left
 
 
+def test_ols_fit_statistics_when_the_total_sum_of_squares_is_below_one():
+    # the two-predictor example above scaled by 1/10: TSS = 0.0504, RSS = 0.0004, k = 3, n = 4
+    x = np.array([[0, 0], [1, 0], [0, 1], [1, 1.0]])
+    y = (1 + 2 * x[:, 0] - x[:, 1] + np.array([1, -1, -1, 1]) * 0.1) / 10
+    fit = fq.ols(y, x)
+    assert fit["terms"] == ["intercept", "x1", "x2"]
+    assert fit["r2"] == pytest.approx(125 / 126)                   # 1 − 0.0004/0.0504
+    assert fit["adj_r2"] == pytest.approx(1 - (1 / 126) * 3 / 1)   # (n − 1)/dof = 3
+    assert fit["f"] == pytest.approx((0.05 / 2) / 0.0004)          # 62.5
+    assert fit["p_f"] == pytest.approx(stats.f.sf(62.5, 2, 1))
+
+
+def test_ols_exact_fit_and_constant_response_are_quiet():
+    # y = 1 + 2x exactly: RSS = 0, so σ² = 0, every se is 0 and F is undefined
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fq.ols(np.array([1, 3, 5, 7.0]), np.array([0, 1, 2, 3.0]))
+        flat = fq.ols(np.zeros(5), np.arange(5.0))               # TSS = 0 and 0/0 t values
+    assert fit["coef"] == pytest.approx([1, 2]) and fit["se"] == [0.0, 0.0]
+    assert fit["t"] == [math.inf, math.inf] and fit["r2"] == 1.0 and fit["adj_r2"] == 1.0
+    assert math.isnan(fit["f"]) and math.isnan(fit["p_f"])
+    assert all(math.isnan(v) for v in flat["t"] + [flat["r2"], flat["adj_r2"], flat["f"]])
+
+
 def test_relative_change_and_first_drop_edge_cases():
     ap = np.array([[[0.5, np.nan], [0.25, np.nan]]])     # one seed, 2 sparsities, 2 classes
     rel = fg.relative_change(ap)
