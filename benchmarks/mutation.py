@@ -257,6 +257,8 @@ EQUIVALENT.update({
     _Q + "x_ols__mutmut_71": "rcond=None is lstsq's default in numpy 2",
     **{_Q + f"x_ols__mutmut_{i}": "TSS is never negative, and at TSS = 0 r2 is NaN, so "
        "the adjusted r2 computed from it is NaN too" for i in (120, 129)},
+    _Q + "x_read_cooccurrence__mutmut_8": "open_npy reads `mmap` as a truth value: None, "
+                                          "like False, reads the file into memory",
     _Q + "x_ols__mutmut_146": "f is NaN or finite (inf would need σ²/TSS < 1e-308; a nonzero "
                               "float64 residual is ≳ 1e-16 of y's scale); f.sf(NaN) is NaN",
     _Q + "x_pair_statistics__mutmut_20": "M = YᵀY is symmetric: row sums are column sums",
