@@ -19,6 +19,20 @@ COVERED = [
     "core.analysis.over_seeds", "core.analysis.forgetting", "core.analysis.thresholds",
     "core.analysis.class_tables", "core.analysis.bootstrap", "core.analysis.missed",
     "core.analysis.pie_stats", "core.analysis.study_inputs",
+    "core.analysis",
+    "core.analysis.paper_check",
+    "core.analysis.paper_check_stats",
+    "core.analysis.paper_check_table",
+    "core.analysis.paper_values",
+    "core.analysis.uncertainty",
+    "core.analysis.pies",
+    "core.analysis.frequency",
+    "core.analysis.calibration",
+    "core.analysis.subgroups",
+    "core.analysis.beyond_paper",
+    "core.analysis.study_analysis",
+    "core.analysis.report",
+    "core.analysis.report_beyond_paper",
 ]
 
 

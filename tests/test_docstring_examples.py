@@ -9,7 +9,10 @@ import pytest
 MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgetting",
            "core.analysis.frequency", "core.analysis.pies", "core.analysis.thresholds",
            "core.metrics", "core.analysis", "core.store", "core.registries", "core.threads",
-           "core.pruning.base", "core.analysis.class_tables", "core.predictions"]
+           "core.pruning.base", "core.analysis.class_tables", "core.predictions",
+           "core.analysis.paper_check", "core.analysis.paper_check_table",
+           "core.analysis.uncertainty", "core.analysis.calibration",
+           "core.analysis.paper_values"]
 
 
 @pytest.mark.parametrize("name", MODULES)
