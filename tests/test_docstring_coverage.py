@@ -33,6 +33,15 @@ COVERED = [
     "core.analysis.study_analysis",
     "core.analysis.report",
     "core.analysis.report_beyond_paper",
+    "core.reader",
+    "core.reader.connection",
+    "core.reader.db",
+    "core.reader.forms",
+    "core.reader.health",
+    "core.reader.inputs",
+    "core.reader.record",
+    "core.reader.schema",
+    "core.reader.stats",
 ]
 
 

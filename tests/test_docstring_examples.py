@@ -12,7 +12,8 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.pruning.base", "core.analysis.class_tables", "core.predictions",
            "core.analysis.paper_check", "core.analysis.paper_check_table",
            "core.analysis.uncertainty", "core.analysis.calibration",
-           "core.analysis.paper_values"]
+           "core.analysis.paper_values",
+           "core.reader.stats", "core.reader.inputs", "core.reader.schema"]
 
 
 @pytest.mark.parametrize("name", MODULES)
