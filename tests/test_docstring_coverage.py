@@ -42,6 +42,17 @@ COVERED = [
     "core.reader.record",
     "core.reader.schema",
     "core.reader.stats",
+    "core.data.base",
+    "core.data.chestxray14",
+    "core.data.formats",
+    "core.data.images",
+    "core.data.labels",
+    "core.data.stats",
+    "core.data.summary",
+    "core.data.synth_base",
+    "core.data.synth_findings",
+    "core.data.synth_render",
+    "core.data.synthcxr",
 ]
 
 

@@ -13,7 +13,9 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.analysis.paper_check", "core.analysis.paper_check_table",
            "core.analysis.uncertainty", "core.analysis.calibration",
            "core.analysis.paper_values",
-           "core.reader.stats", "core.reader.inputs", "core.reader.schema"]
+           "core.reader.stats", "core.reader.inputs", "core.reader.schema",
+           "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
+           "core.data.summary"]
 
 
 @pytest.mark.parametrize("name", MODULES)
