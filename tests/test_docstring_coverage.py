@@ -53,6 +53,9 @@ COVERED = [
     "core.data.synth_findings",
     "core.data.synth_render",
     "core.data.synthcxr",
+    "core.experiments",
+    "core.experiments.frequency",
+    "core.experiments.frequency_effect",
 ]
 
 

@@ -15,7 +15,8 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.analysis.paper_values",
            "core.reader.stats", "core.reader.inputs", "core.reader.schema",
            "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
-           "core.data.summary"]
+           "core.data.summary",
+           "core.experiments.frequency", "core.experiments.frequency_effect"]
 
 
 @pytest.mark.parametrize("name", MODULES)
