@@ -56,6 +56,10 @@ COVERED = [
     "core.experiments",
     "core.experiments.frequency",
     "core.experiments.frequency_effect",
+    "core.pruning.cost",
+    "core.pruning.gradual",
+    "core.pruning.structured",
+    "core.pruning.unstructured",
 ]
 
 

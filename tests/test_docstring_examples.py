@@ -16,7 +16,8 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.reader.stats", "core.reader.inputs", "core.reader.schema",
            "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
            "core.data.summary",
-           "core.experiments.frequency", "core.experiments.frequency_effect"]
+           "core.experiments.frequency", "core.experiments.frequency_effect",
+           "core.pruning.unstructured", "core.pruning.gradual"]
 
 
 @pytest.mark.parametrize("name", MODULES)
