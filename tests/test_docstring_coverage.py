@@ -60,6 +60,13 @@ COVERED = [
     "core.pruning.gradual",
     "core.pruning.structured",
     "core.pruning.unstructured",
+    "core.executors",
+    "core.executors.local",
+    "core.executors.ray_backend",
+    "core.executors.unit",
+    "core.study",
+    "core.study.prepare",
+    "core.study.seed_unit",
 ]
 
 
