@@ -67,6 +67,13 @@ COVERED = [
     "core.study",
     "core.study.prepare",
     "core.study.seed_unit",
+    "core.config",
+    "core.config_text",
+    "core.lock",
+    "core.textsafe",
+    "core.demo",
+    "core.cli",
+    "core.errors",
 ]
 
 

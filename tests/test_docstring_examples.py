@@ -17,7 +17,8 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
            "core.data.summary",
            "core.experiments.frequency", "core.experiments.frequency_effect",
-           "core.pruning.unstructured", "core.pruning.gradual"]
+           "core.pruning.unstructured", "core.pruning.gradual",
+           "core.config", "core.textsafe"]
 
 
 @pytest.mark.parametrize("name", MODULES)
