@@ -74,6 +74,14 @@ COVERED = [
     "core.demo",
     "core.cli",
     "core.errors",
+    "core",
+    "core.__main__",
+    "core.compare",
+    "core.explain",
+    "core.importer",
+    "core.metrics_float32",
+    "core.predict",
+    "core.train",
 ]
 
 

@@ -18,7 +18,8 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.data.summary",
            "core.experiments.frequency", "core.experiments.frequency_effect",
            "core.pruning.unstructured", "core.pruning.gradual",
-           "core.config", "core.textsafe"]
+           "core.config", "core.textsafe",
+           "core.train", "core.explain", "core.importer", "core.metrics_float32"]
 
 
 @pytest.mark.parametrize("name", MODULES)
