@@ -213,8 +213,8 @@ def parse_url(url: str | Path) -> Path:
         ReaderDBError: for another scheme, in-memory or an empty path.
 
     Example:
-        >>> parse_url("sqlite:///rel/db.sqlite").as_posix(), parse_url("sqlite:////abs/x").as_posix()
-        ('rel/db.sqlite', '/abs/x')
+        >>> parse_url("sqlite:///rel/reader.db").as_posix(), parse_url("sqlite:////abs/x").as_posix()
+        ('rel/reader.db', '/abs/x')
     """
     text = str(url)
     if "://" not in text:
