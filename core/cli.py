@@ -113,6 +113,11 @@ def _cmd_import_paper(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m core` and its sub-commands.
+
+    Returns:
+        argparse.ArgumentParser: each sub-command sets ``func``.
+    """
     p = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -249,16 +254,30 @@ INTERRUPTED = "interrupted; run the same command to resume"
 
 
 def interrupted() -> int:
-    """Ctrl-C: one line and exit 130 (128 + SIGINT, as a shell reports it). Every write is
-    atomic and every unit marked only when whole, so the same command resumes."""
+    """Ctrl-C: one line and exit 130 (128 + SIGINT, as a shell reports it).
+
+    Every write is atomic and every unit marked only when whole, so the same command
+    resumes.
+
+    Returns:
+        int: 130.
+    """
     print(INTERRUPTED, file=sys.stderr)
     return 130
 
 
 def os_error_text(exc: OSError) -> str:
     """'PATH: reason' from an OSError (the path the system call was about), else its text.
-    Writes are atomic (core.store), so the failed file was not half-written: fix the cause
-    and re-run the same command, which resumes."""
+
+    Writes are atomic (core.store), so the failed file was not half-written: fix the cause and
+    re-run the same command, which resumes.
+
+    Args:
+        exc (OSError): the error.
+
+    Returns:
+        str: one line.
+    """
     if exc.filename is None:
         return str(exc)
     where = str(exc.filename) + (f" → {exc.filename2}" if exc.filename2 else "")

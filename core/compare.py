@@ -15,14 +15,32 @@ from core import store
 
 
 def result_files(manifest: dict) -> dict[str, str]:
-    """{relative path: sha256} of a manifest's result files (measurements left out)."""
+    """A manifest's result files (measurements left out).
+
+    Args:
+        manifest (dict): a study manifest (``files``: {path: {sha256, …}}).
+
+    Returns:
+        dict[str, str]: {relative path: sha256}.
+    """
     return {rel: m["sha256"] for rel, m in manifest["files"].items()
             if not store.is_measurement(rel)}
 
 
 def compare_studies(a, b) -> tuple[list[str], int, int]:
-    """(differences as lines, result files compared, measurement files left out) of two
-    verified studies (store.StudyNotVerified if either does not verify)."""
+    """Compare the result files of two verified studies by sha256.
+
+    Args:
+        a (str | Path): one study.
+        b (str | Path): the other.
+
+    Returns:
+        tuple[list[str], int, int]: (differences as lines, result files compared,
+        measurement files left out).
+
+    Raises:
+        StudyNotVerified: when either does not verify.
+    """
     ma, mb = store.require_verified(a), store.require_verified(b)
     ra, rb = result_files(ma), result_files(mb)
     lines = [f"{rel}: only in {a}" for rel in sorted(set(ra) - set(rb))]
@@ -33,8 +51,15 @@ def compare_studies(a, b) -> tuple[list[str], int, int]:
 
 
 def main_compare(args) -> int:
-    """Exit 0: identical results; 3: results differ (each file named); 1: a study does not
-    verify (raised to the CLI, which names every problem)."""
+    """`python -m core compare A B`: are two studies' results byte-identical?
+
+    Args:
+        args (argparse.Namespace): ``a`` and ``b``.
+
+    Returns:
+        int: 0 identical results; 3 results differ (each file printed). A study that does
+        not verify raises StudyNotVerified to the CLI (exit 1, every problem named).
+    """
     lines, n, skipped = compare_studies(Path(args.a), Path(args.b))
     if lines:
         print(f"results differ in {len(lines)} of {n} file(s):")

@@ -28,6 +28,16 @@ PAPER_AT_SPARSITY, PAPER_PIE_SPARSITY = 95, 90
 
 @dataclass
 class DatasetConfig:
+    """Which dataset a study reads, and how.
+
+    Attributes:
+        name (str): a registered dataset format (synthcxr, nih-cxr-lt, mimic-cxr-lt,
+            chestx-ray14, csv).
+        options (dict): the format's options (label_dir, image_root, n_images, …), validated
+            by its loader.
+        eval_split (str): "test" or "val", the split every metric is computed on.
+        skip_missing_images (bool): record missing/unreadable images instead of failing.
+    """
     name: str = "synthcxr"
     # Options of the dataset format (label_dir, image_root, n_images, …), validated by its loader.
     options: dict = field(default_factory=dict)
@@ -38,6 +48,23 @@ class DatasetConfig:
 
 @dataclass
 class TrainConfig:
+    """How each seed's dense model is trained.
+
+    Attributes:
+        epochs (int): the most epochs.
+        batch_size (int): images per step.
+        lr (float): Adam's learning rate.
+        weight_decay (float): weight decay.
+        patience (int): early stopping on validation loss after this many epochs without a
+            better one.
+        hflip (bool): random horizontal flips.
+        rotation_degrees (float): random rotations up to ± this.
+        amp (bool): mixed precision (CUDA only).
+        channels_last (bool): channels-last memory format (CUDA only).
+        num_workers (int): DataLoader workers for the CUDA path (0 = in-process).
+        device (str): auto | cpu | cuda | cuda:N.
+        threads (int): torch CPU threads (0 = torch's default).
+    """
     epochs: int = 60
     batch_size: int = 256
     lr: float = 1e-4
@@ -54,6 +81,23 @@ class TrainConfig:
 
 @dataclass
 class AnalysisConfig:
+    """The analysis settings (the paper's by default).
+
+    Attributes:
+        drop_percent (int): k of the first k%-drop sparsity.
+        at_sparsity (int | None): the sparsity the relative AP change is reported at; None =
+            95 when the grid has it, else the grid's largest (resolved by StudyConfig).
+        pie_sparsity (int | None): PIEs compare dense with this sparsity; None = 90 when the
+            grid has it, else the grid's largest.
+        pie_percentile (float): PIEs are the bottom p% of per-image Spearman correlation.
+        pair_variant (str): FCD pair plots: "paper" (column sums) or "plain" (image counts).
+        bootstrap (int): bootstrap replicates (percentile intervals).
+        bootstrap_seed (int): seeds the resampling: the same tables on every run.
+        ci_level (float): confidence level of every interval.
+        threshold_rule (str): dense operating threshold on val: "youden" or "f1".
+        min_group_positives (int): a subgroup × class with fewer positives is not reported.
+        calibration_bins (int): equal-width probability bins for ECE / reliability.
+    """
     drop_percent: int = 20       # first k%-drop sparsity
     # None: the paper's value (95 / 90) when the grid has it, else the grid's largest sparsity
     # (resolved by StudyConfig, so study.json records the number used)
@@ -82,6 +126,25 @@ class GradualConfig:
 
 @dataclass
 class StudyConfig:
+    """Everything that defines a study; stored in study.json, validated by `validate`.
+
+    Attributes:
+        name (str): a single safe folder name (`check_study_name`).
+        dataset (DatasetConfig): the data.
+        model (str): a registered architecture.
+        pretrained (bool): start from pretrained weights (where the model has them).
+        image_size (int | None): None = the model's declared input size.
+        seeds (list[int]): non-negative, distinct.
+        methods (list[str]): registered pruning methods, distinct.
+        sparsities (list[int]): integer percents in 0–99, strictly increasing, from 0.
+        predict_batch_size (int): images per inference batch.
+        weights_dtype (str): "float32" or "float16"; the weights are rounded before
+            prediction, so the stored file is exactly the model evaluated.
+        train (TrainConfig): training.
+        analysis (AnalysisConfig): analysis (at_sparsity / pie_sparsity resolved on
+            creation).
+        gradual (GradualConfig): the gradual-pruning regime's settings.
+    """
     name: str = "study"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: str = "resnet50"
@@ -200,8 +263,20 @@ class StudyConfig:
 
 
 def grid_default(sparsities, paper: int) -> int | None:
-    """The paper's sparsity when the grid has it, else the grid's largest non-zero one (None
-    when the grid has none: validation names the grid then)."""
+    """The paper's sparsity when the grid has it, else the grid's largest non-zero one.
+
+    Args:
+        sparsities (list[int]): the grid (anything but a list gives None).
+        paper (int): the paper's value.
+
+    Returns:
+        int | None: the sparsity; None when the grid has no non-zero integer (validation
+        names the grid then).
+
+    Example:
+        >>> grid_default([0, 50, 90, 95], 95), grid_default([0, 50, 80], 95), grid_default([0], 95)
+        (95, 80, None)
+    """
     if not isinstance(sparsities, list):
         return None
     nonzero = [sparsity for sparsity in sparsities if _is_int(sparsity) and sparsity > 0]
@@ -403,7 +478,23 @@ def _check_types(cfg, path: str) -> None:
 
 
 def parse_config_text(text: str, json_format: bool = False):
-    """YAML (or JSON) text → Python data; a key repeated in any mapping is an error."""
+    """YAML (or JSON) text → Python data; a key repeated in any mapping is an error.
+
+    Args:
+        text (str): the text.
+        json_format (bool): parse as JSON instead of YAML.
+
+    Returns:
+        Any: the parsed data.
+
+    Raises:
+        ConfigError: for a repeated key.
+        yaml.YAMLError | json.JSONDecodeError: for text that does not parse.
+
+    Example:
+        >>> parse_config_text("seeds: [0, 1]")
+        {'seeds': [0, 1]}
+    """
     try:
         return parse_text(text, json_format)
     except DuplicateKeyError as exc:
@@ -411,6 +502,18 @@ def parse_config_text(text: str, json_format: bool = False):
 
 
 def read_config_file(path) -> dict:
+    """A study config file (YAML, or JSON by its .json suffix) as a dict.
+
+    Args:
+        path (str | Path): the file.
+
+    Returns:
+        dict: the top-level mapping ({} for an empty file).
+
+    Raises:
+        ConfigError: naming the file when it is missing, does not parse, repeats a key, or
+            its top level is not a mapping.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
@@ -429,8 +532,18 @@ def read_config_file(path) -> dict:
 
 
 def check_study_name(name) -> None:
-    """`name` becomes the folder `studies/<name>` when no --out is given: it must be one
-    plain folder name, never a path (`../x`, `/abs`, `a/b`) or a name a shell misreads."""
+    """Refuse a study name that is not one plain folder name.
+
+    `name` becomes the folder ``studies/<name>`` when no --out is given: it must never be a
+    path (``../x``, ``/abs``, ``a/b``) or a name a shell misreads.
+
+    Args:
+        name (str): the name.
+
+    Raises:
+        ConfigError: naming what is wrong (empty, spaces around it, . or .., a path
+            separator, a leading '-' or '~', control characters, ':', over 200 bytes).
+    """
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"name: must be a non-empty folder name, got {name!r}")
     bad = None
@@ -456,7 +569,23 @@ def check_study_name(name) -> None:
 
 
 def apply_override(data: dict, item: str) -> None:
-    """Apply one ``key.path=value`` override (value parsed as YAML) to a nested dict."""
+    """Apply one ``key.path=value`` override (value parsed as YAML) to a nested dict, in place.
+
+    Missing sections are created.
+
+    Args:
+        data (dict): the config data; updated.
+        item (str): ``key.path=value``.
+
+    Raises:
+        ConfigError: without "=", for a value that does not parse, or when a path part is
+            not a section.
+
+    Example:
+        >>> d = {"train": {"epochs": 60}}
+        >>> apply_override(d, "train.epochs=5"); d
+        {'train': {'epochs': 5}}
+    """
     if "=" not in item:
         raise ConfigError(f"override {item!r}: expected key.path=value, e.g. train.epochs=5")
     key, raw = item.split("=", 1)

@@ -66,15 +66,34 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict:
 
 
 def parse_text(text: str, json_format: bool = False):
-    """YAML (or JSON) text → Python data; DuplicateKeyError for a key repeated in any
-    mapping."""
+    """YAML (or JSON) text → Python data, refusing a key repeated in any mapping.
+
+    Args:
+        text (str): the text.
+        json_format (bool): parse as JSON instead of YAML (a safe loader).
+
+    Returns:
+        Any: the parsed data.
+
+    Raises:
+        DuplicateKeyError: for a repeated key.
+        yaml.YAMLError | json.JSONDecodeError: for text that does not parse.
+    """
     if json_format:
         return json.loads(text, object_pairs_hook=_unique_object)
     return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
 def parse_error_text(exc: Exception) -> str:
-    """One line for a YAML/JSON parse error (PyYAML's own text spans several, with a caret)."""
+    """One line for a YAML/JSON parse error (PyYAML's own text spans several, with a caret).
+
+    Args:
+        exc (Exception): the error.
+
+    Returns:
+        str: "line L, column C: problem" for a marked YAML error, else the error's text on
+        one line.
+    """
     mark = getattr(exc, "problem_mark", None)
     if isinstance(exc, yaml.MarkedYAMLError) and mark is not None:
         return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"

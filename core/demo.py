@@ -59,7 +59,18 @@ QUICK_CONFIG: dict = {
 
 
 def demo_config(quick: bool = False, overrides: list[str] | None = None) -> StudyConfig:
-    """The demo (or quick demo) StudyConfig with `--set` overrides applied."""
+    """The demo (or quick demo) StudyConfig with `--set` overrides applied.
+
+    Args:
+        quick (bool): the tiny version (under a minute).
+        overrides (list[str] | None): ``key.path=value`` items.
+
+    Returns:
+        StudyConfig: the validated config.
+
+    Raises:
+        ConfigError: for a bad override.
+    """
     data = copy.deepcopy(QUICK_CONFIG if quick else DEMO_CONFIG)
     for item in overrides or []:
         apply_override(data, item)

@@ -34,7 +34,18 @@ _COUNTED = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backwar
 
 
 def resolve_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
-    """The Grad-CAM layer: a module, or its dotted name (ModelSpec.gradcam_layer)."""
+    """The Grad-CAM layer: a module, or its dotted name (ModelSpec.gradcam_layer).
+
+    Args:
+        model (nn.Module): the model.
+        layer (str | nn.Module): a sub-module or its dotted name.
+
+    Returns:
+        nn.Module: the layer.
+
+    Raises:
+        ValueError: when the name is not a sub-module of `model`.
+    """
     if isinstance(layer, nn.Module):
         return layer
     try:
@@ -44,13 +55,27 @@ def resolve_layer(model: nn.Module, layer: str | nn.Module) -> nn.Module:
 
 
 def count_hooks(model: nn.Module) -> int:
-    """Forward/backward hooks registered on the model and all its sub-modules."""
+    """Forward/backward hooks registered on the model and all its sub-modules.
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        int: the count.
+    """
     return sum(len(getattr(m, name, {})) for m in model.modules() for name in _COUNTED)
 
 
 @contextlib.contextmanager
 def no_new_hooks(model: nn.Module) -> Iterator[None]:
-    """Remove, on exit (also on error), every hook added to the model inside the block."""
+    """Remove, on exit (also on error), every hook added to the model inside the block.
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        Iterator[None]: a context manager.
+    """
     before = {(id(m), name): set(getattr(m, name).keys())
               for m in model.modules() for name in _HOOK_DICTS if hasattr(m, name)}
     try:
@@ -67,13 +92,24 @@ def no_new_hooks(model: nn.Module) -> Iterator[None]:
 
 def gradcam(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: int,
             relu: bool = True) -> np.ndarray:
-    """Grad-CAM of class `target` for one preprocessed image `x` [1, C, H, W] → [H, W].
-
-    `relu=True` is Grad-CAM as published (only evidence *for* the class); `relu=False`
-    keeps the sign, so evidence against the class shows as negative values.
+    """Grad-CAM (captum's LayerGradCam) of class `target` for one preprocessed image.
 
     The model is put in eval mode for the call (BatchNorm must use its running stats, as at
-    prediction time) and returned to its previous mode afterwards.
+    prediction time) and returned to its previous mode afterwards; no hook is left behind.
+
+    Args:
+        model (nn.Module): the model.
+        layer (str | nn.Module): the layer (`resolve_layer`).
+        x (torch.Tensor): ``[1, C, H, W]`` preprocessed image.
+        target (int): the class index.
+        relu (bool): True is Grad-CAM as published (only evidence *for* the class); False
+            keeps the sign, so evidence against the class shows as negative values.
+
+    Returns:
+        np.ndarray: float32 ``[H, W]``, upsampled bilinearly to the input size.
+
+    Raises:
+        ValueError: when `x` is not one ``[1, C, H, W]`` image, or the layer is unknown.
     """
     from captum.attr import LayerAttribution, LayerGradCam
 
@@ -91,8 +127,15 @@ def gradcam(model: nn.Module, layer: str | nn.Module, x: torch.Tensor, target: i
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode inside the block; on exit (also on error) every sub-module gets back its
-    own previous mode (a model may be in train mode with some layers frozen in eval)."""
+    """Eval mode inside the block; on exit (also on error) every sub-module gets back its own
+    previous mode (a model may be in train mode with some layers frozen in eval).
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        Iterator[nn.Module]: a context manager yielding `model`.
+    """
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
@@ -103,15 +146,35 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def normalize_cam(cam: np.ndarray) -> np.ndarray:
-    """Scale a map by its largest magnitude: [0, 1] for a ReLU'd map, [−1, 1] for a signed
-    one (an all-zero map stays zero)."""
+    """Scale a map by its largest magnitude.
+
+    Args:
+        cam (np.ndarray): ``[H, W]`` map.
+
+    Returns:
+        np.ndarray: float32, the shape of `cam`: in [0, 1] for a ReLU'd map, [−1, 1] for a
+        signed one; an all-zero map stays zero.
+
+    Example:
+        >>> normalize_cam(np.array([[0.0, -2.0], [1.0, 4.0]])).tolist()
+        [[0.0, -0.5], [0.25, 1.0]]
+    """
     cam = np.asarray(cam, dtype=np.float32)
     top = float(np.abs(cam).max()) if cam.size else 0.0
     return cam / top if top > 0 else np.zeros_like(cam)
 
 
 def difference_map(dense: np.ndarray, pruned: np.ndarray) -> np.ndarray:
-    """pruned − dense after normalising each, clipped to [−1, 1]: where the pruned model
-    looks more (> 0) or less (< 0) than the dense one. Normalising first compares *where*
-    each model looks; their raw magnitudes differ by orders after heavy pruning."""
+    """Where the pruned model looks more (> 0) or less (< 0) than the dense one.
+
+    pruned − dense after normalising each, clipped to [−1, 1]. Normalising first compares
+    *where* each model looks; their raw magnitudes differ by orders after heavy pruning.
+
+    Args:
+        dense (np.ndarray): ``[H, W]`` the dense model's map.
+        pruned (np.ndarray): ``[H, W]`` the pruned model's map.
+
+    Returns:
+        np.ndarray: float32 ``[H, W]`` in [−1, 1].
+    """
     return np.clip(normalize_cam(pruned) - normalize_cam(dense), -1, 1)

@@ -40,7 +40,21 @@ PICKLE_WARNING = (
     "contains no pickles.")
 
 def ratio_to_percent(text: str) -> int:
-    """'0' → 0, '0.05' → 5, '0.15000000000000002' → 15; anything off the integer grid fails."""
+    """A release file's sparsity ratio as an integer percent.
+
+    Args:
+        text (str): the ratio as written in the file name.
+
+    Returns:
+        int: in 0–99.
+
+    Raises:
+        ReleaseError: when the ratio is off the integer-percent grid or out of range.
+
+    Example:
+        >>> ratio_to_percent("0"), ratio_to_percent("0.05"), ratio_to_percent("0.15000000000000002")
+        (0, 5, 15)
+    """
     value = float(text) * 100
     percent = round(value)
     if abs(value - percent) > 1e-6 or not 0 <= percent < 100:
@@ -49,7 +63,20 @@ def ratio_to_percent(text: str) -> int:
 
 
 def scan_release(pred_dir, dataset: str) -> dict[int, dict[int, Path]]:
-    """{seed: {sparsity percent: file}} for the dataset's files; checks the grid is complete."""
+    """The release's prediction files for one dataset, with a complete grid.
+
+    Args:
+        pred_dir (str | Path): the release folder.
+        dataset (str): the file-name prefix ("nih-cxr-lt" or "mimic-cxr-lt").
+
+    Returns:
+        dict[int, dict[int, Path]]: {seed: {sparsity percent: file}}.
+
+    Raises:
+        FileNotFoundError: when the folder does not exist.
+        ReleaseError: for no matching file, a seed missing sparsities, no dense predictions,
+            or only dense ones.
+    """
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise FileNotFoundError(f"prediction folder {pred_dir} does not exist")
@@ -79,7 +106,21 @@ def scan_release(pred_dir, dataset: str) -> dict[int, dict[int, Path]]:
 
 
 def read_labels(path, classes: list[str]) -> pd.DataFrame:
-    """The test label CSV as a study labels table (id, path, split, patient_id, classes, row)."""
+    """The test label CSV as a study labels table.
+
+    Blanks and −1 become NaN ("not labelled").
+
+    Args:
+        path (str | Path): the CSV.
+        classes (list[str]): the class columns.
+
+    Returns:
+        pd.DataFrame: id, path, split ("test"), patient_id, the classes (float32 1/0/NaN),
+        row.
+
+    Raises:
+        ReleaseError: when a class column is missing.
+    """
     raw = pd.read_csv(path)
     missing = [c for c in classes if c not in raw]
     if missing:
@@ -122,9 +163,26 @@ def _sibling(labels_path: Path, split: str) -> Path | None:
 
 def import_release(pred_dir, labels_path, dataset: str, out, method: str = "l1_global",
                    trust_pickles: bool = False, log=print) -> Path:
-    """Write a study from a release folder; returns its path. Raises without trust_pickles.
+    """Write a study from a release folder.
 
-    The manifest lists exactly the files this import wrote (store.record_writes)."""
+    The manifest lists exactly the files this import wrote (store.record_writes).
+
+    Args:
+        pred_dir (str | Path): the release's prediction folder (pickles).
+        labels_path (str | Path): the test label CSV.
+        dataset (str): "nih-cxr-lt" or "mimic-cxr-lt".
+        out (str | Path): the new study folder.
+        method (str): the release's pruning method.
+        trust_pickles (bool): must be True: pickles can run code when read.
+        log (Callable[[str], None]): progress lines.
+
+    Returns:
+        Path: the study folder.
+
+    Raises:
+        PermissionError: without `trust_pickles`.
+        ReleaseError: for a bad release, a non-empty `out`, or labels that do not match.
+    """
     with store.record_writes() as written:
         out = _write_study(pred_dir, labels_path, dataset, out, method, trust_pickles, log)
     store.write_manifest(out, written)
@@ -223,7 +281,16 @@ def _write_study(pred_dir, labels_path, dataset: str, out, method: str, trust_pi
 
 
 def main_import(args) -> int:
-    """`python -m core import-paper PRED_DIR --labels CSV --out STUDY --trust-pickles`."""
+    """`python -m core import-paper PRED_DIR --labels CSV --out STUDY --trust-pickles`.
+
+    The method is guessed from the folder name ("rand" → random) unless given.
+
+    Args:
+        args (argparse.Namespace): pred_dir, labels, dataset, method, out, trust_pickles.
+
+    Returns:
+        int: 0, or 2 after printing why pickles were not trusted.
+    """
     method = getattr(args, "method", None)
     if not method:   # the release keeps L1 and random pruning in separate folders
         method = "random" if "rand" in Path(args.pred_dir).name.lower() else "l1_global"

@@ -41,7 +41,14 @@ _guard = threading.Lock()
 _count = itertools.count()
 
 def holders(root) -> list[dict]:
-    """Live holders of a study's lock (records of dead processes are removed)."""
+    """Live holders of a study's lock (records of dead processes are removed).
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        list[dict]: one record (host, pid, since, mode) per live holder.
+    """
     d = Path(root) / HOLDERS_DIR
     out = []
     for rec in sorted(d.glob("*.json")) if d.is_dir() else []:
@@ -65,8 +72,19 @@ def holders(root) -> list[dict]:
 
 @contextlib.contextmanager
 def study_lock(root, *, shared: bool = False) -> Iterator[None]:
-    """Hold the study's coordinator lock for the block; StudyLockedError if another process
-    holds it (exclusive vs anything, or shared vs an exclusive holder)."""
+    """Hold the study's coordinator lock for the block (re-entrant in one process).
+
+    Args:
+        root (str | Path): the study folder.
+        shared (bool): a shared hold (a ``--seeds`` run) instead of an exclusive one.
+
+    Returns:
+        Iterator[None]: a context manager.
+
+    Raises:
+        StudyLockedError: if another process holds it (exclusive vs anything, or shared vs
+            an exclusive holder), naming the holders.
+    """
     root = Path(root)
     key = str(root.resolve())
     mode = "shared" if shared else "exclusive"
@@ -127,9 +145,17 @@ def _write_record(root: Path, mode: str) -> tuple[Path, int]:
 
 @contextlib.contextmanager
 def setup_lock(root) -> Iterator[None]:
-    """A short blocking exclusive lock around writing a study's shared inputs (data/,
-    study.json): shared holders (`--seeds` runs) starting together write them once; the
-    others wait for it, then find them done."""
+    """A short blocking exclusive lock around writing a study's shared inputs.
+
+    Shared holders (``--seeds`` runs) starting together write data/ and study.json once; the
+    others wait for it, then find them done.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        Iterator[None]: a context manager.
+    """
     path = Path(root) / "units" / "setup.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)

@@ -16,10 +16,21 @@ from numba import njit, prange
 
 
 def score_keys(scores) -> np.ndarray:
-    """float scores [..., N, C] → uint32 keys, larger score ↔ SMALLER key (walk order).
+    """Float scores → uint32 keys, larger score ↔ SMALLER key (walk order).
 
     Order-preserving for every finite float32 and ±inf; −0.0 and +0.0 get one key (they are
     the same threshold, as for scikit-learn). NaN must be excluded beforehand.
+
+    Args:
+        scores (np.ndarray): float ``[..., N, C]`` (cast to float32).
+
+    Returns:
+        np.ndarray: uint32, the shape of `scores`.
+
+    Example:
+        >>> k = score_keys(np.array([1.0, -0.0, 0.0, -2.0, np.inf]))
+        >>> bool(k[4] < k[0] < k[1] == k[2] < k[3])
+        True
     """
     s = np.asarray(scores, dtype=np.float32) + np.float32(0.0)   # −0.0 + 0.0 = +0.0
     u = s.view(np.uint32)
@@ -49,8 +60,18 @@ def _radix_argsort(keys, order, tmp, count):
 
 @njit(nogil=True, cache=True)
 def sorted_column(keys, mi, ci):
-    """Column (mi, :, ci) of keys [M, N, C] (contiguous) and its walk order (radix argsort):
-    the per-task start of every column walk (here and core.analysis.bootstrap)."""
+    """One column of the keys and its walk order (radix argsort), compiled by numba.
+
+    The per-task start of every column walk (here and core.analysis.bootstrap).
+
+    Args:
+        keys (np.ndarray): uint32 ``[M, N, C]`` (`score_keys`), contiguous.
+        mi (int): the model index.
+        ci (int): the class index.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (uint32 ``[N]`` column, int64 ``[N]`` order).
+    """
     n = keys.shape[1]
     col = np.ascontiguousarray(keys[mi, :, ci])
     order = np.empty(n, np.int64)
@@ -103,8 +124,19 @@ def _grid(keys, codes_t, n_pos, n_neg, ap, auc):
 
 def metrics_float32(flat: np.ndarray, codes: np.ndarray, n_pos: np.ndarray,
                     n_neg: np.ndarray):
-    """(ap, auc, nan_pred) [M, C] for float32 scores `flat` [M, N, C], label codes [N, C] and
-    the positives / negatives per class (int64 [C])."""
+    """AP and ROC AUC of every (model, class) of float32 scores.
+
+    Args:
+        flat (np.ndarray): float32 ``[M, N, C]`` scores.
+        codes (np.ndarray): int ``[N, C]`` label codes (1/0/2, core.metrics.label_codes).
+        n_pos (np.ndarray): int64 ``[C]`` positives per class.
+        n_neg (np.ndarray): int64 ``[C]`` negatives per class.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (ap, auc float64 ``[M, C]``, NaN where
+        undefined; nan_pred bool ``[M, C]``: a NaN score in the column, reported as undefined
+        by the caller).
+    """
     m, n, c = flat.shape
     ap = np.full((m, c), np.nan)
     auc = np.full((m, c), np.nan)

@@ -37,10 +37,21 @@ def _amp_dtype(device: torch.device) -> torch.dtype | None:
 
 def preprocess_all(images, spec, device: torch.device, dtype: torch.dtype = torch.float32,
                    chunk: int = 1024, channels_last: bool = False) -> torch.Tensor:
-    """Preprocess every cached uint8 image once into one [N, C, H, W] tensor.
+    """Preprocess every cached uint8 image once into one tensor.
 
-    On CUDA the tensor goes on the GPU when it fits in half of the free memory, else it
-    stays in pinned host memory and batches are copied over without blocking.
+    On CUDA the tensor goes on the GPU when it fits in half of the free memory, else it stays
+    in pinned host memory and batches are copied over without blocking.
+
+    Args:
+        images (np.ndarray): uint8 ``[N, H, W]``.
+        spec (ModelSpec): the model's preprocessing.
+        device (torch.device): where the model runs.
+        dtype (torch.dtype): the tensor's dtype.
+        chunk (int): images preprocessed per step.
+        channels_last (bool): channels-last memory format.
+
+    Returns:
+        torch.Tensor: ``[N, C, H, W]``.
     """
     n = len(images)
     probe = models.preprocess(torch.from_numpy(np.array(images[:1])), spec)
@@ -77,6 +88,13 @@ def float32_head(model: torch.nn.Module, device: torch.device):
     (benchmarks/bench_precision.py) — the very error float32 storage avoids. The head is a
     tiny share of the compute. Only the instance's forward is replaced (module tree and
     parameter names unchanged) and restored after.
+
+    Args:
+        model (torch.nn.Module): the model (nothing is done without a Linear layer).
+        device (torch.device): the autocast device type.
+
+    Returns:
+        Iterator[None]: a context manager.
     """
     head = _head(model)
     if head is None:
@@ -97,8 +115,19 @@ def float32_head(model: torch.nn.Module, device: torch.device):
 
 def predict_batches(model, x: torch.Tensor, device: torch.device, batch_size: int,
                     dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Logits [N, C] as float32 on the CPU for a preprocessed input tensor (under autocast,
-    the head still computes in float32)."""
+    """Logits of a preprocessed input tensor, batch by batch.
+
+    Args:
+        model (torch.nn.Module): the model, on `device`.
+        x (torch.Tensor): ``[N, C, H, W]`` preprocessed images.
+        device (torch.device): where to run.
+        batch_size (int): images per batch.
+        dtype (torch.dtype | None): autocast dtype (the head still computes in float32);
+            None = float32.
+
+    Returns:
+        torch.Tensor: float32 ``[N, C]`` on the CPU.
+    """
     outs = []
     with contextlib.ExitStack() as ctx:
         ctx.enter_context(torch.inference_mode())
@@ -127,9 +156,24 @@ def _finite_logits(model, x, device, batch_size, dtype, method, seed, sparsity):
 def predict_dense(model: torch.nn.Module, *, spec, images, seed: int,
                   device: str | torch.device = "cpu", batch_size: int = 512, amp: bool = True,
                   channels_last: bool = False) -> np.ndarray:
-    """float32 logits [N, C] of the dense model on cached uint8 images (e.g. the validation
-    split), computed as the grid's dense row is. Raises NonFiniteOutputError (method
-    "dense")."""
+    """The dense model's logits on cached images, computed as the grid's dense row is.
+
+    Args:
+        model (torch.nn.Module): the dense model.
+        spec (ModelSpec): its preprocessing.
+        images (np.ndarray): uint8 ``[N, H, W]`` (e.g. the validation split).
+        seed (int): named in errors.
+        device (str | torch.device): where to run.
+        batch_size (int): images per batch.
+        amp (bool): mixed precision (CUDA only).
+        channels_last (bool): channels-last format (CUDA only).
+
+    Returns:
+        np.ndarray: float32 ``[N, C]`` logits.
+
+    Raises:
+        NonFiniteOutputError: on NaN or inf outputs (method "dense").
+    """
     device = torch.device(device)
     with flush_denormals(device):
         dtype = _amp_dtype(device) if amp else None
@@ -149,14 +193,35 @@ def predict_grid(model: torch.nn.Module, spec, eval_images, methods, sparsities,
                  on_model=None, encoding: predictions.Encoding = predictions.DEFAULT,
                  training: pruning.TrainingData | None = None
                  ) -> dict[str, tuple[np.ndarray, list[float]]]:
-    """{method: (outputs [S, N, C] encoded as `encoding`, measured sparsity per requested one)}.
+    """Outputs of every method at every sparsity on the evaluation images.
 
-    `model` holds the dense weights (they are restored after each method); `sparsities` are
-    integer percents. `on_model(method, sparsity, measured, net)`, if given, is called with each
-    pruned model after its predictions (the study measures its cost there). `training`:
-    what regimes fine-tune with (core.pruning.TrainingData), None for other kinds. Raises
-    NonFiniteOutputError naming (method, seed, sparsity) on NaN or
-    inf outputs, before anything is returned.
+    `model` holds the dense weights (they are restored after each method); structured
+    methods yield a physically smaller copy instead.
+
+    Args:
+        model (torch.nn.Module): the dense model.
+        spec (ModelSpec): its preprocessing.
+        eval_images (np.ndarray): uint8 ``[N, H, W]``.
+        methods (Sequence[str]): registered pruning methods.
+        sparsities (Sequence[int]): integer percents.
+        seed (int): the seed (random methods, errors).
+        device (str | torch.device): where to run.
+        batch_size (int): images per batch.
+        progress (bool): show a progress bar.
+        amp (bool): mixed precision (CUDA only).
+        channels_last (bool): channels-last format (CUDA only).
+        on_model (Callable | None): ``on_model(method, sparsity, measured, net)`` is called
+            with each pruned model after its predictions (the study measures its cost there).
+        encoding (Encoding): how outputs are stored.
+        training (TrainingData | None): what regimes fine-tune with; None for other kinds.
+
+    Returns:
+        dict[str, tuple[np.ndarray, list[float]]]: {method: (outputs ``[S, N, C]`` encoded
+        as `encoding`, measured sparsity per requested one)}.
+
+    Raises:
+        NonFiniteOutputError: naming (method, seed, sparsity) on NaN or inf outputs, before
+            anything is returned.
     """
     from tqdm.auto import tqdm
 

@@ -20,14 +20,32 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> Any:
-    """`value` with a leading `'` when it is text a spreadsheet would run; anything else as is."""
+    """`value` with a leading `'` when it is text a spreadsheet would run; anything else as is.
+
+    Args:
+        value (Any): a cell.
+
+    Returns:
+        Any: the cell, escaped when it is text starting a formula.
+
+    Example:
+        >>> safe_cell("=1+1"), safe_cell("Effusion"), safe_cell(3)
+        ("'=1+1", 'Effusion', 3)
+    """
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
 
 
 def spreadsheet_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of `df` whose text cells and column names cannot start a formula."""
+    """A copy of `df` whose text cells and column names cannot start a formula.
+
+    Args:
+        df (pd.DataFrame): the table (not changed).
+
+    Returns:
+        pd.DataFrame: the copy; numbers and NaN kept, categorical columns become text.
+    """
     out = df.copy()
     for i in range(out.shape[1]):
         col = out.iloc[:, i]

@@ -32,8 +32,22 @@ __all__ = ["masked_bce", "masked_bce_sum", "augment_batch", "copy_state", "resol
 
 # --------------------------------------------------------------------------- pieces
 def masked_bce_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """BCE with logits summed over labelled entries only (NaN = not labelled): a NaN label
-    contributes neither loss nor gradient. Computed in float32 even under autocast."""
+    """BCE with logits summed over labelled entries only (NaN = not labelled).
+
+    A NaN label contributes neither loss nor gradient. Computed in float32 even under
+    autocast.
+
+    Args:
+        logits (torch.Tensor): ``[N, C]``.
+        targets (torch.Tensor): ``[N, C]`` labels (1/0/NaN).
+
+    Returns:
+        torch.Tensor: float32 scalar.
+
+    Example:
+        >>> round(float(masked_bce_sum(torch.zeros(1, 2), torch.tensor([[1.0, float("nan")]]))), 4)
+        0.6931
+    """
     mask = ~torch.isnan(targets)
     safe = torch.where(mask, targets, torch.zeros_like(targets))
     per = F.binary_cross_entropy_with_logits(logits.float(), safe.float(), reduction="none")
@@ -41,19 +55,38 @@ def masked_bce_sum(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def masked_bce(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """(sum, number of labelled entries), so callers can form a mean over the labelled
-    entries of a batch or of a whole split."""
+    """The masked BCE sum and the number of labelled entries, for a mean over them.
+
+    Callers can form a mean over the labelled entries of a batch or of a whole split.
+
+    Args:
+        logits (torch.Tensor): ``[N, C]``.
+        targets (torch.Tensor): ``[N, C]`` labels (1/0/NaN).
+
+    Returns:
+        tuple[torch.Tensor, int]: (float32 scalar sum, labelled entries).
+    """
     return masked_bce_sum(logits, targets), int((~torch.isnan(targets)).sum())
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator, hflip: bool, degrees: float,
                   fill: torch.Tensor | float = 0.0) -> torch.Tensor:
-    """Random horizontal flip and rotation of a preprocessed batch [N, C, H, W].
+    """Random horizontal flip and rotation of a preprocessed batch.
 
     Random numbers are drawn on the CPU from `gen` (the same on every device), so the
-    augmentation of a seed is reproducible. `fill` is the value that the rotated-in
-    corners take: the preprocessed value of a black pixel, as torchvision's rotation of the
-    raw image would give.
+    augmentation of a seed is reproducible.
+
+    Args:
+        x (torch.Tensor): ``[N, C, H, W]`` preprocessed images.
+        gen (torch.Generator): a CPU generator.
+        hflip (bool): flip half the images at random.
+        degrees (float): rotate by a uniform angle in ± this.
+        fill (torch.Tensor | float): the value the rotated-in corners take: the preprocessed
+            value of a black pixel (per channel), as torchvision's rotation of the raw image
+            would give.
+
+    Returns:
+        torch.Tensor: ``[N, C, H, W]`` (`x` itself when there is nothing to do).
     """
     n = x.shape[0]
     if n == 0 or (not hflip and degrees <= 0):
@@ -81,12 +114,32 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator, hflip: bool, degrees: f
 
 
 def copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """A real copy of the weights: later optimiser steps cannot change it (a bare
-    `state_dict()` holds references to the live tensors, the bug to avoid)."""
+    """A real copy of the weights: later optimiser steps cannot change it.
+
+    A bare `state_dict()` holds references to the live tensors, the bug to avoid.
+
+    Args:
+        model (torch.nn.Module): the model.
+
+    Returns:
+        dict[str, torch.Tensor]: detached clones of the state dict's tensors.
+    """
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device a config's ``train.device`` names.
+
+    Args:
+        name (str): "auto" (CUDA when available, else CPU), "cpu", "cuda" or "cuda:N".
+
+    Returns:
+        torch.device: the device.
+
+    Raises:
+        ValueError: when CUDA is asked for and not available.
+        RuntimeError: for a name torch does not know.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
@@ -96,7 +149,15 @@ def resolve_device(name: str) -> torch.device:
 
 
 def amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
-    """bf16 where the GPU has it (no loss scaling needed), else fp16; None on CPU."""
+    """The mixed-precision dtype: bf16 where the GPU has it (no loss scaling needed), else fp16.
+
+    Args:
+        device (torch.device): the device.
+        enabled (bool): the config's ``train.amp``.
+
+    Returns:
+        torch.dtype | None: None on CPU or when disabled.
+    """
     if device.type != "cuda" or not enabled:
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -157,7 +218,21 @@ def _deterministic(on: bool):
 
 def evaluate_loss(model, images, labels, spec, device, batch_size: int,
                   dtype: torch.dtype | None = None, channels_last: bool = False) -> float:
-    """Mean BCE over every labelled entry of a split (not a mean of batch means)."""
+    """Mean BCE over every labelled entry of a split (not a mean of batch means).
+
+    Args:
+        model (torch.nn.Module): the model (put in eval mode).
+        images (np.ndarray): uint8 ``[N, H, W]`` cached images.
+        labels (np.ndarray): float32 ``[N, C]`` (NaN = not labelled).
+        spec (ModelSpec): the model's preprocessing.
+        device (torch.device): where to run.
+        batch_size (int): images per batch.
+        dtype (torch.dtype | None): autocast dtype; None = float32.
+        channels_last (bool): channels-last inputs.
+
+    Returns:
+        float: the mean (0 when nothing is labelled).
+    """
     model.eval()
     total, count = 0.0, 0
     order = np.arange(len(images))
@@ -188,10 +263,31 @@ def _autocast(device, dtype):
 # --------------------------------------------------------------------------- the loop
 def train_seed(cfg, *, classes: list[str], train_images, train_labels, val_images, val_labels,
                seed: int, device: str | torch.device = "cpu", progress: bool = True):
-    """Train one model; returns (model with the best-val-loss weights, history, info).
+    """Train one model with Adam and early stopping on validation loss.
 
-    `train_images`/`val_images`: uint8 [N, H, W] (memmap), H = W = the model's input size;
-    `*_labels`: float32 [N, C] with NaN = not labelled. Deterministic on CPU for a seed.
+    Deterministic on CPU for a seed. The last batch of an epoch is dropped when it would hold
+    one image (BatchNorm).
+
+    Args:
+        cfg (StudyConfig): model, pretrained and the ``train`` section.
+        classes (list[str]): the C class names.
+        train_images (np.ndarray): uint8 ``[N, H, W]`` (memmap), H = W = the model's input
+            size.
+        train_labels (np.ndarray): float32 ``[N, C]``, NaN = not labelled.
+        val_images (np.ndarray): uint8 ``[M, H, W]``.
+        val_labels (np.ndarray): float32 ``[M, C]``.
+        seed (int): seeds the initialisation, shuffling and augmentation.
+        device (str | torch.device): where to train ("auto", "cpu", "cuda", …).
+        progress (bool): show a progress bar.
+
+    Returns:
+        tuple[torch.nn.Module, pd.DataFrame, dict]: (model with the best-val-loss weights,
+        in eval mode; history: epoch, train_loss, val_loss, seconds, lr; info: best epoch and
+        loss, epochs run, device, precision, seconds, throughput, split sizes).
+
+    Raises:
+        ValueError: for an empty train or val split, or labels not ``[N, C]``.
+        FloatingPointError: for a non-finite loss.
     """
     from tqdm.auto import tqdm
 

@@ -9,7 +9,17 @@ import pytest
 MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgetting",
            "core.analysis.frequency", "core.analysis.pies", "core.analysis.thresholds",
            "core.metrics", "core.analysis", "core.store", "core.registries", "core.threads",
-           "core.pruning.base", "core.analysis.class_tables", "core.predictions"]
+           "core.pruning.base", "core.analysis.class_tables", "core.predictions",
+           "core.analysis.paper_check", "core.analysis.paper_check_table",
+           "core.analysis.uncertainty", "core.analysis.calibration",
+           "core.analysis.paper_values",
+           "core.reader.stats", "core.reader.inputs", "core.reader.schema",
+           "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
+           "core.data.summary",
+           "core.experiments.frequency", "core.experiments.frequency_effect",
+           "core.pruning.unstructured", "core.pruning.gradual",
+           "core.config", "core.textsafe",
+           "core.train", "core.explain", "core.importer", "core.metrics_float32"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -58,7 +58,18 @@ def verified_base(root, check_hashes: bool = True) -> dict:
     when its journal (units/analyze.pending.json, written before the first table is
     rewritten) names the manifest that is still on disk, problems in the content of the
     listed tables under metrics/ and analysis/ are expected — they are analyze's own outputs
-    and are all recomputed now. Anything else (inputs, stray files, pickles) still refuses."""
+    and are all recomputed now. Anything else (inputs, stray files, pickles) still refuses.
+
+    Args:
+        root (str | Path): the study folder.
+        check_hashes (bool): also compare file hashes (slow on big studies).
+
+    Returns:
+        dict: the manifest.
+
+    Raises:
+        StudyNotVerified: when the study does not verify, beyond that exception.
+    """
     try:
         return store.require_verified(root, check_hashes)
     except StudyNotVerified as exc:
@@ -84,7 +95,18 @@ def main_analyze(args) -> int:
     A study that does not verify is refused (StudyNotVerified, every problem by file):
     analysing tampered predictions and sealing the result would launder the damage. The
     re-seal lists the verified manifest plus exactly the files this analysis wrote, so a
-    stray file stays unlisted and `verify` keeps reporting it."""
+    stray file stays unlisted and `verify` keeps reporting it.
+
+    Args:
+        args (argparse.Namespace): ``study``.
+
+    Returns:
+        int: exit status 0.
+
+    Raises:
+        StudyNotVerified: as `verified_base`.
+        StudyLockedError: when another process holds the study's lock.
+    """
     verified_base(args.study, check_hashes=False)  # cheap: before creating the lock
     with lock.study_lock(args.study):
         base = verified_base(args.study)

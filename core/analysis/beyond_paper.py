@@ -46,6 +46,16 @@ def _predictions_module():
 
 
 def read_scores(root, method: str, seed: int) -> np.ndarray:
+    """One seed's stored scores, ranking exactly as stored (for AP).
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the method.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray: float32 ``[S, N, C]``.
+    """
     mod = _predictions_module()
     if mod is None:
         return np.asarray(store.open_npy(store.StudyPaths(root).predictions(method, seed)),
@@ -54,6 +64,16 @@ def read_scores(root, method: str, seed: int) -> np.ndarray:
 
 
 def read_probabilities(root, method: str, seed: int) -> np.ndarray:
+    """One seed's stored sigmoid probabilities.
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the method.
+        seed (int): the seed.
+
+    Returns:
+        np.ndarray: float32 ``[S, N, C]``.
+    """
     mod = _predictions_module()
     if mod is None:
         return read_scores(root, method, seed)   # the float16 store holds sigmoid outputs
@@ -71,6 +91,26 @@ def _grid_frame(method, sparsities, classes, **arrays) -> pd.DataFrame:
 
 
 def ci_tables(method, classes, sparsities, ci: unc.MethodCI, plan, log_freq, cfg) -> dict:
+    """The interval tables of one method over all images.
+
+    Args:
+        method (str): the method, written into each row.
+        classes (list[str]): the C class names.
+        sparsities (list[int]): the grid (S).
+        ci (MethodCI): the method's points and replicates.
+        plan (Plan): the shared bootstrap plan (its level is used).
+        log_freq (np.ndarray): float ``[C]`` ln train positives.
+        cfg (StudyConfig): gives drop_percent and at_sparsity.
+
+    Returns:
+        dict: ``per_class`` (AP and relative AP with bounds per sparsity and class),
+        ``overall`` (mAP and relative mAP with bounds per sparsity), ``summary`` (first drop,
+        its bounds, first significant drop, relative AP at ``at_sparsity`` with bounds, per
+        class) as DataFrames, and ``corr`` {name: r, rho with bounds, n}.
+
+    Raises:
+        ValueError: when ``cfg.at_sparsity`` is not in `sparsities`.
+    """
     level = plan.level
     ap_lo, ap_hi, n_ap = unc.interval(ci.ap_reps, level)
     rel_lo, rel_hi, _ = unc.interval(ci.rel_reps, level)
@@ -111,7 +151,24 @@ def ci_tables(method, classes, sparsities, ci: unc.MethodCI, plan, log_freq, cfg
 
 def subgroup_table(method, classes, sparsities, groups, points, reps, n_pos_q, plan,
                    min_pos) -> pd.DataFrame:
-    """Rows per (attribute, group, class, sparsity) for groups 1..G of points/reps."""
+    """Rows per (attribute, group, class, sparsity) for the groups 1..G.
+
+    Values of cells with fewer than `min_pos` positives are NaN with a note.
+
+    Args:
+        method (str): the method.
+        classes (list[str]): the C class names.
+        sparsities (list[int]): the grid (S).
+        groups (list[tuple[str, str, np.ndarray]]): the G groups.
+        points (np.ndarray): float ``[K, S, 1 + G, C]`` per-seed AP.
+        reps (np.ndarray): float32 ``[K, S, 1 + G, C, B]`` per-seed replicate AP.
+        n_pos_q (np.ndarray): int ``[1 + G, C]`` positives per group and class.
+        plan (Plan): the shared bootstrap plan.
+        min_pos (int): fewest positives for a value.
+
+    Returns:
+        pd.DataFrame: `SUB_COLUMNS` (empty when there is no group).
+    """
     frames = []
     for qi, (attr, name, mask) in enumerate(groups, start=1):
         ap = median_over_seeds(points[:, :, qi], 0)
@@ -139,9 +196,25 @@ def run(paths, labels: pd.DataFrame, y: np.ndarray, classes, methods, seeds, spa
         train_pos, pie_masks: dict, cfg, log=None, keep: dict | None = None) -> dict:
     """Compute and write every table of this module; returns facts for params.json.
 
-    `keep` (a dict, optional) receives the bootstrap plan (`"plan"`) and each method's
-    replicate forgetting curves (`"rel_reps"`: {method: [B, S, C]}) for the paper check,
-    which reuses them instead of drawing its own."""
+    Args:
+        paths (StudyPaths): the study's paths.
+        labels (pd.DataFrame): eval labels in row order.
+        y (np.ndarray): float ``[N, C]`` labels (1/0/NaN).
+        classes (list[str]): the C class names.
+        methods (list[str]): the methods.
+        seeds (list[int]): the seeds (K).
+        sparsities (list[int]): the grid (S).
+        train_pos (np.ndarray): ``[C]`` train positives.
+        pie_masks (dict[str, dict[str, np.ndarray]]): method → {definition: bool ``[N]``}.
+        cfg (StudyConfig): bootstrap, thresholds, calibration and subgroup settings.
+        log (Callable[[str], None] | None): progress messages.
+        keep (dict | None): receives the bootstrap plan (``"plan"``) and each method's
+            replicate forgetting curves (``"rel_reps"``: {method: ``[B, S, C]``}) for the
+            paper check, which reuses them instead of drawing its own.
+
+    Returns:
+        dict: facts for params.json (bootstrap, subgroups, thresholds, calibration, seconds).
+    """
     log = log or (lambda msg: None)
     t0, c0 = time.perf_counter(), time.process_time()
     root = paths.root

@@ -16,7 +16,23 @@ DEFAULT_BINS = 10
 
 
 def reliability(probs, labels, n_bins: int = DEFAULT_BINS) -> dict[str, np.ndarray]:
-    """Per bin counts: {count, sum_prob, sum_pos}, each float64 [M, C, n_bins], for [M, N, C]."""
+    """Per-bin counts of a reliability diagram, for every model and class.
+
+    Bins are equal-width on [0, 1] (p = 1 falls in the last bin); unlabelled (NaN) entries
+    are left out.
+
+    Args:
+        probs (np.ndarray): float ``[M, N, C]`` probabilities of M models.
+        labels (np.ndarray): float ``[N, C]`` labels (1/0/NaN).
+        n_bins (int): bins (>= 1).
+
+    Returns:
+        dict[str, np.ndarray]: ``count``, ``sum_prob``, ``sum_pos``, float64
+        ``[M, C, n_bins]`` each.
+
+    Raises:
+        ValueError: when n_bins < 1 or the shapes do not match.
+    """
     if n_bins < 1:
         raise ValueError(f"n_bins must be >= 1, got {n_bins}")
     probs = np.asarray(probs, dtype=np.float64)
@@ -40,6 +56,14 @@ def reliability(probs, labels, n_bins: int = DEFAULT_BINS) -> dict[str, np.ndarr
 
 
 def ece_from_bins(bins: dict[str, np.ndarray]) -> np.ndarray:
+    """Expected calibration error from reliability bins: Σ_bins |Σp − Σy| / n.
+
+    Args:
+        bins (dict[str, np.ndarray]): `reliability`'s result (possibly summed over seeds).
+
+    Returns:
+        np.ndarray: float64 ``[M, C]``; NaN where no image is labelled.
+    """
     count = bins["count"]
     total = count.sum(axis=-1)
     gap = np.abs(bins["sum_prob"] - bins["sum_pos"])   # = n_bin · |mean p − fraction positive|
@@ -48,12 +72,41 @@ def ece_from_bins(bins: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def expected_calibration_error(probs, labels, n_bins: int = DEFAULT_BINS) -> np.ndarray:
-    """ECE per (model, class): float64 [M, C]."""
+    """ECE per (model, class), with equal-width bins.
+
+    Args:
+        probs (np.ndarray): float ``[M, N, C]`` probabilities.
+        labels (np.ndarray): float ``[N, C]`` labels (1/0/NaN).
+        n_bins (int): bins (>= 1).
+
+    Returns:
+        np.ndarray: float64 ``[M, C]``; NaN where no image is labelled.
+
+    Raises:
+        ValueError: as `reliability`.
+
+    Example:
+        >>> expected_calibration_error(np.array([[[0.9], [0.8], [0.2]]]),
+        ...                            np.array([[1.0], [0.0], [0.0]]), n_bins=2).round(3).tolist()
+        [[0.3]]
+    """
     return ece_from_bins(reliability(probs, labels, n_bins))
 
 
 def brier(probs, labels) -> np.ndarray:
-    """Brier score per (model, class): float64 [M, C]; NaN where no image is labelled."""
+    """Brier score per (model, class): mean (p − y)² over the labelled images.
+
+    Args:
+        probs (np.ndarray): float ``[M, N, C]`` (or ``[N, C]``) probabilities.
+        labels (np.ndarray): float ``[N, C]`` labels (1/0/NaN).
+
+    Returns:
+        np.ndarray: float64 ``[M, C]`` (or ``[C]``); NaN where no image is labelled.
+
+    Example:
+        >>> brier(np.array([[0.9], [0.2]]), np.array([[1.0], [np.nan]])).round(3).tolist()
+        [0.01]
+    """
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.float64)
     labelled = ~np.isnan(labels)

@@ -71,9 +71,22 @@ def read_cooccurrence(root, split: str, y=None) -> np.ndarray:
 
 def class_exclusions(classes, values, log_freq, status=None, eval_pos=None,
                      missing: str = "undefined") -> dict[str, str]:
-    """{class: reason} for the classes without a finite (value, log frequency) point: an
-    undefined AP first (reason from core.analysis.forgetting), then no train positives, then
-    `missing` (e.g. 'never drops')."""
+    """Why each class without a finite (value, log frequency) point is left out.
+
+    Reasons in order: an undefined AP (reason from core.analysis.forgetting), then no train
+    positives, then `missing`.
+
+    Args:
+        classes (Sequence[str]): the C class names.
+        values (np.ndarray): float ``[C]`` the per-class statistic.
+        log_freq (np.ndarray): float ``[C]`` ln train positives (NaN = none).
+        status (np.ndarray | None): ``[C]`` first-drop status ('drops'/'never'/'undefined').
+        eval_pos (np.ndarray | None): ``[C]`` eval positives, to say why an AP is undefined.
+        missing (str): the reason for any other non-finite value (e.g. 'never drops').
+
+    Returns:
+        dict[str, str]: {class: reason}, only the excluded classes.
+    """
     v = np.asarray(values, dtype=np.float64)
     lf = np.asarray(log_freq, dtype=np.float64)
     st = np.asarray(status) if status is not None else np.full(v.shape, "")
@@ -139,7 +152,18 @@ def log_frequency(counts) -> np.ndarray:
 
 
 def pair_index(n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """All unordered pairs a < b in class order (as itertools.combinations)."""
+    """All unordered class pairs a < b in class order (as itertools.combinations).
+
+    Args:
+        n_classes (int): C.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (a, b), int ``[C(C−1)/2]`` each.
+
+    Example:
+        >>> [x.tolist() for x in pair_index(3)]
+        [[0, 0, 1], [1, 2, 2]]
+    """
     a, b = np.triu_indices(n_classes, k=1)
     return a, b
 
@@ -201,8 +225,21 @@ def fcd_matrix(curves: np.ndarray) -> np.ndarray:
 def ols(y, X, names: list[str] | None = None) -> dict:
     """Ordinary least squares y ~ 1 + X with the usual normal-theory inference.
 
-    Rows with a NaN anywhere are dropped. Returns n, terms (intercept first), coef, se, t, p
-    (two-sided t-tests, n − p degrees of freedom), r2, adj_r2, f, p_f. Undefined → NaN.
+    Rows with a NaN anywhere are dropped. Undefined (n <= terms, rank-deficient) → NaN.
+
+    Args:
+        y (np.ndarray): float ``[n]`` response.
+        X (np.ndarray): float ``[n]`` or ``[n, p]`` predictors.
+        names (list[str] | None): predictor names; default x1 … xp.
+
+    Returns:
+        dict: ``n``, ``terms`` (intercept first), ``coef``, ``se``, ``t``, ``p`` (two-sided
+        t-tests, n − p − 1 degrees of freedom; lists), ``r2``, ``adj_r2``, ``f``, ``p_f``.
+
+    Example:
+        >>> fit = ols(np.array([1.0, 3.0, 5.0, 7.1]), np.array([0.0, 1.0, 2.0, 3.0]))
+        >>> fit["terms"], [round(c, 2) for c in fit["coef"]]
+        (['intercept', 'x1'], [0.98, 2.03])
     """
     y = np.asarray(y, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)

@@ -54,7 +54,20 @@ COLUMNS = ["method", "finding", "claim", "statistic", "paper_nih", "paper_mimic"
 
 
 def verdict(paper_sign: int, lo: float, hi: float) -> str:
-    """The rule, on an interval [lo, hi] and the paper's sign (+1 / −1)."""
+    """The rule (`RULE`), on an interval [lo, hi] and the paper's sign.
+
+    Args:
+        paper_sign (int): +1 or −1, the sign of the paper's value.
+        lo (float): lower end of the interval.
+        hi (float): upper end of the interval.
+
+    Returns:
+        str: ``HOLDS``, ``NOT_SHOWN``, ``OPPOSITE``, or ``CANNOT`` when an end is not finite.
+
+    Example:
+        >>> verdict(-1, -0.6, -0.1), verdict(-1, -0.2, 0.3), verdict(1, -0.6, -0.1)
+        ('holds', 'not shown', 'opposite')
+    """
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return CANNOT
     if lo <= 0 <= hi:
@@ -63,13 +76,34 @@ def verdict(paper_sign: int, lo: float, hi: float) -> str:
 
 
 def verdict_text(row) -> str:
-    """'holds', …, or 'cannot be computed: <reason>'."""
+    """The verdict of one row in words, with the reason when it cannot be computed.
+
+    Args:
+        row (Mapping): a row of the paper-check table (``verdict``, ``reason``).
+
+    Returns:
+        str: 'holds', …, or 'cannot be computed: <reason>'.
+
+    Example:
+        >>> verdict_text({"verdict": CANNOT, "reason": "no PIEs"})
+        'cannot be computed: no PIEs'
+    """
     v = str(row["verdict"])
     return f"{v}: {row['reason']}" if v == CANNOT and row.get("reason") else v
 
 
 @dataclass
 class Judged:
+    """One statistic judged: point value, interval, replicates used, verdict and reason.
+
+    Attributes:
+        value (float): the point value (NaN when undefined).
+        lo (float): lower end of the interval (NaN when there is none).
+        hi (float): upper end of the interval (NaN when there is none).
+        n_boot (int): replicates that define the statistic.
+        verdict (str): one of `VERDICTS`.
+        reason (str): why it cannot be computed; "" otherwise.
+    """
     value: float
     lo: float
     hi: float
@@ -79,7 +113,20 @@ class Judged:
 
 
 def judge(pv: PaperValue, value: float, reps, level: float, why: str = "") -> Judged:
-    """Point + replicates → interval and verdict; `why` = the reason when undefined."""
+    """Point value and replicates → interval and verdict.
+
+    Args:
+        pv (PaperValue): the paper's value (its ``sign`` decides the verdict).
+        value (float | None): the point value; None or NaN = undefined.
+        reps (np.ndarray | None): float ``[B]`` replicate values; None = no bootstrap.
+        level (float): interval level, e.g. 0.95.
+        why (str): the reason given when the point value is undefined.
+
+    Returns:
+        Judged: ``CANNOT`` with a reason when the value is undefined, there are no replicates,
+        or no replicate defines the statistic; otherwise the percentile interval and the
+        verdict by `verdict`.
+    """
     value = float(value) if value is not None else math.nan
     if not math.isfinite(value):
         return Judged(math.nan, math.nan, math.nan, 0, CANNOT, why or "the statistic is "
@@ -170,8 +217,21 @@ def _row(method, finding, j1: Judged, j2: Judged | None, n: int, over: str,
 
 # ----------------------------------------------------------------------------- F1–F4
 def forgetting_rows(inp: StudyInputs, method: str, rel, rel_reps) -> list[dict]:
-    """F1, F2 (classes) and F3, F4 (class pairs) from the point curves `rel` [S, C] and the
-    replicate curves `rel_reps` [B, S, C] (None: no bootstrap)."""
+    """F1, F2 (classes) and F3, F4 (class pairs) of one method.
+
+    Args:
+        inp (StudyInputs): the study's inputs.
+        method (str): the method's name, written into each row.
+        rel (np.ndarray): float ``[S, C]`` median relative AP change (the point curves).
+        rel_reps (np.ndarray | None): float ``[B, S, C]`` replicate curves; None = no bootstrap.
+
+    Returns:
+        list[dict]: four rows (F1, F2, F3, F4) keyed by `COLUMNS`.
+
+    Raises:
+        ValueError: when `rel_reps` and ``inp.weights`` have different replicate counts
+            (not the same bootstrap plan).
+    """
     sp, lf, lvl = inp.sparsities, np.asarray(inp.log_freq, dtype=np.float64), inp.level
     over = "images and seeds" if inp.n_seeds > 1 else "images (one seed: seed-to-seed " \
                                                        "variation is not in the interval)"
@@ -245,7 +305,17 @@ def _pie_reason(inp: StudyInputs, pie) -> str:
 
 
 def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
-    """F5 and F6 from the PIE mask (paper definition) of one method."""
+    """F5 and F6 of one method, from its PIE mask (paper definition).
+
+    Args:
+        inp (StudyInputs): the study's inputs.
+        method (str): the method's name, written into each row.
+        pie (np.ndarray | None): bool ``[N]`` PIE mask in eval-row order; None = no PIE table.
+
+    Returns:
+        list[dict]: two rows (F5, F6) keyed by `COLUMNS`; both ``CANNOT`` with the reason
+        when there is no PIE table, no PIE, or only PIEs.
+    """
     lvl, w = inp.level, inp.w32
     over = "images (PIE set as analysed)"
     why = _pie_reason(inp, pie)
@@ -341,7 +411,16 @@ def _reader_row(inp: StudyInputs, method: str, answers: pd.DataFrame) -> dict:
 
 
 def reader_row(inp: StudyInputs, method: str) -> dict | None:
-    """F7 from the reader study's answers for `method`, or None when there are none."""
+    """F7 from the reader study's answers for `method`.
+
+    Args:
+        inp (StudyInputs): the study's inputs (``answers`` with columns row, is_pie, quality,
+            agree, and optionally method and reader).
+        method (str): keeps only that method's answers when ``answers`` has a method column.
+
+    Returns:
+        dict | None: the F7 row keyed by `COLUMNS`, or None when there are no usable answers.
+    """
     a = inp.answers
     if a is None or a.empty or not {"row", "is_pie", "quality", "agree"} <= set(a.columns):
         return None
@@ -352,7 +431,17 @@ def reader_row(inp: StudyInputs, method: str) -> dict | None:
 
 
 def f7_row(inp: StudyInputs, method: str, pie) -> dict:
-    """F7: ground truth where the dataset declares it, else reader answers, else why not."""
+    """F7: from the dataset's ground truth where it declares one, else reader answers.
+
+    Args:
+        inp (StudyInputs): the study's inputs.
+        method (str): the method's name.
+        pie (np.ndarray | None): bool ``[N]`` PIE mask in eval-row order.
+
+    Returns:
+        dict: the F7 row keyed by `COLUMNS`; ``CANNOT`` with the reason (no PIEs, or
+        `NEEDS_READERS`) when neither source serves.
+    """
     p1 = VALUES["F7"][0]
     gt = inp.ground_truth
     if gt is not None and {"quality", "label_noise"} & set(gt.columns):
@@ -371,7 +460,21 @@ def f7_row(inp: StudyInputs, method: str, pie) -> dict:
 
 # ----------------------------------------------------------------------------- one method
 def check_method(inp: StudyInputs, method: str, rel, rel_reps, pie) -> pd.DataFrame:
-    """The seven rows of one method."""
+    """The seven rows (F1–F7) of one method.
+
+    Args:
+        inp (StudyInputs): the study's inputs.
+        method (str): the method's name.
+        rel (np.ndarray): float ``[S, C]`` median relative AP change.
+        rel_reps (np.ndarray | None): float ``[B, S, C]`` replicate curves; None = no bootstrap.
+        pie (np.ndarray | None): bool ``[N]`` PIE mask; None = no PIE table.
+
+    Returns:
+        pd.DataFrame: 7 rows, columns `COLUMNS`.
+
+    Raises:
+        ValueError: as `forgetting_rows`.
+    """
     rows = forgetting_rows(inp, method, rel, rel_reps)
     rows += pie_rows(inp, method, pie)
     rows.append(f7_row(inp, method, pie))
@@ -379,5 +482,10 @@ def check_method(inp: StudyInputs, method: str, rel, rel_reps, pie) -> pd.DataFr
 
 
 def empty_table() -> pd.DataFrame:
+    """An empty paper-check table.
+
+    Returns:
+        pd.DataFrame: no rows, columns `COLUMNS`.
+    """
     return pd.DataFrame(columns=COLUMNS)
 

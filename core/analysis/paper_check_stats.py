@@ -22,9 +22,18 @@ from core.analysis import uncertainty as unc
 def corr_reps(x, y) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r and Spearman ρ per row over the columns where both are finite.
 
-    `x`, `y` [B, P] (broadcastable) → (r [B], ρ [B]); NaN as fq.correlate gives it (fewer
-    than 3 points, a constant variable). Spearman = Pearson on average ranks of the kept
-    points (as scipy.stats.spearmanr).
+    NaN as fq.correlate gives it (fewer than 3 points, a constant variable). Spearman =
+    Pearson on average ranks of the kept points (as scipy.stats.spearmanr).
+
+    Args:
+        x (np.ndarray): float ``[B, P]`` (broadcastable with `y`).
+        y (np.ndarray): float ``[B, P]`` (broadcastable with `x`).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (r, ρ), float64 ``[B]`` each.
+
+    Raises:
+        ValueError: when the broadcast arrays are not 2-D.
     """
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     if x.ndim != 2:
@@ -40,8 +49,15 @@ def corr_reps(x, y) -> tuple[np.ndarray, np.ndarray]:
 
 
 def slope_reps(x, y) -> np.ndarray:
-    """Least-squares slope of y on x per row, over the finite points; NaN with fewer than 3
-    points or no spread in x. `x` [P] or [B, P], `y` [B, P] → [B]."""
+    """Least-squares slope of y on x per row, over the finite points.
+
+    Args:
+        x (np.ndarray): float ``[P]`` or ``[B, P]``.
+        y (np.ndarray): float ``[B, P]``.
+
+    Returns:
+        np.ndarray: float64 ``[B]``; NaN with fewer than 3 points or no spread in x.
+    """
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     ok = np.isfinite(x) & np.isfinite(y)
     n = ok.sum(axis=1)
@@ -58,8 +74,20 @@ def slope_reps(x, y) -> np.ndarray:
 # ----------------------------------------------------------------------------- F1, F2
 def class_level_reps(rel_reps, sparsities, drop_percent: float = 20, at: int = 95
                      ) -> tuple[np.ndarray, np.ndarray]:
-    """(first drop [B, C], relative change at `at` [B, C]) of every replicate's curves.
-    `rel_reps` [B, S, C]; the same definitions as the point (fg.first_drop_sparsity)."""
+    """First drop and relative change at `at` of every replicate's curves.
+
+    The same definitions as the point estimate (fg.first_drop_sparsity, fg.rel_change_at).
+
+    Args:
+        rel_reps (np.ndarray): float ``[B, S, C]`` median relative AP change per replicate.
+        sparsities (Sequence[int]): the grid, one per S.
+        drop_percent (float): k of the k%-drop (paper: 20).
+        at (int): the sparsity of the relative change (paper: 95).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (first drop, relative change at `at`), float64
+        ``[B, C]`` each; NaN = never drops / `at` not in the grid.
+    """
     reps = np.asarray(rel_reps, dtype=np.float64)
     first = fg.first_drop_sparsity(np.moveaxis(reps, 0, -1), sparsities, drop_percent).T
     hits = np.flatnonzero(np.asarray(sparsities) == at)
@@ -69,8 +97,17 @@ def class_level_reps(rel_reps, sparsities, drop_percent: float = 20, at: int = 9
 
 # ----------------------------------------------------------------------------- F3, F4
 def cooccurrence_reps(y, weights32) -> np.ndarray:
-    """M_b = Yᵀ diag(w_b) Y for every replicate b: [B, C, C] (NaN labels count as 0, as the
-    stored data/cooccurrence_eval.npy)."""
+    """Co-occurrence counts M_b = Yᵀ diag(w_b) Y for every replicate b.
+
+    NaN labels count as 0, as in the stored co-occurrence table.
+
+    Args:
+        y (np.ndarray): float ``[N, C]`` labels (0/1/NaN).
+        weights32 (np.ndarray): float32 ``[N, B]`` image multiplicities.
+
+    Returns:
+        np.ndarray: float64 ``[B, C, C]``, symmetric.
+    """
     y0 = np.nan_to_num(np.asarray(y, dtype=np.float64), nan=0.0).astype(np.float32)
     c = y0.shape[1]
     ia, ib = np.triu_indices(c)
@@ -82,8 +119,17 @@ def cooccurrence_reps(y, weights32) -> np.ndarray:
 
 
 def pair_x_reps(m_b) -> dict[str, np.ndarray]:
-    """The paper variant's |Δ log frequency| and IoU^¼ per replicate and pair: [B, P] each
-    (fq.pair_statistics, variant 'paper', row by row)."""
+    """The paper variant's |Δ log frequency| and IoU^¼ per replicate and class pair.
+
+    fq.pair_statistics with variant 'paper', row by row; pairs (a < b) in fq.pair_index order.
+
+    Args:
+        m_b (np.ndarray): float ``[B, C, C]`` co-occurrence counts (cooccurrence_reps).
+
+    Returns:
+        dict[str, np.ndarray]: ``log_freq_diff`` and ``iou4``, float64 ``[B, P]`` each
+        (P = C(C−1)/2; IoU NaN where the union is empty).
+    """
     freq = m_b.sum(axis=1)                                  # column sums, [B, C]
     a, b = fq.pair_index(m_b.shape[1])
     inter = m_b[:, a, b]
@@ -95,7 +141,15 @@ def pair_x_reps(m_b) -> dict[str, np.ndarray]:
 
 
 def fcd_reps(rel_reps, sparsities) -> np.ndarray:
-    """FCD of every class pair (a < b) per replicate: [B, P] (fq.fcd_matrix row by row)."""
+    """FCD of every class pair (a < b) per replicate (fq.fcd_matrix row by row).
+
+    Args:
+        rel_reps (np.ndarray): float ``[B, S, C]`` relative AP changes.
+        sparsities (Sequence[int]): the grid; only sparsities > 0 enter the distance.
+
+    Returns:
+        np.ndarray: float64 ``[B, P]``, P = C(C−1)/2.
+    """
     reps = np.asarray(rel_reps, dtype=np.float64)[:, np.asarray(sparsities) > 0, :]
     a, b = fq.pair_index(reps.shape[2])
     diff = reps[:, :, a] - reps[:, :, b]                    # [B, S', P]
@@ -104,16 +158,35 @@ def fcd_reps(rel_reps, sparsities) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- F5, F6, F7
 def group_sums(columns, weights32) -> np.ndarray:
-    """Σ_n w_b[n] · columns[k][n] for every row k of `columns` [K, N] → [K, B] (float64)."""
+    """Weighted sums Σ_n w_b[n] · columns[k][n] for every row k and replicate b.
+
+    Args:
+        columns (np.ndarray): ``[K, N]`` (bool or numeric; cast to float32).
+        weights32 (np.ndarray): float32 ``[N, B]`` image multiplicities.
+
+    Returns:
+        np.ndarray: float64 ``[K, B]``.
+    """
     cols = np.asarray(columns, dtype=np.float32)
     return (cols @ weights32).astype(np.float64)
 
 
 def findings_reps(counts, pie, weights32, n_bins: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """(mean findings PIEs − non-PIEs [B], PIE:non-PIE ratio per bin [B, n_bins]).
+    """Mean findings of PIEs − non-PIEs, and the PIE:non-PIE ratio per findings bin.
 
-    `counts` [N] findings per image, binned 0 … n_bins−1 ("4+" = the last) for the ratio, as
-    pie_stats.findings_ratio; the mean uses the counts themselves."""
+    Counts are binned 0 … n_bins−1 ("4+" = the last) for the ratio, as
+    pie_stats.findings_ratio; the mean uses the counts themselves.
+
+    Args:
+        counts (np.ndarray): ``[N]`` findings per image.
+        pie (np.ndarray): bool ``[N]``, True = PIE.
+        weights32 (np.ndarray): float32 ``[N, B]`` image multiplicities.
+        n_bins (int): number of findings bins.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (mean difference float64 ``[B]``, NaN where a group
+        is empty; ratio float64 ``[B, n_bins]``, NaN where the non-PIE prevalence is 0).
+    """
     counts = np.asarray(counts, dtype=np.float64)
     pie = np.asarray(pie, dtype=bool)
     bins = np.minimum(counts, n_bins - 1).astype(np.int64)
@@ -134,8 +207,19 @@ def findings_reps(counts, pie, weights32, n_bins: int = 5) -> tuple[np.ndarray, 
 
 
 def class_ratio_reps(y, pie, weights32) -> np.ndarray:
-    """PIE:non-PIE prevalence ratio per class and replicate [B, C] (pie_stats.class_ratio:
-    prevalence among the images labelled for the class; NaN where non-PIE prevalence is 0)."""
+    """PIE:non-PIE prevalence ratio per class and replicate (pie_stats.class_ratio).
+
+    Prevalence is taken among the images labelled (not NaN) for the class.
+
+    Args:
+        y (np.ndarray): float ``[N, C]`` labels (0/1/NaN).
+        pie (np.ndarray): bool ``[N]``, True = PIE.
+        weights32 (np.ndarray): float32 ``[N, B]`` image multiplicities.
+
+    Returns:
+        np.ndarray: float64 ``[B, C]``; NaN where the non-PIE prevalence is 0 or a group
+        has no labelled image.
+    """
     y = np.asarray(y, dtype=np.float64)
     pie = np.asarray(pie, dtype=bool)[:, None]
     labelled, pos = ~np.isnan(y), y == 1
@@ -151,8 +235,16 @@ def class_ratio_reps(y, pie, weights32) -> np.ndarray:
 
 
 def mean_diff_reps(values, pie, weights32) -> np.ndarray:
-    """Mean of `values` over PIEs − over non-PIEs per replicate [B]; NaN values left out, NaN
-    where a group is empty. `weights32` [N, B] rows match `values`."""
+    """Mean of `values` over PIEs − over non-PIEs, per replicate.
+
+    Args:
+        values (np.ndarray): float ``[N]``; NaN values are left out.
+        pie (np.ndarray): bool ``[N]``, True = PIE.
+        weights32 (np.ndarray): float32 ``[N, B]``, rows matching `values`.
+
+    Returns:
+        np.ndarray: float64 ``[B]``; NaN where a group is empty.
+    """
     v = np.asarray(values, dtype=np.float64)
     pie = np.asarray(pie, dtype=bool)
     ok = np.isfinite(v)

@@ -24,8 +24,16 @@ from core.analysis.paper_values import VALUES, fmt_value
 
 # ----------------------------------------------------------------------------- writing
 def reader_answers(root) -> tuple[pd.DataFrame | None, str]:
-    """(first reads of every reader answer, "") or (None, why there are none). Never creates
-    a reader database where there is none."""
+    """The first read of every reader answer of a study; never creates a reader database.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        tuple[pd.DataFrame | None, str]: (first reads, "") or (None, why there are none: no
+        reader study, an unreadable database, or no answers yet). Never raises on a damaged
+        database.
+    """
     path = store.StudyPaths(root).reader_db
     if not path.is_file():
         return None, "the study has no reader study"
@@ -43,7 +51,30 @@ def reader_answers(root) -> tuple[pd.DataFrame | None, str]:
 
 def run(paths, labels: pd.DataFrame, y, classes, methods, seeds, sparsities, train_pos,
         cooc, rel_by_method: dict, pie_masks: dict, ground_truth, cfg, keep: dict) -> dict:
-    """Compute the table for every method and write it; returns facts for params.json."""
+    """Compute the paper-check table for every method and write it (StudyPaths.paper_check).
+
+    Args:
+        paths (StudyPaths): the study's paths.
+        labels (pd.DataFrame): eval labels in row order (ground-truth columns read from it).
+        y (np.ndarray): float ``[N, C]`` eval labels (1/0/NaN), row order.
+        classes (list[str]): the C class names.
+        methods (list[str]): the methods, one table block each.
+        seeds (list[int]): the study's seeds (their count decides what the interval covers).
+        sparsities (list[int]): the sparsity grid.
+        train_pos (np.ndarray): ``[C]`` train positives per class.
+        cooc (np.ndarray): ``[C, C]`` eval co-occurrence counts.
+        rel_by_method (dict[str, np.ndarray]): method → float ``[S, C]`` median relative AP
+            change.
+        pie_masks (dict[str, dict]): method → {"paper": bool ``[N]`` PIE mask, …}.
+        ground_truth (list[str] | None): declared ground-truth columns of `labels`.
+        cfg (StudyConfig): gives ci_level, pie_sparsity and pie_percentile.
+        keep (dict): the bootstrap's ``plan`` and per-method ``rel_reps`` ``[B, S, C]``,
+            either may be absent.
+
+    Returns:
+        dict: facts for params.json (rule, drop_percent, at_sparsity, pie_definition,
+        seconds, cpu_seconds).
+    """
     t0, c0 = time.perf_counter(), time.process_time()
     plan = keep.get("plan")
     answers, note = reader_answers(paths.root)
@@ -67,19 +98,49 @@ def run(paths, labels: pd.DataFrame, y, classes, methods, seeds, sparsities, tra
 
 # ----------------------------------------------------------------------------- reading
 def read_table(root) -> pd.DataFrame | None:
+    """The stored paper-check table.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        pd.DataFrame | None: the table, or None when the study has none.
+    """
     p = store.StudyPaths(root).paper_check
     return pd.read_parquet(p) if p.is_file() else None
 
 
 def default_method(methods) -> str:
-    """The paper pruned by global L1 magnitude: that method when the study has it."""
+    """The method shown by default: the paper pruned by global L1 magnitude.
+
+    Args:
+        methods (Iterable[str]): the study's methods (at least one).
+
+    Returns:
+        str: ``"l1_global"`` when the study has it, else the first method.
+
+    Example:
+        >>> default_method(["random", "l1_global"]), default_method(["random"])
+        ('l1_global', 'random')
+    """
     methods = list(methods)
     return "l1_global" if "l1_global" in methods else methods[0]
 
 
 def refresh_reader_row(root, rows: pd.DataFrame, method: str) -> pd.DataFrame:
-    """Rows of one method with F7 recomputed from the reader database's current answers,
-    when F7 is not the dataset's ground truth and the database has answers for `method`."""
+    """Rows of one method with F7 recomputed from the reader database's current answers.
+
+    F7 is left as stored when it comes from the dataset's ground truth, or when the database
+    has no answers for `method`. The analysis's own bootstrap plan is rebuilt (same draws).
+
+    Args:
+        root (str | Path): the study folder.
+        rows (pd.DataFrame): the method's stored rows (columns `paper_check.COLUMNS`).
+        method (str): the method.
+
+    Returns:
+        pd.DataFrame: the rows, F7 replaced when refreshed, sorted by finding.
+    """
     f7 = rows["finding"] == "F7"
     if not f7.any() or str(rows.loc[f7, "note"].iloc[0]).startswith("dataset ground truth"):
         return rows
@@ -108,7 +169,20 @@ def refresh_reader_row(root, rows: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def method_rows(root, method: str | None = None) -> tuple[str, pd.DataFrame]:
-    """(method, its seven rows) of a verified, analysed study; F7 refreshed from readers."""
+    """The seven rows of one method of a verified, analysed study, F7 refreshed from readers.
+
+    Args:
+        root (str | Path): the study folder.
+        method (str | None): the method; None = `default_method`.
+
+    Returns:
+        tuple[str, pd.DataFrame]: (the method, its rows).
+
+    Raises:
+        StudyNotVerified: when the study does not verify.
+        FileNotFoundError: when the study was analysed before the paper check existed.
+        ValueError: when `method` is not in the table.
+    """
     store.require_verified(root)
     table = read_table(root)
     p = store.StudyPaths(root).paper_check
@@ -127,7 +201,19 @@ def method_rows(root, method: str | None = None) -> tuple[str, pd.DataFrame]:
 
 # ----------------------------------------------------------------------------- words
 def num(v, digits: int = 2) -> str:
-    """A value as printed on pages: true minus sign, '—' when undefined."""
+    """A value as printed on pages: true minus sign, '—' when undefined.
+
+    Args:
+        v (float | None): the value.
+        digits (int): decimals.
+
+    Returns:
+        str: the formatted value.
+
+    Example:
+        >>> num(-0.244), num(0.5, 1), num(float("nan"))
+        ('−0.24', '0.5', '—')
+    """
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "—"
     v = float(v)
@@ -135,7 +221,18 @@ def num(v, digits: int = 2) -> str:
 
 
 def paper_part(finding: str) -> str:
-    """'The paper found <claim> (r = 0.64, NIH-CXR-LT).'"""
+    """The sentence that cites the paper's finding.
+
+    Args:
+        finding (str): ``"F1"`` … ``"F7"``.
+
+    Returns:
+        str: 'The paper found <claim> (r = 0.64, NIH-CXR-LT).' (no value when the paper
+        gives none).
+
+    Raises:
+        KeyError: for an unknown finding.
+    """
     pv = VALUES[finding][0]
     claim = pc.CLAIMS[finding]
     if pv.nih is None:
@@ -144,7 +241,15 @@ def paper_part(finding: str) -> str:
 
 
 def study_part(row) -> str:
-    """'In this study: not shown (r = −0.24, 95% CI [−0.45, 0.18], n = 15).'"""
+    """The sentence that gives this study's value and verdict for one row.
+
+    Args:
+        row (Mapping): a row of the table (finding, verdict, reason, value, lo, hi, n).
+
+    Returns:
+        str: 'In this study: not shown (r = −0.24, 95% CI [−0.45, 0.18], n = 15).', or the
+        reason when it cannot be computed.
+    """
     if row["verdict"] == pc.CANNOT:
         return f"In this study: {pc.verdict_text(row)}."
     short = VALUES[row["finding"]][0].short
@@ -153,11 +258,27 @@ def study_part(row) -> str:
 
 
 def sentence(row) -> str:
+    """The paper's finding and this study's, in one line.
+
+    Args:
+        row (Mapping): a row of the table.
+
+    Returns:
+        str: `paper_part` and `study_part` joined by a space.
+    """
     return f"{paper_part(row['finding'])} {study_part(row)}"
 
 
 def summary_sentence(rows: pd.DataFrame, method: str) -> str:
-    """One sentence: which of the paper's findings hold in this study (method)."""
+    """One sentence: which of the paper's findings hold in this study.
+
+    Args:
+        rows (pd.DataFrame): the method's rows (finding, verdict).
+        method (str): the method, named in the sentence.
+
+    Returns:
+        str: e.g. 'In this study (l1_global), of the paper's 7 findings: F1 and F2 hold; …'.
+    """
     by = {v: [str(f) for f in rows.loc[rows["verdict"] == v, "finding"]] for v in pc.VERDICTS}
 
     def join(items):
@@ -177,6 +298,14 @@ def summary_sentence(rows: pd.DataFrame, method: str) -> str:
 
 
 def records(rows: pd.DataFrame) -> list[dict]:
+    """The rows as JSON-safe records, each with ``verdict_text`` added.
+
+    Args:
+        rows (pd.DataFrame): the method's rows.
+
+    Returns:
+        list[dict]: one dict per row; NaN as None (store.json_safe).
+    """
     from core.store import json_safe
 
     out = []
@@ -187,6 +316,16 @@ def records(rows: pd.DataFrame) -> list[dict]:
 
 
 def format_text(method: str, rows: pd.DataFrame, level: float = 0.95) -> str:
+    """The rows as the plain text `python -m core paper-check` prints.
+
+    Args:
+        method (str): the method, named in the heading.
+        rows (pd.DataFrame): the method's rows.
+        level (float): the interval level, named in the heading.
+
+    Returns:
+        str: a heading, the rule, and three to four lines per finding.
+    """
     lines = [f"Paper check · method {method} · {level:.0%} bootstrap intervals",
              f"Rule: {pc.RULE}.", ""]
     for _, r in rows.iterrows():
@@ -208,7 +347,14 @@ def _opt(v):
 
 
 def main_paper_check(args) -> int:
-    """`python -m core paper-check STUDY [--method M] [--json]`."""
+    """`python -m core paper-check STUDY [--method M] [--json]`: print the check.
+
+    Args:
+        args (argparse.Namespace): ``study``, ``method`` (None = default) and ``json``.
+
+    Returns:
+        int: exit status 0; errors of `method_rows` propagate.
+    """
     method, rows = method_rows(args.study, args.method)
     params = store.read_json(store.StudyPaths(args.study).analysis(store.StudyPaths.PARAMS))
     ext = params.get("extended") or {}

@@ -21,6 +21,19 @@ PIE_CODE = "PruneCXR src/pie_analysis.py"
 
 @dataclass(frozen=True)
 class PaperValue:
+    """One of the paper's values for a finding's statistic, and where it comes from.
+
+    Attributes:
+        finding (str): F1 … F7.
+        statistic (str): the statistic (same name on both sides).
+        short (str): its symbol in a sentence ("r", "ρ", "Δ mean", …).
+        sign (int): +1 / −1, the direction the paper found (the verdict's reference).
+        nih (float | None): NIH-CXR-LT value; None = not a number in the paper.
+        mimic (float | None): MIMIC-CXR-LT value; None = not given / not transcribed.
+        source (str): where in the paper.
+        approx (bool): read off a figure, not printed.
+        derivation (str): how the value was derived, when it was.
+    """
     finding: str            # F1 … F7
     statistic: str          # the statistic this study's value is (same name on both sides)
     short: str              # its symbol in a sentence ("r", "ρ", "Δ mean", …)
@@ -86,7 +99,18 @@ FINDINGS = tuple(VALUES)
 
 
 def fmt_value(v: float | None) -> str:
-    """A paper value as printed: '—' when the paper gives none."""
+    """A paper value as printed: true minus sign, '—' when the paper gives none.
+
+    Args:
+        v (float | None): the value.
+
+    Returns:
+        str: two decimals, or '—'.
+
+    Example:
+        >>> fmt_value(-0.641), fmt_value(None)
+        ('−0.64', '—')
+    """
     if v is None:
         return "—"
     return f"{v:.2f}" if v >= 0 else f"−{-v:.2f}"

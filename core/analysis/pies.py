@@ -86,7 +86,18 @@ def seed_ensemble(blocks: Iterable[np.ndarray]) -> np.ndarray:
 
 
 def rank_rows(a: np.ndarray) -> np.ndarray:
-    """1-based ranks along the last axis, ties averaged (scipy.stats.rankdata 'average')."""
+    """1-based ranks along the last axis, ties averaged (scipy.stats.rankdata 'average').
+
+    Args:
+        a (np.ndarray): numeric, any shape.
+
+    Returns:
+        np.ndarray: float64, the shape of `a`.
+
+    Example:
+        >>> rank_rows(np.array([[3.0, 1.0, 3.0, 2.0]])).tolist()
+        [[3.5, 1.0, 3.5, 2.0]]
+    """
     a = np.asarray(a)
     order = np.argsort(a, axis=-1, kind="stable")
     s = np.take_along_axis(a, order, axis=-1)
@@ -157,7 +168,21 @@ def ensemble_correlations(ensemble: np.ndarray) -> np.ndarray:
 
 
 def cut_size(n_images: int, percentile: float) -> int:
-    """⌊p/100 · N⌋ (the epsilon keeps e.g. 5% of 20 at exactly 1 despite binary floats)."""
+    """The number of PIEs: ⌊p/100 · N⌋.
+
+    The epsilon keeps e.g. 5% of 20 at exactly 1 despite binary floats.
+
+    Args:
+        n_images (int): N.
+        percentile (float): p, in percent.
+
+    Returns:
+        int: the cut size.
+
+    Example:
+        >>> cut_size(20, 5.0), cut_size(39, 5.0)
+        (1, 1)
+    """
     return int(math.floor(percentile * n_images / 100.0 + 1e-9))
 
 
@@ -190,10 +215,24 @@ def select_bottom(corr, percentile: float = 5.0) -> np.ndarray:
 
 
 def cut_ties(corr, mask) -> dict:
-    """How the PIE cut meets ties: {cut_value: the highest PIE correlation (None without
-    PIEs), n_tied_at_cut: images with exactly that correlation, n_tied_pies: those of them
-    that are PIEs (the first in row order)}. n_tied_at_cut > n_tied_pies means images with the
-    cut value are left out only by row order; the PIE count stays the paper's N."""
+    """How the PIE cut meets ties.
+
+    n_tied_at_cut > n_tied_pies means images with the cut value are left out only by row
+    order; the PIE count stays the paper's N.
+
+    Args:
+        corr (np.ndarray): float ``[N]`` per-image correlations.
+        mask (np.ndarray): bool ``[N]`` PIE mask.
+
+    Returns:
+        dict: ``cut_value`` (the highest PIE correlation, None without PIEs),
+        ``n_tied_at_cut`` (images with exactly that correlation) and ``n_tied_pies`` (those of
+        them that are PIEs).
+
+    Example:
+        >>> cut_ties(np.array([0.1, 0.2, 0.2, 0.9]), np.array([True, True, False, False]))
+        {'cut_value': 0.2, 'n_tied_at_cut': 2, 'n_tied_pies': 1}
+    """
     corr = np.asarray(corr, dtype=np.float64)
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
@@ -247,7 +286,14 @@ def pie_cut(corr, percentile: float) -> PieCut:
 
 
 def tie_text(ties: dict) -> str:
-    """`cut_ties` in words (the report and the PIEs page say the same)."""
+    """`cut_ties` in words (the report and the PIEs page say the same).
+
+    Args:
+        ties (dict): the result of `cut_ties`.
+
+    Returns:
+        str: one sentence; "no PIEs, so no cut" without a cut value.
+    """
     if ties.get("cut_value") is None:
         return "no PIEs, so no cut"
     return (f"cut at correlation {ties['cut_value']:.4g}: {ties['n_tied_at_cut']:,} image(s) "
@@ -257,19 +303,56 @@ def tie_text(ties: dict) -> str:
 
 def paper_pies(ensemble: np.ndarray, sparsities, pie_sparsity: int = 90,
                percentile: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
-    """(PIE mask [N], correlations [S, N]) for an ensemble [S, N, C] over `sparsities`."""
+    """The paper's PIEs: bottom `percentile` % of images by ensemble correlation at one sparsity.
+
+    Args:
+        ensemble (np.ndarray): float ``[S, N, C]`` seed-ensemble predictions, index 0 = dense.
+        sparsities (Sequence[int]): the grid, one per S.
+        pie_sparsity (int): the sparsity that defines PIEs (paper: 90).
+        percentile (float): percent of images that are PIEs (paper: 5).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (PIE mask bool ``[N]``, correlations ``[S, N]``).
+
+    Raises:
+        ValueError: when `pie_sparsity` is not in `sparsities`.
+    """
     corr = ensemble_correlations(ensemble)
     i_pie = list(sparsities).index(pie_sparsity)
     return select_bottom(corr[i_pie], percentile), corr
 
 
 def threshold_votes(predictions: np.ndarray, threshold: float = THRESHOLD) -> np.ndarray:
-    """Number of seeds voting 1 per (…, class): `predictions` [seeds, ...] → uint16 [...]."""
+    """Number of seeds voting 1 per (…, class).
+
+    Args:
+        predictions (np.ndarray): float ``[seeds, ...]`` probabilities.
+        threshold (float): a prediction >= threshold votes 1.
+
+    Returns:
+        np.ndarray: uint16 ``[...]``, `predictions`' shape without the seed axis.
+
+    Example:
+        >>> threshold_votes(np.array([[0.7, 0.2], [0.4, 0.6], [0.9, 0.1]])).tolist()
+        [2, 1]
+    """
     return (np.asarray(predictions) >= threshold).sum(axis=0, dtype=np.uint16)
 
 
 def majority(votes: np.ndarray, n_seeds: int) -> np.ndarray:
-    """Majority label: more than half of the seeds (a tie counts as 0)."""
+    """Majority label: more than half of the seeds vote 1 (a tie counts as 0).
+
+    Args:
+        votes (np.ndarray): integer ``[...]`` votes (`threshold_votes`).
+        n_seeds (int): seeds that voted.
+
+    Returns:
+        np.ndarray: bool, the shape of `votes`.
+
+    Example:
+        >>> majority(np.array([0, 1, 2]), 2).tolist()
+        [False, False, True]
+    """
     return 2 * np.asarray(votes, dtype=np.int64) > n_seeds
 
 
@@ -325,13 +408,17 @@ def image_table(labels: pd.DataFrame, classes: Sequence[str], corr, pie_mask,
 
 def pie_list(table: pd.DataFrame, labels: pd.DataFrame, diseases: Sequence[str] = ()
              ) -> pd.DataFrame:
-    """The PIEs of an `image_table`, lowest correlation first (ties in row order), with the
-    number of findings as its bin ("0" … "4+"); `diseases`: only PIEs positive for any of
-    them (empty = all PIEs).
+    """The PIEs of an `image_table`, lowest correlation first (ties in row order).
+
+    Args:
+        table (pd.DataFrame): an image table (``row``, ``id``, ``corr``, ``labels``,
+            ``n_findings``, ``pie``, ground-truth columns).
+        labels (pd.DataFrame): eval labels in row order (class columns, 1/0/NaN).
+        diseases (Sequence[str]): keep only PIEs positive for any of these; empty = all PIEs.
 
     Returns:
-        pd.DataFrame: ``row``, ``id``, ``corr``, ``labels``, ``n_findings`` (str), then the
-        table's ground-truth columns.
+        pd.DataFrame: ``row``, ``id``, ``corr``, ``labels``, ``n_findings`` (str bin "0" …
+        "4+"), then the table's ground-truth columns.
     """
     from core.data.stats import FINDING_BINS, finding_bin
 
@@ -347,8 +434,15 @@ def pie_list(table: pd.DataFrame, labels: pd.DataFrame, diseases: Sequence[str] 
 
 
 def read_pie_corr(root, method: str) -> np.ndarray | None:
-    """The stored per-image correlations of one method (analysis/pie_corr/<method>.npy):
-    float32 ``[S, N]`` memory-mapped, or None when the study has none."""
+    """The stored per-image correlations of one method (analysis/pie_corr/<method>.npy).
+
+    Args:
+        root (str | Path): the study folder.
+        method (str): the method.
+
+    Returns:
+        np.ndarray | None: float32 ``[S, N]`` memory-mapped, or None when the study has none.
+    """
     from core import store
 
     p = store.StudyPaths(root).pie_array(store.StudyPaths.PIE_CORR, method)

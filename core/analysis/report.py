@@ -37,7 +37,20 @@ def _corr(res: dict | None) -> dict:
 
 
 def build_report(study_dir) -> dict:
-    """The report of a study that verifies (StudyNotVerified otherwise)."""
+    """The report of an analysed study that verifies, as JSON-safe data.
+
+    Args:
+        study_dir (str | Path): the study folder.
+
+    Returns:
+        dict: classes, sparsities, methods, seeds, n_eval_images, and per method: overall
+        (median mAP/mAUC by sparsity), classes_summary, correlations, pies; then the
+        beyond-paper keys and ``paper_check``.
+
+    Raises:
+        StudyNotVerified: when the study does not verify.
+        FileNotFoundError: when the study has not been analysed.
+    """
     store.require_verified(study_dir)
     paths = store.StudyPaths(study_dir)
     if not paths.analysis(paths.PARAMS).is_file():
@@ -137,7 +150,14 @@ def _fmt(v, spec: str = ".3f") -> str:
 
 
 def format_report(rep: dict) -> str:
-    """The same content as readable tables."""
+    """The report as readable text tables.
+
+    Args:
+        rep (dict): `build_report`'s result.
+
+    Returns:
+        str: the text, one block per method.
+    """
     out = [f"study: {len(rep['classes'])} classes, {len(rep['methods'])} method(s), "
            f"{len(rep['seeds'])} seed(s), {rep['n_eval_images']} eval images, "
            f"sparsities {rep['sparsities']} (schema {rep['schema_version']})"]
@@ -184,6 +204,14 @@ def _paper_check_lines(rep: dict, method: str) -> list[str]:
 
 
 def main_report(args) -> int:
+    """`python -m core report STUDY [--json]`: print the report.
+
+    Args:
+        args (argparse.Namespace): ``study`` and optionally ``json``.
+
+    Returns:
+        int: exit status 0; errors of `build_report` propagate.
+    """
     rep = build_report(args.study)
     if getattr(args, "json", False):
         print(json.dumps(rep, indent=2, allow_nan=False))

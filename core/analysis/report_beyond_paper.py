@@ -28,6 +28,19 @@ def _records(frame: pd.DataFrame, columns) -> list[dict]:
 
 
 def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
+    """The report's beyond-the-paper keys, from the stored tables.
+
+    Args:
+        paths (StudyPaths): the study's paths.
+        params (dict): analysis/params.json.
+        methods (list[str]): the methods.
+        classes (list[str]): the class names.
+
+    Returns:
+        dict: ``confidence_intervals``, ``subgroups``, ``missed_findings`` and
+        ``calibration``, each with ``available`` (False with a ``note`` when the study lacks
+        them).
+    """
     ext = params.get("extended")
     if not ext or not paths.analysis(paths.CI_PER_CLASS).is_file():
         return {k: {"available": False, "note": NOT_ANALYSED} for k in KEYS}
@@ -101,7 +114,15 @@ def build(paths: store.StudyPaths, params: dict, methods, classes) -> dict:
 
 
 def format_lines(rep: dict, method: str) -> list[str]:
-    """A few readable lines per method for `core report` (the JSON has everything)."""
+    """A few readable lines per method for `core report` (the JSON has everything).
+
+    Args:
+        rep (dict): the report.
+        method (str): the method.
+
+    Returns:
+        list[str]: lines, starting with an empty one.
+    """
     lines = []
     ci = rep.get("confidence_intervals", {})
     if ci.get("available"):

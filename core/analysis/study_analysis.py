@@ -32,6 +32,18 @@ PIE_DEFINITIONS = ("paper", "population")
 
 
 def analysis_config(study: dict, override: AnalysisConfig | None = None) -> AnalysisConfig:
+    """The analysis settings of a study: `override`, else the study's config, grid-resolved.
+
+    Unknown keys of the stored config are ignored; an ``at_sparsity`` or ``pie_sparsity``
+    left out takes the paper's value, or the grid's nearest (grid_default).
+
+    Args:
+        study (dict): study.json (``config.analysis``, ``sparsities``).
+        override (AnalysisConfig | None): used as is when given.
+
+    Returns:
+        AnalysisConfig: the settings.
+    """
     if override is not None:
         return override
     raw = (study.get("config") or {}).get("analysis") or {}
@@ -59,7 +71,25 @@ def _measured(paths: store.StudyPaths, method: str, seed: int, n: int) -> np.nda
 
 
 def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> dict:
-    """Per-seed metrics, ensemble mean and threshold votes of one method (one pass)."""
+    """Per-seed metrics, seed-ensemble mean and threshold votes of one method, in one pass.
+
+    Args:
+        paths (StudyPaths): the study's paths.
+        method (str): the method.
+        seeds (list[int]): the K seeds.
+        y (np.ndarray): float ``[N, C]`` eval labels (1/0/NaN).
+        n_sparsities (int): S.
+
+    Returns:
+        dict: ``ap``, ``auc`` float ``[K, S, C]``, ``notes`` object ``[K, S, C]``,
+        ``measured`` float ``[K, S]`` measured sparsity, ``ensemble`` ``[S, N, C]`` mean
+        probability over seeds, ``votes`` uint16 ``[S, N, C]``, ``n_pos`` and ``n_neg``
+        ``[C]``.
+
+    Raises:
+        FileNotFoundError: when a seed's predictions are missing.
+        ValueError: when stored predictions are not ``[S, N, C]``.
+    """
     n, c = y.shape
     ap = np.empty((len(seeds), n_sparsities, c))
     auc = np.empty_like(ap)
@@ -91,6 +121,20 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
 
 
 def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The metrics tables of one method from its scan.
+
+    Args:
+        method (str): the method.
+        seeds (list[int]): the K seeds.
+        sparsities (list[int]): the S sparsities.
+        classes (list[str]): the C class names.
+        scan (dict): `scan_method`'s result.
+
+    Returns:
+        tuple[pd.DataFrame, pd.DataFrame]: (per class: method, seed, sparsity, class, ap,
+        auc, n_pos, n_neg, note — K·S·C rows; overall: method, seed, sparsity,
+        measured_sparsity, map, mauc — K·S rows).
+    """
     k, s, c = scan["ap"].shape
     grid = np.indices((k, s, c)).reshape(3, -1)
     per_class = pd.DataFrame({
@@ -116,7 +160,27 @@ def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFram
 
 def pie_analysis(method, labels, classes, sparsities, scan, cfg, n_seeds,
                  ground_truth=()) -> dict:
-    """`ground_truth`: the label columns the dataset declares as ground truth."""
+    """PIEs of one method under both definitions (paper, population) and their statistics.
+
+    Args:
+        method (str): the method.
+        labels (pd.DataFrame): eval labels in row order (``id`` column or index).
+        classes (list[str]): the C class names.
+        sparsities (list[int]): the S sparsities.
+        scan (dict): `scan_method`'s result (``ensemble``, ``votes``).
+        cfg (AnalysisConfig): pie_sparsity and pie_percentile.
+        n_seeds (int): seeds behind the votes.
+        ground_truth (Sequence[str]): the label columns the dataset declares as ground truth.
+
+    Returns:
+        dict: ``corr`` ``[S, N]``, ``population`` uint8 ``[S, N]``, ``table`` (one row per
+        image: row, id, corr, pie_paper, pie_population), ``class_ratio`` and
+        ``findings_ratio`` tables for both definitions, ``groundtruth`` {definition: …}, and
+        ``info`` (PIE counts and ties).
+
+    Raises:
+        ValueError: when ``cfg.pie_sparsity`` is not in `sparsities`.
+    """
     i_pie = list(sparsities).index(cfg.pie_sparsity)
     corr = pies.ensemble_correlations(scan["ensemble"])
     population = pies.population_pies(scan["votes"], n_seeds)
@@ -154,6 +218,19 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
 
     Does not re-seal the manifest (main_analyze does), so a caller that writes more files
     seals once at the end.
+
+    Args:
+        study_dir (str | Path): the study folder.
+        analysis (AnalysisConfig | None): settings overriding the study's.
+        log (Callable[[str], None] | None): progress messages.
+
+    Returns:
+        dict: the parameters written to analysis/params.json, with the timing fields.
+
+    Raises:
+        ValueError: when at_sparsity or pie_sparsity is not in the grid, or the grid does
+            not start with 0.
+        FileNotFoundError: when predictions are missing.
     """
     t0 = time.perf_counter()
     log = log or (lambda msg: None)

@@ -28,7 +28,18 @@ NOTE_FEW = "too few positives"
 
 
 def define_groups(labels: pd.DataFrame) -> tuple[list[tuple[str, str, np.ndarray]], dict]:
-    """[(attribute, group, bool mask [N])] for every present attribute, and {absent: why}."""
+    """The subgroups of the evaluation set, by sex, age band and view.
+
+    Age bands are <40, 40-59, 60-79, 80+ (non-numeric ages are missing); other attributes
+    give one group per distinct non-empty value, sorted.
+
+    Args:
+        labels (pd.DataFrame): eval labels in row order (columns sex, age, view where present).
+
+    Returns:
+        tuple[list[tuple[str, str, np.ndarray]], dict[str, str]]: ([(attribute, group, bool
+        mask ``[N]``)], {absent attribute: why}).
+    """
     groups, absent = [], {}
     for attr in ATTRIBUTES:
         if attr not in labels.columns:
@@ -56,7 +67,15 @@ def define_groups(labels: pd.DataFrame) -> tuple[list[tuple[str, str, np.ndarray
 
 
 def group_codes(codes: np.ndarray, groups) -> np.ndarray:
-    """codes [N, C] (1/0/2) → [1 + G, N, C]: all images, then each group (others → 2)."""
+    """Label codes for all images and for each group (images outside a group → 2, unlabelled).
+
+    Args:
+        codes (np.ndarray): int8 ``[N, C]`` label codes (1/0/2).
+        groups (list[tuple[str, str, np.ndarray]]): `define_groups`' groups.
+
+    Returns:
+        np.ndarray: ``[1 + G, N, C]``: all images, then each group.
+    """
     out = [codes]
     for _, _, mask in groups:
         out.append(np.where(mask[:, None], codes, np.int8(2)).astype(np.int8))
@@ -64,12 +83,30 @@ def group_codes(codes: np.ndarray, groups) -> np.ndarray:
 
 
 def positives(codes_q: np.ndarray) -> np.ndarray:
-    """Positive labelled images per (group, class): int64 [Q, C]."""
+    """Positive labelled images per (group, class).
+
+    Args:
+        codes_q (np.ndarray): ``[Q, N, C]`` label codes (`group_codes`).
+
+    Returns:
+        np.ndarray: int64 ``[Q, C]``.
+    """
     return (codes_q == 1).sum(axis=1).astype(np.int64)
 
 
 def worst_groups(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (method, class, sparsity) the group with the lowest `rel_ap` (enough positives)."""
+    """Per (method, class, sparsity > 0) the group with the lowest `rel_ap`.
+
+    Rows with a note (too few positives) or an undefined `rel_ap` do not count.
+
+    Args:
+        table (pd.DataFrame): the subgroup table (method, class, sparsity, attribute, group,
+            rel_ap, rel_ap_lo, rel_ap_hi, note).
+
+    Returns:
+        pd.DataFrame: method, class, sparsity, attribute, group, rel_ap, rel_ap_lo,
+        rel_ap_hi, n_groups (groups that counted); empty with those columns when none does.
+    """
     ok = table[(table["note"] == "") & table["rel_ap"].notna() & (table["sparsity"] > 0)]
     if ok.empty:
         return pd.DataFrame(columns=["method", "class", "sparsity", "attribute", "group",
@@ -82,7 +119,16 @@ def worst_groups(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def pie_enrichment(groups, pie_mask: np.ndarray) -> pd.DataFrame:
-    """Per group: images, PIEs, PIE rate and enrichment vs the whole evaluation set."""
+    """Per group: images, PIEs, PIE rate and enrichment vs the whole evaluation set.
+
+    Args:
+        groups (list[tuple[str, str, np.ndarray]]): `define_groups`' groups.
+        pie_mask (np.ndarray): bool ``[N]`` PIE mask.
+
+    Returns:
+        pd.DataFrame: attribute, group, n_images, n_pie, pie_rate, enrichment (rate / overall
+        rate; NaN when the group is empty or there is no PIE).
+    """
     pie_mask = np.asarray(pie_mask, dtype=bool)
     overall = pie_mask.mean() if pie_mask.size else np.nan
     rows = []

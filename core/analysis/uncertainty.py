@@ -54,6 +54,27 @@ class Plan:
 
 def make_plan(n_images: int, n_seeds: int, n_boot: int = DEFAULT_N_BOOT, rng_seed: int = 0,
               level: float = DEFAULT_LEVEL) -> Plan:
+    """The resampling plan shared by every statistic of one analysis run.
+
+    Args:
+        n_images (int): N, evaluation images.
+        n_seeds (int): K, the study's seeds (1 = no seed level).
+        n_boot (int): B, replicates.
+        rng_seed (int): seed of numpy's default_rng (the same plan for the same seed).
+        level (float): interval level in (0, 1).
+
+    Returns:
+        Plan: ``weights`` uint8 ``[N, B]`` image multiplicities and ``seed_draws`` int64
+        ``[B, K]`` (``[B, 1]`` of zeros with one seed).
+
+    Raises:
+        ValueError: when `level` is not in (0, 1).
+
+    Example:
+        >>> plan = make_plan(5, 3, n_boot=4)
+        >>> plan.weights.shape, plan.seed_draws.shape, int(plan.weights.sum(axis=0)[0])
+        ((5, 4), (4, 3), 5)
+    """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
     rng = np.random.default_rng(rng_seed)
@@ -66,10 +87,19 @@ def make_plan(n_images: int, n_seeds: int, n_boot: int = DEFAULT_N_BOOT, rng_see
 
 
 def seed_replicates(scores, codes, plan: Plan, seed_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """AP of one seed: (point [S, Q, C], replicates float32 [S, Q, C, B], NaN where not drawn).
+    """AP of one seed, as observed and under every replicate that drew the seed.
 
-    `scores` [S, N, C] of that seed; `codes` [Q, N, C] (1/0/2, see bootstrap.weighted_ap).
     The point estimate is computed in the same call with one extra all-ones weight column.
+
+    Args:
+        scores (np.ndarray): float ``[S, N, C]`` that seed's scores.
+        codes (np.ndarray): ``[Q, N, C]`` label codes (1/0/2, see bootstrap.weighted_ap).
+        plan (Plan): the shared plan.
+        seed_index (int): the seed's index among the study's seeds.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (point ``[S, Q, C]``, replicates float32
+        ``[S, Q, C, B]``, NaN in replicates that did not draw this seed).
     """
     idx = plan.replicates_of(seed_index)
     n = plan.weights.shape[0]
@@ -91,6 +121,19 @@ def nan_percentiles(a, qs, axis: int = 0) -> list[np.ndarray]:
 
     The same interpolation (position (n − 1)·q/100 among the n finite values); numpy's
     version loops in Python over every slice that holds a NaN.
+
+    Args:
+        a (np.ndarray): float, any shape.
+        qs (Sequence[float]): percentiles in [0, 100].
+        axis (int): the axis reduced.
+
+    Returns:
+        list[np.ndarray]: one float64 array per q, `a`'s shape without `axis`; NaN where a
+        slice has no finite value.
+
+    Example:
+        >>> [v.tolist() for v in nan_percentiles(np.array([1.0, np.nan, 3.0, 2.0]), [25, 50])]
+        [1.5, 2.0]
     """
     s = np.sort(np.moveaxis(np.asarray(a, dtype=np.float64), axis, 0), axis=0)
     n = np.isfinite(s).sum(axis=0)
@@ -108,7 +151,15 @@ def nan_percentiles(a, qs, axis: int = 0) -> list[np.ndarray]:
 
 
 def over_drawn_seeds(per_seed: np.ndarray, plan: Plan) -> np.ndarray:
-    """[K, ..., B] per-seed replicate values → [B, ...]: median over each replicate's seeds."""
+    """Median over each replicate's drawn seeds (with multiplicity).
+
+    Args:
+        per_seed (np.ndarray): float ``[K, ..., B]`` per-seed replicate values.
+        plan (Plan): gives the seed draws ``[B, K]``.
+
+    Returns:
+        np.ndarray: float64 ``[B, ...]`` (with K = 1, the one seed's values).
+    """
     n_seeds = per_seed.shape[0]
     moved = np.moveaxis(per_seed, -1, 0)                  # [B, K, ...]
     if n_seeds == 1:
@@ -118,14 +169,37 @@ def over_drawn_seeds(per_seed: np.ndarray, plan: Plan) -> np.ndarray:
 
 
 def relative(values: np.ndarray, sparsity_axis: int) -> np.ndarray:
-    """(v_k − v_0) / v_0 along `sparsity_axis` (NaN where undefined), as forgetting does."""
+    """(v_k − v_0) / v_0 along `sparsity_axis`, as forgetting.relative_change does.
+
+    Args:
+        values (np.ndarray): float, any shape; index 0 on `sparsity_axis` = dense.
+        sparsity_axis (int): the sparsity axis.
+
+    Returns:
+        np.ndarray: float64, the shape of `values`; NaN where undefined.
+    """
     moved = np.moveaxis(np.asarray(values, dtype=np.float64), sparsity_axis, -2)
     return np.moveaxis(fg.relative_change(moved), -2, sparsity_axis)
 
 
 def interval(samples: np.ndarray, level: float = DEFAULT_LEVEL, axis: int = 0
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(lower, upper, n_finite) percentile bounds over `axis`, NaN-aware (linear, as numpy)."""
+    """Percentile bounds over `axis`, NaN-aware (linear interpolation, as numpy).
+
+    Args:
+        samples (np.ndarray): float replicate values, replicates on `axis`.
+        level (float): interval level, e.g. 0.95 → 2.5th and 97.5th percentiles.
+        axis (int): the replicate axis.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (lower, upper, number of finite
+        replicates), each `samples`' shape without `axis`.
+
+    Example:
+        >>> lo, hi, n = interval(np.array([1.0, 2.0, 3.0, np.nan]), level=0.5)
+        >>> float(lo), float(hi), int(n)
+        (1.5, 2.5, 3)
+    """
     tail = (1 - level) / 2 * 100
     finite = np.isfinite(samples).sum(axis=axis)
     lo, hi = nan_percentiles(samples, [tail, 100 - tail], axis=axis)
@@ -137,7 +211,15 @@ def sparsity_interval(samples: np.ndarray, level: float = DEFAULT_LEVEL
     """Bounds of a first-drop sparsity over replicates (axis 0); NaN = never drops.
 
     "Never" ranks above every sparsity, so an upper bound of NaN means the drop may not
-    happen within the grid at this level.
+    happen within the grid at this level. Percentiles by "inverted_cdf", so a bound is a
+    grid sparsity.
+
+    Args:
+        samples (np.ndarray): float ``[B, ...]`` first-drop sparsities, NaN = never.
+        level (float): interval level.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (lower, upper), `samples`' shape without axis 0.
     """
     tail = (1 - level) / 2 * 100
     ranked = np.where(np.isnan(samples), np.inf, samples)
@@ -147,7 +229,19 @@ def sparsity_interval(samples: np.ndarray, level: float = DEFAULT_LEVEL
 
 def first_significant_drop(rel_upper: np.ndarray, sparsities, drop_percent: float = 20
                            ) -> np.ndarray:
-    """Smallest sparsity > 0 whose upper CI bound of relative change < −drop_percent/100."""
+    """Smallest sparsity > 0 whose upper CI bound of relative change is below −drop_percent/100.
+
+    Args:
+        rel_upper (np.ndarray): float ``[S, C]`` upper bounds of the relative AP change.
+        sparsities (Sequence[int]): the grid, one per row.
+        drop_percent (float): k (paper: 20).
+
+    Returns:
+        np.ndarray: float ``[C]``, a sparsity or NaN = no significant drop.
+
+    Raises:
+        ValueError: when the rows and the grid differ in length.
+    """
     return fg.first_drop_sparsity(rel_upper, sparsities, drop_percent)
 
 
@@ -172,10 +266,19 @@ def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def correlation_replicates(first_drop_b: np.ndarray, rel_at_b: np.ndarray, log_freq
                            ) -> dict[str, np.ndarray]:
-    """Pearson r and Spearman ρ per replicate, over the classes finite in that replicate.
+    """Pearson r and Spearman ρ with ln frequency per replicate, over the classes finite in it.
 
-    Inputs [B, C] and `log_freq` [C] → {name.r, name.rho: [B]}; equal to fq.correlate row by
-    row (tested), vectorised: Spearman is Pearson on average ranks of the kept points.
+    Equal to fq.correlate row by row (tested), vectorised: Spearman is Pearson on average
+    ranks of the kept points.
+
+    Args:
+        first_drop_b (np.ndarray): float ``[B, C]`` first-drop sparsity per replicate.
+        rel_at_b (np.ndarray): float ``[B, C]`` relative AP change at the fixed sparsity.
+        log_freq (np.ndarray): float ``[C]`` ln train positives.
+
+    Returns:
+        dict[str, np.ndarray]: ``first_drop_vs_log_freq.r``/``.rho`` and
+        ``rel_ap_at_vs_log_freq.r``/``.rho``, float64 ``[B]`` each.
     """
     from scipy.stats import rankdata
 
@@ -207,7 +310,16 @@ class MethodCI:
 
 
 def summarise_method(points: np.ndarray, reps: np.ndarray, plan: Plan) -> MethodCI:
-    """`points` [K, S, C] per-seed AP, `reps` [K, S, C, B] → medians over (drawn) seeds."""
+    """Point estimates and replicate statistics of one method: medians over (drawn) seeds.
+
+    Args:
+        points (np.ndarray): float ``[K, S, C]`` per-seed AP.
+        reps (np.ndarray): float ``[K, S, C, B]`` per-seed replicate AP (NaN = not drawn).
+        plan (Plan): the shared plan.
+
+    Returns:
+        MethodCI: AP and relative change ``[S, C]`` / ``[B, S, C]``, mAP ``[S]`` / ``[B, S]``.
+    """
     rel_seed = relative(points, 1)                          # [K, S, C]
     rel_reps_seed = relative(reps, 1)                       # [K, S, C, B]
     map_seed = _nanmean(points, axis=2)                     # [K, S]

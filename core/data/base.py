@@ -49,6 +49,16 @@ class ImageSource(Protocol):
 
 @dataclass
 class Dataset:
+    """A loaded dataset: its classes, one table of every image, and where the pixels come from.
+
+    Attributes:
+        name (str): the registry name.
+        classes (list[str]): the one owner of class order.
+        table (pd.DataFrame): one row per image, all splits (RangeIndex).
+        source (ImageSource): how pixels are obtained.
+        description (dict): JSON-able facts: options, counts, NaN counts, skipped images,
+            notes.
+    """
     name: str                 # registry name
     classes: list[str]        # the one owner of class order
     table: pd.DataFrame       # one row per image, all splits (RangeIndex)
@@ -69,7 +79,14 @@ DatasetLoader = Callable[..., Dataset]  # loader(options: dict, *, cfg: DatasetC
 
 
 def register_dataset(name: str) -> Callable[[DatasetLoader], DatasetLoader]:
-    """Decorator adding a dataset format's loader to `DATASETS` (core.registries) under `name`."""
+    """Decorator adding a dataset format's loader to `DATASETS` (core.registries) under `name`.
+
+    Args:
+        name (str): the registry name.
+
+    Returns:
+        Callable[[DatasetLoader], DatasetLoader]: the decorator (returns the loader).
+    """
 
     def deco(fn: DatasetLoader) -> DatasetLoader:
         return DATASETS.register(name, fn)
@@ -80,7 +97,21 @@ def register_dataset(name: str) -> Callable[[DatasetLoader], DatasetLoader]:
 # --------------------------------------------------------------------------- options
 def take_options(dataset: str, options: dict, required: tuple[str, ...] = (),
                  optional: dict | None = None) -> dict:
-    """Dataset options with defaults filled in; unknown or missing keys name the allowed ones."""
+    """Dataset options with defaults filled in; unknown or missing keys name the allowed ones.
+
+    Args:
+        dataset (str): the dataset name, named in messages.
+        options (dict): the options given.
+        required (tuple[str, ...]): keys that must be given (not None or "").
+        optional (dict | None): other allowed keys with their defaults.
+
+    Returns:
+        dict: the defaults updated by `options`.
+
+    Raises:
+        ConfigError: for a non-mapping, an unknown or missing key, or a shared option of
+            the wrong shape (paths, seeds, fractions).
+    """
     optional = optional or {}
     allowed = sorted(set(required) | set(optional))
     if not isinstance(options, dict):
@@ -133,8 +164,19 @@ _PATH_OPTIONS = ("image_root", "label_dir", "path", "metadata_path")
 
 # --------------------------------------------------------------------------- checks
 def check_table(table: pd.DataFrame, classes: list[str], where: str = "dataset") -> None:
-    """Contract checks every dataset format's table passes: columns, unique ids, splits,
-    no leakage."""
+    """Contract checks every dataset format's table passes: columns, unique ids, splits, no
+    leakage.
+
+    Args:
+        table (pd.DataFrame): the table.
+        classes (list[str]): the class columns.
+        where (str): named in messages.
+
+    Raises:
+        LabelError: for missing columns, bad class names or unknown split names.
+        DuplicateIdError: for repeated image ids.
+        LeakageError: for a patient in more than one split.
+    """
     missing = [c for c in (*BASE_COLUMNS, *classes) if c not in table.columns]
     if missing:
         raise LabelError(f"{where}: table lacks column(s) {', '.join(missing)}")
@@ -148,7 +190,15 @@ def check_table(table: pd.DataFrame, classes: list[str], where: str = "dataset")
 
 
 def check_class_names(classes, where: str) -> None:
-    """Class names are non-empty text, unique, and none is one of `RESERVED_COLUMNS`."""
+    """Class names are non-empty text, unique, and none is one of `RESERVED_COLUMNS`.
+
+    Args:
+        classes (Sequence[str]): the class names.
+        where (str): named in messages.
+
+    Raises:
+        LabelError: naming the bad, repeated or reserved names.
+    """
     bad = [c for c in classes if not isinstance(c, str) or not c.strip()]
     if bad:
         raise LabelError(f"{where}: class names must be non-empty text, got "
@@ -166,9 +216,21 @@ def check_class_names(classes, where: str) -> None:
 def ground_truth_columns(description, columns) -> list[str]:
     """The ground-truth columns the dataset declares that `columns` holds, in declared order.
 
-    `description` is `Dataset.description` (study.json's "dataset"). Ground truth is what a
-    dataset says it knows, never a column that happens to be called `quality`. Studies written
-    by the SynthCXR format before it declared its ground truth get SynthCXR's known columns.
+    Ground truth is what a dataset says it knows, never a column that happens to be called
+    `quality`. Studies written by the SynthCXR format before it declared its ground truth get
+    SynthCXR's known columns.
+
+    Args:
+        description (dict | Any): `Dataset.description` (study.json's "dataset"); a
+            non-dict counts as empty.
+        columns (Iterable[str]): the columns present.
+
+    Returns:
+        list[str]: the declared columns that are present.
+
+    Example:
+        >>> ground_truth_columns({"name": "synthcxr"}, ["id", "quality", "label_noise"])
+        ['label_noise', 'quality']
     """
     description = description if isinstance(description, dict) else {}
     declared = description.get(GROUND_TRUTH_KEY)
@@ -179,6 +241,15 @@ def ground_truth_columns(description, columns) -> list[str]:
 
 
 def check_unique_ids(ids: pd.Series, where: str) -> None:
+    """Refuse image ids that appear more than once.
+
+    Args:
+        ids (pd.Series): the image ids.
+        where (str): named in the message.
+
+    Raises:
+        DuplicateIdError: with up to five examples.
+    """
     dup = ids[ids.duplicated(keep=False)]
     if len(dup):
         first = list(dict.fromkeys(dup.astype(str)))[:5]
@@ -187,6 +258,15 @@ def check_unique_ids(ids: pd.Series, where: str) -> None:
 
 
 def check_no_leakage(table: pd.DataFrame, where: str) -> None:
+    """Refuse a patient whose images lie in more than one split (label leakage).
+
+    Args:
+        table (pd.DataFrame): the table (patient_id, split).
+        where (str): named in the message.
+
+    Raises:
+        LeakageError: with up to five examples.
+    """
     per_patient = table.groupby("patient_id", sort=False)["split"].nunique()
     leaked = per_patient[per_patient > 1]
     if len(leaked):
@@ -199,7 +279,20 @@ def check_no_leakage(table: pd.DataFrame, where: str) -> None:
 
 
 def describe_labels(table: pd.DataFrame, classes: list[str], eval_split: str) -> dict:
-    """JSON-able label facts for `Dataset.description`."""
+    """JSON-able label facts for `Dataset.description`.
+
+    Classes without positives or negatives on the evaluation split are recorded, not raised:
+    their AP/AUC are undefined and reported as missing downstream.
+
+    Args:
+        table (pd.DataFrame): the table (split, patient_id and the classes).
+        classes (list[str]): the class columns.
+        eval_split (str): the evaluation split.
+
+    Returns:
+        dict: classes, n_images, n_patients, splits (images, patients), eval_split,
+        nan_counts, classes_without_positives, classes_without_negatives.
+    """
     splits = {}
     for s in SPLITS:
         rows = table[table["split"] == s]

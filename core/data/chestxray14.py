@@ -24,6 +24,14 @@ _SOURCE_NAMES = {"Pleural_Thickening": "Pleural Thickening"}
 
 
 def metadata_path() -> Path:
+    """The ChestX-ray14 metadata CSV that torchxrayvision ships.
+
+    Returns:
+        Path: the file.
+
+    Raises:
+        FileNotFoundError: when torchxrayvision or the file is not installed.
+    """
     spec = importlib.util.find_spec("torchxrayvision")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(
@@ -36,7 +44,19 @@ def metadata_path() -> Path:
 
 
 def read_metadata(path: str | Path | None = None) -> pd.DataFrame:
-    """One row per image: id, patient_id, age, sex, view and a 0/1 float32 column per class."""
+    """ChestX-ray14 metadata, one row per image.
+
+    Args:
+        path (str | Path | None): the CSV; None = `metadata_path()`.
+
+    Returns:
+        pd.DataFrame: id, patient_id, age, sex, view and a 0/1 float32 column per class of
+        `CLASSES`.
+
+    Raises:
+        ValueError: when a required source column is missing.
+        LabelError: as `read_csv_checked`.
+    """
     path = Path(path) if path is not None else metadata_path()
     raw = read_csv_checked(path)
     required = ["Image Index", "Finding Labels", "Patient ID", "Patient Age",
@@ -64,6 +84,18 @@ def split_by_patient(patient_ids, fractions=(0.7, 0.1, 0.2), seed: int = 0,
 
     Patients are shuffled with a fixed seed and cut by cumulative *image* counts, so the
     image fractions come out close to the requested ones even when patients have many images.
+
+    Args:
+        patient_ids (array-like): ``[n]`` patient ids (compared as text).
+        fractions (Sequence[float]): one share per split, summing to 1.
+        seed (int): the shuffle's seed.
+        names (Sequence[str]): the split names.
+
+    Returns:
+        np.ndarray: object ``[n]`` split name per image.
+
+    Raises:
+        ValueError: when `fractions` and `names` differ in length or do not sum to 1.
     """
     if len(fractions) != len(names) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions {fractions} must have {len(names)} entries summing to 1")

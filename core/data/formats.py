@@ -128,7 +128,21 @@ def _merge_cxr14_metadata(table: pd.DataFrame, option) -> tuple[pd.DataFrame, st
 # --------------------------------------------------------------------------- formats
 @register_dataset("nih-cxr-lt")
 def read_nih_cxr_lt(options: dict, *, cfg) -> Dataset:
-    """The paper's NIH-CXR-LT label files: `id`, 20 classes, `subj_id`; images in one folder."""
+    """The paper's NIH-CXR-LT label files: `id`, 20 classes, `subj_id`; images in one folder.
+
+    Args:
+        options (dict): label_dir (required), image_root, metadata ("auto": merge
+            ChestX-ray14's sex, age and view when available).
+        cfg (StudyConfig | None): unused; the registry's loader signature.
+
+    Returns:
+        Dataset: the "nih-cxr-lt" dataset.
+
+    Raises:
+        ConfigError: for unknown or missing options.
+        LabelError: for unreadable files, bad labels, or ids repeated within or across
+            files.
+    """
     opts = take_options("nih-cxr-lt", options, required=("label_dir",),
                         optional={"image_root": None, "metadata": "auto"})
     files = _paper_files(opts["label_dir"], NIH_FILE)
@@ -147,7 +161,18 @@ def read_nih_cxr_lt(options: dict, *, cfg) -> Dataset:
 
 
 def mimic_patient_ids(paths: pd.Series, file) -> pd.Series:
-    """Patient (subject) id from MIMIC-CXR-JPG paths such as files/p10/p10000032/s5…/x.jpg."""
+    """Patient (subject) id from MIMIC-CXR-JPG paths such as files/p10/p10000032/s5…/x.jpg.
+
+    Args:
+        paths (pd.Series): the image paths ("/" or "\\" separated).
+        file (str | Path): the label file, named in the message.
+
+    Returns:
+        pd.Series: the ids without the "p" (e.g. "10000032").
+
+    Raises:
+        LabelError: when a path has no pXXXXXXXX/sXXXXXXXX folder.
+    """
     found = paths.str.replace("\\", "/", regex=False).str.extract(_MIMIC_PATIENT)[0]
     if found.isna().any():
         bad = list(dict.fromkeys(paths[found.isna()]))[:3]
@@ -159,8 +184,21 @@ def mimic_patient_ids(paths: pd.Series, file) -> pd.Series:
 
 @register_dataset("mimic-cxr-lt")
 def read_mimic_cxr_lt(options: dict, *, cfg) -> Dataset:
-    """The paper's MIMIC-CXR-LT label files: `path` (relative to the MIMIC-CXR-JPG root),
-    19 classes; the patient id is the path's pXXXXXXXX folder (or `subject_id` if present)."""
+    """The paper's MIMIC-CXR-LT label files: `path` (relative to the MIMIC-CXR-JPG root), 19
+    classes; the patient id is the path's pXXXXXXXX folder (or `subject_id` if present).
+
+    Args:
+        options (dict): label_dir (required), image_root.
+        cfg (StudyConfig | None): unused; the registry's loader signature.
+
+    Returns:
+        Dataset: the "mimic-cxr-lt" dataset; image ids are the DICOM ids (file stems).
+
+    Raises:
+        ConfigError: for unknown or missing options.
+        LabelError: for unreadable files, bad labels, paths without a patient folder, or
+            repeated ids.
+    """
     opts = take_options("mimic-cxr-lt", options, required=("label_dir",),
                         optional={"image_root": None})
     files = _paper_files(opts["label_dir"], MIMIC_FILE)
@@ -188,7 +226,20 @@ def read_mimic_cxr_lt(options: dict, *, cfg) -> Dataset:
 
 @register_dataset("chestx-ray14")
 def read_chestx_ray14(options: dict, *, cfg) -> Dataset:
-    """ChestX-ray14 metadata (shipped by torchxrayvision), split by patient with a fixed seed."""
+    """ChestX-ray14 metadata (shipped by torchxrayvision), split by patient with a fixed seed.
+
+    Args:
+        options (dict): image_root, metadata (None = torchxrayvision's file), seed,
+            fractions.
+        cfg (StudyConfig | None): unused; the registry's loader signature.
+
+    Returns:
+        Dataset: the "chestx-ray14" dataset (15 classes).
+
+    Raises:
+        ConfigError: for unknown or malformed options.
+        FileNotFoundError: when the metadata file is not there.
+    """
     opts = take_options("chestx-ray14", options,
                         optional={"image_root": None, "metadata": None, "seed": 0,
                                   "fractions": [0.7, 0.1, 0.2]})
@@ -214,6 +265,20 @@ def read_csv_dataset(options: dict, *, cfg) -> Dataset:
     `exclude_columns`) is a class; other numeric columns are listed in the notes.
     With `split_column` and `patient_column`, patients in two splits are an error; with only
     `patient_column`, images are split by patient (`fractions`, `seed`).
+
+    Args:
+        options (dict): path (required), image_root, image_column, class_columns,
+            split_column, patient_column, id_column, sex_column, age_column, view_column,
+            exclude_columns, fractions, seed.
+        cfg (StudyConfig | None): unused; the registry's loader signature.
+
+    Returns:
+        Dataset: the "csv" dataset.
+
+    Raises:
+        ConfigError: for unknown or malformed options.
+        LabelError: for neither split nor patient column, no class columns, bad labels,
+            ages or splits, or repeated ids.
     """
     opts = take_options("csv", options, required=("path",), optional={
         "image_root": None, "image_column": "path", "class_columns": None, "split_column": None,

@@ -30,13 +30,25 @@ _SHOWN = 10            # failures listed by name in one error
 
 
 def decode_image(path: str | os.PathLike, size: int, *, scale16: str = "range") -> np.ndarray:
-    """Decode a PNG/JPEG (8/16-bit gray, RGB, RGBA, palette) into uint8 gray [size, size].
+    """Decode a PNG/JPEG (8/16-bit gray, RGB, RGBA, palette) into uint8 gray.
 
     16-bit (and 32-bit int / float) images are scaled to 0–255 over their used range
     (``scale16="range"``): CXR PNGs often fill only 10–12 of their 16 bits, so dividing by
     65535 would give near-black images, and clipping would destroy them. ``scale16="depth"``
     divides 16-bit images by 65535 instead (for data where absolute intensity matters).
     Images are resized to a square without keeping the aspect ratio, as the paper does.
+
+    Args:
+        path (str | os.PathLike): the image file.
+        size (int): output side in pixels.
+        scale16 (str): ``"range"`` or ``"depth"``.
+
+    Returns:
+        np.ndarray: uint8 ``[size, size]``.
+
+    Raises:
+        ValueError: for another `scale16`.
+        OSError: when PIL cannot open or decode the file.
     """
     if scale16 not in ("range", "depth"):
         raise ValueError(f"scale16: {scale16!r}; allowed: range, depth")
@@ -142,7 +154,16 @@ class FileSource:
 
 # --------------------------------------------------------------------------- cache
 def cache_key(source, rows: pd.DataFrame, size: int) -> str:
-    """sha256 over the source description, the size and the row ids (a cache's identity)."""
+    """A cache's identity: sha256 over the source description, the size and the row ids.
+
+    Args:
+        source (ImageSource): the source (its ``describe()``).
+        rows (pd.DataFrame): the rows (``id``), in order.
+        size (int): the image side.
+
+    Returns:
+        str: 64 hex digits.
+    """
     h = hashlib.sha256()
     h.update(json.dumps(source.describe(), sort_keys=True, default=str).encode())
     h.update(f"|{size}|".encode())
@@ -160,12 +181,28 @@ def build_cache(source, rows: pd.DataFrame, size: int, path: str | os.PathLike, 
     """Decode `rows` once into a uint8 [N, size, size] .npy at `path`; return it read-only.
 
     Written under a temp name in the same folder and renamed into place, so a killed process
-    never leaves a partial cache under `path`. Missing or unreadable files raise one
-    `MissingImagesError` (count + first ten) unless `skip_missing`; then they are left out
-    and their ids returned: row i of the cache is row i of `rows` without the skipped ones.
-    Missing files are found by a stat pass before any decoding, so a wrong image root fails
-    in seconds; unreadable files are found while decoding and reported at the end.
-    A sidecar `<path>.json` records `cache_key`, the size and the skipped ids.
+    never leaves a partial cache under `path`. Missing files are found by a stat pass before
+    any decoding, so a wrong image root fails in seconds; unreadable files are found while
+    decoding and reported at the end. A sidecar ``<path>.json`` records `cache_key`, the
+    size and the skipped ids.
+
+    Args:
+        source (ImageSource): where the pixels come from.
+        rows (pd.DataFrame): the images (``id``, ``path``).
+        size (int): the image side.
+        path (str | os.PathLike): the cache file.
+        skip_missing (bool): leave out missing or unreadable images instead of raising;
+            row i of the cache is then row i of `rows` without the skipped ones.
+        progress (bool): show a progress bar.
+        chunk (int): images decoded per step.
+
+    Returns:
+        tuple[np.memmap, list[str]]: (uint8 ``[N', size, size]`` read-only, skipped ids).
+
+    Raises:
+        MissingImagesError: for missing or unreadable files (count and first ten) unless
+            `skip_missing`.
+        OSError: when the disk cannot hold the cache (ENOSPC, naming the file).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,9 +264,19 @@ def build_cache(source, rows: pd.DataFrame, size: int, path: str | os.PathLike, 
 
 
 def reserve_blocks(tmp: Path, final: Path) -> None:
-    """Allocate a memory-mapped file's disk blocks now. A memory map over a sparse file on a
-    full disk kills the process with SIGBUS at some later page write; allocating up front
-    turns that into an OSError (ENOSPC) naming the file, before any work is done."""
+    """Allocate a memory-mapped file's disk blocks now.
+
+    A memory map over a sparse file on a full disk kills the process with SIGBUS at some
+    later page write; allocating up front turns that into an OSError (ENOSPC) naming the
+    file, before any work is done.
+
+    Args:
+        tmp (Path): the file being written.
+        final (Path): its final name, used in the error.
+
+    Raises:
+        OSError: when the blocks cannot be allocated.
+    """
     with open(tmp, "rb+") as fh:
         try:
             os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
@@ -256,7 +303,17 @@ def _compact(mm: np.memmap, tmp: Path, bad: list[int]) -> np.memmap:
 
 
 def open_cache(path: str | os.PathLike) -> np.memmap:
-    """A cache built by `build_cache`, memory-mapped read-only."""
+    """A cache built by `build_cache`, memory-mapped read-only.
+
+    Args:
+        path (str | os.PathLike): the cache file.
+
+    Returns:
+        np.memmap: uint8 ``[N, size, size]``.
+
+    Raises:
+        ValueError: when the file is not a uint8 3-D array.
+    """
     arr = np.load(path, mmap_mode="r", allow_pickle=False)
     if arr.dtype != np.uint8 or arr.ndim != 3:
         raise ValueError(f"{path}: not an image cache (dtype {arr.dtype}, shape {arr.shape})")
@@ -264,7 +321,15 @@ def open_cache(path: str | os.PathLike) -> np.memmap:
 
 
 def read_cache_info(path: str | os.PathLike) -> dict | None:
-    """The sidecar of a complete cache, or None when the cache is absent or incomplete."""
+    """The sidecar of a complete cache.
+
+    Args:
+        path (str | os.PathLike): the cache file.
+
+    Returns:
+        dict | None: key, size, n_images, skipped_ids, source; None when the cache or its
+        sidecar is absent.
+    """
     path = Path(path)
     info = _info_path(path)
     if not (path.is_file() and info.is_file()):
@@ -274,6 +339,16 @@ def read_cache_info(path: str | os.PathLike) -> dict | None:
 
 
 def cache_is_current(path, source, rows: pd.DataFrame, size: int) -> bool:
-    """True when `path` holds a complete cache of exactly these rows, source and size."""
+    """Whether `path` holds a complete cache of exactly these rows, source and size.
+
+    Args:
+        path (str | os.PathLike): the cache file.
+        source (ImageSource): the source.
+        rows (pd.DataFrame): the rows.
+        size (int): the image side.
+
+    Returns:
+        bool: True when the sidecar's key equals `cache_key`.
+    """
     info = read_cache_info(path)
     return bool(info) and info.get("key") == cache_key(source, rows, size)

@@ -24,6 +24,18 @@ def read_csv_checked(path: str | Path, **read_options) -> pd.DataFrame:
     Both are refused by name here, on the header read as plain cells before pandas sees it.
     A file with a header and no rows is refused too: it would fail later with a misleading
     message (no class columns, no images in a split).
+
+    Args:
+        path (str | Path): the CSV file.
+        **read_options: passed to `pd.read_csv`.
+
+    Returns:
+        pd.DataFrame: the table, blank header cells keeping pandas' own names.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        LabelError: for an empty file, a file pandas cannot parse or decode, duplicate
+            column names, or a header without rows.
     """
     path = Path(path)
     if not path.is_file():
@@ -47,8 +59,17 @@ def read_csv_checked(path: str | Path, **read_options) -> pd.DataFrame:
 
 
 def check_header(header: list[str], path) -> None:
-    """Refuse column names that repeat, as written or after trimming spaces (blank cells of
-    the header, e.g. from trailing commas, are not names and may repeat)."""
+    """Refuse column names that repeat, as written or after trimming spaces.
+
+    Blank cells of the header (e.g. from trailing commas) are not names and may repeat.
+
+    Args:
+        header (list[str]): the header cells as written.
+        path (str | Path): the file, named in the message.
+
+    Raises:
+        LabelError: naming every repeated name.
+    """
     groups: dict[str, list[str]] = {}
     for name in header:
         name = str(name)
@@ -69,7 +90,20 @@ def check_header(header: list[str], path) -> None:
 
 
 def read_csv_text(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A label CSV with every cell as stripped text ("" for empty); named columns must exist."""
+    """A label CSV with every cell as stripped text ("" for empty).
+
+    Args:
+        path (str | Path): the CSV file.
+        columns (list[str] | None): columns that must exist.
+
+    Returns:
+        pd.DataFrame: all cells str, column names stripped.
+
+    Raises:
+        FileNotFoundError: when the file does not exist.
+        LabelError: as `read_csv_checked`.
+        MissingColumnError: when a named column is missing.
+    """
     frame = read_csv_checked(path, dtype=str, keep_default_na=False, na_filter=False)
     frame.columns = [str(c).strip() for c in frame.columns]
     if columns:
@@ -80,6 +114,16 @@ def read_csv_text(path: str | Path, columns: list[str] | None = None) -> pd.Data
 
 
 def require_columns(frame: pd.DataFrame, columns, path) -> None:
+    """Refuse a table that lacks any of `columns`.
+
+    Args:
+        frame (pd.DataFrame): the table.
+        columns (Iterable[str]): the required column names.
+        path (str | Path): the file, named in the message.
+
+    Raises:
+        MissingColumnError: naming the missing columns and the first 30 present.
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         shown = ", ".join(repr(c) for c in missing)
@@ -88,7 +132,27 @@ def require_columns(frame: pd.DataFrame, columns, path) -> None:
 
 
 def parse_label_column(values: pd.Series, path, column: str) -> tuple[np.ndarray, int]:
-    """float32 labels (1.0 / 0.0 / NaN) and the number of −1 ("uncertain") values."""
+    """One label column as float32 labels, and the number of −1 ("uncertain") values.
+
+    1 → 1.0, 0 → 0.0; −1 (CheXpert-style uncertain, unusable as a binary target) and blanks
+    ("", nan, NA, N/A, null, None) → NaN.
+
+    Args:
+        values (pd.Series): the column's cells.
+        path (str | Path): the file, named in the message.
+        column (str): the column, named in the message.
+
+    Returns:
+        tuple[np.ndarray, int]: (float32 ``[n]``, the count of −1 values).
+
+    Raises:
+        LabelError: for any other value, with examples and line numbers.
+
+    Example:
+        >>> y, n_unc = parse_label_column(pd.Series(["1", "0", "-1", ""]), "x.csv", "Edema")
+        >>> y.tolist(), n_unc
+        ([1.0, 0.0, nan, nan], 1)
+    """
     text = values.astype(str)
     blank = text.isin(_BLANKS).to_numpy()
     number = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=float)
@@ -110,7 +174,20 @@ def parse_label_column(values: pd.Series, path, column: str) -> tuple[np.ndarray
 
 
 def parse_labels(frame: pd.DataFrame, classes: list[str], path) -> tuple[pd.DataFrame, dict]:
-    """Class columns as float32 and the per-class count of −1 values found."""
+    """The class columns as float32 labels, and the per-class count of −1 values found.
+
+    Args:
+        frame (pd.DataFrame): the label table.
+        classes (list[str]): the class columns.
+        path (str | Path): the file, named in messages.
+
+    Returns:
+        tuple[pd.DataFrame, dict[str, int]]: (float32 class columns, {class: count of −1}).
+
+    Raises:
+        LabelError: for bad class names or values.
+        MissingColumnError: when a class column is missing.
+    """
     check_class_names(classes, str(path))
     require_columns(frame, classes, path)
     cols, uncertain = {}, {}
@@ -120,8 +197,18 @@ def parse_labels(frame: pd.DataFrame, classes: list[str], path) -> tuple[pd.Data
 
 
 def label_like_columns(frame: pd.DataFrame, exclude) -> tuple[list[str], list[str]]:
-    """Columns that look like labels (every non-blank cell is 1, 0 or -1), and the other
-    numeric columns (such as an unnamed age column), which are not taken as classes."""
+    """Columns that look like labels, and the other numeric columns.
+
+    A column is label-like when every non-blank cell is 1, 0 or -1; other all-numeric columns
+    (such as an unnamed age column) are not taken as classes. All-blank columns are neither.
+
+    Args:
+        frame (pd.DataFrame): the label table (cells as text).
+        exclude (Iterable[str]): columns not considered.
+
+    Returns:
+        tuple[list[str], list[str]]: (label-like columns, other numeric columns).
+    """
     labels, other = [], []
     for c in frame.columns:
         if c in exclude:
@@ -135,12 +222,36 @@ def label_like_columns(frame: pd.DataFrame, exclude) -> tuple[list[str], list[st
 
 
 def normalise_sex(values: pd.Series) -> pd.Series:
-    """M / F, anything else missing (sources write M, Male, male, F, Female, …)."""
+    """M / F, anything else missing (sources write M, Male, male, F, Female, …).
+
+    Args:
+        values (pd.Series): the cells.
+
+    Returns:
+        pd.Series: "M", "F" or NaN.
+
+    Example:
+        >>> normalise_sex(pd.Series(["male", " F", "x"])).tolist()
+        ['M', 'F', nan]
+    """
     key = values.astype(str).str.strip().str.upper().str[:1]
     return key.where(key.isin(["M", "F"]))
 
 
 def parse_age(values: pd.Series, path, column: str) -> pd.Series:
+    """An age column as numbers; blanks become NaN.
+
+    Args:
+        values (pd.Series): the cells.
+        path (str | Path): the file, named in the message.
+        column (str): the column, named in the message.
+
+    Returns:
+        pd.Series: float ages, NaN where blank.
+
+    Raises:
+        LabelError: for a non-numeric, non-blank age.
+    """
     text = values.astype(str).str.strip()
     age = pd.to_numeric(text.where(~text.isin(_BLANKS)), errors="coerce")
     bad = age.isna() & ~text.isin(_BLANKS)
@@ -151,7 +262,20 @@ def parse_age(values: pd.Series, path, column: str) -> pd.Series:
 
 
 def normalise_split(values: pd.Series, path, column: str) -> pd.Series:
-    """train / val / test; common spellings (validate, valid, validation) map to val."""
+    """train / val / test; common spellings (validate, valid, validation, training, testing) map
+    to those.
+
+    Args:
+        values (pd.Series): the cells (case and surrounding spaces ignored).
+        path (str | Path): the file, named in the message.
+        column (str): the column, named in the message.
+
+    Returns:
+        pd.Series: "train", "val" or "test".
+
+    Raises:
+        LabelError: for an unknown split value.
+    """
     aliases = {"train": "train", "training": "train", "val": "val", "valid": "val",
                "validate": "val", "validation": "val", "test": "test", "testing": "test"}
     key = values.astype(str).str.strip().str.lower()

@@ -16,7 +16,21 @@ FINDING_BINS = ("0", "1", "2", "3", "4+")
 
 
 def label_counts(y) -> dict[str, np.ndarray]:
-    """Per-class positives, negatives and NaN of a [n, C] label matrix (int64 each)."""
+    """Per-class positives, negatives and NaN of a label matrix.
+
+    Args:
+        y (np.ndarray): ``[n, C]`` labels (1/0/NaN).
+
+    Returns:
+        dict[str, np.ndarray]: ``pos``, ``neg``, ``nan``, int64 ``[C]`` each.
+
+    Raises:
+        ValueError: when `y` is not 2-D.
+
+    Example:
+        >>> {k: v.tolist() for k, v in label_counts([[1, 0], [np.nan, 1], [0, 1]]).items()}
+        {'pos': [1, 2], 'neg': [1, 1], 'nan': [1, 0]}
+    """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"labels must be [n, C], got shape {y.shape}")
@@ -30,8 +44,15 @@ def class_counts(table: pd.DataFrame, classes: Sequence[str],
                  ) -> pd.DataFrame:
     """One row per class: `class`, then `<prefix>_pos`, `_neg`, `_nan` per split.
 
-    `splits` is a list of split names (used as prefixes) or a mapping prefix -> split name,
-    e.g. {"train": "train", "val": "val", "eval": "test"} for the study store's columns.
+    Args:
+        table (pd.DataFrame): the dataset table (split and the class columns).
+        classes (Sequence[str]): the class columns.
+        splits (Sequence[str] | Mapping[str, str]): split names (used as prefixes) or a
+            mapping prefix → split name, e.g. {"train": "train", "val": "val", "eval": "test"}
+            for the study store's columns.
+
+    Returns:
+        pd.DataFrame: class and three int64 columns per split.
     """
     mapping = dict(splits) if isinstance(splits, Mapping) else {s: s for s in splits}
     out = pd.DataFrame({"class": list(classes)})
@@ -43,7 +64,21 @@ def class_counts(table: pd.DataFrame, classes: Sequence[str],
 
 
 def cooccurrence(y) -> np.ndarray:
-    """M = YᵀY (int64 [C, C]) with NaN counted as 0: M[a, b] = images positive for a and b."""
+    """Co-occurrence M = YᵀY with NaN counted as 0: M[a, b] = images positive for a and b.
+
+    Args:
+        y (np.ndarray): ``[n, C]`` labels (1/0/NaN).
+
+    Returns:
+        np.ndarray: int64 ``[C, C]``, symmetric; the diagonal = positives per class.
+
+    Raises:
+        ValueError: when `y` is not 2-D.
+
+    Example:
+        >>> cooccurrence([[1, 1], [1, np.nan], [0, 1]]).tolist()
+        [[2, 1], [1, 2]]
+    """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim != 2:
         raise ValueError(f"labels must be [n, C], got shape {y.shape}")
@@ -72,8 +107,18 @@ def is_no_finding(name: str) -> bool:
 
 
 def label_matrix(labels, classes: Sequence[str]) -> np.ndarray:
-    """float64 ``[N, C]`` from a labels table (class columns picked by name) or an array
-    (checked against the number of classes)."""
+    """The label matrix of a labels table (class columns picked by name) or an array.
+
+    Args:
+        labels (pd.DataFrame | np.ndarray): a table with the class columns, or ``[N, C]``.
+        classes (Sequence[str]): the class names.
+
+    Returns:
+        np.ndarray: float64 ``[N, C]``.
+
+    Raises:
+        ValueError: when an array is not ``[N, len(classes)]``.
+    """
     if isinstance(labels, pd.DataFrame):
         return labels[list(classes)].to_numpy(dtype=np.float64)
     y = np.asarray(labels, dtype=np.float64)
@@ -106,7 +151,18 @@ def findings_per_image(labels, classes: Sequence[str]) -> np.ndarray:
 
 
 def finding_bin(counts) -> np.ndarray:
-    """Findings per image → bin index of FINDING_BINS: 0, 1, 2, 3 stay, 4 and more → 4."""
+    """Findings per image → bin index of FINDING_BINS: 0, 1, 2, 3 stay, 4 and more → 4.
+
+    Args:
+        counts (np.ndarray): int ``[N]`` findings per image.
+
+    Returns:
+        np.ndarray: int ``[N]`` in 0 … 4.
+
+    Example:
+        >>> finding_bin([0, 3, 4, 9]).tolist()
+        [0, 3, 4, 4]
+    """
     return np.minimum(np.asarray(counts), len(FINDING_BINS) - 1)
 
 
@@ -136,13 +192,33 @@ def labels_in_words(labels, classes: Sequence[str]) -> list[str]:
 
 
 def image_labels_in_words(row, classes: Sequence[str]) -> str:
-    """`labels_in_words` of one image; `row` maps class name → 1 / 0 / NaN (a table row)."""
+    """`labels_in_words` of one image.
+
+    Args:
+        row (Mapping): class name → 1 / 0 / NaN (a table row).
+        classes (Sequence[str]): the class names.
+
+    Returns:
+        str: the positive classes joined by ", ", or "No Finding".
+    """
     return labels_in_words(np.array([[row[c] for c in classes]], dtype=np.float64),
                            classes)[0]
 
 
 def findings_histogram(counts, top: int = 4) -> pd.Series:
-    """Images per number of findings in bins 0, 1, …, top-1, "top+" (the paper's 0–3, 4+)."""
+    """Images per number of findings in bins 0, 1, …, top-1, "top+" (the paper's 0–3, 4+).
+
+    Args:
+        counts (np.ndarray): int ``[N]`` findings per image (≥ 0).
+        top (int): the first number pooled into "top+".
+
+    Returns:
+        pd.Series: int64, index "0" … "top+", name "images".
+
+    Example:
+        >>> findings_histogram([0, 0, 1, 5, 4]).tolist()
+        [2, 1, 0, 0, 2]
+    """
     counts = np.asarray(counts, dtype=np.int64)
     full = np.bincount(counts, minlength=top + 1)
     labels = [str(i) for i in range(top)] + [f"{top}+"]
@@ -151,5 +227,12 @@ def findings_histogram(counts, top: int = 4) -> pd.Series:
 
 
 def findings_full_histogram(counts) -> np.ndarray:
-    """Images with exactly 0, 1, 2, … findings (int64; index = number of findings)."""
+    """Images with exactly 0, 1, 2, … findings.
+
+    Args:
+        counts (np.ndarray): int ``[N]`` findings per image (≥ 0).
+
+    Returns:
+        np.ndarray: int64 ``[max + 1]``; index = number of findings.
+    """
     return np.bincount(np.asarray(counts, dtype=np.int64)).astype(np.int64)

@@ -17,7 +17,21 @@ from core.errors import ConfigError
 
 
 def parse_options(items: list[str]) -> dict:
-    """["key=value", …] → dict; values are YAML (numbers, lists, true/false)."""
+    """``--option KEY=VALUE`` items as a dict; values are YAML (numbers, lists, true/false).
+
+    Args:
+        items (list[str] | None): ["key=value", …].
+
+    Returns:
+        dict: key → parsed value ("" for an empty value).
+
+    Raises:
+        ConfigError: for an item without "=" or a value that does not parse.
+
+    Example:
+        >>> parse_options(["seed=3", "fractions=[0.8, 0.1, 0.1]", "image_root=/data"])
+        {'seed': 3, 'fractions': [0.8, 0.1, 0.1], 'image_root': '/data'}
+    """
     out = {}
     for item in items or []:
         if "=" not in item:
@@ -31,7 +45,19 @@ def parse_options(items: list[str]) -> dict:
 
 
 def dataset_config(spec: str, options: list[str]) -> DatasetConfig:
-    """The DatasetConfig that SPEC (dataset name or config file) and --option describe."""
+    """The DatasetConfig that SPEC (dataset name or config file) and --option describe.
+
+    Args:
+        spec (str): a dataset name, or a study config file (.yaml/.yml/.json or an existing
+            file) whose dataset section is used.
+        options (list[str]): ``KEY=VALUE`` items, overriding the file's options.
+
+    Returns:
+        DatasetConfig: the dataset's name and options.
+
+    Raises:
+        ConfigError: as `parse_options`, or for an unreadable config file.
+    """
     extra = parse_options(options)
     path = Path(spec)
     if path.suffix.lower() in (".yaml", ".yml", ".json") or path.is_file():
@@ -42,7 +68,16 @@ def dataset_config(spec: str, options: list[str]) -> DatasetConfig:
 
 
 def format_table(header: list[str], rows: list[list], indent: str = "  ") -> str:
-    """Aligned text table: first column left-aligned, the others right-aligned."""
+    """Aligned text table: first column left-aligned, the others right-aligned.
+
+    Args:
+        header (list[str]): the column names.
+        rows (list[list]): the rows (numbers formatted with thousands separators).
+        indent (str): put before each line.
+
+    Returns:
+        str: header, a dashed rule, then the rows.
+    """
     cells = [[_cell(v) for v in row] for row in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
@@ -62,6 +97,15 @@ def _cell(v) -> str:
 
 
 def summary_text(ds: Dataset) -> str:
+    """A dataset's counts in words and tables (`python -m core dataset SPEC --summary`).
+
+    Args:
+        ds (Dataset): the loaded dataset.
+
+    Returns:
+        str: images and patients per split, positives per class and split, images per
+        number of findings, warnings and notes; ends with a newline.
+    """
     d, t, classes = ds.description, ds.table, ds.classes
     present = [s for s in SPLITS if (t["split"] == s).any()]
     out = [f"dataset {ds.name}: {len(t):,} images, {t['patient_id'].nunique():,} patients, "
@@ -103,6 +147,14 @@ def summary_text(ds: Dataset) -> str:
 
 
 def main(args) -> int:
+    """`python -m core dataset SPEC [--option K=V …] [--summary]`: load and describe a dataset.
+
+    Args:
+        args (argparse.Namespace): ``spec``, ``option``, ``summary``.
+
+    Returns:
+        int: exit status 0; loading errors propagate.
+    """
     cfg = dataset_config(args.spec, getattr(args, "option", []))
     ds = load_dataset(cfg)
     if getattr(args, "summary", False):

@@ -71,12 +71,30 @@ class Streams:
 
 
 def col(a) -> np.ndarray:
-    """Per-image values as a [n, 1, 1] float32 array that broadcasts over pixels."""
+    """Per-image values as a [n, 1, 1] float32 array that broadcasts over pixels.
+
+    Args:
+        a (array-like): ``[n]`` (or a scalar) values.
+
+    Returns:
+        np.ndarray: float32 ``[n, 1, 1]``.
+    """
     return np.asarray(a, dtype=F32).reshape(-1, 1, 1)
 
 
 def soft(z: np.ndarray) -> np.ndarray:
-    """Smooth step from 0 (z ≤ -0.5) to 1 (z ≥ 0.5): soft edges without exp()."""
+    """Smooth step from 0 (z ≤ -0.5) to 1 (z ≥ 0.5): soft edges without exp().
+
+    Args:
+        z (np.ndarray): any shape.
+
+    Returns:
+        np.ndarray: float32, the shape of `z`, in [0, 1].
+
+    Example:
+        >>> soft(np.array([-1.0, 0.0, 1.0])).tolist()
+        [0.0, 0.5, 1.0]
+    """
     t = np.add(z, F32(0.5), dtype=F32)
     np.clip(t, 0, 1, out=t)
     s = t * t
@@ -87,7 +105,14 @@ def soft(z: np.ndarray) -> np.ndarray:
 
 
 def bump(d2: np.ndarray) -> np.ndarray:
-    """Smooth round profile of a squared normalised distance: 1 at the centre, 0 from d² = 1."""
+    """Smooth round profile of a squared normalised distance: 1 at the centre, 0 from d² = 1.
+
+    Args:
+        d2 (np.ndarray): squared normalised distances, any shape.
+
+    Returns:
+        np.ndarray: (1 − d²)² clipped to [0, 1], the shape of `d2`.
+    """
     t = np.clip(F32(1) - d2, 0, 1)
     return t * t
 
@@ -98,10 +123,18 @@ _BANK_SIZE = 12
 
 @functools.lru_cache(maxsize=8)
 def texture_bank(size: int) -> dict[str, np.ndarray]:
-    """Periodic noise fields [K, S, S] per kind, made once per size from a fixed generator.
+    """Periodic noise fields per kind, made once per size from a fixed generator.
 
     Frequencies are in cycles per image, so a texture (grain included) looks alike at 64 and
-    at 256 pixels. FFT-filtered fields wrap seamlessly, so images sample them at random offsets.
+    at 256 pixels. FFT-filtered fields wrap seamlessly, so images sample them at random
+    offsets. Cached (the same arrays for the same size).
+
+    Args:
+        size (int): S, pixels per side.
+
+    Returns:
+        dict[str, np.ndarray]: grain, mottle, blotch, ridge_fine, ridge_coarse, vessel:
+        float32 ``[K, S, S]`` each.
     """
     rng = np.random.default_rng(0x5C4 + size)
     spec = np.fft.fft2(rng.standard_normal((_BANK_SIZE, size, size)))
@@ -131,8 +164,18 @@ def texture_bank(size: int) -> dict[str, np.ndarray]:
 
 
 def sample_texture(bank: dict, kind: str, R: Streams, name: str, idx=None) -> np.ndarray:
-    """One texture per image [n, S, S] (or per image in `idx`): a bank field at a random offset,
-    mirrored at random."""
+    """One texture per image: a bank field at a random offset, mirrored at random.
+
+    Args:
+        bank (dict[str, np.ndarray]): `texture_bank`'s result.
+        kind (str): the field kind.
+        R (Streams): the batch's named random streams.
+        name (str): the stream name (one draw per name).
+        idx (np.ndarray | None): int ``[m]`` images to sample for; None = all.
+
+    Returns:
+        np.ndarray: float32 ``[n, S, S]`` (or ``[m, S, S]``).
+    """
     fields = bank[kind]
     size = fields.shape[-1]
     k, dy, dx = (R.choice(name + c, m) for c, m in ((":k", len(fields)), (":y", size),
@@ -150,7 +193,18 @@ def sample_texture(bank: dict, kind: str, R: Streams, name: str, idx=None) -> np
 
 @functools.lru_cache(maxsize=8)
 def axis(size: int) -> np.ndarray:
-    """Pixel centres in normalised coordinates [-1, 1]."""
+    """Pixel centres in normalised coordinates [-1, 1] (cached per size).
+
+    Args:
+        size (int): pixels.
+
+    Returns:
+        np.ndarray: float32 ``[size]``.
+
+    Example:
+        >>> axis(4).tolist()
+        [-0.75, -0.25, 0.25, 0.75]
+    """
     return (np.arange(size, dtype=F32) + F32(0.5)) / F32(size) * F32(2) - F32(1)
 
 
@@ -161,7 +215,19 @@ def lung_shape(X, Y, a: dict, side: int, edge: float, shrink=0.0, cap=0.0):
     The lung is the upper half of an ellipse (rounded apex, widest at the base) cut from below
     by the diaphragm dome, which is highest medially and lowest at the costophrenic angle.
     Depth (0 at the border, 1 inside) makes the lung darker where it is thicker.
-    `shrink`/`cap` move the lateral border / apex inwards (a pleural rim of that thickness).
+
+    Args:
+        X (np.ndarray): float32 ``[n, H, W]`` (or broadcastable) x coordinates.
+        Y (np.ndarray): float32 ``[n, H, W]`` (or broadcastable) y coordinates.
+        a (dict[str, np.ndarray]): anatomy parameters, ``[n]`` each.
+        side (int): -1 or +1.
+        edge (float): the width of a soft edge.
+        shrink (float | np.ndarray): moves the lateral border inwards (a pleural rim).
+        cap (float | np.ndarray): moves the apex down (an apical cap).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (mask in [0, 1], depth in [0, 1], dome
+        line y), float32, broadcast over the pixels.
     """
     e = F32(edge)
     cx = col(side * a["lx"] + a["mshift"])
@@ -179,7 +245,20 @@ def lung_shape(X, Y, a: dict, side: int, edge: float, shrink=0.0, cap=0.0):
 
 
 def lung_point(a: dict, R: Streams, name: str, idx, vlo=0.15, vhi=0.9, side=None):
-    """A random point inside a lung for each image in `idx`: (side, x [m], y [m])."""
+    """A random point inside a lung for each image in `idx`.
+
+    Args:
+        a (dict[str, np.ndarray]): anatomy parameters, ``[n]`` each.
+        R (Streams): the batch's named random streams.
+        name (str): the stream name.
+        idx (np.ndarray): int ``[m]`` images.
+        vlo (float): highest point, 0 = apex … 1 = base.
+        vhi (float): lowest point.
+        side (np.ndarray | None): ``[m]`` -1 / +1; None = drawn.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (side, x, y), ``[m]`` each.
+    """
     if side is None:
         side = np.where(R.bernoulli(name + ":side", 0.5), 1, -1)[idx]
     v = R.uniform(name + ":v", vlo, vhi)[idx]  # 0 apex … 1 base
@@ -197,6 +276,19 @@ def bubble(X, Y, cx, cy, r, level, amp, edge: float):
 
     Used for the normal gastric bubble and for a hiatal hernia alike: the two differ only in
     where they sit (below the left dome vs above the diaphragm behind the heart).
+
+    Args:
+        X (np.ndarray): x coordinates ``[n, H, W]``.
+        Y (np.ndarray): y coordinates ``[n, H, W]``.
+        cx (np.ndarray): centre x, ``[n, 1, 1]``.
+        cy (np.ndarray): centre y, ``[n, 1, 1]``.
+        r (np.ndarray): radius, ``[n, 1, 1]``.
+        level (np.ndarray): the air-fluid level's y, ``[n, 1, 1]``.
+        amp (np.ndarray): amplitude, ``[n, 1, 1]``.
+        edge (float): soft-edge width.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]`` density change (negative = air).
     """
     d2 = (((X - cx) * F32(0.8)) ** 2 + (Y - cy) ** 2) / (r * r)  # wider than tall
     disk = soft((F32(1) - d2) * r / F32(2 * edge))

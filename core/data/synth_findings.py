@@ -45,7 +45,17 @@ def _side(R, name: str, p_both: float = 0.0):
 
 # --------------------------------------------------------------------------- anatomy changes
 def modify_anatomy(a: dict, F: np.ndarray, R, strength: np.ndarray) -> None:
-    """Findings that change the anatomy itself (heart size, lung volume, diaphragm), in place."""
+    """Findings that change the anatomy itself (heart size, lung volume, diaphragm), in place.
+
+    Cardiomegaly widens the heart; Emphysema hyperinflates the lungs and flattens the domes;
+    Atelectasis raises a dome and shifts the mediastinum; Fibrosis shrinks both lungs.
+
+    Args:
+        a (dict[str, np.ndarray]): the batch's anatomy parameters, float ``[n]`` each; updated.
+        F (np.ndarray): ``[n, 14]`` 0/1 findings in `FINDINGS` order.
+        R (Streams): the batch's named random streams.
+        strength (np.ndarray): float ``[n]`` contrast scale (1 / difficulty).
+    """
     j = {name: F[:, i] for i, name in enumerate(FINDINGS)}
     # Cardiomegaly: the heart shadow widens, mostly towards the patient's left
     enl = j["Cardiomegaly"] * R.uniform("Cardiomegaly:enl", 0.08, 0.32) * np.minimum(strength, 2)
@@ -103,6 +113,15 @@ def _round(c: Ctx, idx, name, r, x, y, lobes=0):
 
 
 def nodule(c: Ctx, idx):
+    """One to three small round opacities in the lungs.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Nodule", c.strength)[idx]
     count = 1 + (c.R.u("Nodule:count")[idx] > 0.7) + (c.R.u("Nodule:count")[idx] > 0.9)
     out = 0
@@ -115,6 +134,15 @@ def nodule(c: Ctx, idx):
 
 
 def mass(c: Ctx, idx):
+    """One larger lobulated round opacity with a mottled texture.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Mass", c.strength)[idx]
     r = c.size * (0.07 + 0.1 * c.R.u("Mass:r")[idx])
     _, x, y = lung_point(c.a, c.R, "Mass", idx, 0.2, 0.85)
@@ -123,7 +151,15 @@ def mass(c: Ctx, idx):
 
 
 def effusion(c: Ctx, idx):
-    """Fluid at a lung base: density rising to a meniscus, higher laterally; blunted angle."""
+    """Fluid at a lung base: density rising to a meniscus, higher laterally; blunted angle.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Effusion", c.strength)[idx]
     side, both = _side(c.R, "Effusion", 0.4)
     side, both = side[idx], both[idx]
@@ -144,7 +180,16 @@ def effusion(c: Ctx, idx):
 
 
 def pneumothorax_mask(c: Ctx, idx):
-    """(region without lung markings, visceral pleural line) at the apex/lateral wall."""
+    """The pneumothorax's region and pleural line at the apex/lateral wall.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (region without lung markings, visceral pleural
+        line), float32 ``[n, H, W]`` each.
+    """
     side = _side(c.R, "Pneumothorax")[0][idx]
     a, X, Y = c.a, c.X[idx], c.Y[idx]
     dome = np.where(side < 0, a["dome_r"][idx], a["dome_l"][idx])
@@ -160,13 +205,30 @@ def pneumothorax_mask(c: Ctx, idx):
 
 
 def pneumothorax(c: Ctx, idx):
+    """Air without lung markings at the apex/lateral wall, with a faint pleural line.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Pneumothorax", c.strength)[idx]
     region, line = c.L["ptx"]
     return (F32(0.6) * line - region) * col(0.04 * v)
 
 
 def fibrosis(c: Ctx, idx):
-    """Coarse reticular lines, peripheral and basal, both lungs."""
+    """Coarse reticular lines, peripheral and basal, both lungs.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Fibrosis", c.strength)[idx]
     a, X, Y = c.a, c.X[idx], c.Y[idx]
     ytop, ybase = col(a["ytop"][idx]), col(a["ybase"][idx])
@@ -177,7 +239,15 @@ def fibrosis(c: Ctx, idx):
 
 
 def infiltration(c: Ctx, idx):
-    """Patchy hazy reticular opacity in one or two places (alike Fibrosis, finer, patchy)."""
+    """Patchy hazy reticular opacity in one or two places (alike Fibrosis, finer, patchy).
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Infiltration", c.strength)[idx]
     X, Y = c.X[idx], c.Y[idx]
     out = 0
@@ -194,7 +264,15 @@ def infiltration(c: Ctx, idx):
 
 
 def edema(c: Ctx, idx):
-    """Bilateral hazy perihilar (bat-wing) opacity."""
+    """Bilateral hazy perihilar (bat-wing) opacity.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Edema", c.strength)[idx]
     X, Y = c.X[idx], c.Y[idx]
     hy = c.L["hily"][idx]
@@ -223,7 +301,15 @@ def _lobar(c: Ctx, idx, name):
 
 
 def consolidation(c: Ctx, idx):
-    """Dense, fairly homogeneous lobar opacity with faint air bronchograms."""
+    """Dense, fairly homogeneous lobar opacity with faint air bronchograms.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Consolidation", c.strength)[idx]
     region = _lobar(c, idx, "Consolidation")
     tex = F32(0.9) + F32(0.1) * c.tex("blotch", "Consolidation:tex", idx)
@@ -232,7 +318,15 @@ def consolidation(c: Ctx, idx):
 
 
 def pneumonia(c: Ctx, idx):
-    """Airspace opacity, lobar or round, patchier than Consolidation (deliberately alike)."""
+    """Airspace opacity, lobar or round, patchier than Consolidation (deliberately alike).
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Pneumonia", c.strength)[idx]
     lobar = _lobar(c, idx, "Pneumonia")
     _, x, y = lung_point(c.a, c.R, "Pneumonia:patch", idx, 0.3, 0.9)
@@ -245,7 +339,15 @@ def pneumonia(c: Ctx, idx):
 
 
 def atelectasis(c: Ctx, idx):
-    """Plate-like linear opacity in the lower zone (volume loss is in modify_anatomy)."""
+    """Plate-like linear opacity in the lower zone (volume loss is in modify_anatomy).
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Atelectasis", c.strength)[idx]
     side = _side(c.R, "Atelectasis")[0][idx]
     _, x, y = lung_point(c.a, c.R, "Atelectasis", idx, 0.55, 0.9, side=side)
@@ -261,7 +363,15 @@ def atelectasis(c: Ctx, idx):
 
 
 def pleural_thickening(c: Ctx, idx):
-    """Thin pleural rim along the lateral chest wall, or an apical cap."""
+    """Thin pleural rim along the lateral chest wall, or an apical cap.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Pleural Thickening", c.strength)[idx]
     side, both = _side(c.R, "Pleural Thickening", 0.45)
     side, both = side[idx], both[idx]
@@ -282,7 +392,15 @@ def pleural_thickening(c: Ctx, idx):
 
 
 def hernia(c: Ctx, idx):
-    """Hiatal hernia: a gas bubble with an air-fluid level behind the heart."""
+    """Hiatal hernia: a gas bubble with an air-fluid level behind the heart.
+
+    Args:
+        c (Ctx): the batch's coordinates, anatomy, lung masks, random streams and textures.
+        idx (np.ndarray): int ``[n]`` indices (into the batch) of the images with the finding.
+
+    Returns:
+        np.ndarray: float32 ``[n, H, W]``, the density added to those images.
+    """
     v = _intensity(c.R, "Hernia", c.strength)[idx]
     x = c.a["hx"][idx] + c.R.normal("Hernia:x", 0.0, 0.05)[idx]
     y = c.L["hy_v"][idx] + c.R.normal("Hernia:y", 0.04, 0.04)[idx]

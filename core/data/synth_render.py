@@ -46,7 +46,17 @@ EDGE = 0.042
 
 # --------------------------------------------------------------------------- anatomy
 def anatomy_params(P: Streams, R: Streams, ap: np.ndarray, female: np.ndarray) -> dict:
-    """Per-image anatomy [n] arrays: body shape from the patient (P), pose from the image (R)."""
+    """Per-image anatomy: body shape from the patient (P), pose from the image (R).
+
+    Args:
+        P (Streams): the patients' named random streams (one per image's patient).
+        R (Streams): the images' named random streams.
+        ap (np.ndarray): bool ``[n]`` AP view (magnifies the heart).
+        female (np.ndarray): bool ``[n]``.
+
+    Returns:
+        dict[str, np.ndarray]: parameter name → float (or bool) ``[n]``.
+    """
     n = P.n
     a = {}
     a["bw"] = np.clip(P.normal("bw", 0.86, 0.035) + 0.02 * ~female, 0.76, 0.96)
@@ -91,6 +101,13 @@ def coordinates(a: dict, size: int) -> tuple[np.ndarray, np.ndarray]:
 
     Kept separable: every term that depends on x alone or on y alone is computed on S values
     per image instead of S², which roughly halves the renderer's arithmetic.
+
+    Args:
+        a (dict[str, np.ndarray]): anatomy (scale, dx, dy), ``[n]`` each.
+        size (int): S, pixels per side.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (X float32 ``[n, 1, S]``, Y float32 ``[n, S, 1]``).
     """
     ax = axis(size)
     k = col(1 / a["scale"])
@@ -98,7 +115,18 @@ def coordinates(a: dict, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def render_anatomy(X, Y, a: dict, edge: float) -> dict:
-    """Density layers of a normal chest; findings then add to it and read its masks."""
+    """Density layers of a normal chest; findings then add to it and read its masks.
+
+    Args:
+        X (np.ndarray): float32 ``[n, 1, S]`` x coordinates.
+        Y (np.ndarray): float32 ``[n, S, 1]`` y coordinates.
+        a (dict[str, np.ndarray]): anatomy parameters, ``[n]`` each.
+        edge (float): soft-edge width.
+
+    Returns:
+        dict: ``density`` float32 ``[n, S, S]``, lung masks (``lungs`` [right, left],
+        ``lung``, ``air``), ``body``, and hilum / diaphragm geometry the signatures read.
+    """
     e = F32(edge)
     L = {}
     ax_ = np.abs(X)
@@ -180,6 +208,15 @@ def lung_markings(L: dict, a: dict, bank: dict, R: Streams) -> np.ndarray:
 
     A bank texture is read in (angle, radius) coordinates about the hilum; the angular
     frequency grows with the radius, so lines multiply outwards and keep a constant width.
+
+    Args:
+        L (dict): `render_anatomy`'s layers.
+        a (dict[str, np.ndarray]): anatomy parameters (``marks``).
+        bank (dict[str, np.ndarray]): the texture bank (``vessel``).
+        R (Streams): the images' named random streams.
+
+    Returns:
+        np.ndarray: float32 ``[n, S, S]`` density of the markings.
     """
     fields = bank["vessel"]
     size = fields.shape[-1]
@@ -197,8 +234,18 @@ def lung_markings(L: dict, a: dict, bank: dict, R: Streams) -> np.ndarray:
 
 
 def add_confounders(D, X, Y, a: dict, L: dict, edge: float) -> None:
-    """Normal structures that mimic findings: gastric bubble (Hernia), nipples (Nodule),
-    breast shadows (basal opacity). In place."""
+    """Normal structures that mimic findings, added to `D` in place.
+
+    Gastric bubble (mimics Hernia), nipples (Nodule), breast shadows (basal opacity).
+
+    Args:
+        D (np.ndarray): float32 ``[n, S, S]`` density; updated.
+        X (np.ndarray): x coordinates.
+        Y (np.ndarray): y coordinates.
+        a (dict[str, np.ndarray]): anatomy parameters (gastric, nipples, breast, …).
+        L (dict): `render_anatomy`'s layers (``ydia``).
+        edge (float): soft-edge width.
+    """
     idx = np.flatnonzero(a["gastric"])
     if len(idx):
         g = {k: a[k][idx] for k in ("ybase", "dome_l", "dh", "mshift", "g_dx", "g_r", "g_lv")}
@@ -222,7 +269,15 @@ def add_confounders(D, X, Y, a: dict, L: dict, edge: float) -> None:
 
 # --------------------------------------------------------------------------- quality
 def quality_params(q: np.ndarray, R: Streams) -> dict:
-    """Contrast, noise, blur and haze of each image from its quality q ∈ [0, 1]."""
+    """Contrast, noise, blur and haze of each image from its quality q ∈ [0, 1].
+
+    Args:
+        q (np.ndarray): float ``[n]`` quality.
+        R (Streams): the images' named random streams.
+
+    Returns:
+        dict[str, np.ndarray]: contrast, noise, blur, haze, expo, gamma, ``[n]`` each.
+    """
     bad = 1 - q
     return {
         "contrast": (0.55 + 0.65 * q) * np.exp(R.normal("contrast", 0, 0.06)),
@@ -235,7 +290,17 @@ def quality_params(q: np.ndarray, R: Streams) -> dict:
 
 
 def tone_map(D: np.ndarray, qp: dict, grain: np.ndarray, size: int) -> np.ndarray:
-    """Film response: blur, contrast, exposure, haze, grain, then 8-bit quantisation."""
+    """Film response: blur, contrast, exposure, haze, grain, then 8-bit quantisation.
+
+    Args:
+        D (np.ndarray): float32 ``[n, S, S]`` density.
+        qp (dict[str, np.ndarray]): `quality_params`' result.
+        grain (np.ndarray): float32 ``[n, S, S]`` grain texture.
+        size (int): S (the blur width is a fixed fraction of it).
+
+    Returns:
+        np.ndarray: uint8 ``[n, S, S]``.
+    """
     sigma = 1.1 * size / 64.0  # blur width is a fixed fraction of the image, as the anatomy
     blurred = gaussian_filter1d(gaussian_filter1d(D, sigma, axis=1, mode="nearest"),
                                 sigma, axis=2, mode="nearest")
@@ -252,11 +317,22 @@ def tone_map(D: np.ndarray, qp: dict, grain: np.ndarray, size: int) -> np.ndarra
 # --------------------------------------------------------------------------- the renderer
 def render(seed: int, index, patient, ap, female, findings, quality, size: int,
            difficulty: float = 1.0) -> np.ndarray:
-    """uint8 [n, size, size] radiographs.
+    """SynthCXR radiographs.
 
-    index: per-image keys (synth_index); patient: per-patient keys (anatomy is the patient's,
-    pose the image's); ap, female: bool [n]; findings: bool [n, 14] in `FINDINGS` order, the
-    findings to *draw* (label noise already applied); quality: float [n] in [0, 1].
+    Args:
+        seed (int): the dataset seed.
+        index (np.ndarray): int ``[n]`` per-image keys (synth_index): the pose and findings.
+        patient (np.ndarray): int ``[n]`` per-patient keys: the anatomy is the patient's.
+        ap (np.ndarray): bool ``[n]`` AP view.
+        female (np.ndarray): bool ``[n]``.
+        findings (np.ndarray): bool ``[n, 14]`` in `FINDINGS` order, the findings to *draw*
+            (label noise already applied).
+        quality (np.ndarray): float ``[n]`` in [0, 1].
+        size (int): pixels per side.
+        difficulty (float): > 1 fainter, smaller signatures; < 1 stronger.
+
+    Returns:
+        np.ndarray: uint8 ``[n, size, size]``; the same inputs give the same pixels.
     """
     index = np.asarray(index, dtype=np.int64)
     n = len(index)

@@ -55,18 +55,36 @@ NOTE = ("SynthCXR: real ChestX-ray14 label vectors, patients, age, sex and view;
 
 # --------------------------------------------------------------------------- ground truth
 def image_quality(seed: int, synth_index, ap) -> np.ndarray:
-    """Quality in [0, 1] per image; AP (often bedside) films are worse on average."""
+    """Quality in [0.02, 1] per image; AP (often bedside) films are worse on average.
+
+    Args:
+        seed (int): the dataset seed.
+        synth_index (np.ndarray): int ``[n]`` SynthCXR indices (one random stream each).
+        ap (np.ndarray): bool ``[n]`` AP view.
+
+    Returns:
+        np.ndarray: float ``[n]``.
+    """
     R = Streams(seed, synth_index, "quality")
     q = R.normal("q", 0.68, 0.17) - 0.08 * np.asarray(ap, dtype=bool)
     return np.clip(q, 0.02, 1.0)
 
 
 def label_noise(seed: int, synth_index, findings, rate: float):
-    """The findings to draw, given the labelled ones [n, 14] (FINDINGS order).
+    """The findings to draw, given the labelled ones.
 
     With probability `rate` per image one finding is dropped (one of its positives, if any,
-    half the time) or added (an absent one, weighted by real prevalence). Returns
-    (drawn bool [n, 14], flag bool [n], detail str [n], e.g. "dropped Effusion").
+    half the time) or added (an absent one, weighted by real prevalence).
+
+    Args:
+        seed (int): the dataset seed.
+        synth_index (np.ndarray): int ``[n]`` SynthCXR indices.
+        findings (np.ndarray): ``[n, 14]`` labels in FINDINGS order (NaN = 0).
+        rate (float): probability of a change per image.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray, np.ndarray]: (drawn bool ``[n, 14]``, flag bool
+        ``[n]``, detail str ``[n]``, e.g. "dropped Effusion").
     """
     Y = np.nan_to_num(np.asarray(findings, dtype=np.float64)) > 0.5
     n = len(Y)
@@ -89,7 +107,16 @@ def label_noise(seed: int, synth_index, findings, rate: float):
 
 
 def patient_keys(patient_ids) -> np.ndarray:
-    """Integer key per patient id: the number itself (ChestX-ray14), else a CRC32 of the text."""
+    """Integer key per patient id: the number itself (ChestX-ray14), else a CRC32 of the text.
+
+    CRC keys are offset by 2^40 so they cannot meet a numeric id.
+
+    Args:
+        patient_ids (array-like): ``[n]`` ids.
+
+    Returns:
+        np.ndarray: int64 ``[n]``.
+    """
     s = pd.Series(np.asarray(patient_ids)).astype(str)
     num = pd.to_numeric(s, errors="coerce")
     crc = s.map(lambda t: zlib.crc32(t.encode()) + (1 << 40))
@@ -104,6 +131,21 @@ def check_signature_map(value, key: str = "dataset.options.signature_map") -> di
     left out keep their own signature. The whole map must be a permutation of the 14
     findings ("No Finding" has no signature and is never remapped). An identity map,
     given in full or in part, is returned as None so it describes exactly today's data.
+
+    Args:
+        value (dict | None): the option's value.
+        key (str): the option's name, for messages.
+
+    Returns:
+        dict | None: the full map, or None.
+
+    Raises:
+        ConfigError: for a non-mapping, an unknown finding or "No Finding", or a map that is
+            not a permutation.
+
+    Example:
+        >>> check_signature_map({"Nodule": "Nodule"}) is None
+        True
     """
     if value is None:
         return None
@@ -123,7 +165,15 @@ def check_signature_map(value, key: str = "dataset.options.signature_map") -> di
 
 
 def drawn_signatures(drawn_labels: np.ndarray, signature_map: dict | None) -> np.ndarray:
-    """bool [n, 14] signatures to draw (FINDINGS order) from the drawn label columns."""
+    """The signatures to draw (FINDINGS order) from the drawn label columns.
+
+    Args:
+        drawn_labels (np.ndarray): bool ``[n, 14]`` drawn label columns.
+        signature_map (dict | None): `check_signature_map`'s result; None = identity.
+
+    Returns:
+        np.ndarray: bool ``[n, 14]``.
+    """
     if signature_map is None:
         return drawn_labels
     out = np.zeros_like(drawn_labels)
@@ -220,13 +270,22 @@ def _subsample(meta: pd.DataFrame, n_images: int, seed: int) -> pd.DataFrame:
 
 
 def tempered_inclusion(findings: np.ndarray, n_images: int, power: float) -> np.ndarray:
-    """Inclusion probability per image [n] so that class counts follow about count^power.
+    """Inclusion probability per image so that class counts follow about count^power.
 
     A class with n_c images gets rate K · n_c^(power-1) (≤ 1), and an image is kept with the
     rate of its rarest positive class ("No Finding" counts as a class), so each class keeps
     about K · n_c^power of its images; co-occurring findings come along with the rare ones,
     so common classes end a little above that. K is set by bisection so that the expected
-    number of images is `n_images`. Counts stay ordered like the source's as long as power > 0.
+    number of images is `n_images`. Counts stay ordered like the source's as long as
+    power > 0.
+
+    Args:
+        findings (np.ndarray): ``[n, C]`` labels (> 0.5 = positive).
+        n_images (int): the expected number of images kept.
+        power (float): α in (0, 1].
+
+    Returns:
+        np.ndarray: float ``[n]`` in [0, 1]; all 0 when no image has a positive.
     """
     Y = np.asarray(findings) > 0.5
     n_c = Y.sum(axis=0).astype(np.float64)
@@ -257,7 +316,18 @@ def _subsample_tempered(meta: pd.DataFrame, n_images: int, power: float, seed: i
 
 
 def build_table(opts: dict) -> pd.DataFrame:
-    """The SynthCXR table for checked options (see `OPTIONS`)."""
+    """The SynthCXR table for checked options (see `OPTIONS`).
+
+    Args:
+        opts (dict): checked options.
+
+    Returns:
+        pd.DataFrame: id, path (""), split, patient_id, sex, age, view, the 15 classes
+        (float32), synth_index, quality, label_noise, noise_detail.
+
+    Raises:
+        ConfigError: when n_images exceeds the metadata's images.
+    """
     meta = read_metadata(opts["metadata_path"])
     meta["synth_index"] = np.arange(len(meta), dtype=np.int64)
     if opts["n_images"] is not None and opts["n_images"] > len(meta):
@@ -290,7 +360,19 @@ def build_table(opts: dict) -> pd.DataFrame:
 
 
 def load_synthcxr(options: dict, *, cfg=None) -> Dataset:
-    """The `synthcxr` format's loader: options as in `OPTIONS` (unknown keys are rejected)."""
+    """The `synthcxr` format's loader.
+
+    Args:
+        options (dict | None): as in `OPTIONS` (unknown keys are rejected).
+        cfg (StudyConfig | None): unused; the registry's loader signature.
+
+    Returns:
+        Dataset: the ChestX-ray14 classes, the table, a SynthSource and the description
+        (declaring quality and label_noise as ground truth).
+
+    Raises:
+        ConfigError: for unknown or malformed options.
+    """
     opts = _check(take_options("synthcxr", dict(options or {}), optional=dict(OPTIONS)))
     table = build_table(opts)
     source = SynthSource(opts["seed"], opts["difficulty"], opts["noise_rate"],

@@ -26,7 +26,11 @@ EXECUTORS = ("local", "ray")
 
 
 def add_arguments(parser) -> None:
-    """The executor options of `python -m core study|demo`."""
+    """Add the executor options of `python -m core study|demo` to `parser`.
+
+    Args:
+        parser (argparse.ArgumentParser): the command's parser.
+    """
     g = parser.add_argument_group("executor (where units run)")
     g.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local: this process, one unit after another (default); "
@@ -43,7 +47,18 @@ def add_arguments(parser) -> None:
 
 
 def from_args(args):
-    """The executor the CLI options ask for; None means the local default."""
+    """The executor the CLI options ask for.
+
+    Args:
+        args (argparse.Namespace): executor, ray_address, gpus_per_unit, cpus_per_unit,
+            no_progress.
+
+    Returns:
+        RayExecutor | None: None means the local default.
+
+    Raises:
+        ConfigError: when Ray-only options are given with the local executor.
+    """
     name = getattr(args, "executor", "local") or "local"
     ray_only = {"--ray-address": getattr(args, "ray_address", None),
                 "--gpus-per-unit": getattr(args, "gpus_per_unit", None),

@@ -43,9 +43,21 @@ WORKER_NICENESS = "RAY_worker_niceness"  # Ray's setting: nice steps of a worker
 
 
 def task_device(config_device: str, gpu_ids) -> str:
-    """The torch device of a unit given the GPU ids Ray assigned to its task: the first
-    visible GPU when there is one and torch can use CUDA, else the CPU (torch is imported
-    only to check that)."""
+    """The torch device of a unit given the GPU ids Ray assigned to its task.
+
+    The first visible GPU when there is one and torch can use CUDA, else the CPU (torch is
+    imported only to check that).
+
+    Args:
+        config_device (str): the config's ``train.device`` ("cpu", "auto", "cuda…").
+        gpu_ids (Sequence): the GPU ids Ray assigned.
+
+    Returns:
+        str: "cpu" or "cuda:0" (Ray narrowed CUDA_VISIBLE_DEVICES to the assigned GPUs).
+
+    Raises:
+        ConfigError: when the config asks for CUDA and the task got no usable GPU.
+    """
     if config_device == "cpu":
         return "cpu"
     import torch

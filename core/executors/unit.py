@@ -31,8 +31,19 @@ class Unit:
 
 
 def check_study_folder(root) -> Path:
-    """The study folder, or StudyError naming it and this host when it is not visible here
-    (a worker on a machine without the shared filesystem must fail at once, not hang)."""
+    """The study folder, when this host can see it.
+
+    A worker on a machine without the shared filesystem must fail at once, not hang.
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        Path: `root`.
+
+    Raises:
+        StudyError: naming the folder and this host when study.json is not there.
+    """
     root = Path(root)
     if not (root / STUDY_JSON).is_file():
         raise StudyError(f"{socket.gethostname()}: cannot see the study folder {root} "
@@ -42,8 +53,16 @@ def check_study_folder(root) -> Path:
 
 
 def preload(modules) -> int:
-    """Import `modules` (names) into this process; returns its pid. A worker's warm-up: the
-    caller names what its units import (core.study.seed_unit.UNIT_MODULES)."""
+    """Import `modules` into this process: a worker's warm-up.
+
+    The caller names what its units import (core.study.seed_unit.UNIT_MODULES).
+
+    Args:
+        modules (Iterable[str]): module names.
+
+    Returns:
+        int: this process's pid.
+    """
     import importlib
     import os
 

@@ -39,7 +39,20 @@ QUICK_DATASET = {"seed": 0, "n_images": 900, "prevalence_power": 0.5,
 
 
 def base_config(quick: bool = False, overrides: list[str] | None = None) -> dict:
-    """The settings both arms share (plain dict in StudyConfig's schema), `--set` applied."""
+    """The settings both arms share (plain dict in StudyConfig's schema), `--set` applied.
+
+    Args:
+        quick (bool): the small test configuration instead of the demo's data, model and
+            training (with seeds 0, 1, 2).
+        overrides (list[str] | None): ``--set KEY=VALUE`` items.
+
+    Returns:
+        dict: the configuration, one method (`METHOD`).
+
+    Raises:
+        ConfigError: for a dataset other than synthcxr, a signature_map set by hand, or a
+            bad override.
+    """
     if quick:
         data = copy.deepcopy(QUICK_CONFIG)
         data["dataset"]["options"] = dict(QUICK_DATASET)
@@ -61,7 +74,14 @@ def base_config(quick: bool = False, overrides: list[str] | None = None) -> dict
 
 
 def train_positives(dataset: dict) -> dict[str, int]:
-    """Training positives per finding of the SynthCXR table the arms share (labels only)."""
+    """Training positives per finding of the SynthCXR table the arms share (labels only).
+
+    Args:
+        dataset (dict): the configuration's dataset section (options, eval_split).
+
+    Returns:
+        dict[str, int]: finding → training positives, for the 14 findings.
+    """
     from core.data import load_dataset
     from core.data.stats import class_counts
     from core.data.synth_findings import FINDINGS
@@ -73,8 +93,25 @@ def train_positives(dataset: dict) -> dict[str, int]:
 
 
 def reversed_frequency_map(train_pos: dict[str, int]) -> dict[str, str]:
-    """{label column: finding whose signature it gets}: rank r from the top ↔ rank r from
-    the bottom by training positives (ties in ChestX-ray14's column order)."""
+    """The reversed arm's signature map: rank r from the top ↔ rank r from the bottom.
+
+    Findings are ranked by training positives, ties in ChestX-ray14's column order.
+
+    Args:
+        train_pos (dict[str, int]): finding → training positives.
+
+    Returns:
+        dict[str, str]: {label column: finding whose signature it gets}.
+
+    Raises:
+        ConfigError: when a finding has no training positive.
+
+    Example:
+        >>> from core.data.synth_findings import FINDINGS
+        >>> m = reversed_frequency_map({f: 100 - i for i, f in enumerate(FINDINGS)})
+        >>> m[FINDINGS[0]] == FINDINGS[-1], m[FINDINGS[-1]] == FINDINGS[0]
+        (True, True)
+    """
     from core.data.synth_findings import FINDINGS
 
     zero = [f for f in FINDINGS if train_pos.get(f, 0) < 1]
@@ -87,8 +124,18 @@ def reversed_frequency_map(train_pos: dict[str, int]) -> dict[str, str]:
 
 
 def arm_configs(base: dict, sig_map: dict[str, str]) -> dict[str, StudyConfig]:
-    """One StudyConfig per arm; the identity arm's dataset options are the base's, unchanged
-    (so its images are exactly the demo's)."""
+    """One StudyConfig per arm.
+
+    The identity arm's dataset options are the base's, unchanged (so its images are exactly
+    the demo's); the reversed arm adds the signature map.
+
+    Args:
+        base (dict): `base_config`'s result.
+        sig_map (dict[str, str]): the reversed arm's signature map.
+
+    Returns:
+        dict[str, StudyConfig]: arm name → config.
+    """
     out = {}
     for arm in ARMS:
         data = copy.deepcopy(base)
@@ -106,7 +153,26 @@ def _load() -> list[float]:
 
 def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = None,
                    progress: bool = True, log=print) -> dict:
-    """Run (or resume) both arms into out_dir/<arm>/, then write the result tables."""
+    """Run (or resume) both arms into out_dir/<arm>/, then write the result tables.
+
+    Seeds are run interleaved (identity, reversed per seed), so an interrupted run leaves
+    pairs; a unit already done is not retrained.
+
+    Args:
+        out_dir (str | Path): the experiment folder.
+        quick (bool): the small test configuration.
+        overrides (list[str] | None): ``--set KEY=VALUE`` items.
+        progress (bool): show progress bars.
+        log (Callable[[str], None]): progress lines.
+
+    Returns:
+        dict: ``design``, ``timing``, and `frequency_effect.compute`'s arms, effects and
+        summary.
+
+    Raises:
+        ConfigError: as `base_config` and `reversed_frequency_map`.
+        StudyError: when an arm's study fails.
+    """
     from core.experiments import frequency_effect
     from core.study.markers import unit_is_done
     from core.study.run import run_study
@@ -163,7 +229,20 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
 def tables_from_finished_seeds(out_dir, quick: bool = False,
                                overrides: list[str] | None = None) -> dict:
     """`--partial`: the tables from the seeds BOTH arms have finished (paired), nothing run.
-    For an experiment that could not finish; experiment.json says which seeds were used."""
+
+    For an experiment that could not finish; experiment.json says which seeds were used.
+
+    Args:
+        out_dir (str | Path): the experiment folder.
+        quick (bool): the small test configuration.
+        overrides (list[str] | None): ``--set KEY=VALUE`` items.
+
+    Returns:
+        dict: as `run_experiment`, with ``design["partial"]``.
+
+    Raises:
+        ConfigError: when no seed is finished in both arms.
+    """
     from core.experiments import frequency_effect
     from core.study.markers import unit_is_done
 
@@ -215,7 +294,14 @@ def _code_version() -> str:
 
 
 def write_tables(out: Path, result: dict, design: dict, timing: dict) -> None:
-    """The four result files, then manifest.json with their sha256 (written last)."""
+    """The four result files, then manifest.json with their sha256 (written last).
+
+    Args:
+        out (Path): the experiment folder.
+        result (dict): `frequency_effect.compute`'s result.
+        design (dict): the experiment's design (experiment.json).
+        timing (dict): the runs' timings (timing.json).
+    """
     store.write_parquet(out / "frequency_arms.parquet", result["arms"])
     store.write_parquet(out / "frequency_effects.parquet", result["effects"])
     store.write_json(out / "experiment.json", {**design, "results": result["summary"]})
@@ -226,7 +312,15 @@ def write_tables(out: Path, result: dict, design: dict, timing: dict) -> None:
 
 
 def verify_tables(folder) -> list[str]:
-    """Problems with an experiment folder's result tables ([] when they match manifest.json)."""
+    """Problems with an experiment folder's result tables.
+
+    Args:
+        folder (str | Path): the experiment folder.
+
+    Returns:
+        list[str]: one line per problem (missing or unreadable manifest, a file missing,
+        unlisted or modified); [] when they match manifest.json.
+    """
     folder = Path(folder)
     manifest = folder / MANIFEST
     if not manifest.is_file():
@@ -249,7 +343,14 @@ def verify_tables(folder) -> list[str]:
 
 
 def main_frequency(args) -> int:
-    """`python -m core experiment frequency`: run, then print the pooled effects."""
+    """`python -m core experiment frequency`: run, then print the pooled effects.
+
+    Args:
+        args (argparse.Namespace): ``out``, ``quick``, ``set``, ``no_progress``, ``partial``.
+
+    Returns:
+        int: 0, or 2 after printing a StudyError.
+    """
     from core.errors import StudyError
     from core.omp import passive_omp_threads
 

@@ -34,7 +34,25 @@ POOLED = "pooled"
 
 def arm_statistics(root, method: str, seeds, sparsities, plan: unc.Plan, y: np.ndarray,
                    drop_percent: float, at_sparsity: int) -> dict[str, tuple]:
-    """{metric: (point [C], replicates [B, C])} of one arm (every label column)."""
+    """Point values and bootstrap replicates of the experiment's metrics in one arm.
+
+    Args:
+        root (str | Path): the arm's study folder.
+        method (str): the method.
+        seeds (list[int]): the K seeds used.
+        sparsities (list[int]): the grid (S).
+        plan (Plan): the shared bootstrap plan.
+        y (np.ndarray): float ``[N, C]`` eval labels.
+        drop_percent (float): k of the first k%-drop.
+        at_sparsity (int): the sparsity of the relative change.
+
+    Returns:
+        dict[str, tuple]: ``first_drop``, ``rel_ap_at``, ``dense_ap`` → (point ``[C]``,
+        replicates ``[B, C]``), every label column.
+
+    Raises:
+        ValueError: when `at_sparsity` is not in the grid.
+    """
     codes = label_codes(y)[None]                          # [1, N, C]: all images
     n_s, n_c = len(sparsities), y.shape[1]
     points = np.empty((len(seeds), n_s, n_c))
@@ -55,14 +73,36 @@ def arm_statistics(root, method: str, seeds, sparsities, plan: unc.Plan, y: np.n
 
 
 def columns_of_signatures(sig_map: dict[str, str] | None, classes) -> np.ndarray:
-    """Index into `classes` of the label column each finding's signature is drawn on."""
+    """Index into `classes` of the label column each finding's signature is drawn on.
+
+    Args:
+        sig_map (dict[str, str] | None): {label column: finding}; None = identity.
+        classes (Sequence[str]): the study's classes.
+
+    Returns:
+        np.ndarray: int ``[14]`` in `FINDINGS` order.
+    """
     drawn_on = {f: f for f in FINDINGS} if sig_map is None else {
         sig: column for column, sig in sig_map.items()}
     return np.array([list(classes).index(drawn_on[finding]) for finding in FINDINGS])
 
 
 def pooled_slope(delta: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Σ d·Δ / Σ d² over the finite Δ along the last axis (least squares through 0)."""
+    """Σ d·Δ / Σ d² over the finite Δ along the last axis (least squares through 0).
+
+    Only points with d > 0 count.
+
+    Args:
+        delta (np.ndarray): float ``[..., P]`` differences.
+        d (np.ndarray): float ``[P]`` log10 frequency ratios.
+
+    Returns:
+        np.ndarray: float64 ``[...]``; NaN where no point counts.
+
+    Example:
+        >>> float(pooled_slope(np.array([0.2, 0.4, np.nan]), np.array([1.0, 2.0, 1.0])))
+        0.2
+    """
     delta = np.asarray(delta, dtype=np.float64)
     ok = np.isfinite(delta) & np.isfinite(d) & (d > 0)
     num = np.where(ok, delta * d, 0.0).sum(axis=-1)
@@ -101,10 +141,27 @@ def _require_units(root, seeds) -> None:
 
 def compute(identity_root, reversed_root, sig_map: dict[str, str], cfg,
             seeds: list[int] | None = None) -> dict:
-    """Both arms verified, read, compared: {"arms", "effects": DataFrame, "summary": dict}.
+    """Both arms verified, read and compared.
 
-    `seeds`: a subset of the config's seeds, for a partial result from arms that are not
-    finished (each used seed's files verified by its unit marker instead of the manifest)."""
+    Args:
+        identity_root (str | Path): the identity arm's study.
+        reversed_root (str | Path): the reversed arm's study.
+        sig_map (dict[str, str]): the reversed arm's signature map.
+        cfg (StudyConfig): the identity arm's config (seeds, sparsities, method, analysis).
+        seeds (list[int] | None): a subset of the config's seeds, for a partial result from
+            arms that are not finished (each used seed's files verified by its unit marker
+            instead of the manifest).
+
+    Returns:
+        dict: ``arms`` (per arm and signature: metric values with bounds), ``effects``
+        (per metric and signature, plus a pooled row: rare − common difference and its
+        value per 10× rarer, with bounds) DataFrames, and ``summary``.
+
+    Raises:
+        StudyNotVerified: when an arm does not verify.
+        ValueError: when the arms differ in data or training counts, or (with `seeds`)
+            a used seed's files are not complete and verified.
+    """
     for root in (identity_root, reversed_root):
         if seeds is None:
             store.require_verified(root)   # never compare predictions that fail verification

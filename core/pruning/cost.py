@@ -58,7 +58,18 @@ _BUDGET_S = 0.4      # timed seconds per (model, batch size): bounds the cost of
 
 
 def count_flops(net: nn.Module, x: torch.Tensor) -> tuple[int, int]:
-    """(FLOPs, FLOPs without zero-weight multiply-adds) per image, for a batch-1 input `x`."""
+    """FLOPs per image of one forward pass, and those without zero-weight multiply-adds.
+
+    Counted by torch's FlopCounterMode; each zero weight of a Conv2d or Linear saves 2 FLOPs
+    per output position.
+
+    Args:
+        net (nn.Module): the model.
+        x (torch.Tensor): a batch-1 input ``[1, C, H, W]`` on the model's device.
+
+    Returns:
+        tuple[int, int]: (FLOPs, FLOPs without zero-weight multiply-adds).
+    """
     from torch.utils.flop_counter import FlopCounterMode
 
     spatial: dict[nn.Module, int] = {}
@@ -87,6 +98,14 @@ def latency_ms(net: nn.Module, x: torch.Tensor, max_repeats: int = 15) -> float:
 
     The number of repeats adapts to the model (at most `_BUDGET_S` seconds of timing, at
     least 3 passes), so ResNet50 on a CPU is not timed for minutes per grid point.
+
+    Args:
+        net (nn.Module): the model, on `x`'s device.
+        x (torch.Tensor): the input batch.
+        max_repeats (int): the most timed passes.
+
+    Returns:
+        float: milliseconds.
     """
     cuda = x.device.type == "cuda"
     times = []
@@ -116,8 +135,18 @@ def _size_bytes(net: nn.Module, dtype: torch.dtype) -> int:
 
 def model_cost(net: nn.Module, example: torch.Tensor, weights_dtype: torch.dtype,
                latency: bool) -> dict:
-    """One row of cost for `net` (see the module docstring); `example` is one input image
-    [1, C, H, W] on the model's device."""
+    """One row of cost for `net` (see the module docstring).
+
+    Args:
+        net (nn.Module): the (pruned) model; its train/eval mode is restored.
+        example (torch.Tensor): one input image ``[1, C, H, W]`` on the model's device.
+        weights_dtype (torch.dtype): the dtype the weights are stored in (for the size).
+        latency (bool): also time CPU (and, on CUDA, GPU) passes at batch 1 and 8.
+
+    Returns:
+        dict: params, params_nonzero, flops, flops_nonzero, size_bytes, and the latency
+        columns (NaN when not timed).
+    """
     was_training = net.training
     net.eval()
     try:
@@ -192,9 +221,18 @@ def _seed_rows(paths, seed: int) -> pd.DataFrame | None:
 
 
 def write_cost_table(root, seeds) -> Path | None:
-    """metrics/cost.parquet and metrics/cost_timings.parquet from every seed's cost.json and
-    predict_timings.json (None if no seed has one: e.g. imported studies, which have no
-    models)."""
+    """Write metrics/cost.parquet and metrics/cost_timings.parquet from every seed's records.
+
+    Medians over seeds per (method, sparsity); latency from the first seed that has it.
+
+    Args:
+        root (str | Path): the study folder.
+        seeds (Iterable[int]): the seeds.
+
+    Returns:
+        Path | None: the cost table's path; None when no seed has a cost.json (e.g.
+        imported studies, which have no models).
+    """
     paths = store.StudyPaths(root)
     frames = [f for f in (_seed_rows(paths, seed) for seed in seeds) if f is not None]
     if not frames:
@@ -219,9 +257,17 @@ def write_cost_table(root, seeds) -> Path | None:
 
 
 def read_cost_table(root) -> pd.DataFrame | None:
-    """The cost table (COLUMNS): metrics/cost.parquet joined with the latency of
-    metrics/cost_timings.parquet (a schema-1 study has it inside cost.parquet); None when the
-    study has none."""
+    """The cost table: metrics/cost.parquet joined with the latency of cost_timings.parquet.
+
+    A schema-1 study has the latency inside cost.parquet; missing columns are filled
+    (NaN, latency_seed −1).
+
+    Args:
+        root (str | Path): the study folder.
+
+    Returns:
+        pd.DataFrame | None: columns `COLUMNS`; None when the study has no cost table.
+    """
     paths = store.StudyPaths(root)
     path = paths.metrics(paths.COST)
     if not path.is_file():

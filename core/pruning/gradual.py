@@ -39,7 +39,21 @@ __all__ = ["GmpFinetune", "cubic_sparsity", "raise_masks"]
 
 
 def cubic_sparsity(k_from: float, k_to: float, t: int, ramp_steps: int) -> float:
-    """Zhu & Gupta's cubic schedule between two sparsities (same units as given)."""
+    """Zhu & Gupta's cubic schedule between two sparsities (same units as given).
+
+    Args:
+        k_from (float): the sparsity at step 0.
+        k_to (float): the sparsity from `ramp_steps` on.
+        t (int): the step.
+        ramp_steps (int): the ramp's length (≤ 0: `k_to` at once).
+
+    Returns:
+        float: k_to + (k_from − k_to)(1 − t/ramp_steps)³.
+
+    Example:
+        >>> [cubic_sparsity(0, 80, t, 10) for t in (0, 5, 10)]
+        [0.0, 70.0, 80.0]
+    """
     if ramp_steps <= 0 or t >= ramp_steps:
         return float(k_to)
     return float(k_to + (k_from - k_to) * (1 - t / ramp_steps) ** 3)
@@ -50,6 +64,17 @@ def raise_masks(params, masks: list[torch.Tensor], n_pruned: int) -> list[torch.
 
     Weights already pruned score −1, below any live weight's |w|, so they are always among
     the n smallest once n ≥ their number; asking for fewer is refused.
+
+    Args:
+        params (Sequence[torch.Tensor]): the weights.
+        masks (list[torch.Tensor]): bool keep-masks, one per weight, True = kept.
+        n_pruned (int): weights pruned in all after the call.
+
+    Returns:
+        list[torch.Tensor]: bool masks of the weights' shapes.
+
+    Raises:
+        ValueError: when `n_pruned` is below the number already pruned.
     """
     with torch.no_grad():
         scores = torch.cat([torch.where(m, p.detach().abs(), torch.full_like(p, -1.0)).reshape(-1)

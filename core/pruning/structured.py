@@ -43,7 +43,14 @@ __all__ = ["ChannelL1Global", "ChannelL1Uniform", "ChannelSequence", "classifier
 
 
 def prunable_count(model: nn.Module) -> int:
-    """Number of Conv2d and Linear weights (the denominator of every measured sparsity)."""
+    """Number of Conv2d and Linear weights (the denominator of every measured sparsity).
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        int: the count.
+    """
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
 
 
@@ -52,6 +59,15 @@ def classifier_of(model: nn.Module) -> nn.Module:
 
     True of every registered architecture (torchvision ResNets and SmallCNN register `fc`
     last); its outputs are the classes, so they are never pruned.
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        nn.Module: the layer.
+
+    Raises:
+        ValueError: when the model has no Conv2d or Linear layer.
     """
     last = [m for m in model.modules() if isinstance(m, nn.Linear)] or \
         [m for m in model.modules() if isinstance(m, nn.Conv2d)]

@@ -105,7 +105,19 @@ class RandomUnstructured(UnstructuredMethod):
 
 # --------------------------------------------------------------------------- parameters
 def prunable_parameters(model: nn.Module) -> list[tuple[str, nn.Parameter]]:
-    """(`module.weight` name, parameter) of every Conv2d and Linear, in module order."""
+    """The weights unstructured pruning acts on: every Conv2d and Linear weight, in module order.
+
+    Tied weights count once.
+
+    Args:
+        model (nn.Module): the model.
+
+    Returns:
+        list[tuple[str, nn.Parameter]]: (``module.weight`` name, parameter).
+
+    Raises:
+        ValueError: when a layer carries torch pruning or a parametrisation.
+    """
     out, seen = [], set()
     for mod_name, mod in model.named_modules():
         if not isinstance(mod, (nn.Conv2d, nn.Linear)):
@@ -125,12 +137,34 @@ def n_to_prune(sparsity: int, n: int) -> int:
 
     Python's round (half to even) of the float product, exactly as torch computes it, so the
     counts agree with `global_unstructured(amount=sparsity/100)` to the weight.
+
+    Args:
+        sparsity (int): integer percent.
+        n (int): the number of weights.
+
+    Returns:
+        int: weights to prune.
+
+    Example:
+        >>> n_to_prune(50, 5), n_to_prune(50, 7), n_to_prune(90, 1000)
+        (2, 4, 900)
     """
     return round((sparsity / 100) * n)
 
 
 def measured_sparsity(params) -> float:
-    """Fraction of the given weights that are exactly zero (dense weights may have some)."""
+    """Fraction of the given weights that are exactly zero (dense weights may have some).
+
+    Args:
+        params (Iterable[torch.Tensor]): the weights (at least one element in all).
+
+    Returns:
+        float: in [0, 1].
+
+    Example:
+        >>> measured_sparsity([torch.tensor([0.0, 1.0]), torch.tensor([0.0, 0.0])])
+        0.75
+    """
     params = list(params)
     total = sum(p.numel() for p in params)
     nonzero = torch.stack([torch.count_nonzero(p.detach()) for p in params]).sum()
@@ -328,18 +362,41 @@ def pruned_sequence(model: nn.Module, method: str | UnstructuredMethod, sparsiti
                     seed: int = 0) -> PrunedSequence:
     """Prune `model` in place at each integer-percent sparsity in turn (ascending).
 
-    One sort of the method's scores serves every sparsity. Yields (sparsity, measured sparsity:
-    the fraction of prunable weights exactly zero); restores the dense weights at the end,
-    and also when the consumer breaks out or raises. No hooks are left on the model.
+    One sort of the method's scores serves every sparsity. Restores the dense weights at the
+    end, and also when the consumer breaks out or raises. No hooks are left on the model.
+
+    Args:
+        model (nn.Module): the dense model; pruned in place while iterating.
+        method (str | UnstructuredMethod): a registered unstructured method or an instance.
+        sparsities (Sequence[int]): the grid, integer percent, increasing.
+        seed (int): seed of a random method's scores.
+
+    Returns:
+        PrunedSequence: an iterable of (sparsity, measured sparsity: the fraction of
+        prunable weights exactly zero).
     """
     return PrunedSequence(model, method, sparsities, seed)
 
 
 def masks_for(model: nn.Module, method: str, sparsities, seed: int = 0) \
         -> dict[int, dict[str, torch.Tensor]]:
-    """{sparsity: {weight name: bool mask, True = kept}} (torch's `weight_mask` convention).
+    """Every sparsity's keep-masks, leaving the model untouched.
 
-    Leaves the model untouched. Holds every mask at once: meant for tests and benchmarks.
+    Holds every mask at once: meant for tests and benchmarks.
+
+    Args:
+        model (nn.Module): the dense model.
+        method (str): a registered unstructured method.
+        sparsities (Sequence[int]): the grid, integer percent, increasing.
+        seed (int): seed of a random method's scores.
+
+    Returns:
+        dict[int, dict[str, torch.Tensor]]: {sparsity: {weight name: bool mask of the
+        weight's shape, True = kept}} (torch's ``weight_mask`` convention).
+
+    Raises:
+        KeyError: for an unknown method.
+        ValueError: for a method that is not unstructured, or a bad grid.
     """
     m = get_method(method, "unstructured")
     grid = check_sparsities(sparsities)

@@ -33,11 +33,25 @@ DEFAULT_TIMEOUT_S = 30.0
 
 
 def now() -> str:
+    """The current UTC time, as stored in the database.
+
+    Returns:
+        str: ISO 8601 to the second, e.g. '2026-12-07T20:54:57+00:00'.
+    """
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def unavailable(path: Path, exc: BaseException) -> ReaderDBUnavailable:
-    """SQLite's error about the file, in words (one line, naming the file)."""
+    """SQLite's error about the file, in words (one line, naming the file).
+
+    Args:
+        path (Path): the database file.
+        exc (BaseException): the sqlite3 or pandas error.
+
+    Returns:
+        ReaderDBUnavailable: `ReaderDBMissing` when the file is gone, else one saying it is
+        not a database, damaged, busy, without its tables, or unusable.
+    """
     text = str(exc.__cause__ or exc) if isinstance(exc, pd.errors.DatabaseError) else str(exc)
     low = text.lower()
     if not Path(path).exists():
@@ -60,7 +74,22 @@ def _is_integrity(exc: BaseException) -> bool:
 
 @contextmanager
 def connect(path: Path, timeout: float, mode: str = "rw") -> Iterator[sqlite3.Connection]:
-    """One connection (`mode` rw, ro or rwc), its failures translated by `unavailable`."""
+    """One connection, its failures translated by `unavailable`.
+
+    Foreign keys on, synchronous FULL, busy timeout = `timeout`; transactions are explicit
+    (isolation_level None). Closed when the block ends.
+
+    Args:
+        path (Path): the database file.
+        timeout (float): seconds to wait for a lock.
+        mode (str): SQLite URI mode, ``"rw"``, ``"ro"`` or ``"rwc"``.
+
+    Returns:
+        Iterator[sqlite3.Connection]: a context manager yielding the connection.
+
+    Raises:
+        ReaderDBUnavailable: for any database error but an integrity error (re-raised).
+    """
     path = Path(path)
     try:
         # isolation_level=None: we issue BEGIN ourselves, so each write's transaction is
@@ -84,7 +113,18 @@ def connect(path: Path, timeout: float, mode: str = "rw") -> Iterator[sqlite3.Co
 
 @contextmanager
 def write(path: Path, timeout: float) -> Iterator[sqlite3.Connection]:
-    """One IMMEDIATE transaction: committed when the block ends, rolled back on error."""
+    """One IMMEDIATE transaction: committed when the block ends, rolled back on error.
+
+    Args:
+        path (Path): the database file.
+        timeout (float): seconds to wait for the write lock.
+
+    Returns:
+        Iterator[sqlite3.Connection]: a context manager yielding the connection.
+
+    Raises:
+        ReaderDBUnavailable: as `connect`.
+    """
     with connect(path, timeout) as con:
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -110,8 +150,16 @@ def _run_script(con: sqlite3.Connection, script: str) -> None:
 def ensure_schema(path: Path, timeout: float, create: bool) -> None:
     """Bring the file to SCHEMA_VERSION: create it (only when `create`), or migrate it.
 
-    Without `create`, a file that is missing or holds no schema (version 0: empty, or
-    replaced by an empty database) is `ReaderDBMissing` / `ReaderDBUnavailable`."""
+    Args:
+        path (Path): the database file.
+        timeout (float): seconds to wait for a lock.
+        create (bool): create a missing or empty file.
+
+    Raises:
+        ReaderDBMissing: without `create`, when the file is missing.
+        ReaderDBUnavailable: without `create`, when the file holds no schema (version 0).
+        ReaderDBError: when the schema is newer than this code reads, or WAL mode fails.
+    """
     path = Path(path)
     if not create and not path.is_file():
         raise ReaderDBMissing(path, "is missing (deleted or moved)")

@@ -48,6 +48,21 @@ class NoPIEsError(FormError):
 
 @dataclass(frozen=True)
 class FormSpec:
+    """What to draw for one set of reader forms (validated by `validate`).
+
+    Attributes:
+        method (str): the pruning method whose PIEs are read.
+        sparsity (int): integer percent, 1–99.
+        definition (str): ``"paper"`` (bottom percentile of correlation) or ``"population"``.
+        percentile (float): used by the paper definition only, in (0, 100).
+        n_pie (int): PIEs per form (≥ 0).
+        n_non_pie (int): non-PIEs per form (≥ 0; at least one image in all).
+        n_forms (int): forms (≥ 1).
+        readers_per_form (int): readers each form is meant for (≥ 1).
+        seed (int): seed of the draw and the shuffles.
+        match_findings (bool): draw non-PIEs with the PIEs' numbers of findings.
+        image_overlap (str): ``"disjoint"`` (each form its own images) or ``"shared"``.
+    """
     method: str
     sparsity: int                # integer percent, > 0
     definition: str = "paper"    # paper (bottom percentile of correlation) | population
@@ -88,6 +103,16 @@ class FormSpec:
 
 @dataclass(frozen=True)
 class FormItem:
+    """One image on a form.
+
+    Attributes:
+        item_id (str): random 16-hex-digit id.
+        position (int): 1-based place on the form.
+        image_id (str): the image's id.
+        row (int): its eval row.
+        is_pie (bool): PIE under the form's definition.
+        n_findings (int | None): findings of the image, when known.
+    """
     item_id: str
     position: int            # 1-based
     image_id: str
@@ -98,6 +123,12 @@ class FormItem:
 
 @dataclass
 class Form:
+    """A named, shuffled form.
+
+    Attributes:
+        name (str): "Form <n>".
+        items (list[FormItem]): the images in reading order.
+    """
     name: str
     items: list[FormItem] = field(default_factory=list)
 
@@ -119,16 +150,34 @@ class FormPlan:
 
 # --------------------------------------------------------------------------- pure helpers
 def findings_per_image(labels: pd.DataFrame, classes: list[str]) -> np.ndarray:
-    """Positive labels per image, "No Finding" (any spelling) excluded, NaN counted as 0:
-    core.data.stats.findings_per_image, the one definition."""
+    """Positive labels per image: core.data.stats.findings_per_image, the one definition.
+
+    "No Finding" (any spelling) is excluded and NaN counts as 0.
+
+    Args:
+        labels (pd.DataFrame): labels with the class columns.
+        classes (list[str]): the class names.
+
+    Returns:
+        np.ndarray: int ``[N]``.
+    """
     from core.data.stats import findings_per_image as count
 
     return count(labels, list(classes))
 
 
 def label_words(row, classes: list[str]) -> str:
-    """A label set in plain words: "Effusion, Nodule" or "No Finding"
-    (core.data.stats.image_labels_in_words, the one rule for labels in words)."""
+    """A label set in plain words: "Effusion, Nodule" or "No Finding".
+
+    core.data.stats.image_labels_in_words, the one rule for labels in words.
+
+    Args:
+        row (Mapping): one image's labels (class → 1/0/NaN).
+        classes (list[str]): the class names.
+
+    Returns:
+        str: the positive classes joined by ", ", or "No Finding".
+    """
     from core.data.stats import image_labels_in_words
 
     return image_labels_in_words(row, classes)
@@ -141,9 +190,22 @@ def _bin(n) -> int:
 def make_forms(candidates: pd.DataFrame, spec: FormSpec, first_number: int = 1) -> FormPlan:
     """Draw and shuffle the forms of one spec.
 
-    `candidates`: one row per eligible image with columns `image_id`, `row`, `is_pie` (bool)
-    and, when matching on findings, `n_findings`. Forms are named "Form <first_number>",
-    "Form <first_number + 1>", …, so a new set can continue the numbering of stored ones.
+    Forms are named "Form <first_number>", "Form <first_number + 1>", …, so a new set can
+    continue the numbering of stored ones.
+
+    Args:
+        candidates (pd.DataFrame): one row per eligible image with columns ``image_id``,
+            ``row``, ``is_pie`` (bool) and, when matching on findings, ``n_findings``.
+        spec (FormSpec): what to draw.
+        first_number (int): the number of the first form.
+
+    Returns:
+        FormPlan: the spec, the forms, the PIE and non-PIE pool sizes and the number of
+        unmatched draws.
+
+    Raises:
+        FormError: for an invalid spec or too few PIEs / non-PIEs for the forms.
+        NoPIEsError: when PIEs are asked for and there is none.
     """
     spec.validate()
     cand = candidates.reset_index(drop=True)
@@ -206,9 +268,24 @@ def study_candidates(study_root, method: str, sparsity: int, definition: str = "
                      percentile: float = 5.0) -> pd.DataFrame:
     """Every eval image of a study with its PIE flag under the chosen definition.
 
-    Reads the analysis tables (`analysis/pie_corr/<method>.npy`,
-    `analysis/pie_population/<method>.npy`) and re-thresholds with core.analysis, so the
+    Reads the analysis tables (analysis/pie_corr/<method>.npy,
+    analysis/pie_population/<method>.npy) and re-thresholds with core.analysis, so the
     reader study uses exactly the PIEs the dashboard shows.
+
+    Args:
+        study_root (str | Path): the study folder.
+        method (str): the method.
+        sparsity (int): a pruned sparsity of the study's grid.
+        definition (str): ``"paper"`` or ``"population"``.
+        percentile (float): the paper definition's percentile.
+
+    Returns:
+        pd.DataFrame: image_id, row, is_pie, n_findings; one row per eval image.
+
+    Raises:
+        FormError: for an unknown definition, a sparsity not in the grid (or 0), or a PIE
+            array whose length differs from the labels.
+        NoPIEsError: when the study has no PIE analysis for `method`.
     """
     from core.store import StudyPaths, open_npy, read_json
 
@@ -245,6 +322,20 @@ def study_candidates(study_root, method: str, sparsity: int, definition: str = "
 
 
 def forms_from_study(study_root, spec: FormSpec, first_number: int = 1) -> FormPlan:
+    """Draw the forms of one spec from a study's analysed PIEs.
+
+    Args:
+        study_root (str | Path): the study folder.
+        spec (FormSpec): what to draw.
+        first_number (int): the number of the first form.
+
+    Returns:
+        FormPlan: as `make_forms`.
+
+    Raises:
+        FormError: as `study_candidates` and `make_forms`.
+        NoPIEsError: when the study has no PIEs for the spec.
+    """
     spec.validate()
     cand = study_candidates(study_root, spec.method, spec.sparsity, spec.definition,
                             spec.percentile)

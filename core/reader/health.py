@@ -40,7 +40,17 @@ def _rel(study, path: Path) -> str:
 
 
 def check_file(path) -> list[str]:
-    """Problems of one reader database file (empty list: whole), without the file name."""
+    """Problems of one reader database file, without the file name.
+
+    Checks SQLite integrity, the schema version, orphan answers and foreign keys; the file
+    is opened read-only.
+
+    Args:
+        path (str | Path): the database file.
+
+    Returns:
+        list[str]: one line per problem; empty when the file is whole.
+    """
     path = Path(path)
     try:
         with connection.connect(path, CHECK_TIMEOUT_S, mode="ro") as con:
@@ -77,8 +87,15 @@ def check_file(path) -> list[str]:
 
 
 def check(study) -> list[str]:
-    """`verify`'s lines for the study's reader database ('FILE: problem'); none when the
-    study never had one."""
+    """`verify`'s lines for the study's reader database.
+
+    Args:
+        study (str | Path): the study folder.
+
+    Returns:
+        list[str]: 'FILE: problem' lines; none when the study never had a database, one
+        when the record says it had one and it is missing.
+    """
     paths = _paths(study)
     name = _rel(study, paths.reader_db)
     if not paths.reader_db.is_file():
@@ -101,21 +118,50 @@ def _copy(src: Path, dest: Path, src_mode: str = "ro") -> None:
 
 
 def counts(path) -> dict[str, int]:
+    """Rows in the reader database's main tables.
+
+    Args:
+        path (str | Path): the database file.
+
+    Returns:
+        dict[str, int]: readers, forms, answers, audit.
+
+    Raises:
+        ReaderDBUnavailable: when the file cannot be read.
+    """
     with connection.connect(Path(path), CHECK_TIMEOUT_S, mode="ro") as con:
         return {t: con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608
                 for t in ("readers", "forms", "answers", "audit")}
 
 
 def describe(path) -> str:
-    """'2 reader(s), 6 form(s), 40 answer(s), 11 audit event(s)'."""
+    """The database's contents in words.
+
+    Args:
+        path (str | Path): the database file.
+
+    Returns:
+        str: '2 reader(s), 6 form(s), 40 answer(s), 11 audit event(s)'.
+    """
     n = counts(path)
     return (f"{n['readers']} reader(s), {n['forms']} form(s), {n['answers']} answer(s), "
             f"{n['audit']} audit event(s)")
 
 
 def backup(study, dest) -> Path:
-    """Copy the study's reader database to `dest` (a new file, or a folder to put
-    `reader_study-<UTC time>.sqlite` in); refuses to overwrite a file. Returns the file."""
+    """Copy the study's reader database to `dest`, checked, never overwriting.
+
+    Args:
+        study (str | Path): the study folder.
+        dest (str | Path): a new file, or a folder to put ``reader_study-<UTC time>.sqlite``
+            in.
+
+    Returns:
+        Path: the backup file.
+
+    Raises:
+        ReaderDBError: when `dest` exists or the copy does not check.
+    """
     from core.reader.db import ReaderDB
 
     src = ReaderDB.for_study(study, create=False).path
@@ -153,8 +199,20 @@ def restore(study, source) -> tuple[Path | None, Path]:
     """Replace the study's reader database with the backup `source`, after checking it.
 
     What is replaced is kept first: a readable database is backed up next to it
-    (`reader_study.before-restore-<time>.sqlite`), a damaged one is moved aside
-    (`reader_study.damaged-<time>.sqlite`). Returns (the kept file or None, the database)."""
+    (``reader_study.before-restore-<time>.sqlite``), a damaged one is moved aside
+    (``reader_study.damaged-<time>.sqlite``). A backup of an older schema is migrated.
+
+    Args:
+        study (str | Path): the study folder.
+        source (str | Path): the backup file.
+
+    Returns:
+        tuple[Path | None, Path]: (the kept file or None, the database).
+
+    Raises:
+        ReaderDBError: when `source` is missing or does not check, or `study` is not a
+            study folder.
+    """
     from core.reader.db import ReaderDB
 
     source = Path(source)

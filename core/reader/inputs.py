@@ -57,6 +57,14 @@ class BlindItem:
 
 @dataclass(frozen=True)
 class Answer:
+    """One reader's validated answer to one image.
+
+    Attributes:
+        agree (bool): fully agrees with the label.
+        quality (int): image quality, 1 (poor) – 5 (excellent).
+        difficulty (int): difficulty, 1 (very easy) – 5 (very difficult).
+        comment (str): free text, at most MAX_COMMENT characters.
+    """
     agree: bool
     quality: int
     difficulty: int
@@ -65,18 +73,44 @@ class Answer:
 
 @dataclass(frozen=True)
 class Reader:
+    """A registered reader.
+
+    Attributes:
+        reader_id (int): the database id.
+        name (str): the name as stored.
+    """
     reader_id: int
     name: str
 
 
 def name_key(name: str) -> str:
-    """The form under which two spellings of one name are the same reader: Unicode-normalised
-    (NFKC), case-folded (so "Ärztin Öz" = "ärztin öz", which SQLite's NOCASE does not do) and
-    with runs of white space collapsed."""
+    """The form under which two spellings of one name are the same reader.
+
+    Unicode-normalised (NFKC), case-folded (so "Ärztin Öz" = "ärztin öz", which SQLite's
+    NOCASE does not do) and with runs of white space collapsed.
+
+    Args:
+        name (str): a reader's name.
+
+    Returns:
+        str: the key.
+
+    Example:
+        >>> name_key("  Ärztin   Öz ") == name_key("ärztin öz")
+        True
+    """
     return " ".join(unicodedata.normalize("NFKC", str(name)).casefold().split())
 
 
 def token_hash(token: str) -> str:
+    """The SHA-256 of a reader's token, as stored (the token itself never is).
+
+    Args:
+        token (str): the token.
+
+    Returns:
+        str: 64 lowercase hex digits.
+    """
     return hashlib.sha256(str(token).encode("utf-8")).hexdigest()
 
 
@@ -87,10 +121,24 @@ def _hidden(ch: str) -> bool:
 def clean_reader(name, strict: bool = True) -> str:
     """A reader's name as stored: NFKC, spaces collapsed, at most MAX_NAME characters.
 
-    `strict` (registering a name): invisible, control and format characters are refused by
-    code point, and the name needs a letter or digit. Not strict (looking up a name already
-    registered): only emptiness and length are checked, so a reader registered before these
-    rules keeps working."""
+    Args:
+        name (str | None): the name typed.
+        strict (bool): registering a name: invisible, control and format characters are
+            refused by code point, and the name needs a letter or digit. Not strict (looking
+            up a name already registered): only emptiness and length are checked, so a
+            reader registered before these rules keeps working.
+
+    Returns:
+        str: the cleaned name.
+
+    Raises:
+        InputError: for an empty or too long name, or (strict) hidden characters or no
+            letter or digit.
+
+    Example:
+        >>> clean_reader("  Dr.   Ada ")
+        'Dr. Ada'
+    """
     text = " ".join(unicodedata.normalize("NFKC", str(name or "")).split())
     if strict:
         bad = sorted({f"U+{ord(c):04X}" for c in text if _hidden(c)})
@@ -108,7 +156,17 @@ def clean_reader(name, strict: bool = True) -> str:
 
 
 def check_seconds(seconds) -> float | None:
-    """Time spent on an image: None (not measured) or a finite number ≥ 0."""
+    """Time spent on an image: None (not measured) or a finite number ≥ 0.
+
+    Args:
+        seconds (float | None): the time.
+
+    Returns:
+        float | None: the time as a float, or None.
+
+    Raises:
+        InputError: for a bool, a non-number, a non-finite or a negative value.
+    """
     if seconds is None:
         return None
     try:
@@ -121,14 +179,39 @@ def check_seconds(seconds) -> float | None:
 
 
 def clip_comment(text) -> tuple[str, bool]:
-    """A comment as the page saves it: stripped, and cut to its first MAX_COMMENT characters
-    (True when cut, so the page can say so instead of losing the paste)."""
+    """A comment as the page saves it: stripped, cut to its first MAX_COMMENT characters.
+
+    Args:
+        text (str | None): the comment.
+
+    Returns:
+        tuple[str, bool]: (the comment, True when cut — so the page can say so instead of
+        losing the paste).
+    """
     comment = "" if text is None else str(text).strip()
     return comment[:MAX_COMMENT], len(comment) > MAX_COMMENT
 
 
 def validate_answer(agree, quality, difficulty, comment="") -> Answer:
-    """Refuse missing or out-of-range answers with a message naming the question."""
+    """Refuse missing or out-of-range answers with a message naming the question.
+
+    Args:
+        agree (bool | int | str): yes/no (True/False, 1/0, or "yes"/"no").
+        quality (int): a whole number in RATING_RANGE.
+        difficulty (int): a whole number in RATING_RANGE.
+        comment (str | None): stripped; at most MAX_COMMENT characters.
+
+    Returns:
+        Answer: the validated answer.
+
+    Raises:
+        InputError: for a missing answer, an agreement that is not yes/no, a rating that is
+            not a whole number in range, or a too long comment.
+
+    Example:
+        >>> validate_answer("yes", 4, 2.0)
+        Answer(agree=True, quality=4, difficulty=2, comment='')
+    """
     lo, hi = RATING_RANGE
     missing = [q for q, v in zip(QUESTIONS, (agree, quality, difficulty), strict=True)
                if v is None]

@@ -14,13 +14,28 @@ from core.reader.connection import now
 
 
 def has_record(study) -> bool:
+    """Whether the study records that it has a reader database.
+
+    Args:
+        study (str | Path): the study folder.
+
+    Returns:
+        bool: True when the record file exists.
+    """
     from core.store import StudyPaths
 
     return StudyPaths(study).reader_record.is_file()
 
 
 def write_record(study) -> None:
-    """Record (once) that this study has a reader database."""
+    """Record (once) that this study has a reader database; an existing record is kept.
+
+    Args:
+        study (str | Path): the study folder.
+
+    Returns:
+        None
+    """
     from core import store
 
     paths = store.StudyPaths(study)

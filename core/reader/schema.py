@@ -188,13 +188,34 @@ class ReaderDBMissing(ReaderDBUnavailable):
 
 
 def url_for(path) -> str:
-    """The URL of a database file (absolute: `sqlite:////abs/path`)."""
+    """The URL of a database file.
+
+    Args:
+        path (str | Path): the file.
+
+    Returns:
+        str: ``sqlite:///`` + the absolute path (so ``sqlite:////abs/path``).
+    """
     return f"sqlite:///{Path(path).resolve()}"
 
 
 def parse_url(url: str | Path) -> Path:
-    """The file of a URL in SQLAlchemy's form — `sqlite:///relative/path`,
-    `sqlite:////absolute/path` — or of a plain path."""
+    """The file of a URL in SQLAlchemy's form, or of a plain path.
+
+    Args:
+        url (str | Path): ``sqlite:///relative/path``, ``sqlite:////absolute/path``, or a
+            path.
+
+    Returns:
+        Path: the file.
+
+    Raises:
+        ReaderDBError: for another scheme, in-memory or an empty path.
+
+    Example:
+        >>> parse_url("sqlite:///rel/reader.db").as_posix(), parse_url("sqlite:////abs/x").as_posix()
+        ('rel/reader.db', '/abs/x')
+    """
     text = str(url)
     if "://" not in text:
         return Path(text)

@@ -31,13 +31,21 @@ GROUPS = {True: "PIE", False: "non-PIE"}
 
 # --------------------------------------------------------------------------- one read each
 def first_reads(answers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """(answers with one row per (reader, image), number of repeat reads dropped).
+    """One answer per (reader, image): the reader's first saved read.
 
     Assignments refuse a form that shares an image with a reader's other forms (schema 2),
     so a repeat read can only come from a database made before that rule. Were it counted,
     one reader's opinion would weigh twice in the tests and, averaged, would become a value
     nobody gave (a yes and a no read as 0.5). The reader's first saved read is kept: it is
     the one made without having seen the image before.
+
+    Args:
+        answers (pd.DataFrame): reader answers (reader, image_id; ordered by saved, form_id,
+            position when those columns exist, else by row order).
+
+    Returns:
+        tuple[pd.DataFrame, int]: (the kept answers in their original order, number of
+        repeat reads dropped).
     """
     order = answers.sort_values(["saved", "form_id", "position"], kind="stable") \
         if {"saved", "form_id", "position"}.issubset(answers.columns) else answers
@@ -47,8 +55,19 @@ def first_reads(answers: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 # --------------------------------------------------------------------------- PIE vs non-PIE
 def group_test(pie, non_pie) -> dict:
-    """Means and two-sided Mann-Whitney U / Kruskal-Wallis of two samples; NaN when undefined
-    (an empty group, or Kruskal-Wallis on samples that are all the same value)."""
+    """Means and two-sided Mann-Whitney U / Kruskal-Wallis tests of two samples.
+
+    Non-finite values are left out.
+
+    Args:
+        pie (array-like): float answers on PIEs.
+        non_pie (array-like): float answers on non-PIEs.
+
+    Returns:
+        dict: n_pie, n_non_pie, mean_pie, mean_non_pie, diff, u, p_mannwhitney, h,
+        p_kruskal, note; NaN where undefined (an empty group, or Kruskal-Wallis on samples
+        that are all the same value), with the reason in ``note``.
+    """
     a = np.asarray(pie, dtype=float)
     b = np.asarray(non_pie, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
@@ -71,8 +90,17 @@ def group_test(pie, non_pie) -> dict:
 
 
 def compare_groups(answers: pd.DataFrame, questions=tuple(QUESTIONS)) -> pd.DataFrame:
-    """One row per (question, reader) plus a pooled row per question; each (reader, image)
-    counts once (`first_reads`)."""
+    """PIEs vs non-PIEs per question: one row per (question, reader) plus a pooled row.
+
+    Each (reader, image) counts once (`first_reads`).
+
+    Args:
+        answers (pd.DataFrame): reader answers (reader, image_id, is_pie and the questions).
+        questions (Iterable[str]): the question columns compared.
+
+    Returns:
+        pd.DataFrame: question, reader (`POOLED` for all), and `group_test`'s fields.
+    """
     answers, _ = first_reads(answers)
     rows = []
     for q in questions:
@@ -87,7 +115,15 @@ def compare_groups(answers: pd.DataFrame, questions=tuple(QUESTIONS)) -> pd.Data
 
 
 def distributions(answers: pd.DataFrame, question: str) -> pd.DataFrame:
-    """Count and share of each answer value within PIEs and within non-PIEs."""
+    """Count and share of each answer value within PIEs and within non-PIEs.
+
+    Args:
+        answers (pd.DataFrame): reader answers (is_pie and `question`).
+        question (str): ``"agree"`` (values 0, 1) or a 1–5 rating.
+
+    Returns:
+        pd.DataFrame: group ('PIE' / 'non-PIE'), value, count, share (NaN for an empty group).
+    """
     answers, _ = first_reads(answers)
     values = [0, 1] if question == "agree" else [1, 2, 3, 4, 5]
     rows = []
@@ -107,7 +143,21 @@ def krippendorff_alpha(data, level: str = "nominal") -> float:
 
     Coincidence-matrix form (Krippendorff 2011, "Computing Krippendorff's alpha-reliability"):
     alpha = 1 − (n − 1) Σ o_ck δ²_ck / Σ n_c n_k δ²_ck, over units with ≥ 2 ratings.
-    NaN when fewer than two values occur (no disagreement is possible to measure).
+
+    Args:
+        data (np.ndarray): float ``[raters, units]``, NaN = not rated.
+        level (str): ``"nominal"`` or ``"ordinal"`` (the distance δ²).
+
+    Returns:
+        float: alpha; NaN when fewer than two values occur (no disagreement is possible to
+        measure) or fewer than two pairable ratings.
+
+    Raises:
+        ValueError: when `data` is not 2-D.
+
+    Example:
+        >>> krippendorff_alpha([[1, 1, 2, 2], [1, 1, 2, 2]])
+        1.0
     """
     x = np.asarray(data, dtype=float)
     if x.ndim != 2:
@@ -156,15 +206,31 @@ def _delta2(values: np.ndarray, n_c: np.ndarray, level: str) -> np.ndarray:
 
 
 def reliability_matrix(answers: pd.DataFrame, question: str) -> pd.DataFrame:
-    """[reader, image] table of one question's answers as given (NaN = not read by that
-    reader). Each cell is one real answer: repeat reads are dropped first (`first_reads`),
-    never averaged into a value nobody gave."""
+    """[reader, image] table of one question's answers as given.
+
+    Each cell is one real answer: repeat reads are dropped first (`first_reads`), never
+    averaged into a value nobody gave.
+
+    Args:
+        answers (pd.DataFrame): reader answers (reader, image_id, `question`).
+        question (str): the question column.
+
+    Returns:
+        pd.DataFrame: index reader, columns image_id; NaN = not read by that reader.
+    """
     answers, _ = first_reads(answers)
     return answers.pivot(index="reader", columns="image_id", values=question)
 
 
 def pairwise_agreement(matrix: pd.DataFrame) -> float:
-    """Share of agreeing (reader, reader) pairs over images read by ≥ 2 readers."""
+    """Share of agreeing (reader, reader) pairs over images read by ≥ 2 readers.
+
+    Args:
+        matrix (pd.DataFrame): `reliability_matrix`'s result.
+
+    Returns:
+        float: in [0, 1]; NaN when no image has two readers.
+    """
     agree = total = 0.0
     for col in matrix.columns:
         v = matrix[col].dropna().to_numpy()
@@ -178,7 +244,15 @@ def pairwise_agreement(matrix: pd.DataFrame) -> float:
 
 
 def agreement(answers: pd.DataFrame) -> pd.DataFrame:
-    """Krippendorff's alpha per question, over all images and within PIEs / non-PIEs."""
+    """Krippendorff's alpha per question, over all images and within PIEs / non-PIEs.
+
+    Args:
+        answers (pd.DataFrame): reader answers (reader, image_id, is_pie, the questions).
+
+    Returns:
+        pd.DataFrame: question, images (scope), level, alpha, observed_agreement (agree
+        only), n_images_multi_read, n_readers; NaN where no image has two readers.
+    """
     rows = []
     scopes = [("all images", answers)] + [
         (GROUPS[f], answers[answers["is_pie"].astype(bool) == f]) for f in (True, False)]
@@ -197,18 +271,32 @@ def agreement(answers: pd.DataFrame) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- ground truth
 def has_groundtruth(declared) -> bool:
-    """Whether the study's dataset declares both ground-truth columns this comparison needs
-    (`declared`: `core.data.base.ground_truth_columns(study["dataset"], labels.columns)`)."""
+    """Whether the dataset declares both ground-truth columns the comparison needs.
+
+    Args:
+        declared (Iterable[str]): `core.data.base.ground_truth_columns(study["dataset"],
+            labels.columns)`.
+
+    Returns:
+        bool: True when both label_noise and quality are declared.
+    """
     return {"label_noise", "quality"}.issubset(declared)
 
 
 def groundtruth(answers: pd.DataFrame, labels: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Readers' answers against SynthCXR's known label noise and image quality.
 
-    Returns three tables: `noise` (agreement with the label on images whose label is known
-    to be noisy vs clean, with Mann-Whitney p), `quality` (Spearman ρ between rated quality
-    — and rated difficulty — and the true quality, per reader and pooled), and `sample`
-    (true label-noise rate and mean true quality of the PIEs and non-PIEs that were read).
+    Args:
+        answers (pd.DataFrame): reader answers (reader, image_id, is_pie, agree, quality,
+            difficulty).
+        labels (pd.DataFrame): eval labels with id, label_noise and quality.
+
+    Returns:
+        dict[str, pd.DataFrame]: ``noise`` (agreement with the label on images whose label
+        is known to be noisy vs clean, with Mann-Whitney p), ``quality`` (Spearman ρ between
+        rated quality — and rated difficulty — and the true quality, per reader and pooled),
+        and ``sample`` (true label-noise rate and mean true quality of the PIEs and non-PIEs
+        that were read).
     """
     answers, _ = first_reads(answers)
     truth = labels[["id", "label_noise", "quality"]].rename(

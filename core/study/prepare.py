@@ -24,7 +24,12 @@ EXECUTION_KEYS = ("train.device", "train.num_workers", "train.threads", "predict
 
 # --------------------------------------------------------------------------- checks
 def code_version() -> str:
-    """`git describe` of the checkout this code runs from, else the package version."""
+    """The version of the code a study was made with.
+
+    Returns:
+        str: "git:<git describe>" of the checkout this code runs from, else
+        "prunelens <version>", else "unknown".
+    """
     here = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=here,
@@ -51,8 +56,18 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 
 
 def config_differences(stored: dict, cfg: StudyConfig) -> list[str]:
-    """Keys (dotted) whose values differ between a stored config and `cfg`, execution
-    keys excluded."""
+    """Keys (dotted) whose values differ between a stored config and `cfg`.
+
+    Execution keys are excluded, and the gradual section too unless either config runs
+    gmp_finetune (it changes nothing otherwise, and older studies have no such keys).
+
+    Args:
+        stored (dict): the config stored in the study folder.
+        cfg (StudyConfig): the config asked for now.
+
+    Returns:
+        list[str]: "key: <stored> in the folder, <now> now" per differing key.
+    """
     a, b = _flatten(stored), _flatten(cfg.to_dict())
     keys = sorted((set(a) | set(b)) - set(EXECUTION_KEYS))
     if not any("gmp_finetune" in (c.get("methods") or []) for c in (stored, cfg.to_dict())):
@@ -64,11 +79,30 @@ def config_differences(stored: dict, cfg: StudyConfig) -> list[str]:
 
 
 def image_size_of(cfg: StudyConfig) -> int:
+    """The image side a study uses: the config's image_size, else the model's input size.
+
+    Args:
+        cfg (StudyConfig): the config.
+
+    Returns:
+        int: pixels per side.
+
+    Raises:
+        KeyError: for an unknown model.
+    """
     return int(cfg.image_size or models.spec(cfg.model).input_size)
 
 
 def check_config(cfg: StudyConfig) -> None:
-    """Everything that can be checked before any work starts (ConfigError names it)."""
+    """Everything that can be checked before any work starts.
+
+    Args:
+        cfg (StudyConfig): the config.
+
+    Raises:
+        ConfigError: naming what is wrong (validation, an unknown architecture, pretrained
+            weights that are not available).
+    """
     cfg.validate()
     try:
         models.spec(cfg.model)
@@ -82,8 +116,16 @@ def check_config(cfg: StudyConfig) -> None:
 
 
 def check_not_foreign(root: Path) -> None:
-    """Refuse a path that is a file, or a non-empty folder holding no study (before the lock
-    or anything else is created in it)."""
+    """Refuse a path that is a file, or a non-empty folder holding no study.
+
+    Checked before the lock or anything else is created in it.
+
+    Args:
+        root (Path): the --out folder.
+
+    Raises:
+        StudyError: naming the folder.
+    """
     if root.exists() and not root.is_dir():
         raise StudyError(f"{root} exists and is not a folder")
     if root.is_dir() and not (root / store.STUDY_JSON).is_file() and any(root.iterdir()):
@@ -109,10 +151,25 @@ def _check_folder(paths: StudyPaths, cfg: StudyConfig) -> None:
 # --------------------------------------------------------------------------- data
 def ensure_cache(paths: StudyPaths, split: str, dataset, rows, size: int,
                  skip_missing: bool, progress: bool):
-    """(uint8 memmap [n, size, size], skipped ids) for a split, decoded once.
+    """One split's image cache, decoded once.
 
     A cache is reused when its sidecar (written after the array) carries the key of exactly
     these rows, source and size, and the array has the expected shape; else it is rebuilt.
+
+    Args:
+        paths (StudyPaths): the study's paths.
+        split (str): "train", "val" or "eval".
+        dataset (Dataset): the dataset (its source).
+        rows (pd.DataFrame): the split's rows.
+        size (int): the image side.
+        skip_missing (bool): leave out missing or unreadable images.
+        progress (bool): show a progress bar.
+
+    Returns:
+        tuple[np.memmap, list[str]]: (uint8 ``[n, size, size]``, skipped ids).
+
+    Raises:
+        MissingImagesError: for missing images unless `skip_missing`.
     """
     npy = paths.cache(split)
     if images.cache_is_current(npy, dataset.source, rows, size):
@@ -145,7 +202,15 @@ def _kept(rows: pd.DataFrame, skipped) -> pd.DataFrame:
 
 
 def data_files(paths: StudyPaths) -> list[Path]:
-    """The files of the data unit (its marker must list every one)."""
+    """The files of the data unit (its marker must list every one).
+
+    Args:
+        paths (StudyPaths): the study's paths.
+
+    Returns:
+        list[Path]: labels, val labels, class counts, both co-occurrences, dataset.json,
+        study.json, timings.
+    """
     return [paths.labels, paths.val_labels, paths.class_counts, paths.cooccurrence("train"),
             paths.cooccurrence("eval"), paths.dataset_json, paths.study_json, paths.timings]
 
@@ -205,7 +270,21 @@ def _study_json(cfg, dataset, spec, size, skipped, previous: dict | None = None)
 def prepare(cfg: StudyConfig, out_dir, progress: bool = True):
     """Check, load the dataset, build caches and write the shared data/ files and study.json.
 
-    Returns (paths, dataset, {split: (images memmap, labels float32)})."""
+    The data files are written under a blocking setup lock, unless their marker checks.
+
+    Args:
+        cfg (StudyConfig): the config.
+        out_dir (str | Path): the study folder.
+        progress (bool): show progress bars.
+
+    Returns:
+        tuple[StudyPaths, Dataset, dict]: (paths, dataset, {split: (uint8 images memmap
+        ``[n, S, S]``, float32 labels ``[n, C]``)}).
+
+    Raises:
+        ConfigError: for a bad config or a split without (readable) images.
+        StudyError: when the folder is foreign or holds a study of another config.
+    """
     check_config(cfg)
     paths = StudyPaths(out_dir)
     _check_folder(paths, cfg)

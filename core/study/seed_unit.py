@@ -36,8 +36,17 @@ UNIT_MODULES = ("torch", "core.study.seed_unit", "core.train", "core.predict", "
 
 
 def open_data(paths: StudyPaths) -> dict:
-    """{split: (uint8 memmap [n, H, W], float32 labels [n, C])} reopened from the study
-    folder that `prepare` filled: what a unit needs, without the dataset."""
+    """The image caches and labels a unit needs, reopened from the folder `prepare` filled.
+
+    Args:
+        paths (StudyPaths): the study's paths.
+
+    Returns:
+        dict: {split: (uint8 memmap ``[n, H, W]``, float32 labels ``[n, C]``)}.
+
+    Raises:
+        StudyError: when a cache or its labels are missing, or their lengths differ.
+    """
     data = {}
     for split in StudyPaths.SPLIT_CACHES:
         npy, lab = paths.cache(split), paths.cache_labels(split)
@@ -56,8 +65,22 @@ def run_unit(cfg: StudyConfig, paths: StudyPaths, classes, data: dict, *, seed: 
              device, progress: bool, placement: dict | None = None) -> dict:
     """One seed: train (or reuse verified trained weights) → predict every method → mark.
 
-    `placement` (where the unit ran: executor, host, GPU ids, start time) is recorded in
-    the unit's marker, never in a result file, so it cannot change what a unit computes."""
+    Args:
+        cfg (StudyConfig): the config.
+        paths (StudyPaths): the study's paths.
+        classes (list[str]): the class names.
+        data (dict): `open_data`'s result.
+        seed (int): the seed.
+        device (torch.device | str): where to train and predict.
+        progress (bool): show progress bars.
+        placement (dict | None): where the unit ran (executor, host, GPU ids, start time);
+            recorded in the unit's marker, never in a result file, so it cannot change what a
+            unit computes.
+
+    Returns:
+        dict: the training info (epochs, best epoch, validation loss, seconds, and each
+        regime's seconds).
+    """
     spec = models.spec(cfg.model)
     t0 = time.perf_counter()
     trained = paths.trained_marker(seed)
@@ -175,8 +198,18 @@ def execute_unit(unit: Unit, *, device=None, threads: int | None = None,
                  placement: dict | None = None) -> dict:
     """Run `unit` (skipped when already done); returns what the driver reports about it.
 
-    `device`: a torch device or None (the config's `train.device`); `threads`: torch
-    threads for the unit (None: unchanged); `placement`: recorded in the unit's marker."""
+    Args:
+        unit (Unit): the study folder, seed, config and progress flag.
+        device (torch.device | str | None): None = the config's ``train.device``.
+        threads (int | None): torch threads for the unit; None = unchanged.
+        placement (dict | None): recorded in the unit's marker.
+
+    Returns:
+        dict: seed, placement, skipped, seconds, device, and torch_threads when it ran.
+
+    Raises:
+        StudyError: when the study folder or its caches are not visible here.
+    """
     root = check_study_folder(unit.root)
     paths = StudyPaths(root)
     result = {"seed": unit.seed, "placement": placement}
