@@ -325,6 +325,36 @@ EQUIVALENT.update({
        "copied flags" for i in (56, 58, 84, 86)},
     **{_K + f"x_nanmean_classes__mutmut_{i}": "the division is by max(count, 1): nothing to "
        "warn about" for i in (24, 25, 26, 27)},
+    **{_K + f"x_{f}__mutmut_{i}": "reshape(-2): numpy reads any negative size as the one "
+       "unknown dimension" for f, i in (("_from_histograms", 25), ("_from_histograms", 31),
+                                        ("_from_histograms", 40), ("_from_histograms", 44),
+                                        ("_from_histograms", 48), ("_from_histograms", 74),
+                                        ("per_class_metrics", 19))},
+    **{_K + f"x_{f}__mutmut_{i}": "astype(None) is astype(float64)"
+       for f, i in (("_from_histograms", 37), ("per_class_metrics", 53))},
+    **{_K + f"x__from_histograms__mutmut_{i}": _NO_DIVIDE for i in (76, 78)},
+    _K + "x__metrics_float16__mutmut_10": "n = 0 never gets here (per_class_metrics' reshape "
+                                          "refuses it); one image never has both a positive "
+                                          "and a negative: every column is NaN either way",
+    **{_K + f"x__metrics_float16__mutmut_{i}": "at the key of −inf or +inf itself the extra "
+       "NaN scan finds no NaN: the same all-False flags" for i in (117, 118)},
+    **{_K + f"x__metrics_float16__mutmut_{i}": "with every image labelled, the masked "
+       "bincount counts the same images" for i in (21, 22)},
+    **{_K + f"x__metrics_float16__mutmut_{i}": "np.arange of a Python int is int64 by default"
+       for i in (25, 27, 63, 65)},
+    **{_K + f"x__metrics_float16__mutmut_{i}": "int64 minus uint16 keys is int64 in numpy"
+       for i in (70, 73)},
+    **{_K + f"x__metrics_float16__mutmut_{i}": "keys are uint16 (lo >= 0): more bins per "
+       "class only add empty lowest-score bins, which no cumulative count reads before"
+       for i in (35, 36)},
+    **{_K + f"x__metrics_float16__mutmut_{i}": "the chunk size (models per pass) only bounds "
+       "memory: each model's histogram is the same in any chunk" for i in (42, 50)},
+    **{_K + f"x_per_class_metrics__mutmut_{i}": "a sum of booleans is int64 already"
+       for i in (21, 27)},
+    **{_K + f"x_per_class_metrics__mutmut_{i}": "_metrics_sorted only reads its scores "
+       "(fancy indexing copies): a copy gives the same numbers" for i in (54, 56, 57)},
+    **{_K + f"x_per_class_metrics__mutmut_{i}": "assigning None into a float64 array stores "
+       "NaN" for i in (80, 81)},
 })
 _U = "core.analysis.uncertainty."
 EQUIVALENT.update({

@@ -11,6 +11,7 @@ from core.metrics import (
     NOTE_NAN_PRED,
     NOTE_NO_NEG,
     NOTE_NO_POS,
+    label_codes,
     nanmean_classes,
     per_class_metrics,
 )
@@ -268,3 +269,24 @@ def test_float32_score_keys_of_float64_scores_are_those_of_their_float32_values(
     assert keys.dtype == np.uint32
     np.testing.assert_array_equal(keys, score_keys(s64.astype(np.float32)))
     assert (np.diff(keys.astype(np.int64)) <= 0).all() and keys[1] == keys[2]
+
+
+def test_label_codes_read_none_as_unlabelled_and_name_at_most_five_bad_values():
+    assert label_codes(np.array([[1, None, 0]], dtype=object)).tolist() == [[1, 2, 0]]
+    with pytest.raises(ValueError, match=r"found \[2\. 3\. 4\. 5\. 6\.\]$"):
+        label_codes([2, 3, 4, 5, 6, 7, 1])
+
+
+def test_float64_and_float16_scores_never_load_the_float32_kernels(monkeypatch):
+    import sys
+
+    # numba is slow to import: only a float32 grid may pull core.metrics_float32 in
+    monkeypatch.setitem(sys.modules, "core.metrics_float32", None)   # importing it fails
+    s = np.array([[0.9], [0.2], [0.6], [0.4]])
+    y = np.array([[1.0], [0.0], [0.0], [1.0]])
+    for dtype in (np.float64, np.float16):
+        m = per_class_metrics(s.astype(dtype), y)
+        assert m.ap.tolist() == [average_precision_score(y[:, 0], s[:, 0])]
+        assert m.auc.tolist() == [0.75]
+    with pytest.raises(ImportError):
+        per_class_metrics(s.astype(np.float32), y)
