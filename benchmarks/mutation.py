@@ -361,6 +361,26 @@ EQUIVALENT.update({
     **{_U + f"x__rowwise_pearson__mutmut_{i}": "the constant and n < 3 cases are masked by "
        "`bad` afterwards: nothing left to warn about" for i in (23, 24, 25, 26)},
     **{_U + f"x_correlation_replicates__mutmut_{i}": _FLOATS for i in (4, 6, 13, 15)},
+    _U + "x__nanmean__mutmut_4": "simplefilter('ignore') without a category: only "
+                                 "RuntimeWarnings arise there",
+    _U + "x_make_plan__mutmut_17": "with one seed rng.integers(0, 1) draws only zeros, after "
+                                   "the weights were drawn: the same plan",
+    _U + "x_make_plan__mutmut_23": "Generator.integers(K) is integers(0, K): the same draws "
+                                   "from the same stream (checked)",
+    **{_U + f"x_make_plan__mutmut_{i}": "the draws are cast to int64 right after"
+       for i in (29, 31)},
+    _U + "x_nan_percentiles__mutmut_85": "with no finite value a_lo = a_hi = the slice's first "
+                                         "sorted value, NaN or ±inf, so v is NaN anyway",
+    _U + "x_over_drawn_seeds__mutmut_1": "with one seed the plan draws only seed 0: the median "
+                                         "of that one draw is its value, in float64",
+    _U + "x_over_drawn_seeds__mutmut_15": "astype(None) is astype(float64)",
+    **{_U + f"x_relative__mutmut_{i}": "forgetting.relative_change converts to float64 itself"
+       for i in (9, 11)},
+    **{_U + f"x_seed_replicates__mutmut_{i}": "bootstrap.weighted_ap converts the weights "
+       "(whole numbers) to uint8 itself" for i in (11, 13)},
+    _U + "x_seed_replicates__mutmut_25": "np.full(…, None, dtype=float32) stores NaN",
+    **{_U + f"x_summarise_method__mutmut_{i}": "axis=0 is median_over_seeds' default"
+       for i in (40, 49, 58)},
 })
 _G = "core.analysis.subgroups."
 EQUIVALENT.update({
