@@ -308,6 +308,7 @@ EQUIVALENT.update({
     _C + "x_brier__mutmut_32": _NO_DIVIDE,
     _C + "x_ece_from_bins__mutmut_16": _NO_DIVIDE,
     _C + "x_ece_from_bins__mutmut_18": _NO_DIVIDE,
+    _C + "x_reliability__mutmut_81": "astype(None) is astype(float64)",
     _C + "x_brier__mutmut_43": _NAN_ANYWAY,
     _C + "x_ece_from_bins__mutmut_29": _NAN_ANYWAY,
 })
@@ -398,6 +399,10 @@ EQUIVALENT.update({
                                        "counts with `&`",
     _G + "x_pie_enrichment__mutmut_5": "a 0/1 int mask gives the same mean and the same "
                                        "counts with `&`",
+    _G + "x_worst_groups__mutmut_42": "pandas reads sort=None as false: groups in order of "
+                                      "appearance (checked)",
+    **{_G + f"x_worst_groups__mutmut_{i}": "the inner merge keeps the left table's order: the "
+       "counts' order cannot show" for i in (63, 65, 66)},
     _G + "x_worst_groups__mutmut_71": "the only common columns are the keys",
     _G + "x_worst_groups__mutmut_73": "the only common columns are the keys",
 })

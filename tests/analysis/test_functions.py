@@ -365,3 +365,13 @@ def test_pie_stats_columns_dtypes_int_masks_and_quiet_empty_groups():
                                            ["quality"])["quality"]
     ref = stats.mannwhitneyu([0.1, 0.9], [0.5], alternative="two-sided")
     assert one["u"] == ref.statistic and one["p"] == pytest.approx(ref.pvalue)
+
+
+def test_groundtruth_comparison_without_pies_is_nan_and_quiet():
+    table = pd.DataFrame({"label_noise": [0.0, 1.0, 1.0], "quality": [0.5, np.nan, 0.25]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                     # no "mean of empty slice"
+        gt = pie_stats.groundtruth_comparison(table, [False] * 3, ["label_noise", "quality"])
+    assert math.isnan(gt["label_noise"]["rate_pie"]) and gt["label_noise"]["n_pie"] == 0
+    assert gt["label_noise"]["rate_nonpie"] == pytest.approx(2 / 3)
+    assert math.isnan(gt["quality"]["mean_pie"]) and gt["quality"]["mean_nonpie"] == 0.375
