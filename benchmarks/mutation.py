@@ -516,6 +516,37 @@ EQUIVALENT.update({
                                          "slot is never read",
 })
 
+_B = "core.analysis.bootstrap."
+_COUNTERS = ("the walk's counters hold whole numbers (< 2^53; `flush` keeps the uint8 stage "
+             "at <= 255): the same sums and comparisons in float64, int or bool")
+EQUIVALENT.update({
+    **{_B + f"x__walk__mutmut_{i}": _COUNTERS
+       for i in (16, 18, 21, 23, 26, 28, 31, 33, 36, 38, 41, 43, 46, 48)},
+    _B + "x__walk__mutmut_8": "without a positive `last` stays below 0 either way",
+    _B + "x__walk__mutmut_51": "assigning None into a float64 array stores NaN",
+    _B + "x__walk__mutmut_125": "None stored into a bool array is False",
+    _B + "x__walk__mutmut_126": "an extra pass at a tie end without positives adds gp = 0 and "
+                                "moves staged negatives into fp: the same sums",
+    **{_B + f"x__walk__mutmut_{i}": "acc is 0 wherever tp is 0, and 0/0 is NaN (numba's numpy "
+       "error model; the kernel always runs compiled)" for i in (131, 133)},
+    **{_B + f"x_resample_counts__mutmut_{i}": "whole-number counts, cast to uint8 at the end"
+       for i in (9, 11)},
+    **{_B + f"x_resample_counts__mutmut_{i}": "chunks only bound memory: Generator.integers "
+       "gives the same stream in any chunk sizes (checked)" for i in (17, 19, 25)},
+    _B + "x_resample_counts__mutmut_37": "Generator.integers(N) is integers(0, N): the same "
+                                         "draws (checked)",
+    **{_B + f"x_weighted_ap__mutmut_{i}": "codes 1 / 0 / 2 compare the same in any integer "
+       "dtype (numba compiles one version per dtype)" for i in (5, 7)},
+    **{_B + f"x_weighted_ap__mutmut_{i}": "weights are whole numbers 0..255: the same sums in "
+       "the counters whatever their dtype" for i in (10, 12)},
+    _B + "x_weighted_ap__mutmut_14": "when only one of them is 3-D their shape[1:] differ in "
+                                     "length, so the shape test refuses them anyway",
+    **{_B + f"x_weighted_ap__mutmut_{i}": "float64 is np.empty's default" for i in (44, 46)},
+    _B + "x_weighted_ap__mutmut_53": "the peak of empty weights is never used: nothing is staged",
+    _B + "x_weighted_ap__mutmut_65": "flushing more often (peak 1 → every 127) gives the same "
+                                     "sums",
+})
+
 _CT = "core.analysis.class_tables."
 _STR_COL = "pandas stores a column of class names in its string dtype either way"
 _CONVERTS = "fq.correlate / fq.ols convert to float64 themselves; the columns are float64"

@@ -413,3 +413,46 @@ def test_rowwise_pearson_constant_rows_with_rounding_and_clipping():
     up, down = unc._rowwise_pearson(z, 3 * z), unc._rowwise_pearson(z, -3 * z)
     assert up.max() == 1.0 and up.min() > 1 - 1e-12
     assert down.min() == -1.0 and down.max() < -1 + 1e-12
+
+
+def test_resample_counts_one_resample_and_the_255_limit(monkeypatch):
+    one = bs.resample_counts(5, 1, np.random.default_rng(0))
+    assert one.shape == (5, 1) and one.dtype == np.uint8 and int(one.sum()) == 5
+    peak = int(bs.resample_counts(40, 3, np.random.default_rng(2)).max())
+    monkeypatch.setattr(bs, "_MAX_COUNT", peak)                  # exactly the peak: allowed
+    assert int(bs.resample_counts(40, 3, np.random.default_rng(2)).max()) == peak
+    monkeypatch.setattr(bs, "_MAX_COUNT", peak - 1)
+    with pytest.raises(ValueError, match="^an image was drawn more than 255 times; use more "
+                                         "images$"):
+        bs.resample_counts(40, 3, np.random.default_rng(2))
+
+
+def test_weighted_ap_edges_by_hand():
+    def ap(s, y, w):
+        s, y = np.asarray(s, float), np.asarray(y, float)
+        return bs.weighted_ap(s[None, :, None], label_codes(y)[None, :, None],
+                              np.asarray(w, np.uint8).reshape(len(s), -1))[0, 0, 0]
+
+    assert ap([0.9, 0.5, 0.1], [1, 0, 0], [[1]] * 3).tolist() == [1.0]   # only positive on top
+    assert np.isnan(ap([0.5], [0], [[1]])).all()                          # no positive at all
+    # 299 negatives above the one positive: the staged uint8 sums must be flushed in time
+    s, y = np.linspace(1, 0, 300), np.r_[np.zeros(299), 1.0]
+    for mult in (1, 2):
+        assert ap(s, y, np.full((300, 1), mult)).tolist() == pytest.approx([1 / 300])
+    assert bs.weighted_ap(np.ones((1, 3, 1)), np.ones((1, 3, 1), np.int8),
+                          np.ones((3, 0), np.uint8)).shape == (1, 1, 1, 0)   # no resample
+    with pytest.raises(ValueError, match="^scores contain NaN: AP is undefined for those "
+                                         "columns$"):
+        bs.weighted_ap(np.full((1, 2, 1), np.nan), np.ones((1, 2, 1), np.int8),
+                       np.ones((2, 1), np.uint8))
+
+
+def test_weighted_ap_groups_with_no_positive_at_a_tie_end_do_not_stop_the_others():
+    # image order by score: 0, 1, 2, 3. Group 0 lacks image 0 (code 2), group 1 lacks image 3.
+    s = np.array([0.9, 0.6, 0.4, 0.2])
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    codes = np.stack([label_codes(np.where([False, True, True, True], y, np.nan)),
+                      label_codes(np.where([True, True, True, False], y, np.nan))])
+    got = bs.weighted_ap(s[None, :, None], codes[:, :, None], np.ones((4, 1), np.uint8))
+    assert got[0, 0, 0, 0] == pytest.approx(average_precision_score(y[1:], s[1:]))
+    assert got[0, 1, 0, 0] == pytest.approx(average_precision_score(y[:3], s[:3]))
