@@ -112,7 +112,8 @@ MODULES: dict[str, Module] = {
     # a table of constants (mutmut mutates only functions; its one function formats numbers
     # for the page): left out.
     "paper_check_stats": Module(["core/analysis/paper_check_stats.py"],
-                                [_A + "test_paper_check.py"], _PAPER_CLI),
+                                [_A + "test_paper_check.py",
+                                 _A + "test_paper_check_stats_dtypes.py"], _PAPER_CLI),
     "paper_check": Module(["core/analysis/paper_check.py"], [_A + "test_paper_check.py"],
                           _PAPER_CLI),
 }
