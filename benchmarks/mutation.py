@@ -548,6 +548,13 @@ EQUIVALENT.update({
                                      "sums",
 })
 
+_ST = "core.store."
+EQUIVALENT.update({
+    _ST + "x_verify__mutmut_89": "the kind is chosen only when the sizes differ: never equal",
+    _ST + "x_sha256_file__mutmut_8": "read(None) reads the whole file in one block: the same "
+                                     "bytes hashed (only memory differs)",
+})
+
 _CT = "core.analysis.class_tables."
 _STR_COL = "pandas stores a column of class names in its string dtype either way"
 _CONVERTS = "fq.correlate / fq.ols convert to float64 themselves; the columns are float64"
