@@ -391,7 +391,7 @@ def _markdown(res: dict, args) -> str:
             + (" Rows of the reading room (part `viewer`, benchmarks/bench_viewer.py): start "
                "= the navigation of a new tab (time 0 of the page's clock) or the key / input "
                "/ wheel event itself (its `event.timeStamp`), never an in-page mark set "
-               "later; the machine was shared with 7 other engineers' tests and benchmarks."
+               "later. What else ran on the machine is in the load average above."
                if res.get("viewer") else "") + "\n\n"
             "| measurement | median | max | trials | target |\n|---|---|---|---|---|\n"
             + "\n".join(rows) + "\n" + errors + ("\n" if errors else ""))

@@ -271,8 +271,8 @@ def main(argv=None) -> dict:
         append_to_section(
             "## Browser (Chromium, click to last pixel)",
             f"\n### {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC · reading room, "
-            f"two panes · {platform.machine()} CPU, 2 cores shared with 7 other engineers' "
-            f"tests and benchmarks this session (load average {la} before, {lb} after), "
+            f"two panes · {platform.machine()} CPU, 2 cores (load average {la} before, "
+            f"{lb} after: other jobs on the machine show there), "
             "headless Chromium 1280×800, warm server\n\n"
             f"`python benchmarks/bench_viewer.py --trials {args.trials}` "
             "(= `bench_browser.py --parts viewer`). Start: the navigation of a new tab, or "

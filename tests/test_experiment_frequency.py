@@ -217,3 +217,21 @@ def test_partial_uses_the_seeds_both_arms_finished(quick, tmp_path):
     with pytest.raises(ConfigError, match="no seed is finished in both arms"):
         fx.tables_from_finished_seeds(copy, quick=True)
     assert main(["experiment", "frequency", "--out", str(copy), "--quick", "--partial"]) == 2
+
+
+def test_a_resumed_run_keeps_each_units_training_time(quick, tmp_path):
+    """Rerunning on finished seeds trains nothing, and its timing entry still says how long
+    each unit took, from the unit's marker (the first invocation may have ended before it
+    wrote timing.json)."""
+    copy = tmp_path / "exp"
+    shutil.copytree(quick, copy)
+    (copy / "timing.json").unlink()   # as if the first invocation had stopped before it
+    fx.run_experiment(copy, quick=True, progress=False, log=lambda *_: None)
+    run = store.read_json(copy / "timing.json")["runs"][-1]
+    assert run["seeds_trained"] == 0
+    seeds = [u for u in run["units"] if u["seed"] is not None]
+    assert len(seeds) == 4 and all(u["already_done"] for u in seeds)
+    for u in seeds:
+        marker = store.read_json(store.StudyPaths(copy / u["arm"]).unit_done(u["seed"]))
+        assert u["seconds"] == marker["seconds"] > 0 and u["finished"] == marker["finished"]
+    assert fx.verify_tables(copy) == []

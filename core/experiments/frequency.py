@@ -193,7 +193,8 @@ def run_experiment(out_dir, quick: bool = False, overrides: list[str] | None = N
             run_study(cfgs[arm], out / arm, progress=progress, only_seeds=[seed],
                       finalize=False)
             units.append({"arm": arm, "seed": int(seed), "already_done": bool(done),
-                          "wall_s": round(time.perf_counter() - t1, 1)})
+                          "wall_s": round(time.perf_counter() - t1, 1),
+                          **_marker_time(out / arm, seed)})
             log(f"{arm} seed {seed}: {units[-1]['wall_s']} s (load {_load()})")
     for arm in ARMS:   # all seeds done: analysis + manifest of each study
         t1 = time.perf_counter()
@@ -278,6 +279,19 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
     timing = {"runs": [*_earlier_runs(out), run]}
     write_tables(out, result, design, timing)
     return {"design": design, "timing": timing, **result}
+
+
+def _marker_time(study: Path, seed: int) -> dict:
+    """The unit's own training time and end, as its marker recorded them: a resumed run
+    (or one whose first invocation ended before writing timing.json) still says how long
+    each seed took to train."""
+    from core.study.markers import unit_is_done
+
+    paths = store.StudyPaths(study)
+    if not unit_is_done(paths, seed):
+        return {}
+    marker = store.read_json(paths.unit_done(seed))
+    return {k: marker.get(k) for k in ("seconds", "finished")}
 
 
 def _earlier_runs(out: Path) -> list[dict]:

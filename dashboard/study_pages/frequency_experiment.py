@@ -81,10 +81,15 @@ show_table(eff, f"frequency-experiment-effects-{metric}",
                           "log10_ratio": st.column_config.NumberColumn("log10 f ratio")})
 runs = exp.timing.get("runs") or [{}]
 t = max(runs, key=lambda r: r.get("seeds_trained", 0))   # the run that trained the models
-if t.get("partial"):
+seed_units = [u for u in t.get("units", []) if u.get("seed") is not None]
+# a run that trained nothing but found every seed trained (resumed): the markers' times
+trained_before = (bool(seed_units) and not t.get("seeds_trained")
+                  and all(u.get("seconds") for u in seed_units))
+if t.get("partial") or trained_before:
     units = "; ".join(f"{md_escape(u.get('arm'))} seed {md_escape(u.get('seed'))}: "
-                      f"{u.get('seconds') or 0:.0f} s" for u in t.get("units", []))
-    st.caption(f"Tables computed by `--partial` in {t.get('wall_s', '?')} s (load average "
+                      f"{u.get('seconds') or 0:.0f} s" for u in seed_units)
+    how = "`--partial`" if t.get("partial") else "a resumed run (every seed already trained)"
+    st.caption(f"Tables computed by {how} in {t.get('wall_s', '?')} s (load average "
                f"{md_escape(t.get('load_before'))}); the seeds were trained before, each "
                f"unit's time as its marker recorded it: {units}. Tables: {md_code(exp.folder)}.")
 else:

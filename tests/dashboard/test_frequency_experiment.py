@@ -171,3 +171,14 @@ def test_demo_pages_carry_the_shipped_answer(app_test, monkeypatch):
         at.switch_page(page).run()
         assert not at.exception
         assert want in [plain(c.value) for c in at.caption], page
+
+
+def test_shipped_page_gives_each_units_training_time(app_test, monkeypatch, studies_root):
+    """The shipped tables come from a resumed run: the page gives the units' own times (from
+    their markers, in timing.json), not the resumed run's seconds as if it had trained."""
+    at = _open(app_test, monkeypatch, SHIPPED, studies_root)
+    run = store.read_json(SHIPPED / "timing.json")["runs"][-1]
+    captions = " ".join(plain(c.value) for c in at.caption)
+    for u in (u for u in run["units"] if u["seed"] is not None):
+        assert f"{u['arm']} seed {u['seed']}: {u['seconds']:.0f} s" in captions
+    assert "0 seed trainings" not in captions
