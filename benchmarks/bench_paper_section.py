@@ -6,9 +6,9 @@ The real app on the demo study, in headless Chromium, warm server, one new tab p
 An init script polls every animation frame from the navigation on and records, in page
 time (performance.now(), zero = navigation start):
 - first render: the page's title (h1) is on screen;
-- paper check drawn: on the Paper check page, its table's canvas is painted; on Overview,
-  its paper-check sentence ("… of the paper's N findings …") and the link to the Paper check
-  page are on screen;
+- paper check drawn: on the Paper check page, its answer table (finding, verdict, value,
+  interval, paper's value) is on screen; on Overview, its paper-check sentence ("… of the
+  paper's N findings …"), and separately the link to the Paper check page;
 - last pixel: the script run is over and every chart and image is drawn (page_drawn).
 The goal's number is "paper check drawn − first render". Navigation start → first render
 is Streamlit's and the page's own start-up, reported beside it.
@@ -42,24 +42,29 @@ MARKS = """(() => {
     const now = performance.now();
     const h1 = document.querySelector('h1');
     if (!marks.first && visible(h1) && h1.textContent.trim()) marks.first = now;
-    if (!marks.table) {
-      const grid = document.querySelector('[data-testid="stDataFrame"] canvas');
-      if (visible(grid)) marks.table = now;
+    if (!marks.table) {   // the answer table: finding, verdict, value, interval, paper
+      const t = document.querySelector('[data-testid="stMarkdownContainer"] table');
+      if (visible(t) && /F7/.test(t.textContent)) marks.table = now;
     }
     if (!marks.sentence) {
       const md = [...document.querySelectorAll('[data-testid="stMarkdownContainer"]')];
-      const link = [...document.querySelectorAll('a')].some(
-        a => visible(a) && a.textContent.includes('Paper check: each finding'));
-      if (link && md.some(m => visible(m) && /of the paper's \\d+ findings/.test(m.textContent)))
+      if (md.some(m => visible(m) && /of the paper's \\d+ findings/.test(m.textContent)))
         marks.sentence = now;
     }
-    if (!(marks.first && marks.table && marks.sentence)) requestAnimationFrame(tick);
+    if (!marks.link) {
+      if ([...document.querySelectorAll('a')].some(
+            a => visible(a) && a.textContent.includes('Paper check: each finding')))
+        marks.link = now;
+    }
+    if (!(marks.first && marks.table && marks.sentence && marks.link))
+      requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
 })();"""
 
-PAGES = {"Paper check page (its table)": ("paper_check", "table"),
-         "Overview (its paper-check sentence and link)": ("", "sentence")}
+PAGES = {"Paper check page (its answer table)": ("paper_check", "table"),
+         "Overview (its paper-check sentence)": ("", "sentence"),
+         "Overview (the link to the Paper check page)": ("", "link")}
 
 
 def _trial(ctx, url: str, which: str) -> tuple[float, float, float]:

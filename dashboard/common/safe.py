@@ -63,6 +63,15 @@ def md_escape(text: Any) -> str:
     return _NBSP * lead + core + _NBSP * trail
 
 
+def md_table(header, rows) -> str:
+    """A Markdown table whose every cell renders as exactly its text (`md_escape`, which also
+    escapes `|`). Markdown draws with the page's first paint, where Streamlit's table and
+    grid elements wait for their own code to load."""
+    def line(cells):
+        return "| " + " | ".join(md_escape(c) if str(c) else "\u00a0" for c in cells) + " |"
+    return "\n".join([line(header), "|" + "---|" * len(header), *(line(r) for r in rows)])
+
+
 def md_code(text: Any) -> str:
     """`text` as a Markdown inline code span (monospace, shown exactly as written)."""
     s = _flat(text)

@@ -8,7 +8,7 @@ from core.analysis.paper_values import fmt_value
 from dashboard.common import loaders
 from dashboard.common.export import show_table
 from dashboard.common.filters import url_control
-from dashboard.common.safe import md_escape
+from dashboard.common.safe import md_escape, md_table
 from dashboard.study_pages import paper_text
 
 ctx = loaders.page_context()
@@ -71,6 +71,12 @@ st.subheader(f"Findings, method {md_escape(method)}")
 st.caption("The verdict is the first statistic's; the second is shown with its own verdict "
            "by the same rule. An interval can lie off-centre from the value (percentile "
            "bootstrap). 'cannot be computed' says what the study lacks.")
+# The answer as a plain table first: it is drawn with the page's first paint, where the
+# interactive grid below (every column, sortable, CSV) waits for its code to load.
+ANSWER = ["finding", "verdict", "this study", "95% CI", "paper, NIH-CXR-LT", "n"]
+st.markdown(md_table(ANSWER, view[ANSWER].itertuples(index=False)))
+st.caption("Every column (the paper's claim, the second statistic, notes, sources), "
+           "sortable and as CSV:")
 show_table(view, f"paper_check_{method}")
 
 defs = st.expander("How each statistic is defined", key="pc_defs", on_change="rerun")

@@ -30,6 +30,13 @@ def _unbacked(at) -> list[str]:
     out = []
     for _, source in markdown_sources(at):
         text = plain(source)
+        if source.lstrip().startswith("|"):
+            # a Markdown table cites the paper only in a column beside this study's value
+            # and verdict: its header must have both
+            header = source.lstrip().splitlines()[0]
+            if "paper" in header and not ("this study" in header and "verdict" in header):
+                out.append(header)
+            continue
         for s in _sentences(text):
             if CITES.search(s) and not BESIDE.search(text):
                 out.append(s)
@@ -40,6 +47,18 @@ def _render(at, page):
     at.switch_page(page).run()
     assert not at.exception, f"{page}: {[e.value for e in at.exception]}"
     return at
+
+
+def test_the_checker_catches_a_paper_column_without_this_studys(monkeypatch):
+    import tests.dashboard.test_paper_check_page as me
+
+    bare = "| finding | paper, NIH-CXR-LT |\n|---|---|\n| F1 | 0.64 |"
+    ok = "| finding | verdict | this study | paper, NIH-CXR-LT |\n|---|---|---|---|\n" \
+         "| F1 | not shown | −0.24 | 0.64 |"
+    monkeypatch.setattr(me, "markdown_sources", lambda at: [(None, bare)])
+    assert _unbacked(None)
+    monkeypatch.setattr(me, "markdown_sources", lambda at: [(None, ok)])
+    assert not _unbacked(None)
 
 
 def test_the_checker_catches_a_bare_citation():

@@ -115,3 +115,15 @@ def test_literal_draws_the_text_as_one_plain_paragraph():
     [md] = [m.value for m in at.markdown]
     assert elements(md) == {"p"}
     assert plain(md) == "![x](http://evil.example/x.png) <b>b</b> :red[r] =1+1"
+
+
+def test_md_table_cells_render_as_their_text():
+    from markdown_it import MarkdownIt
+
+    from dashboard.common.safe import md_table
+
+    render = MarkdownIt("commonmark").enable("table").render   # GFM tables, as Streamlit
+    html = render(md_table(["a|b", "*c*"], [["x | y", "<b>z</b>"], ["", "[l](http://e)"]]))
+    assert html.count("<tr>") == 3 and "<b>" not in html and "<em>" not in html
+    assert "<th>a|b</th>" in html and "<th>*c*</th>" in html
+    assert "x | y" in html and "a|b" in html and 'href' not in html
