@@ -553,6 +553,10 @@ EQUIVALENT.update({
     _ST + "x_verify__mutmut_89": "the kind is chosen only when the sizes differ: never equal",
     _ST + "x_sha256_file__mutmut_8": "read(None) reads the whole file in one block: the same "
                                      "bytes hashed (only memory differs)",
+    _ST + "x__manifested_name__mutmut_4": "always root / p: pathlib's root / p is p itself when "
+                                          "p is absolute, so both branches give the same path",
+    _ST + "x_verify__mutmut_33": "a dead store: after an unreadable study.json nothing reads "
+                                 "`version` again (its check is in the else branch)",
 })
 
 _CT = "core.analysis.class_tables."

@@ -258,3 +258,34 @@ def test_read_rows_gives_row_order_and_refuses_gaps(tmp_path):
     pd.DataFrame({"row": [0, 2], "id": ["a", "c"]}).to_parquet(path, index=False)
     with pytest.raises(UnreadableFile, match="not 0..N-1"):
         store.read_rows(path)
+
+
+def test_write_manifest_takes_recorded_entries_as_given_and_paths_relative_to_the_study(
+        tmp_path, monkeypatch):
+    """Recorded {size, sha256} entries are stored as recorded (never re-read from disk); a
+    relative path is the study's, whatever the working directory; an ignored path earlier
+    in the list does not stop the ones after it."""
+    root = _make_study(tmp_path / "s")
+    base = store.require_verified(root)
+    new = root / "analysis" / "t.json"
+    store.write_json(new, {"a": 1})
+    recorded = {"size": 999, "sha256": "f" * 64}      # what a writer recorded, kept as is
+    m = store.write_manifest(root, {str(new): recorded}, base=base)
+    assert m["files"]["analysis/t.json"] == recorded
+    monkeypatch.chdir(tmp_path)                       # not the study folder
+    m = store.write_manifest(root, [tmp_path / "outside.txt", root / "cache" / "x",
+                                    "analysis/t.json"], base=base)
+    assert m["files"]["analysis/t.json"] == {"size": new.stat().st_size,
+                                             "sha256": store.sha256_file(new)}
+
+
+def test_verify_reports_strays_after_folders_and_both_pickle_suffixes(tmp_path):
+    root = _make_study(tmp_path / "s")
+    (root / "zz").mkdir()
+    (root / "zz" / "stray.json").write_text("{}")      # sorted after the study's folders
+    (root / "zz" / "model.pickle").write_bytes(b"x")
+    (root / "data" / "old.pkl").write_bytes(b"x")
+    found = _problems(root)
+    assert ("zz/stray.json", "not in the manifest (added after the study was sealed)") in found
+    assert ("zz/model.pickle", "pickle files are not allowed") in found
+    assert ("data/old.pkl", "pickle files are not allowed") in found
