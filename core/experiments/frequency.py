@@ -268,9 +268,8 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
         "config": {k: v for k, v in cfgs["identity"].to_dict().items() if k != "name"},
         "train_pos": train_pos,
     }
-    units = [{"arm": arm, "seed": seed, **{key: store.read_json(
-        store.StudyPaths(out / arm).unit_done(seed)).get(key) for key in ("seconds", "finished")}}
-        for seed in seeds for arm in ARMS]   # as each unit's marker recorded them
+    units = [{"arm": arm, "seed": seed, **_marker_time(out / arm, seed)}
+             for seed in seeds for arm in ARMS]
     run = {"wall_s": round(time.perf_counter() - t0, 1), "partial": True, "seeds_trained": 0,
            "units": units,
            "load_before": load0, "load_after": _load(), "cpu_count": os.cpu_count(),
@@ -284,13 +283,9 @@ def tables_from_finished_seeds(out_dir, quick: bool = False,
 def _marker_time(study: Path, seed: int) -> dict:
     """The unit's own training time and end, as its marker recorded them: a resumed run
     (or one whose first invocation ended before writing timing.json) still says how long
-    each seed took to train."""
-    from core.study.markers import unit_is_done
-
-    paths = store.StudyPaths(study)
-    if not unit_is_done(paths, seed):
-        return {}
-    marker = store.read_json(paths.unit_done(seed))
+    each seed took to train. Called only for units already known done (run_study returned
+    for the seed, or unit_is_done said so), so the marker is read, not re-verified."""
+    marker = store.read_json(store.StudyPaths(study).unit_done(seed))
     return {k: marker.get(k) for k in ("seconds", "finished")}
 
 
