@@ -45,10 +45,19 @@ def upgrade_old_names() -> None:
     """Rename an old link's keys in the browser's URL, once, before anything reads them."""
     import streamlit as st
 
-    qp = st.query_params
-    new = renamed({k: qp.get_all(k) for k in qp})
+    new = renamed(_read_all(st.query_params))
     if new is not None:
-        qp.from_dict({k: v[0] if len(v) == 1 else v for k, v in new.items()})
+        _write_all(st.query_params, new)
+
+
+def _read_all(qp) -> dict[str, list[str]]:
+    """Every URL parameter as a list of values (a key may repeat)."""
+    return {k: qp.get_all(k) for k in qp}
+
+
+def _write_all(qp, params: Mapping[str, list[str]]) -> None:
+    """Replace the whole URL query by `params` in one change (one history entry)."""
+    qp.from_dict({k: v[0] if len(v) == 1 else v for k, v in params.items()})
 
 
 def _as_list(value) -> list[str]:
@@ -74,7 +83,7 @@ def _send(pending: Mapping[str, list[str] | None]) -> None:
     import streamlit as st
 
     qp = st.query_params
-    now = {k: qp.get_all(k) for k in qp}
+    now = _read_all(qp)
     new = dict(now)
     for name, value in pending.items():
         if value is None:
@@ -82,7 +91,7 @@ def _send(pending: Mapping[str, list[str] | None]) -> None:
         else:
             new[name] = value
     if new != now:
-        qp.from_dict({k: v[0] if len(v) == 1 else v for k, v in new.items()})
+        _write_all(qp, new)
 
 
 def set_params(values: Mapping[str, str | list[str]], drop: Sequence[str] = ()) -> None:
