@@ -6,7 +6,15 @@ a new history entry and a re-render of the whole app: Browse's first run made 13
 the page took longer to draw. Inside `url_batch()` the writes of `set_params` are collected
 and sent as one `st.query_params.from_dict` at the end of the block (also when the block
 ends with st.rerun or st.stop). app.py wraps each full run; a fragment wraps its own body,
-so a fragment's rerun sends its writes too. Outside a batch a write goes out at once.
+so a fragment's rerun sends its writes too. Outside a batch a write goes out at once (as a
+batch of its own).
+
+A batch replaces the whole query, so what it starts from matters. A whole run starts from
+the browser's URL (a pasted link, Back). A fragment's own rerun starts from the URL this
+session last sent: the browser may ask for that rerun (a component's trigger, a click)
+before the previous run's URL has reached it, and then reports the URL it had before; a
+fragment that merged its few parameters into that one dropped all the others (Browse's
+first load lost the sidebar's k/kr/m/seeds that way and left a 4th history entry).
 """
 from __future__ import annotations
 
@@ -79,39 +87,58 @@ def url_batch() -> Iterator[None]:
         _send(pending)
 
 
-def _send(pending: Mapping[str, list[str] | None]) -> None:
-    import streamlit as st
+SENT = "_url_sent"     # session state: the whole query this session's last batch left
 
-    qp = st.query_params
-    now = _read_all(qp)
-    new = dict(now)
+
+def merged(base: Mapping[str, list[str]],
+           pending: Mapping[str, list[str] | None]) -> dict[str, list[str]]:
+    """`base` with the batch's writes applied (None removes a key); keys keep their order."""
+    new = dict(base)
     for name, value in pending.items():
         if value is None:
             new.pop(name, None)
         else:
             new[name] = value
-    if new != now:
+    return new
+
+
+def start_of(browser: Mapping[str, list[str]], sent: Mapping[str, list[str]] | None,
+             fragment_rerun: bool) -> Mapping[str, list[str]]:
+    """The query a batch changes: in a fragment's own rerun the one this session last sent
+    (the browser's may be older, see the module's docstring), else the browser's."""
+    return sent if fragment_rerun and sent is not None else browser
+
+
+def _fragment_rerun() -> bool:
+    """Whether this run reruns fragments alone (not the whole script)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx is not None and ctx.fragment_ids_this_run)
+
+
+def _send(pending: Mapping[str, list[str] | None]) -> None:
+    import streamlit as st
+
+    qp, ss = st.query_params, st.session_state
+    base = start_of(_read_all(qp), ss.get(SENT), _fragment_rerun())
+    new = merged(base, pending)
+    if new != base:
         _write_all(qp, new)
+    ss[SENT] = new
 
 
 def set_params(values: Mapping[str, str | list[str]], drop: Sequence[str] = ()) -> None:
-    """Write URL parameters that changed (comparing first keeps the browser history clean);
-    remove `drop` keys not in values. Inside url_batch() the writes wait for its end."""
-    import streamlit as st
-
-    pending = getattr(_local, "pending", None)
-    if pending is not None:
-        for name in drop:
-            if name not in values:
-                pending[name] = None
-        for name, value in values.items():
-            pending[name] = _as_list(value)
+    """Write URL parameters; remove `drop` keys not in values. Inside url_batch() the writes
+    wait for its end; outside one they go out at once, as a batch of their own. An unchanged
+    URL is not rewritten (comparing first keeps the browser history clean)."""
+    if getattr(_local, "pending", None) is None:
+        with url_batch():
+            set_params(values, drop)
         return
-    qp = st.query_params
+    pending = _local.pending
     for name in drop:
-        if name not in values and name in qp:
-            del qp[name]
+        if name not in values:
+            pending[name] = None
     for name, value in values.items():
-        current = qp.get_all(name) if isinstance(value, list) else qp.get(name)
-        if current != value:
-            qp[name] = value
+        pending[name] = _as_list(value)
