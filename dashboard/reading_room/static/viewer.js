@@ -227,11 +227,16 @@ export default function (component) {
     const done = new Map();
     for (const p of S.panes) {
       const v = view(p), key = [v.level, v.width, v.invert].join();
-      p.base.width = D.w; p.base.height = D.h;
+      // canvas and pixel buffer kept between moves: a resize reallocates the canvas, and a
+      // new ImageData per move (4 MB at 1024²) left garbage-collector pauses between frames
+      if (p.base.width !== D.w || p.base.height !== D.h) {
+        p.base.width = D.w; p.base.height = D.h;
+      }
       const x = p.base.getContext('2d');
       let img = done.get(key);
       if (!img) {
-        img = new ImageData(D.w, D.h);
+        if (!p.buf || p.buf.width !== D.w || p.buf.height !== D.h) p.buf = new ImageData(D.w, D.h);
+        img = p.buf;
         const o = new Uint32Array(img.data.buffer), t = greyLut32(v), g = D.gray;
         for (let i = 0; i < g.length; i++) o[i] = t[g[i]];
         done.set(key, img);
