@@ -403,11 +403,12 @@ def _reader_row(inp: StudyInputs, method: str, answers: pd.DataFrame) -> dict:
         js.append(judge(pv, point, reps, inp.level,
                         "the reader study has no answers for PIEs or none for non-PIEs"))
     n_img = answers["row"].nunique()
+    # the reader column is optional (reader_row's contract): without it, no reader count
+    by = f" by {answers['reader'].nunique()} reader(s)" if "reader" in answers else ""
     return _row(method, "F7", js[0], js[1], len(answers),
                 "images (each image's answers resampled together)",
-                f"reader study: {len(answers):,} answers on {n_img:,} images by "
-                f"{answers['reader'].nunique()} reader(s); quality 1–5, disagreement = "
-                "not fully agreeing with the label")
+                f"reader study: {len(answers):,} answers on {n_img:,} images{by}; quality "
+                "1–5, disagreement = not fully agreeing with the label")
 
 
 def reader_row(inp: StudyInputs, method: str) -> dict | None:
