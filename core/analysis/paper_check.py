@@ -173,7 +173,8 @@ def _corr_reason(x, y, unit: str, what: str, other: str) -> str:
     ok = np.isfinite(x) & np.isfinite(y)
     n = int(ok.sum())
     if n < 3:
-        return f"{n} {unit}(s) with a defined {what} and {other} (at least 3 needed)"
+        count = f"{n} {unit}(es)" if unit.endswith("s") else f"{n} {unit}(s)"  # class(es)
+        return f"{count} with a defined {what} and {other} (at least 3 needed)"
     if np.ptp(x[ok]) == 0:
         return f"the {what} is the same for every {unit}"
     if np.ptp(y[ok]) == 0:

@@ -277,7 +277,7 @@ def test_fewer_than_three_classes_with_a_first_drop():
                     [-0.4, -0.5, -0.15, -0.18]])
     inp = _inputs(FOUR_ROWS, list("ABCD"), [40, 30, 20, 10])
     f1 = pc.forgetting_rows(inp, "m", rel, _reps(rel))[0]
-    _same(f1, _row("F1", reason="2 class(s) with a defined first 20%-drop sparsity and train "
+    _same(f1, _row("F1", reason="2 class(es) with a defined first 20%-drop sparsity and train "
                                 "frequency (at least 3 needed)", n=2, over=SEEDS,
                    note="classes left out: 2 that never drop 20%"))
 
@@ -357,7 +357,7 @@ def test_without_any_finding_f5_and_f6_say_why():
     _rows_equal(out, [
         _row("F5", reason="no image has a finding (every label is 'No Finding' or negative)",
              n=6, note="2 PIEs, 4 non-PIEs"),
-        _row("F6", reason="1 class(s) with a defined PIE:non-PIE ratio and train frequency "
+        _row("F6", reason="1 class(es) with a defined PIE:non-PIE ratio and train frequency "
                           "(at least 3 needed)", n=1,
              note="2 class(es) left out (no non-PIE positive, or no train positives)")])
 
