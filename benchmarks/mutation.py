@@ -602,7 +602,7 @@ EQUIVALENT.update({
     **{_PC + f"x__corr_reason__mutmut_{i}": "every caller passes float64 arrays (first drop, "
        "change at 95%, FCD, pair columns, class ratio, ln train positives)"
        for i in (3, 5, 7, 9)},
-    _PC + "x__corr_reason__mutmut_24": "_corr_reason returns '' exactly when correlate "
+    _PC + "x__corr_reason__mutmut_30": "_corr_reason returns '' exactly when correlate "
                                        "defines r and ρ (n ≥ 3, spread in both), and judge "
                                        "reads a reason only for an undefined value",
     **{_PC + f"x__groundtruth_row__mutmut_{i}": "only 'label_noise' has an '_', and it is the "
