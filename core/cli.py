@@ -182,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-progress", action="store_true", help="no progress bars")
     s.add_argument("--partial", action="store_true", help="train nothing: tables from the "
                    "seeds both arms have finished so far (labelled partial)")
+    s.add_argument("--jobs", type=int, default=2, help="units trained at once, each in its "
+                   "own process on one thread (default 2; 1 = one after another)")
     s.set_defaults(func=_cmd_experiment)
 
     s = sub.add_parser("paper-check", help="which of the paper's findings hold in a study "

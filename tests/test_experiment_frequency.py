@@ -235,3 +235,28 @@ def test_a_resumed_run_keeps_each_units_training_time(quick, tmp_path):
         marker = store.read_json(store.StudyPaths(copy / u["arm"]).unit_done(u["seed"]))
         assert u["seconds"] == marker["seconds"] > 0 and u["finished"] == marker["finished"]
     assert fx.verify_tables(copy) == []
+
+
+def test_units_one_at_a_time_train_the_same_bits_as_two_at_once(quick, tmp_path):
+    """The fixture trained two units at once in worker processes (the default); one after
+    another in this process must give byte-identical weights and predictions: the thread
+    count and layout are in the arms' configs, not in the scheduling."""
+    exp = store.read_json(quick / "experiment.json")
+    assert exp["config"]["train"]["threads"] == 1
+    assert exp["config"]["train"]["channels_last_cpu"] is True
+    assert store.read_json(quick / "timing.json")["runs"][0]["jobs"] == 2
+    out = tmp_path / "serial"
+    fx.run_experiment(out, quick=True, progress=False, log=lambda *_: None, jobs=1)
+    assert store.read_json(out / "timing.json")["runs"][-1]["jobs"] == 1
+    for arm in fx.ARMS:
+        for seed in (0, 1):
+            for rel in (f"models/seed-{seed}/weights.safetensors",
+                        f"predictions/l1_global/seed-{seed}.npy"):
+                a, b = (quick / arm / rel), (out / arm / rel)
+                assert a.is_file() and a.read_bytes() == b.read_bytes(), (arm, rel)
+
+
+def test_jobs_below_one_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ConfigError, match="jobs"):
+        fx.run_experiment(tmp_path / "x", quick=True, progress=False, log=lambda *_: None,
+                          jobs=0)

@@ -201,3 +201,32 @@ def test_train_rejects_empty_val():
         train.train_seed(_cfg(), classes=CLASSES, train_images=x, train_labels=y,
                          val_images=x[:0], val_labels=y[:0], seed=0, device="cpu",
                          progress=False)
+
+
+def test_channels_last_on_cpu_is_opt_in_deterministic_and_handed_back_plain():
+    """`train.channels_last_cpu` trains in the channels-last layout (its own float bits,
+    the same on every run) and returns the model in the default layout, so predicting with
+    it gives what its saved-and-reloaded weights give."""
+    x, y = _data(96, 3, seed=2)
+
+    def run(**kw):
+        return train.train_seed(_cfg(epochs=2, **kw), classes=CLASSES, train_images=x,
+                                train_labels=y, val_images=x[:32], val_labels=y[:32], seed=3,
+                                device="cpu", progress=False)
+
+    plain, _, plain_info = run()
+    cl, _, cl_info = run(channels_last_cpu=True)
+    again = run(channels_last_cpu=True)[0]
+    assert plain_info["channels_last"] is False and cl_info["channels_last"] is True
+    assert _cfg().train.channels_last_cpu is False   # off unless asked for
+    state, state2, state0 = cl.state_dict(), again.state_dict(), plain.state_dict()
+    for k in state:
+        assert torch.equal(state[k], state2[k]), k
+        assert state[k].is_contiguous(), k
+    assert any(not torch.equal(state[k], state0[k]) for k in state)   # another layout's bits
+    fresh = models.create("smallcnn", num_classes=3, pretrained=False)
+    fresh.load_state_dict(state)
+    fresh.eval()
+    xb = models.preprocess(torch.from_numpy(x[:16]), models.spec("smallcnn"))
+    with torch.no_grad():
+        assert torch.equal(cl(xb), fresh(xb))
