@@ -6,8 +6,9 @@ PIE sparsity. So an interval that resamples seeds must re-cut the PIEs in every 
 
 - replicate b draws the seeds of the analysis's one bootstrap plan (`uncertainty.Plan`,
   ``seed_draws[b]``, the draw F1–F4 use); a seed drawn m times counts m times, so the
-  replicate's ensemble is Σ_k m_bk · p_k / K, summed in float64 in seed order as
-  `pies.SeedEnsemble` sums (all multiplicities 1 gives the analysed ensemble, bit for bit);
+  replicate's ensemble is Σ_k m_bk · p_k / K in float64 (products and partial sums of small
+  integer multiples of one value are exact: identical seeds give exactly their common
+  prediction, and then exactly the analysed PIE set);
 - the per-image Spearman is computed from average ranks (ties averaged, NaN for a constant
   row or a row with NaN), the same exact arithmetic as `pies.rowwise_spearman`;
 - the PIEs are re-cut over the N images by `pies.select_bottom`'s rule: ⌊p/100 · N⌋ lowest
@@ -15,9 +16,9 @@ PIE sparsity. So an interval that resamples seeds must re-cut the PIEs in every 
 - the statistics then weigh every image by the replicate's image multiplicities
   (``Plan.weights[:, b]``), as the images-only intervals do, with the replicate's PIE set.
 
-Speed (paper scale: 30 seeds × 21,081 images × 20 classes, B = 1,000): the B × N
-ensembles and correlations are one numba kernel (images in parallel; every image's K × C
-block is read once for all replicates of a chunk); replicates are chunked to bound memory.
+Speed (paper scale: 30 seeds × 21,081 images × 20 classes, B = 1,000): per chunk of
+replicates, one [B', K] × [K, N·C] product per side (BLAS) gives the ensembles, and one numba
+kernel (rows in parallel) their B' × N rank correlations; the cut is a partition per row.
 """
 from __future__ import annotations
 

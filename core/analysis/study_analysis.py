@@ -6,8 +6,9 @@ accumulators at once — per-class AP/AUC (core.metrics), the seed-ensemble sum 
 PIEs and the per-class threshold votes for the population PIEs — so a paper-scale study (30 seeds
 × 20 sparsities × 21,081 images × 20 classes) is read exactly once and stays well under 4 GB:
 per method only the ensemble sum (float64, 67 MB) and the votes (uint16, 17 MB) are held, plus
-each seed's probabilities at the dense and the PIE sparsity (float32, 2 × 51 MB) that the paper
-check re-ensembles under the bootstrap's seed draws (core.analysis.pie_resample).
+each seed's probabilities at the dense and the PIE sparsity (float32, 2 × 51 MB per method, held
+until the paper check, which re-ensembles them under the bootstrap's seed draws:
+core.analysis.pie_resample).
 
 Tables and their columns are documented in docs/ARCHITECTURE.md, "Analysis tables".
 """
