@@ -206,3 +206,16 @@ def test_a_one_seed_study_says_images_only():
     rows = pc.pie_rows(inp, "m", pie) + [pc.f7_row(inp, "m", pie)]
     assert [r["interval_over"] for r in rows] == [pr.PIES_ONE_SEED] * 3
     assert all(np.isfinite(r["lo"]) for r in rows)
+
+
+@pytest.mark.parametrize("seeds, over", [((0, 1, 2), pr.PIES_RECUT), ((0,), pr.PIES_ONE_SEED)])
+def test_analyze_stores_what_the_f5_f7_intervals_resample(tmp_path, seeds, over):
+    from core.analysis import analyze_study
+    from tests.analysis.conftest import make_study
+
+    make_study(tmp_path / "s", seeds=seeds, n_images=80)
+    analyze_study(tmp_path / "s")
+    table = pd.read_parquet(tmp_path / "s" / "analysis" / "paper_check.parquet")
+    rows = table[table["finding"].isin(["F5", "F6", "F7"])]
+    assert len(rows) == 3 and (rows["interval_over"] == over).all()
+    assert (rows["n_boot"] > 0).all()
