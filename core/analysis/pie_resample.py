@@ -16,9 +16,10 @@ PIE sparsity. So an interval that resamples seeds must re-cut the PIEs in every 
 - the statistics then weigh every image by the replicate's image multiplicities
   (``Plan.weights[:, b]``), as the images-only intervals do, with the replicate's PIE set.
 
-Speed (paper scale: 30 seeds × 21,081 images × 20 classes, B = 1,000): per chunk of
-replicates, one [B', K] × [K, N·C] product per side (BLAS) gives the ensembles, and one numba
-kernel (rows in parallel) their B' × N rank correlations; the cut is a partition per row.
+Speed (paper scale: 30 seeds × 21,081 images × 20 classes, B = 1,000): one numba kernel, images
+in parallel, computes every replicate's two ensembles and their rank correlation for one image
+while its K × C blocks stay in cache (no [B, N, C] ensemble is ever held); the cut is a
+partition per replicate.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from numba import njit, prange
 
 from core.analysis import pies
 
-CHUNK = 32      # replicates at a time: two [CHUNK, N, C] float64 ensembles (216 MB at paper scale)
+CHUNK = 128     # replicates per kernel call: [CHUNK, N] float64 correlations (22 MB at paper scale)
 
 
 def seed_multiplicities(seed_draws, n_seeds: int) -> np.ndarray:
@@ -56,40 +57,67 @@ def seed_multiplicities(seed_draws, n_seeds: int) -> np.ndarray:
     return counts
 
 
+@njit(nogil=True, cache=True)
+def _spearman_row(xr, yr, tx, ty):
+    """Spearman of two rows from average ranks: 2·rank − C − 1 = #below + #at-or-below − C,
+    exact half-integers as in pies.rowwise_spearman (the same bits); NaN for a constant row
+    or a row with NaN. `tx`, `ty`: int32 scratch of length C."""
+    c = xr.shape[0]
+    tx[:] = 0
+    ty[:] = 0
+    bad = False
+    for j in range(c):
+        xj = xr[j]
+        yj = yr[j]
+        bad |= np.isnan(xj) | np.isnan(yj)
+        for a in range(c):      # vectorised over a: the rank counts of every class at once
+            tx[a] += np.int32(xj < xr[a]) + np.int32(xj <= xr[a])
+            ty[a] += np.int32(yj < yr[a]) + np.int32(yj <= yr[a])
+    num = 0.0
+    sx = 0.0
+    sy = 0.0
+    for a in range(c):
+        rx = 0.5 * (tx[a] - c)
+        ry = 0.5 * (ty[a] - c)
+        num += rx * ry
+        sx += rx * rx
+        sy += ry * ry
+    den = np.sqrt(sx * sy)
+    if bad or not den > 0:
+        return np.nan
+    return min(1.0, max(-1.0, num / den))
+
+
 @njit(nogil=True, parallel=True, cache=True)
-def _rowwise_spearman(x, y):
-    """Spearman of every row of x with the same row of y, from average ranks (exact
-    half-integers: 2·rank − C − 1 = #below + #at-or-below − C, as pies.rowwise_spearman,
-    the same bits); NaN for a constant row or a row with NaN."""
-    n, c = x.shape
-    out = np.empty(n)
+def _replicate_corr(dense, pruned, seeds, mult, n_drawn):
+    """[R, N] correlations; dense/pruned float32 [N, K, C] (one image's K × C block stays in
+    cache for all R replicates); replicate r sums mult[r, t] × seed seeds[r, t] for
+    t < n_drawn[r], in seed order, in float64, then divides by the number of draws."""
+    n, k, c = dense.shape
+    r_count = seeds.shape[0]
+    out = np.empty((r_count, n))
     for i in prange(n):
-        xr = x[i]
-        yr = y[i]
-        tx = np.zeros(c, np.int32)
-        ty = np.zeros(c, np.int32)
-        bad = False
-        for j in range(c):
-            xj = xr[j]
-            yj = yr[j]
-            bad |= np.isnan(xj) | np.isnan(yj)
-            for a in range(c):      # vectorised over a: rank counts of every class at once
-                tx[a] += np.int32(xj < xr[a]) + np.int32(xj <= xr[a])
-                ty[a] += np.int32(yj < yr[a]) + np.int32(yj <= yr[a])
-        num = 0.0
-        sx = 0.0
-        sy = 0.0
-        for a in range(c):
-            rx = 0.5 * (tx[a] - c)
-            ry = 0.5 * (ty[a] - c)
-            num += rx * ry
-            sx += rx * rx
-            sy += ry * ry
-        den = np.sqrt(sx * sy)
-        if bad or not den > 0:
-            out[i] = np.nan
-        else:
-            out[i] = min(1.0, max(-1.0, num / den))
+        ed = np.empty(c)
+        ep = np.empty(c)
+        tx = np.empty(c, np.int32)
+        ty = np.empty(c, np.int32)
+        bd = dense[i].astype(np.float64)        # converted once for all R replicates
+        bp = pruned[i].astype(np.float64)
+        for r in range(r_count):
+            ed[:] = 0.0
+            ep[:] = 0.0
+            total = 0
+            for t in range(n_drawn[r]):
+                s = seeds[r, t]
+                m = mult[r, t]
+                total += m
+                for j in range(c):
+                    ed[j] += m * bd[s, j]
+                    ep[j] += m * bp[s, j]
+            for j in range(c):
+                ed[j] /= total
+                ep[j] /= total
+            out[r, i] = _spearman_row(ed, ep, tx, ty)
     return out
 
 
@@ -99,41 +127,29 @@ def _check(dense, pruned):
                          f"{np.shape(dense)} and {np.shape(pruned)}")
 
 
-def _prepare(probs) -> tuple[np.ndarray, np.ndarray | None]:
-    """[K, N, C] → (float64 [K, N·C] with NaN as 0, bool [K, N] image has a NaN, or None)."""
-    k, n, c = np.shape(probs)
-    flat = np.asarray(probs, dtype=np.float64).reshape(k, n * c)
-    nan = np.isnan(flat)
-    if not nan.any():
-        return flat, None
-    return np.where(nan, 0.0, flat), nan.reshape(k, n, c).any(axis=2)
+def _image_major(probs) -> np.ndarray:
+    """[K, N, C] → float32 [N, K, C]: each image's seeds × classes block contiguous."""
+    return np.ascontiguousarray(np.moveaxis(np.asarray(probs, dtype=np.float32), 1, 0))
 
 
-def _corr_chunk(prepared, counts, n: int, c: int) -> np.ndarray:
-    total = counts.sum(axis=1)
-    if (total <= 0).any():
+def _corr_chunk(dense_nkc, pruned_nkc, counts) -> np.ndarray:
+    if (counts.sum(axis=1) <= 0).any():
         raise ValueError("every replicate must draw at least one seed")
-    m = counts.astype(np.float64)
-    sides, drawn_nan = [], np.zeros((counts.shape[0], n), dtype=bool)
-    for flat, nan in prepared:
-        if nan is not None:
-            drawn_nan |= (counts @ nan) > 0
-        ens = (m @ flat).reshape(-1, n, c)
-        ens /= total[:, None, None]
-        sides.append(ens.reshape(-1, c))
-    corr = _rowwise_spearman(sides[0], sides[1]).reshape(-1, n)
-    corr[drawn_nan] = np.nan
-    return corr
+    order = np.argsort(counts == 0, axis=1, kind="stable")     # drawn seeds first, in order
+    seeds = np.ascontiguousarray(order, dtype=np.int64)
+    mult = np.ascontiguousarray(np.take_along_axis(counts, order, axis=1), dtype=np.int64)
+    n_drawn = (counts > 0).sum(axis=1).astype(np.int64)
+    return _replicate_corr(dense_nkc, pruned_nkc, seeds, mult, n_drawn)
 
 
 def replicate_correlations(dense, pruned, counts) -> np.ndarray:
     """Per-image Spearman of the dense vs the pruned ensemble of every replicate's seeds.
 
-    A replicate's ensemble is Σ_k m_k · p_k / Σ_k m_k in float64, one matrix product of the
-    multiplicities with the per-seed probabilities (products and partial sums of small
-    integer multiples of one value are exact, so identical seeds give exactly their common
-    prediction). A NaN probability of a seed makes the image's correlation NaN in the
-    replicates that draw that seed, and only in those.
+    A replicate's ensemble is Σ_k m_k · p_k / Σ_k m_k in float64, summed over the drawn seeds
+    in seed order (products and partial sums of small integer multiples of one value are
+    exact, so identical seeds give exactly their common prediction; all multiplicities 1
+    give `pies.SeedEnsemble`'s sum). A NaN probability of a seed makes the image's
+    correlation NaN in the replicates that draw that seed, and only in those.
 
     Args:
         dense (np.ndarray): float ``[K, N, C]`` each seed's dense probabilities.
@@ -148,11 +164,11 @@ def replicate_correlations(dense, pruned, counts) -> np.ndarray:
         ValueError: when the shapes disagree or a replicate draws no seed.
     """
     _check(dense, pruned)
-    k, n, c = np.shape(dense)
+    k = np.shape(dense)[0]
     counts = np.asarray(counts, dtype=np.int64)
     if counts.ndim != 2 or counts.shape[1] != k:
         raise ValueError(f"need counts [B, {k}], got {counts.shape}")
-    return _corr_chunk([_prepare(dense), _prepare(pruned)], counts, n, c)
+    return _corr_chunk(_image_major(dense), _image_major(pruned), counts)
 
 
 def bottom_masks(corr_b, percentile: float) -> np.ndarray:
@@ -204,7 +220,7 @@ def replicate_pies(dense, pruned, seed_draws, percentile: float,
             sparsity.
         seed_draws (np.ndarray): int ``[B, K]`` the plan's seed draws.
         percentile (float): PIEs are the bottom `percentile` %.
-        chunk (int): replicates at a time (bounds memory at two ``chunk × N × C`` float64).
+        chunk (int): replicates per kernel call (bounds memory at ``chunk × N`` float64).
 
     Returns:
         np.ndarray: bool ``[N, B]`` (the layout of the plan's image weights).
@@ -215,12 +231,12 @@ def replicate_pies(dense, pruned, seed_draws, percentile: float,
     _check(dense, pruned)
     k, n, c = np.shape(dense)
     counts = seed_multiplicities(seed_draws, k)
-    prepared = [_prepare(dense), _prepare(pruned)]
+    dense_nkc, pruned_nkc = _image_major(dense), _image_major(pruned)
     step = max(1, int(chunk))
     out = np.empty((n, counts.shape[0]), dtype=bool)
     for start in range(0, counts.shape[0], step):
         part = counts[start:start + step]
-        corr = _corr_chunk(prepared, part, n, c)
+        corr = _corr_chunk(dense_nkc, pruned_nkc, part)
         out[:, start:start + part.shape[0]] = bottom_masks(corr, percentile).T
     return out
 
