@@ -114,7 +114,8 @@ MODULES: dict[str, Module] = {
     "paper_check_stats": Module(["core/analysis/paper_check_stats.py"],
                                 [_A + "test_paper_check.py",
                                  _A + "test_paper_check_stats_dtypes.py"], _PAPER_CLI),
-    "paper_check": Module(["core/analysis/paper_check.py"], [_A + "test_paper_check.py"],
+    "paper_check": Module(["core/analysis/paper_check.py"],
+                          [_A + "test_paper_check.py", _A + "test_paper_check_rows.py"],
                           _PAPER_CLI),
 }
 
@@ -590,6 +591,57 @@ EQUIVALENT.update({
     **{_PC + f"x_pie_rows__mutmut_{i}": _SAME_J for i in (29, 59)},
     **{_PC + f"x__groundtruth_row__mutmut_{i}": _NAN_JUDGED for i in (18, 19, 20)},
     **{_PC + f"x_f7_row__mutmut_{i}": _NAN_JUDGED for i in (31, 32, 33, 70, 71, 72)},
+})
+_NO_REASON2 = ("the second statistic's reason is in no row (_row writes only its value, "
+               "interval and verdict)")
+_LF = ("ln train positives are float64 (fq.log_frequency), and every use converts them "
+       "(correlate, corr_reps) or only tests isfinite")
+_NO_PAIRS = ("with one class there is no pair: fcd and the pair columns are empty either way "
+             "(and correlate of an empty and a 1-element array keeps no point)")
+EQUIVALENT.update({
+    **{_PC + f"x__corr_reason__mutmut_{i}": "every caller passes float64 arrays (first drop, "
+       "change at 95%, FCD, pair columns, class ratio, ln train positives)"
+       for i in (3, 5, 7, 9)},
+    _PC + "x__corr_reason__mutmut_30": "_corr_reason returns '' exactly when correlate "
+                                       "defines r and ρ (n ≥ 3, spread in both), and judge "
+                                       "reads a reason only for an undefined value",
+    **{_PC + f"x__groundtruth_row__mutmut_{i}": "only 'label_noise' has an '_', and it is the "
+       "second statistic: " + _NO_REASON2 for i in (31, 32, 78, 79)},
+    **{_PC + f"x__left_out__mutmut_{i}": "isfinite of the same numbers in any numeric dtype"
+       for i in (5, 7)},
+    **{_PC + f"x__row__mutmut_{i}": "every caller passes a second Judged: `if j2` is always "
+       "true" for i in (49, 53, 57, 61)},
+    **{_PC + f"x_check_method__mutmut_{i}": "every row is a dict of exactly COLUMNS in that "
+       "order: pandas takes the same columns from its keys" for i in (26, 28)},
+    **{_PC + f"x_f7_row__mutmut_{i}": _NAN_JUDGED for i in (1, 4)},
+    **{_PC + f"x_f7_row__mutmut_{i}": _SAME_J for i in (43, 82)},
+    **{_PC + f"x_forgetting_rows__mutmut_{i}": _LF for i in (3, 5)},
+    _PC + "x_forgetting_rows__mutmut_38": "DROP_PERCENT (20) is first_drop_sparsity's default",
+    _PC + "x_forgetting_rows__mutmut_45": "AT_SPARSITY (95) is rel_change_at's default",
+    _PC + "x_forgetting_rows__mutmut_56": "AT_SPARSITY (95) is class_level_reps' default",
+    **{_PC + f"x_forgetting_rows__mutmut_{i}": "judge reads only the paper value's sign, and "
+       "F1–F4's two statistics have the same sign" for i in (150, 316)},
+    **{_PC + f"x_forgetting_rows__mutmut_{i}": _NO_REASON2 for i in (157, 162, 323, 328)},
+    _PC + "x_forgetting_rows__mutmut_172": "'paper' is pair_statistics' default variant",
+    **{_PC + f"x_forgetting_rows__mutmut_{i}": _NO_PAIRS for i in (177, 187, 242, 243, 246)},
+    _PC + "x_forgetting_rows__mutmut_181": "the dense column's relative change is 0 (NaN only "
+                                           "where every other is): it adds 0 to every FCD",
+    **{_PC + f"x_forgetting_rows__mutmut_{i}": "with at most 2 classes (1 pair) F3/F4's point "
+       "value is NaN, and judge never reads the replicates of an undefined value"
+       for i in (194, 195)},
+    **{_PC + f"x_judge__mutmut_{i}": "the replicates are float64 arrays (paper_check_stats), "
+       "and unc.interval gives the same bounds on any numeric dtype" for i in (49, 51)},
+    _PC + "x_pie_rows__mutmut_115": "ratio.size is 5 (findings_ratio's bins 0…4+), "
+                                    "findings_reps' default",
+    **{_PC + f"x_pie_rows__mutmut_{i}": _NO_REASON2
+       for i in (125, 126, 129, 130, 165, 170, 283, 288)},
+    **{_PC + f"x_pie_rows__mutmut_{i}": "pie_stats' ratio columns are float64 already"
+       for i in (85, 183)},
+    **{_PC + f"x_pie_rows__mutmut_{i}": _LF for i in (194, 196)},
+    **{_PC + f"x_pie_rows__mutmut_{i}": "slope_reps converts the bins 0…4 to float64"
+       for i in (96, 98)},
+    _PC + "x_verdict__mutmut_13": "lo = 0 reaches this line only with hi < lo, which a "
+                                  "percentile interval never has",
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)

@@ -178,7 +178,8 @@ def _corr_reason(x, y, unit: str, what: str, other: str) -> str:
     ok = np.isfinite(x) & np.isfinite(y)
     n = int(ok.sum())
     if n < 3:
-        return f"{n} {unit}(s) with a defined {what} and {other} (at least 3 needed)"
+        count = f"{n} {unit}(es)" if unit.endswith("s") else f"{n} {unit}(s)"  # class(es)
+        return f"{count} with a defined {what} and {other} (at least 3 needed)"
     if np.ptp(x[ok]) == 0:
         return f"the {what} is the same for every {unit}"
     if np.ptp(y[ok]) == 0:
@@ -421,11 +422,12 @@ def _reader_row(inp: StudyInputs, method: str, answers: pd.DataFrame) -> dict:
         js.append(judge(pv, point, reps, inp.level,
                         "the reader study has no answers for PIEs or none for non-PIEs"))
     n_img = answers["row"].nunique()
+    # the reader column is optional (reader_row's contract): without it, no reader count
+    by = f" by {answers['reader'].nunique()} reader(s)" if "reader" in answers else ""
     return _row(method, "F7", js[0], js[1], len(answers),
                 "images (each image's answers resampled together)",
-                f"reader study: {len(answers):,} answers on {n_img:,} images by "
-                f"{answers['reader'].nunique()} reader(s); quality 1–5, disagreement = "
-                "not fully agreeing with the label")
+                f"reader study: {len(answers):,} answers on {n_img:,} images{by}; quality "
+                "1–5, disagreement = not fully agreeing with the label")
 
 
 def reader_row(inp: StudyInputs, method: str) -> dict | None:
