@@ -117,6 +117,11 @@ MODULES: dict[str, Module] = {
     "paper_check": Module(["core/analysis/paper_check.py"],
                           [_A + "test_paper_check.py", _A + "test_paper_check_rows.py"],
                           _PAPER_CLI),
+    # F5-F7's replicates re-cut from each replicate's seed ensemble (numba kernel: plain
+    # Python under mutation); analyze end to end on a tiny study is 22 s as plain Python
+    "pie_resample": Module(["core/analysis/pie_resample.py"], [_A + "test_pie_resample.py"],
+                           [_A + "test_pie_resample.py::test_analyze_stores_what_the_f5_f7_"
+                                 "intervals_resample"], jit=True),
 }
 
 # Survivors that cannot change any output, by mutant name, with the reason in one line.

@@ -25,6 +25,7 @@ COVERED = [
     "core.analysis.paper_check_table",
     "core.analysis.paper_values",
     "core.analysis.uncertainty",
+    "core.analysis.pie_resample",
     "core.analysis.pies",
     "core.analysis.frequency",
     "core.analysis.calibration",

@@ -12,7 +12,7 @@ MODULES = ["core.data.stats", "core.analysis.over_seeds", "core.analysis.forgett
            "core.pruning.base", "core.analysis.class_tables", "core.predictions",
            "core.analysis.paper_check", "core.analysis.paper_check_table",
            "core.analysis.uncertainty", "core.analysis.calibration",
-           "core.analysis.paper_values",
+           "core.analysis.paper_values", "core.analysis.pie_resample",
            "core.reader.stats", "core.reader.inputs", "core.reader.schema",
            "core.data.labels", "core.data.synth_base", "core.data.base", "core.data.synthcxr",
            "core.data.summary",

@@ -19,8 +19,12 @@ Pearson r), F7 image quality of PIEs − non-PIEs (second: label noise / disagre
 dataset's ground truth, else from the reader study's answers.
 
 Intervals reuse the analysis's one bootstrap plan (core.analysis.uncertainty): F1–F4 take the
-replicate forgetting curves (images and seeds resampled); F5–F7 resample the images with the
-same multiplicities, the PIE set held as analysed (it is a property of the seed ensemble).
+replicate forgetting curves (images and seeds resampled); F5–F7 take the same image
+multiplicities and, in a study with several seeds, the same seed draws: each replicate's PIE
+set is re-cut from its drawn seeds' ensembles (core.analysis.pie_resample), since PIEs are a
+property of the seed ensemble. With one seed (or without the per-seed predictions) the PIE
+set is held as analysed and only the images are resampled; `interval_over` says which. F7
+from reader answers resamples the images only (the answers' PIE status is as read).
 The point values are the analysis tables' own (the paper's fixed 20% and 95%, as `report`).
 """
 from __future__ import annotations
@@ -34,6 +38,7 @@ import pandas as pd
 from core.analysis import forgetting as fg
 from core.analysis import frequency as fq
 from core.analysis import paper_check_stats as pcs
+from core.analysis import pie_resample as pr
 from core.analysis import pie_stats
 from core.analysis import uncertainty as unc
 from core.analysis.paper_values import CLAIMS, VALUES, PaperValue
@@ -305,20 +310,26 @@ def _pie_reason(inp: StudyInputs, pie) -> str:
     return ""
 
 
-def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
+def pie_rows(inp: StudyInputs, method: str, pie, pie_reps=None) -> list[dict]:
     """F5 and F6 of one method, from its PIE mask (paper definition).
 
     Args:
         inp (StudyInputs): the study's inputs.
         method (str): the method's name, written into each row.
         pie (np.ndarray | None): bool ``[N]`` PIE mask in eval-row order; None = no PIE table.
+        pie_reps (np.ndarray | None): bool ``[N, B]`` each replicate's PIE set
+            (`pie_resample.replicate_pies`, the plan's seed draws); None = the PIE set as
+            analysed in every replicate (images resampled only).
 
     Returns:
         list[dict]: two rows (F5, F6) keyed by `COLUMNS`; both ``CANNOT`` with the reason
         when there is no PIE table, no PIE, or only PIEs.
+
+    Raises:
+        ValueError: when `pie_reps` does not match the plan's image draws.
     """
     lvl, w = inp.level, inp.w32
-    over = "images (PIE set as analysed)"
+    over = pr.interval_over(inp.n_seeds, pie_reps)
     why = _pie_reason(inp, pie)
     rows = []
     p5, p5b = VALUES["F5"]
@@ -336,7 +347,10 @@ def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
     xbins = np.arange(ratio.size, dtype=np.float64)
     slope = pcs.slope_reps(xbins, ratio[None, :])[0]
     diff_b = ratio_b = None
-    if w is not None:
+    split = pr.pie_weights(w, pie_reps)
+    if split is not None:
+        diff_b, ratio_b = pr.findings_reps(counts, *split, ratio.size)
+    elif w is not None:
         diff_b, ratio_b = pcs.findings_reps(counts, pie, w, ratio.size)
     why5 = "no image has a finding (every label is 'No Finding' or negative)" \
         if counts.max() == 0 else ""
@@ -351,7 +365,9 @@ def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
     lf = np.asarray(inp.log_freq, dtype=np.float64)
     point = fq.correlate(cr, lf)
     r_b = rho_b = None
-    if w is not None:
+    if split is not None:
+        r_b, rho_b = pcs.corr_reps(pr.class_ratio_reps(inp.y, *split), lf[None, :])
+    elif w is not None:
         r_b, rho_b = pcs.corr_reps(pcs.class_ratio_reps(inp.y, pie, w), lf[None, :])
     c = len(inp.classes)
     why6 = (f"the study has {c} class(es); a correlation needs at least 3" if c < 3 else
@@ -365,11 +381,12 @@ def pie_rows(inp: StudyInputs, method: str, pie) -> list[dict]:
     return rows
 
 
-def _groundtruth_row(inp: StudyInputs, method: str, pie) -> dict:
+def _groundtruth_row(inp: StudyInputs, method: str, pie, pie_reps=None) -> dict:
     gt = inp.ground_truth
     p1, p2 = VALUES["F7"]
     w = inp.w32
-    over = "images (PIE set as analysed)"
+    split = pr.pie_weights(w, pie_reps)
+    over = pr.interval_over(inp.n_seeds, pie_reps)
     js, n = [], 0
     for column, pv in (("quality", p1), ("label_noise", p2)):
         if column not in gt:
@@ -381,7 +398,8 @@ def _groundtruth_row(inp: StudyInputs, method: str, pie) -> dict:
         a, b = v[ok & pie], v[ok & ~pie]
         point = a.mean() - b.mean() if a.size and b.size else math.nan
         n = max(n, int(ok.sum()))
-        reps = pcs.mean_diff_reps(v, pie, w) if w is not None else None
+        reps = pr.mean_diff_reps(v, *split) if split is not None else \
+            pcs.mean_diff_reps(v, pie, w) if w is not None else None
         js.append(judge(pv, point, reps, inp.level,
                         f"no PIE or no non-PIE has a {column.replace('_', ' ')} value"))
     return _row(method, "F7", js[0], js[1], n, over,
@@ -432,13 +450,15 @@ def reader_row(inp: StudyInputs, method: str) -> dict | None:
     return _reader_row(inp, method, a) if len(a) else None
 
 
-def f7_row(inp: StudyInputs, method: str, pie) -> dict:
+def f7_row(inp: StudyInputs, method: str, pie, pie_reps=None) -> dict:
     """F7: from the dataset's ground truth where it declares one, else reader answers.
 
     Args:
         inp (StudyInputs): the study's inputs.
         method (str): the method's name.
         pie (np.ndarray | None): bool ``[N]`` PIE mask in eval-row order.
+        pie_reps (np.ndarray | None): bool ``[N, B]`` replicate PIE sets for the
+            ground-truth statistics (as `pie_rows`); reader answers keep their PIE status.
 
     Returns:
         dict: the F7 row keyed by `COLUMNS`; ``CANNOT`` with the reason (no PIEs, or
@@ -449,9 +469,9 @@ def f7_row(inp: StudyInputs, method: str, pie) -> dict:
     if gt is not None and {"quality", "label_noise"} & set(gt.columns):
         why = _pie_reason(inp, pie)
         if not why:
-            return _groundtruth_row(inp, method, np.asarray(pie, dtype=bool))
+            return _groundtruth_row(inp, method, np.asarray(pie, dtype=bool), pie_reps)
         j = judge(p1, math.nan, None, inp.level, why)
-        return _row(method, "F7", j, j, 0, "images (PIE set as analysed)")
+        return _row(method, "F7", j, j, 0, pr.interval_over(inp.n_seeds, pie_reps))
     row = reader_row(inp, method)
     if row is not None:
         return row
@@ -461,7 +481,8 @@ def f7_row(inp: StudyInputs, method: str, pie) -> dict:
 
 
 # ----------------------------------------------------------------------------- one method
-def check_method(inp: StudyInputs, method: str, rel, rel_reps, pie) -> pd.DataFrame:
+def check_method(inp: StudyInputs, method: str, rel, rel_reps, pie,
+                 pie_reps=None) -> pd.DataFrame:
     """The seven rows (F1–F7) of one method.
 
     Args:
@@ -470,16 +491,17 @@ def check_method(inp: StudyInputs, method: str, rel, rel_reps, pie) -> pd.DataFr
         rel (np.ndarray): float ``[S, C]`` median relative AP change.
         rel_reps (np.ndarray | None): float ``[B, S, C]`` replicate curves; None = no bootstrap.
         pie (np.ndarray | None): bool ``[N]`` PIE mask; None = no PIE table.
+        pie_reps (np.ndarray | None): bool ``[N, B]`` replicate PIE sets (`pie_rows`).
 
     Returns:
         pd.DataFrame: 7 rows, columns `COLUMNS`.
 
     Raises:
-        ValueError: as `forgetting_rows`.
+        ValueError: as `forgetting_rows` and `pie_rows`.
     """
     rows = forgetting_rows(inp, method, rel, rel_reps)
-    rows += pie_rows(inp, method, pie)
-    rows.append(f7_row(inp, method, pie))
+    rows += pie_rows(inp, method, pie, pie_reps)
+    rows.append(f7_row(inp, method, pie, pie_reps))
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

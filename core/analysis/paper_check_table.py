@@ -18,6 +18,7 @@ import pandas as pd
 from core import store
 from core.analysis import frequency as fq
 from core.analysis import paper_check as pc
+from core.analysis import pie_resample
 from core.analysis import uncertainty as unc
 from core.analysis.paper_values import VALUES, fmt_value
 
@@ -50,7 +51,8 @@ def reader_answers(root) -> tuple[pd.DataFrame | None, str]:
 
 
 def run(paths, labels: pd.DataFrame, y, classes, methods, seeds, sparsities, train_pos,
-        cooc, rel_by_method: dict, pie_masks: dict, ground_truth, cfg, keep: dict) -> dict:
+        cooc, rel_by_method: dict, pie_masks: dict, ground_truth, cfg, keep: dict,
+        seed_probs: dict | None = None) -> dict:
     """Compute the paper-check table for every method and write it (StudyPaths.paper_check).
 
     Args:
@@ -70,6 +72,10 @@ def run(paths, labels: pd.DataFrame, y, classes, methods, seeds, sparsities, tra
         cfg (StudyConfig): gives ci_level, pie_sparsity and pie_percentile.
         keep (dict): the bootstrap's ``plan`` and per-method ``rel_reps`` ``[B, S, C]``,
             either may be absent.
+        seed_probs (dict[str, tuple] | None): method → (dense, PIE-sparsity) per-seed
+            probabilities float32 ``[K, N, C]``; with several seeds and a plan, F5–F7 re-cut
+            the PIEs in every replicate (core.analysis.pie_resample). None or a missing
+            method = the PIE set as analysed.
 
     Returns:
         dict: facts for params.json (rule, drop_percent, at_sparsity, pie_definition,
@@ -87,8 +93,16 @@ def run(paths, labels: pd.DataFrame, y, classes, methods, seeds, sparsities, tra
         level=plan.level if plan is not None else cfg.ci_level, n_seeds=len(seeds),
         pie_sparsity=cfg.pie_sparsity, pie_percentile=cfg.pie_percentile,
         ground_truth=gt, answers=answers, answers_note=note)
-    frames = [pc.check_method(inp, m, rel_by_method[m], keep.get("rel_reps", {}).get(m),
-                              (pie_masks.get(m) or {}).get("paper")) for m in methods]
+    frames = []
+    for m in methods:
+        pie = (pie_masks.get(m) or {}).get("paper")
+        probs = (seed_probs or {}).get(m)
+        pie_reps = None
+        if plan is not None and len(seeds) > 1 and probs is not None and pie is not None:
+            pie_reps = pie_resample.replicate_pies(probs[0], probs[1], plan.seed_draws,
+                                                   cfg.pie_percentile)
+        frames.append(pc.check_method(inp, m, rel_by_method[m],
+                                      keep.get("rel_reps", {}).get(m), pie, pie_reps))
     table = pd.concat(frames, ignore_index=True) if frames else pc.empty_table()
     store.write_parquet(paths.paper_check, table)
     return {"rule": pc.RULE, "drop_percent": pc.DROP_PERCENT, "at_sparsity": pc.AT_SPARSITY,

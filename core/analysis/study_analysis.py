@@ -5,7 +5,10 @@ core.predictions: AP/AUC on its ranking-equivalent scores, PIEs on probabilities
 accumulators at once — per-class AP/AUC (core.metrics), the seed-ensemble sum for the paper's
 PIEs and the per-class threshold votes for the population PIEs — so a paper-scale study (30 seeds
 × 20 sparsities × 21,081 images × 20 classes) is read exactly once and stays well under 4 GB:
-per method only the ensemble sum (float64, 67 MB) and the votes (uint16, 17 MB) are held.
+per method only the ensemble sum (float64, 67 MB) and the votes (uint16, 17 MB) are held, plus
+each seed's probabilities at the dense and the PIE sparsity (float32, 2 × 51 MB per method, held
+until the paper check, which re-ensembles them under the bootstrap's seed draws:
+core.analysis.pie_resample).
 
 Tables and their columns are documented in docs/ARCHITECTURE.md, "Analysis tables".
 """
@@ -70,7 +73,8 @@ def _measured(paths: store.StudyPaths, method: str, seed: int, n: int) -> np.nda
     return np.array([math.nan if v is None else float(v) for v in vals], dtype=np.float64)
 
 
-def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> dict:
+def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int,
+                keep_sparsities=()) -> dict:
     """Per-seed metrics, seed-ensemble mean and threshold votes of one method, in one pass.
 
     Args:
@@ -79,12 +83,14 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
         seeds (list[int]): the K seeds.
         y (np.ndarray): float ``[N, C]`` eval labels (1/0/NaN).
         n_sparsities (int): S.
+        keep_sparsities (Sequence[int]): sparsity indices whose per-seed probabilities are
+            kept (``seed_probs``).
 
     Returns:
         dict: ``ap``, ``auc`` float ``[K, S, C]``, ``notes`` object ``[K, S, C]``,
         ``measured`` float ``[K, S]`` measured sparsity, ``ensemble`` ``[S, N, C]`` mean
         probability over seeds, ``votes`` uint16 ``[S, N, C]``, ``n_pos`` and ``n_neg``
-        ``[C]``.
+        ``[C]``, ``seed_probs`` {sparsity index: float32 ``[K, N, C]``} for `keep_sparsities`.
 
     Raises:
         FileNotFoundError: when a seed's predictions are missing.
@@ -97,6 +103,7 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
     measured = np.empty((len(seeds), n_sparsities))
     ens = pies.SeedEnsemble((n_sparsities, n, c))
     votes = np.zeros((n_sparsities, n, c), dtype=np.uint16)
+    kept = {int(i): np.empty((len(seeds), n, c), dtype=np.float32) for i in keep_sparsities}
     n_pos = n_neg = None
     encoding = predictions.study_encoding(paths.root)
     for i, seed in enumerate(seeds):
@@ -113,11 +120,13 @@ def scan_method(paths, method: str, seeds, y: np.ndarray, n_sparsities: int) -> 
         for i_sparsity in range(n_sparsities):   # one sparsity at a time: small float64 temporaries
             block = pred.probabilities(i_sparsity)
             ens.add(block, index=i_sparsity)
+            if i_sparsity in kept:
+                kept[i_sparsity][i] = block
             votes[i_sparsity] += block >= pies.THRESHOLD
         ens.seed_done()
         measured[i] = _measured(paths, method, seed, n_sparsities)
     return {"ap": ap, "auc": auc, "notes": notes, "measured": measured, "ensemble": ens.mean(),
-            "votes": votes, "n_pos": n_pos, "n_neg": n_neg}
+            "votes": votes, "n_pos": n_pos, "n_neg": n_neg, "seed_probs": kept}
 
 
 def metric_tables(method, seeds, sparsities, classes, scan) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -257,9 +266,12 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     cls_ratio, fnd_ratio, pie_rows = [], [], []
     correlations, regression, groundtruth, pie_info, pie_masks = {}, {}, {}, {}, {}
     rel_by_method = {}   # median-over-seeds forgetting curves, for the paper check
+    seed_probs = {}      # per-seed dense and PIE-sparsity probabilities, for the paper check
+    i_pie = sparsities.index(cfg.pie_sparsity)
     for method in methods:
         log(f"{method}: reading {len(seeds)} seed(s)")
-        scan = scan_method(paths, method, seeds, y, len(sparsities))
+        scan = scan_method(paths, method, seeds, y, len(sparsities),
+                           keep_sparsities=(0, i_pie) if len(seeds) > 1 else ())
         pc, ov = metric_tables(method, seeds, sparsities, classes, scan)
         per_class.append(pc)
         overall.append(ov)
@@ -281,6 +293,8 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
         log(f"{method}: PIEs")
         pa = pie_analysis(method, labels, classes, sparsities, scan, cfg, len(seeds),
                           src["ground_truth"])
+        if len(seeds) > 1:
+            seed_probs[method] = (scan["seed_probs"][0], scan["seed_probs"][i_pie])
         del scan
         store.write_npy(paths.pie_array(paths.PIE_CORR, method), pa["corr"])
         store.write_npy(paths.pie_array(paths.PIE_POPULATION, method),
@@ -317,8 +331,8 @@ def analyze_study(study_dir, analysis: AnalysisConfig | None = None, log=None) -
     log("paper check")
     checked = paper_check_table.run(paths, labels, y, classes, methods, seeds, sparsities,
                                     train_pos, src["cooc"], rel_by_method, pie_masks,
-                                    src["ground_truth"], cfg, keep)
-    del keep
+                                    src["ground_truth"], cfg, keep, seed_probs=seed_probs)
+    del keep, seed_probs
     params = {
         **dataclasses.asdict(cfg), "extended": ext, "paper_check": checked,
         "sparsities": sparsities, "methods": methods,
