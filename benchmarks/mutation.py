@@ -65,6 +65,9 @@ _PAPER_CLI = [_A + "test_paper_check.py::test_cli_on_an_analysed_study",
 # Simulates 1000s of intervals: seconds compiled, >10 min as plain Python.
 _COVERAGE = _A + "test_bootstrap.py::test_coverage_of_the_95_percent_interval"
 
+# analyze end to end on a tiny study: 22 s as plain Python (pie_resample's JIT off)
+_PIE_ANALYZE = _A + "test_pie_resample.py::test_analyze_stores_what_the_f5_f7_intervals_resample"
+
 MODULES: dict[str, Module] = {
     "forgetting": Module(["core/analysis/forgetting.py"],
                          [_A + "test_forgetting.py", _A + "test_functions.py",
@@ -102,7 +105,10 @@ MODULES: dict[str, Module] = {
     # and per-pair tables (checked end to end on the hand-worked study and against
     # data/class_counts.parquet), and the label counts, findings per image, labels in words
     "over_seeds": Module(["core/analysis/over_seeds.py"],
-                         [_A + "test_forgetting.py", _A + "test_missed_calibration_subgroups.py"]),
+                         [_A + "test_forgetting.py", _A + "test_missed_calibration_subgroups.py",
+                          # median_over_seeds, moved here from uncertainty: its tests there
+                          _A + "test_bootstrap.py", _A + "test_uncertainty_pairing.py"],
+                         [_COVERAGE]),
     "class_tables": Module(["core/analysis/class_tables.py"],
                            [_A + "test_handworked.py", _A + "test_frequency.py"],
                            [_SLOW_E2E[1], _SLOW_E2E[3]]),
@@ -115,13 +121,14 @@ MODULES: dict[str, Module] = {
                                 [_A + "test_paper_check.py",
                                  _A + "test_paper_check_stats_dtypes.py"], _PAPER_CLI),
     "paper_check": Module(["core/analysis/paper_check.py"],
-                          [_A + "test_paper_check.py", _A + "test_paper_check_rows.py"],
-                          _PAPER_CLI),
+                          [_A + "test_paper_check.py", _A + "test_paper_check_rows.py",
+                           # the rows' seed-resampled F5-F7 intervals (pie_reps plumbing)
+                           _A + "test_pie_resample.py"],
+                          [*_PAPER_CLI, _PIE_ANALYZE]),
     # F5-F7's replicates re-cut from each replicate's seed ensemble (numba kernel: plain
-    # Python under mutation); analyze end to end on a tiny study is 22 s as plain Python
+    # Python under mutation)
     "pie_resample": Module(["core/analysis/pie_resample.py"], [_A + "test_pie_resample.py"],
-                           [_A + "test_pie_resample.py::test_analyze_stores_what_the_f5_f7_"
-                                 "intervals_resample"], jit=True),
+                           [_PIE_ANALYZE], jit=True),
 }
 
 # Survivors that cannot change any output, by mutant name, with the reason in one line.
@@ -647,6 +654,78 @@ EQUIVALENT.update({
        for i in (96, 98)},
     _PC + "x_verdict__mutmut_13": "lo = 0 reaches this line only with hi < lo, which a "
                                   "percentile interval never has",
+})
+
+# pie_rows, f7_row, _groundtruth_row and check_method gained the seed-resampled F5-F7
+# intervals' argument (2026-12-08), which renumbered their mutants: the judgements above,
+# made on the earlier numbering, move to the new number of the same diff (old: new,
+# matched by function and diff text); an old number without a match is dropped.
+_RENUMBERED = {
+    "x_pie_rows": {16: 17, 17: 18, 18: 19, 29: 30, 41: 42, 44: 45, 46: 47, 47: 48, 48: 49, 59:
+                   60, 85: 86, 96: 97, 98: 99, 115: 128, 125: 138, 126: 139, 129: 142, 130: 143,
+                   165: 178, 170: 183, 183: 196, 194: 207, 196: 209, 283: 305, 288: 310},
+    "x_f7_row": {1: 1, 4: 4, 31: 33, 32: 34, 33: 35, 70: 73, 71: 74, 72: 75, 82: 85},
+    "x__groundtruth_row": {18: 24, 19: 25, 20: 26, 31: 37, 32: 38, 78: 90, 79: 91},
+    "x_check_method": {26: 30, 28: 32},
+}
+for _fn, _moves in _RENUMBERED.items():
+    _old = {k: v for k, v in EQUIVALENT.items() if k.startswith(f"{_PC}{_fn}__mutmut_")}
+    for _k in _old:
+        del EQUIVALENT[_k]
+    for _o, _n in _moves.items():
+        EQUIVALENT[f"{_PC}{_fn}__mutmut_{_n}"] = _old[f"{_PC}{_fn}__mutmut_{_o}"]
+
+# pie_resample (F5-F7's replicate PIE sets), judged 2026-12-08
+_PR = "core.analysis.pie_resample."
+_SCALE = ("both ensembles of an image are divided by one non-zero number; their values come "
+          "from float32 probabilities (relative gaps far above a float64 ulp), so every class "
+          "keeps its rank (both reversed if negative): the same Spearman")
+_INT = "the input is already int64 (the plan's draws, counts built here): the cast is a no-op"
+_EMPTY = ("a group with no weight has sum 0 in both the numerator and the count: 0/0 is NaN "
+          "either way (inside errstate)")
+EQUIVALENT.update({
+    **{_PR + f"x__corr_chunk__mutmut_{i}": _INT for i in (22, 24, 27, 29)},
+    _PR + "x__corr_chunk__mutmut_13": "np.argsort's default axis is -1, the last of 2",
+    _PR + "x__corr_chunk__mutmut_19": "numpy reads the sort kind case-insensitively",
+    _PR + "x__corr_chunk__mutmut_35": "take_along_axis's default axis is -1, the last of 2",
+    **{_PR + f"x__replicate_corr__mutmut_{i}": "rank counts are small integers: exact in a "
+       "float64 scratch as in int32" for i in (13, 15, 18, 20)},
+    **{_PR + f"x__replicate_corr__mutmut_{i}": "astype(None) is astype(float64)"
+       for i in (22, 24)},
+    **{_PR + f"x__replicate_corr__mutmut_{i}": _SCALE for i in (31, 35, 36, 46, 48)},
+    **{_PR + f"x__spearman_row__mutmut_{i}": "never binds: num, sx and sy are exact sums of "
+       "half-integer products, |num| <= sqrt(sx*sy) (Cauchy-Schwarz), and a correctly rounded "
+       "sqrt and division keep that, so |num/den| <= 1 already" for i in (67, 73)},
+    _PR + "x__sums__mutmut_1": "astype(None) is astype(float64)",
+    **{_PR + f"x_bottom_masks__mutmut_{i}": "float32 correlations widen to float64 exactly: "
+       "the same order and ties, the same cut" for i in (3, 5)},
+    _PR + "x_bottom_masks__mutmut_27": "with exactly n finite values the partition path also "
+                                       "takes all n (none below the n-th, all n tied or below)",
+    _PR + "x_bottom_masks__mutmut_44": "np.partition's default axis is -1, the last of 2",
+    _PR + "x_bottom_masks__mutmut_74": "None assigned into a bool array is False",
+    **{_PR + f"x_class_ratio_reps__mutmut_{i}": "y == 1 and isnan(y) give the same masks for "
+       "int or float labels" for i in (3, 5)},
+    **{_PR + f"x_class_ratio_reps__mutmut_{i}": "no labelled image in a group means no "
+       "positive either: 0/0 is NaN either way" for i in (42, 52)},
+    **{_PR + f"x_findings_reps__mutmut_{i}": "findings counts are integers: exact in float64 "
+       "or as given" for i in (4, 6)},
+    **{_PR + f"x_findings_reps__mutmut_{i}": "_sums casts the columns to float32 whatever "
+       "they were built as" for i in (17, 19)},
+    _PR + "x_findings_reps__mutmut_21": "an extra all-zero row that nothing reads",
+    _PR + "x_findings_reps__mutmut_24": "bin indicators of 2 double PIE and non-PIE "
+                                        "prevalences alike (a power of 2, exact): same ratio",
+    **{_PR + f"x_findings_reps__mutmut_{i}": _EMPTY for i in (75, 76, 78)},
+    **{_PR + f"x_mean_diff_reps__mutmut_{i}": "float32 or float64 values reach _sums' float32 "
+       "cast with the same values" for i in (3, 5)},
+    **{_PR + f"x_mean_diff_reps__mutmut_{i}": _EMPTY for i in (48, 50, 53)},
+    **{_PR + f"x_replicate_correlations__mutmut_{i}": _INT for i in (10, 12)},
+    _PR + "x_replicate_pies__mutmut_20": "each replicate's correlations are computed on their "
+                                         "own: chunks of 2 give the same columns as chunks of 1",
+    _PR + "x_replicate_pies__mutmut_33": "range's default step is 1: chunks of one replicate, "
+                                         "the same columns",
+    **{_PR + f"x_seed_multiplicities__mutmut_{i}": _INT for i in (3, 5)},
+    **{_PR + f"x_split_weights__mutmut_{i}": "np.where reads a 0/1 mask as it reads a bool one"
+       for i in (8, 10)},
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)

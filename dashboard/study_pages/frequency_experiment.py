@@ -85,9 +85,9 @@ seed_units = [u for u in t.get("units", []) if u.get("seed") is not None]
 # a run that trained nothing but found every seed trained (resumed): the markers' times
 trained_before = (bool(seed_units) and not t.get("seeds_trained")
                   and all(u.get("seconds") for u in seed_units))
+units = "; ".join(f"{md_escape(u.get('arm'))} seed {md_escape(u.get('seed'))}: "
+                  f"{u.get('seconds') or 0:.0f} s" for u in seed_units)
 if t.get("partial") or trained_before:
-    units = "; ".join(f"{md_escape(u.get('arm'))} seed {md_escape(u.get('seed'))}: "
-                      f"{u.get('seconds') or 0:.0f} s" for u in seed_units)
     how = "`--partial`" if t.get("partial") else "a resumed run (every seed already trained)"
     st.caption(f"Tables computed by {how} in {t.get('wall_s', '?')} s (load average "
                f"{md_escape(t.get('load_before'))}); the seeds were trained before, each "
@@ -97,5 +97,7 @@ else:
                f"trainings on {t.get('cpu_count', '?')} CPU core(s), load average "
                f"{md_escape(t.get('load_before'))} before and {md_escape(t.get('load_after'))} "
                f"after; started {md_escape(t.get('started_utc', '?'))}"
+               + (f", {md_escape(t.get('jobs'))} unit(s) at once" if t.get("jobs") else "")
+               + (f"; each unit as its marker recorded it: {units}" if units else "")
                + (f" ({len(runs) - 1} later run(s) only recomputed the tables)"
                   if len(runs) > 1 else "") + f". Tables: {md_code(exp.folder)}.")

@@ -174,8 +174,9 @@ def test_demo_pages_carry_the_shipped_answer(app_test, monkeypatch):
 
 
 def test_shipped_page_gives_each_units_training_time(app_test, monkeypatch, studies_root):
-    """The shipped tables come from a resumed run: the page gives the units' own times (from
-    their markers, in timing.json), not the resumed run's seconds as if it had trained."""
+    """The page gives the units' own times (from their markers, in timing.json) whether
+    the shipped run trained them or resumed them, never a resumed run's seconds as if it
+    had trained."""
     at = _open(app_test, monkeypatch, SHIPPED, studies_root)
     run = store.read_json(SHIPPED / "timing.json")["runs"][-1]
     captions = " ".join(plain(c.value) for c in at.caption)
