@@ -127,7 +127,8 @@ MODULES: dict[str, Module] = {
                           [*_PAPER_CLI, _PIE_ANALYZE]),
     # F5-F7's replicates re-cut from each replicate's seed ensemble (numba kernel: plain
     # Python under mutation)
-    "pie_resample": Module(["core/analysis/pie_resample.py"], [_A + "test_pie_resample.py"],
+    "pie_resample": Module(["core/analysis/pie_resample.py"],
+                           [_A + "test_pie_resample.py", _A + "test_pie_resample_edges.py"],
                            [_PIE_ANALYZE], jit=True),
 }
 
@@ -757,6 +758,13 @@ def prepare(name: str, mod: Module, work: Path) -> Path:
         for f in mod.files:
             p = d / f
             p.write_text(move_njit_decorators(p.read_text()))
+    write_pyproject(d, mod)
+    return d
+
+
+def write_pyproject(d: Path, mod: Module) -> None:
+    """The scratch folder's pyproject.toml: the project's, plus a [tool.mutmut] section with
+    the module's files and its own tests (MODULES)."""
     selection = list(mod.tests)
     for t in mod.deselect:
         selection += ["--deselect", t]
@@ -769,7 +777,6 @@ def prepare(name: str, mod: Module, work: Path) -> Path:
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-o", "addopts="]\n'
         "use_git_change_detection = false\n")
     (d / "pyproject.toml").write_text(pyproject)
-    return d
 
 
 def _status(code) -> str:
@@ -810,8 +817,9 @@ def _load() -> list[float]:
 def run_module(name: str, mod: Module, work: Path, max_children: int, log,
                resume: bool = False, collect: bool = False) -> dict:
     """Mutate one module and run its own tests against every mutant. With `resume`, reuse
-    `work`'s earlier run of the same source: copy the current tests in and retry only the
-    mutants that were not killed (tests were added, none removed, so kills still stand).
+    `work`'s earlier run of the same source: copy the current tests and test selection in
+    and retry only the mutants that were not killed (tests were added, none removed, so
+    kills still stand).
     With `collect`, only read what an earlier (perhaps stopped) run recorded there."""
     d = work / name
     retry: list[str] = []
@@ -823,6 +831,10 @@ def run_module(name: str, mod: Module, work: Path, max_children: int, log,
             shutil.rmtree(t, ignore_errors=True)
         shutil.copytree(ROOT / "tests", d / "tests",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # the module's test selection may have grown: write it again, and let mutmut map
+        # tests to functions afresh (its stats are of the earlier selection)
+        write_pyproject(d, mod)
+        (d / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     else:
         resume = False
         d = prepare(name, mod, work)
