@@ -719,6 +719,9 @@ EQUIVALENT.update({
     **{_PR + f"x_mean_diff_reps__mutmut_{i}": "float32 or float64 values reach _sums' float32 "
        "cast with the same values" for i in (3, 5)},
     **{_PR + f"x_mean_diff_reps__mutmut_{i}": _EMPTY for i in (48, 50, 53)},
+    **{_PR + f"x_mean_diff_reps__mutmut_{i}": "a group's value sum is 0 whenever its count "
+       "is: only 0/0 (invalid) can occur, never a division of a non-zero sum by 0"
+       for i in (27, 29)},
     **{_PR + f"x_replicate_correlations__mutmut_{i}": _INT for i in (10, 12)},
     _PR + "x_replicate_pies__mutmut_20": "each replicate's correlations are computed on their "
                                          "own: chunks of 2 give the same columns as chunks of 1",
@@ -727,6 +730,23 @@ EQUIVALENT.update({
     **{_PR + f"x_seed_multiplicities__mutmut_{i}": _INT for i in (3, 5)},
     **{_PR + f"x_split_weights__mutmut_{i}": "np.where reads a 0/1 mask as it reads a bool one"
        for i in (8, 10)},
+})
+
+# median_over_seeds (moved into over_seeds from uncertainty), judged 2026-12-08
+_OS = "core.analysis.over_seeds."
+EQUIVALENT.update({
+    _OS + "x_median_over_seeds__mutmut_1": "every caller passes axis (beyond_paper, "
+                                           "uncertainty): the default is never used",
+    _OS + "x_median_over_seeds__mutmut_6": "np.sort's default axis is -1, the one sorted",
+    **{_OS + f"x_median_over_seeds__mutmut_{i}": "take_along_axis's default axis is -1, the "
+       "one the indices run along" for i in (36, 54)},
+    _OS + "x_median_over_seeds__mutmut_64": "(lo + hi) / 2 of finite or NaN values never "
+                                            "raises an invalid-value warning",
+    _OS + "x_median_over_seeds__mutmut_73": "with no finite value lo and hi are the sorted "
+                                            "NaNs: (lo + hi) / 2 is NaN either way",
+    _PC + "x_f7_row__mutmut_45": _SAME_J,
+    _PC + "x_pie_rows__mutmut_118": "ratio.size is 5 (findings_ratio's bins 0…4+), "
+                                    "pie_resample.findings_reps' default",
 })
 
 _NJIT = re.compile(r"^@njit\((?P<args>[^)]*)\)\n(?=def (?P<name>\w+)\()", re.M)

@@ -219,3 +219,18 @@ def test_analyze_stores_what_the_f5_f7_intervals_resample(tmp_path, seeds, over)
     rows = table[table["finding"].isin(["F5", "F6", "F7"])]
     assert len(rows) == 3 and (rows["interval_over"] == over).all()
     assert (rows["n_boot"] > 0).all()
+
+
+def test_check_method_hands_the_replicate_pie_sets_to_f5_f6_f7():
+    inp, plan, dense, pruned, pie = _study()
+    pie_reps = pr.replicate_pies(dense, pruned, plan.seed_draws, inp.pie_percentile)
+    rel = np.zeros((len(inp.sparsities), len(inp.classes)))
+    table = pc.check_method(inp, "m", rel, None, pie, pie_reps).set_index("finding")
+    want = {r["finding"]: r for r in pc.pie_rows(inp, "m", pie, pie_reps)}
+    want["F7"] = pc.f7_row(inp, "m", pie, pie_reps)
+    for f in ("F5", "F6", "F7"):
+        assert table.loc[f, "interval_over"] == pr.PIES_RECUT
+        assert (table.loc[f, "lo"], table.loc[f, "hi"]) == (want[f]["lo"], want[f]["hi"])
+    # F7 that cannot be computed (no PIE) still says what its interval would resample
+    none = pc.f7_row(inp, "m", np.zeros_like(pie), pie_reps)
+    assert none["verdict"] == pc.CANNOT and none["interval_over"] == pr.PIES_RECUT

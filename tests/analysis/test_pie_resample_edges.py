@@ -221,3 +221,32 @@ def test_mean_diff_reps_sums_in_float32_as_the_weights():
     want = np.float64(f(0.1)) - np.float64(f(0.7) + f(0.3)) / 2
     assert got[0] == want
     assert got[0] != 0.1 - (0.7 + 0.3) / 2     # what float64 sums would give
+
+
+def test_bottom_masks_where_partitioning_at_another_index_gives_another_nth_value():
+    """A row where np.partition at n + 1 leaves a different value at n − 1 than the n-th
+    lowest (found by search): the cut must still be select_bottom's."""
+    rng = np.random.default_rng(21)
+    assert int(rng.integers(20, 2000)) == 616       # the search drew the row's length first
+    corr = rng.random((1, 616))
+    n = pies.cut_size(616, 77.8)
+    assert n == 479
+    nth = np.partition(corr, n - 1, axis=1)[0, n - 1]
+    assert np.partition(corr, n + 1, axis=1)[0, n - 1] != nth
+    np.testing.assert_array_equal(pr.bottom_masks(corr, 77.8)[0],
+                                  pies.select_bottom(corr[0], 77.8))
+
+
+def test_ensembles_are_summed_in_seed_order():
+    """20 seeds, seed 0 not drawn. Class a: 1.0 on seed 1 and 2^-54 (a quarter of 1.0's ulp)
+    on seeds 2–19: summed from seed 1 on, each small term rounds away (1.0); summed in
+    another order they add up first and lift it above class b (exactly 1 + 2^-51). Summed in
+    seed order the dense ranks equal the pruned ones: Spearman 1."""
+    k = 20
+    dense = np.zeros((k, 1, 3), dtype=np.float32)
+    dense[1, 0] = [1.0, 1.0, 0.5]
+    dense[2:, 0, 0] = 2.0 ** -54
+    dense[2, 0, 1] = 2.0 ** -51
+    pruned = np.tile(np.array([0.2, 0.3, 0.1], np.float32), (k, 1, 1))
+    counts = np.array([[0] + [1] * (k - 1)])
+    assert pr.replicate_correlations(dense, pruned, counts)[0, 0] == 1.0

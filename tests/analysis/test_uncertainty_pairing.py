@@ -93,3 +93,17 @@ def test_rowwise_pearson_constant_over_the_kept_points_is_nan():
     r = unc._rowwise_pearson(x, y)
     assert np.isnan(r[0]) and np.isnan(r[1])
     assert r[2] == pytest.approx(stats.pearsonr(x[2], y[2])[0], abs=1e-12)
+
+
+def test_median_over_seeds_with_one_finite_seed_one_seed_and_float32_input():
+    """One finite value is its own median; a cell without one is NaN (also with a single
+    seed); float32 values are taken in float64 before the halving."""
+    from core.analysis.over_seeds import median_over_seeds
+
+    got = median_over_seeds(np.array([[0.3, np.nan], [np.nan, np.nan]]), 0)
+    assert got[0] == 0.3 and np.isnan(got[1])
+    one = median_over_seeds(np.array([[np.nan, 0.5]]), 0)
+    assert np.isnan(one[0]) and one[1] == 0.5
+    f32 = median_over_seeds(np.array([[0.1], [0.2]], dtype=np.float32), 0)
+    assert f32.dtype == np.float64
+    assert f32[0] == (np.float64(np.float32(0.1)) + np.float64(np.float32(0.2))) / 2
