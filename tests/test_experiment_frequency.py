@@ -3,6 +3,8 @@ produces the tables, and the tables checked against the arm studies' own analysi
 from __future__ import annotations
 
 import shutil
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -78,8 +80,19 @@ def test_cli_help_exists(capsys):
 # ----------------------------------------------------------------------------- quick run
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
+    """The quick run, two units at once in spawned workers, from a process whose __main__
+    is a script that must not run again (as under Streamlit's AppTest earlier in a test
+    session): the workers must not re-run it."""
     out = tmp_path_factory.mktemp("freq") / "exp"
-    assert main(["experiment", "frequency", "--out", str(out), "--quick", "--no-progress"]) == 0
+    page = out.parent / "page.py"
+    page.write_text("raise SystemExit('a worker re-ran the parent process' main script')\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__ = str(page)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "__main__", fake_main)
+        rc = main(["experiment", "frequency", "--out", str(out), "--quick", "--no-progress"])
+        assert fake_main.__file__ == str(page)        # put back after the pool started
+    assert rc == 0
     return out
 
 

@@ -19,6 +19,7 @@ are scheduled.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import multiprocessing
 import os
@@ -253,7 +254,7 @@ def _run_units(cfgs: dict[str, StudyConfig], out: Path, jobs: int, progress: boo
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with _no_main_rerun(), ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             futures = {pool.submit(_train_unit, cfgs[arm].to_dict(), str(out / arm), seed,
                                    False): (seed, arm) for seed, arm in order}
             for fut, (seed, arm) in futures.items():   # submission order: pairs logged
@@ -269,6 +270,23 @@ def _run_units(cfgs: dict[str, StudyConfig], out: Path, jobs: int, progress: boo
     return [{"arm": arm, "seed": seed, "already_done": bool(done[seed, arm]),
              "wall_s": walls[seed, arm], **_marker_time(out / arm, seed)}
             for seed, arm in order]
+
+
+@contextlib.contextmanager
+def _no_main_rerun():
+    """Spawned workers re-run the parent's `__main__` file when it has no module spec
+    (multiprocessing.spawn). The unit worker needs nothing from it, and the caller's main
+    may be a script that must not run twice (a Streamlit page under AppTest, a notebook
+    runner): hide its `__file__` while the pool starts its processes."""
+    main = sys.modules.get("__main__")
+    hide = main is not None and getattr(main, "__spec__", None) is None \
+        and "__file__" in vars(main)
+    saved = vars(main).pop("__file__") if hide else None
+    try:
+        yield
+    finally:
+        if hide:
+            main.__file__ = saved
 
 
 def _train_unit(cfg: dict, study: str, seed: int, progress: bool) -> float:
